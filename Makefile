@@ -1,0 +1,44 @@
+# KinTwin CLI — set up, demo, test, benchmark. Everything installs into .venv from pyproject.toml.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Real OpenSim data used by tests, the demo and benchmarks (read-only; never copied into the repo).
+export KINTWIN_SHARED_DATA ?= $(abspath ../shared/data)
+DEMO_DIR ?= demo-output
+
+.PHONY: help venv install install-test demo test lint bench clean
+
+help:
+	@echo "make demo   set up .venv and run KinTwin on the bundled default example"
+	@echo "make test   set up .venv with test extras and run the whole test suite"
+	@echo "make bench  run benchmarks/, writing JSON to benchmarks/results/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml $(BIN)/python
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	KINTWIN_EXAMPLES_FROM=$(KINTWIN_SHARED_DATA)/opensim-models \
+	  $(BIN)/kintwin examples fetch --dest $(DEMO_DIR)/example
+	$(BIN)/kintwin inspect $(DEMO_DIR)/example/Pipelines/Gait10dof18musc/OutputReference/subject01.osim
+	$(BIN)/kintwin inspect $(DEMO_DIR)/example/Pipelines/Gait10dof18musc/OutputReference/IK/subject01_walk_IK.mot
+	$(BIN)/kintwin inspect $(DEMO_DIR)/example/Pipelines/Gait10dof18musc/OutputReference/ExperimentalData/subject01_walk_grf.xml
+	$(BIN)/kintwin inspect $(DEMO_DIR)/example/Pipelines/Gait10dof18musc/OutputReference/ExperimentalData/subject01_walk.trc
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check kintwin_cli converters policies tests benchmarks
+
+bench: install
+	$(BIN)/python -m benchmarks.run --out benchmarks/results
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

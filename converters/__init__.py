@@ -1,0 +1,1 @@
+"""OpenSim <-> MuJoCo conversion and OpenSim file formats. No learning, no printing, no globals."""

@@ -1,0 +1,3 @@
+from kintwin_cli.main import cli
+
+cli()

@@ -1,0 +1,1 @@
+"""One module per sub-command: parse, validate, call library code, report."""

@@ -1,0 +1,1 @@
+"""Imitation learning on converted models (environment, trainer, runner, shipped policies)."""

@@ -37,8 +37,9 @@ class FileFormatError(KintwinError):
 class MissingPathError(KintwinError):
     """A path named by a setup file (or an option) that does not exist."""
 
-    def __init__(self, path: str | Path, field: str, source: str | Path | None = None,
-                 hint: str = "") -> None:
+    def __init__(
+        self, path: str | Path, field: str, source: str | Path | None = None, hint: str = ""
+    ) -> None:
         self.path = Path(path)
         self.field = field
         origin = f"{source}: " if source is not None else ""

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import shared_data_dir
+
 from converters.errors import FileFormatError, KintwinError, OutputExistsError
 from converters.opensim_io.table import Table, format_table, read_table, write_table
 
@@ -42,7 +42,10 @@ def test_round_trip_keeps_values_names_and_bytes(path: Path, tmp_path: Path):
     np.testing.assert_allclose(again.time, original.time, rtol=1e-9, atol=0)
     np.testing.assert_allclose(again.data, original.data, rtol=1e-9, atol=0)
     assert (again.name, again.in_degrees, again.dialect) == (
-        original.name, original.in_degrees, original.dialect)
+        original.name,
+        original.in_degrees,
+        original.dialect,
+    )
     assert again.metadata == original.metadata and again.comments == original.comments
     assert format_table(again) == out.read_text()  # byte-stable on a second write
 
@@ -71,17 +74,32 @@ def test_values_agree_with_opensim_reader(shared_data: Path):
     np.testing.assert_allclose(theirs.getMatrix().to_numpy(), ours.data, rtol=1e-12)
 
 
-@pytest.mark.parametrize("relative, dialect, in_degrees, name", [
-    ("opensim-models/Pipelines/Gait10dof18musc/OutputReference/IK/subject01_walk_IK.mot",
-     "storage", True, "Coordinates"),
-    ("opencap-subject4/ID/walking1_grf.mot", "timeseries", None, ""),
-    ("3dpredictsim-subject2/GRF/GRF_gait_15.mot", "simm", None,
-     r"C:\Users\u0101727\Documents\MyRepositories\predictivesimulations\OpenSimModel\subject1"
-     r"\GRF\gait_15_test.mot"),
-    ("opensim-models/Pipelines/Rajagopal/ExpData/grf_run.mot", "simm", None, "grf_run.mot"),
-    ("gaitdynamics-video/example_usage/example_mot_missing_knee_kinematics.mot", "storage",
-     False, "Coordinates"),
-])
+@pytest.mark.parametrize(
+    "relative, dialect, in_degrees, name",
+    [
+        (
+            "opensim-models/Pipelines/Gait10dof18musc/OutputReference/IK/subject01_walk_IK.mot",
+            "storage",
+            True,
+            "Coordinates",
+        ),
+        ("opencap-subject4/ID/walking1_grf.mot", "timeseries", None, ""),
+        (
+            "3dpredictsim-subject2/GRF/GRF_gait_15.mot",
+            "simm",
+            None,
+            r"C:\Users\u0101727\Documents\MyRepositories\predictivesimulations\OpenSimModel\subject1"
+            r"\GRF\gait_15_test.mot",
+        ),
+        ("opensim-models/Pipelines/Rajagopal/ExpData/grf_run.mot", "simm", None, "grf_run.mot"),
+        (
+            "gaitdynamics-video/example_usage/example_mot_missing_knee_kinematics.mot",
+            "storage",
+            False,
+            "Coordinates",
+        ),
+    ],
+)
 def test_header_dialects(shared_data: Path, relative: str, dialect: str, in_degrees, name: str):
     table = read_table(shared_data / relative)
     assert (table.dialect, table.in_degrees, table.name) == (dialect, in_degrees, name)
@@ -100,7 +118,10 @@ def test_header_counts_are_not_trusted(shared_data: Path):
 
 
 def test_simm_files_may_repeat_labels_but_lookup_refuses_ambiguity(shared_data: Path):
-    path = shared_data / "opensim-models/Pipelines/Gait2392_Simbody/OutputReference/subject01_walk1_ik.mot"
+    path = (
+        shared_data
+        / "opensim-models/Pipelines/Gait2392_Simbody/OutputReference/subject01_walk1_ik.mot"
+    )
     table = read_table(path)
     assert table.labels.count("ground_force_vx") == 2
     with pytest.raises(KintwinError, match="occurs 2 times"):
@@ -133,7 +154,10 @@ def test_write_refuses_to_overwrite_without_force(tmp_path: Path):
 
 
 def test_csv_round_trip(tmp_path: Path, shared_data: Path):
-    source = read_table(shared_data / "opensim-models/Pipelines/Gait10dof18musc/OutputReference/ID/Results/subject01_walk_ID.sto")
+    source = read_table(
+        shared_data
+        / "opensim-models/Pipelines/Gait10dof18musc/OutputReference/ID/Results/subject01_walk_ID.sto"
+    )
     write_table(source, tmp_path / "id.csv")
     back = read_table(tmp_path / "id.csv")
     assert back.labels == source.labels

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import shared_data_dir
+
 from converters.opensim_io.trc import MarkerTable, format_trc, read_trc, write_trc
 
 TRC_FILES = sorted(shared_data_dir().rglob("*.trc"))
@@ -42,8 +42,9 @@ def test_opensim_reads_what_we_write(path: Path, tmp_path: Path):
     out = write_trc(ours, tmp_path / "copy.trc")
     theirs = opensim.TimeSeriesTableVec3(str(out))
     assert list(theirs.getColumnLabels()) == ours.markers
-    first = np.array([[theirs.getRowAtIndex(0)[k][i] for i in range(3)]
-                      for k in range(len(ours.markers))])
+    first = np.array(
+        [[theirs.getRowAtIndex(0)[k][i] for i in range(3)] for k in range(len(ours.markers))]
+    )
     np.testing.assert_allclose(first, ours.data[0], rtol=1e-12, equal_nan=True)
 
 
@@ -68,19 +69,34 @@ def test_values_agree_with_opensim_reader(shared_data: Path):
 
 
 def test_unit_conversion(shared_data: Path):
-    mm = read_trc(shared_data / "opensim-models/Pipelines/Gait10dof18musc/OutputReference/ExperimentalData/subject01_walk.trc")
+    mm = read_trc(
+        shared_data
+        / "opensim-models/Pipelines/Gait10dof18musc/OutputReference/ExperimentalData/subject01_walk.trc"
+    )
     metres = mm.in_units("m")
     assert metres.units == "m" and metres.header["Units"] == "m"
     np.testing.assert_allclose(metres.data * 1000.0, mm.data)
 
 
 def test_written_header_is_opensim_layout(tmp_path: Path):
-    table = MarkerTable(time=[0.0, 0.01], frames=[1, 2], markers=["A", "B"],
-                        data=np.arange(12.0).reshape(2, 2, 3), units="m",
-                        header={"DataRate": "100"}, file_name="x.trc")
+    table = MarkerTable(
+        time=[0.0, 0.01],
+        frames=[1, 2],
+        markers=["A", "B"],
+        data=np.arange(12.0).reshape(2, 2, 3),
+        units="m",
+        header={"DataRate": "100"},
+        file_name="x.trc",
+    )
     lines = format_trc(table).splitlines()
     assert lines[0] == "PathFileType\t4\t(X/Y/Z)\tx.trc"
-    assert lines[1].split("\t")[:5] == ["DataRate", "CameraRate", "NumFrames", "NumMarkers", "Units"]
+    assert lines[1].split("\t")[:5] == [
+        "DataRate",
+        "CameraRate",
+        "NumFrames",
+        "NumMarkers",
+        "Units",
+    ]
     assert lines[2].split("\t")[2:5] == ["2", "2", "m"]
     assert lines[3] == "Frame#\tTime\tA\t\t\tB"
     assert lines[4] == "\t\tX1\tY1\tZ1\tX2\tY2\tZ2"

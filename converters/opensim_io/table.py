@@ -227,7 +227,7 @@ def _parse_row(path: Path, fields: list[str], labels: list[str], line: int) -> l
         return [float(f) for f in fields]
     except ValueError:
         pass
-    for f, label in zip(fields, labels):
+    for f, label in zip(fields, labels, strict=True):
         try:
             float(f)
         except ValueError:

@@ -130,7 +130,7 @@ def _parse_header_values(path: Path, key_line: str, value_line: str) -> dict[str
         raise FileFormatError(
             path, f"{len(keys)} header names but {len(values)} header values", line=3
         )
-    return dict(zip(keys, values))
+    return dict(zip(keys, values, strict=True))
 
 
 def _parse_marker_names(path: Path, line: str, header: dict[str, str]) -> list[str]:
@@ -233,7 +233,9 @@ def format_trc(table: MarkerTable) -> str:
         "",
     ]
     flat = table.data.reshape(table.n_frames, -1)
-    for frame, t, row in zip(table.frames.tolist(), table.time.tolist(), flat.tolist()):
+    for frame, t, row in zip(
+        table.frames.tolist(), table.time.tolist(), flat.tolist(), strict=True
+    ):
         out.append("\t".join([str(frame), repr(float(t)), *map(_cell, row)]))
     return "\n".join(out) + "\n"
 

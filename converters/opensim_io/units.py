@@ -18,7 +18,9 @@ __all__ = ["rotational_columns", "convert_angles", "coordinate_of_column"]
 
 _NOT_ANGLE = re.compile(
     r"(_t[xyz]$|_[vpm][xyz]$|force|torque|moment|_pos|_vel|_acc|activation|length|time$|"
-    r"translation|residual|error)", re.IGNORECASE)
+    r"translation|residual|error)",
+    re.IGNORECASE,
+)
 
 
 _UNIT_NOTE = re.compile(r"angles are in (degrees|radians)", re.IGNORECASE)
@@ -32,8 +34,9 @@ def coordinate_of_column(label: str) -> str:
     return label
 
 
-def rotational_columns(labels: Iterable[str],
-                       motion_types: Mapping[str, str] | None = None) -> list[str]:
+def rotational_columns(
+    labels: Iterable[str], motion_types: Mapping[str, str] | None = None
+) -> list[str]:
     """The labels that hold angles.
 
     Args:
@@ -43,8 +46,9 @@ def rotational_columns(labels: Iterable[str],
     """
     if motion_types is None:
         return [x for x in labels if not _NOT_ANGLE.search(x)]
-    return [x for x in labels
-            if motion_types.get(coordinate_of_column(x)) in ("rotational", "coupled")]
+    return [
+        x for x in labels if motion_types.get(coordinate_of_column(x)) in ("rotational", "coupled")
+    ]
 
 
 def convert_angles(table: Table, to_degrees: bool, rotational: Iterable[str]) -> Table:
@@ -56,7 +60,8 @@ def convert_angles(table: Table, to_degrees: bool, rotational: Iterable[str]) ->
     if table.in_degrees is None:
         raise KintwinError(
             "the table's header has no inDegrees flag, so its angle unit is unknown; "
-            "add inDegrees=yes or inDegrees=no to its header first")
+            "add inDegrees=yes or inDegrees=no to its header first"
+        )
     data = table.data.copy()
     if table.in_degrees != to_degrees:
         factor = 180.0 / math.pi if to_degrees else math.pi / 180.0

@@ -19,9 +19,13 @@ _ROLE_LABELS = {
 }
 
 _dest_option = click.option(
-    "--dest", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
     help="Example folder to use instead of <cache>/examples/NAME "
-         "(cache: $KINTWIN_CACHE, else $XDG_CACHE_HOME/kintwin, else ~/.cache/kintwin).")
+    "(cache: $KINTWIN_CACHE, else $XDG_CACHE_HOME/kintwin, else ~/.cache/kintwin).",
+)
 
 
 def _verbosity(ctx: click.Context) -> int:
@@ -43,19 +47,42 @@ def examples() -> None:
 
 @examples.command("fetch")
 @click.argument("name", default=DEFAULT_EXAMPLE)
-@click.option("--from", "source_dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
-              help="Copy from this local checkout of opensim-models instead of downloading "
-                   "[env: KINTWIN_EXAMPLES_FROM].")
-@click.option("--url", "base_url", default=None, metavar="URL",
-              help="Download base; files are read from URL/REF/PATH "
-                   "[env: KINTWIN_EXAMPLES_URL; default: raw.githubusercontent.com].")
+@click.option(
+    "--from",
+    "source_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Copy from this local checkout of opensim-models instead of downloading "
+    "[env: KINTWIN_EXAMPLES_FROM].",
+)
+@click.option(
+    "--url",
+    "base_url",
+    default=None,
+    metavar="URL",
+    help="Download base; files are read from URL/REF/PATH "
+    "[env: KINTWIN_EXAMPLES_URL; default: raw.githubusercontent.com].",
+)
 @_dest_option
 @click.option("--force", is_flag=True, help="Fetch again even the files already present.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              help="Network timeout per request, in seconds.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Network timeout per request, in seconds.",
+)
 @click.pass_context
-def fetch(ctx: click.Context, name: str, source_dir: Path | None, base_url: str | None,
-          dest: Path | None, force: bool, timeout: float) -> None:
+def fetch(
+    ctx: click.Context,
+    name: str,
+    source_dir: Path | None,
+    base_url: str | None,
+    dest: Path | None,
+    force: bool,
+    timeout: float,
+) -> None:
     """Fetch example NAME (default: gait10dof18musc), pinned and SHA-256-checked.
 
     Files keep their paths in the opensim-models repository, so the relative paths in the
@@ -71,15 +98,28 @@ def fetch(ctx: click.Context, name: str, source_dir: Path | None, base_url: str 
 
     manifest = load_manifest(name)
     quiet = _verbosity(ctx) < 0
-    with click.progressbar(length=len(manifest.files), label=f"fetching {name}",
-                           file=click.get_text_stream("stderr"), hidden=quiet) as bar:
-        files = fetch_example(name, dest=dest, source_dir=source_dir, base_url=base_url,
-                              force=force, timeout=timeout, on_file=lambda event: bar.update(1))
+    with click.progressbar(
+        length=len(manifest.files),
+        label=f"fetching {name}",
+        file=click.get_text_stream("stderr"),
+        hidden=quiet,
+    ) as bar:
+        files = fetch_example(
+            name,
+            dest=dest,
+            source_dir=source_dir,
+            base_url=base_url,
+            force=force,
+            timeout=timeout,
+            on_file=lambda event: bar.update(1),
+        )
     if quiet:
         return
     fresh = len(files.statuses) - files.count("cached")
-    click.echo(f"{manifest.title}\n{manifest.repo} @{manifest.ref}: {len(files.statuses)} files "
-               f"({fresh} fetched, {files.count('cached')} cached) in {files.root}")
+    click.echo(
+        f"{manifest.title}\n{manifest.repo} @{manifest.ref}: {len(files.statuses)} files "
+        f"({fresh} fetched, {files.count('cached')} cached) in {files.root}"
+    )
     for role, label in _ROLE_LABELS.items():
         click.echo(f"  {label:<15} {getattr(files, role)}")
 
@@ -99,7 +139,10 @@ def path(name: str, dest: Path | None) -> None:
 
     files = find_example(name, dest)
     if files is None:
-        click.echo(f"kintwin: example '{name}' is not fetched yet (looked in "
-                   f"{example_dir(name, dest)}); run 'kintwin examples fetch'", err=True)
+        click.echo(
+            f"kintwin: example '{name}' is not fetched yet (looked in "
+            f"{example_dir(name, dest)}); run 'kintwin examples fetch'",
+            err=True,
+        )
         raise SystemExit(EXIT_NOT_FETCHED)
     click.echo(str(files.root))

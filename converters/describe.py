@@ -10,7 +10,7 @@ from converters.errors import FileFormatError
 from converters.opensim_io.table import read_table
 from converters.opensim_io.trc import read_trc
 
-__all__ = ["describe", "describe_table", "describe_trc"]
+__all__ = ["describe", "describe_table", "describe_trc", "describe_xml"]
 
 
 def describe(path: str | Path) -> str:
@@ -26,9 +26,7 @@ def describe(path: str | Path) -> str:
 
         return format_summary(summarize_model(path))
     if suffix == ".xml":
-        from converters.opensim_io.setups import describe_setup_file
-
-        return describe_setup_file(path)
+        return describe_xml(path)
     raise FileFormatError(
         path,
         f"unknown file type '{suffix}'; kintwin reads .sto, .mot, .csv, "
@@ -92,4 +90,59 @@ def describe_trc(path: Path) -> str:
         ),
     ]
     out += _columns(table.markers)
+    return "\n".join(out)
+
+
+def describe_xml(path: Path) -> str:
+    """ExternalLoads, InverseDynamicsTool or AnalyzeTool (StaticOptimization) setup files."""
+    from converters.opensim_io.xml_fields import opensim_element
+
+    kinds = ("ExternalLoads", "InverseDynamicsTool", "AnalyzeTool")
+    element = opensim_element(path, kinds, "an ExternalLoads or tool setup file")
+    if element.tag == "ExternalLoads":
+        return _describe_external_loads(path)
+    if element.tag == "InverseDynamicsTool" or element.find(".//StaticOptimization") is None:
+        from converters.opensim_io.setups import read_id_setup
+
+        setup = read_id_setup(path, check_paths=False)
+        title = "InverseDynamicsTool setup"
+    else:
+        from converters.opensim_io.setups import read_so_setup
+
+        setup = read_so_setup(path, check_paths=False)
+        title = "AnalyzeTool setup with StaticOptimization"
+    return "\n".join([f"{path}", f"kind      {title}"] + _fields(setup))
+
+
+_INPUT_FIELDS = ("model_file", "coordinates_file", "states_file", "external_loads_file")
+
+
+def _fields(setup: object) -> list[str]:
+    out = []
+    for name, value in vars(setup).items():
+        if name.startswith("_") or name == "path":
+            continue
+        shown = value
+        if isinstance(value, Path) and name in _INPUT_FIELDS and not value.exists():
+            shown = f"{value}   (missing: override it on the command line)"
+        out.append(f"{name:<42}{shown}")
+    return out
+
+
+def _describe_external_loads(path: Path) -> str:
+    from converters.opensim_io.external_loads import read_external_loads
+
+    spec = read_external_loads(path)
+    data = spec.datafile
+    out = [
+        f"{path}",
+        f"kind      ExternalLoads '{spec.name}', {len(spec.forces)} forces",
+        f"datafile  {data}{'' if data is None or Path(data).exists() else '   (missing)'}",
+    ]
+    for f in spec.forces:
+        state = " (disabled)" if f.is_disabled else ""
+        out.append(
+            f"  {f.name}{state}: on {f.applied_to_body}; force {f.force_identifier}*, "
+            f"point {f.point_identifier}*, torque {f.torque_identifier}*"
+        )
     return "\n".join(out)

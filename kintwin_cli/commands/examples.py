@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import sys
 from pathlib import Path
 
 import click
@@ -97,31 +99,28 @@ def fetch(
     from converters.examples import fetch_example, load_manifest
 
     manifest = load_manifest(name)
-    quiet = _verbosity(ctx) < 0
-    with click.progressbar(
-        length=len(manifest.files),
-        label=f"fetching {name}",
-        file=click.get_text_stream("stderr"),
-        hidden=quiet,
-    ) as bar:
-        files = fetch_example(
-            name,
-            dest=dest,
-            source_dir=source_dir,
-            base_url=base_url,
-            force=force,
-            timeout=timeout,
-            on_file=lambda event: bar.update(1),
-        )
-    if quiet:
+    run = functools.partial(
+        fetch_example,
+        name,
+        dest=dest,
+        source_dir=source_dir,
+        base_url=base_url,
+        force=force,
+        timeout=timeout,
+    )
+    if _verbosity(ctx) < 0:
+        run()
         return
+    label = f"fetching {name}"
+    with click.progressbar(length=len(manifest.files), label=label, file=sys.stderr) as bar:
+        files = run(on_file=lambda event: bar.update(1))
     fresh = len(files.statuses) - files.count("cached")
     click.echo(
         f"{manifest.title}\n{manifest.repo} @{manifest.ref}: {len(files.statuses)} files "
         f"({fresh} fetched, {files.count('cached')} cached) in {files.root}"
     )
-    for role, label in _ROLE_LABELS.items():
-        click.echo(f"  {label:<15} {getattr(files, role)}")
+    for role, role_label in _ROLE_LABELS.items():
+        click.echo(f"  {role_label:<15} {getattr(files, role)}")
 
 
 @examples.command("path")

@@ -1,0 +1,1 @@
+"""OpenSim ``.osim`` models: summaries now; the intermediate model (bodies, joints, muscles, ...) later."""

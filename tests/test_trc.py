@@ -34,7 +34,7 @@ def test_round_trip_keeps_markers_and_missing_cells(path: Path, tmp_path: Path):
     assert format_trc(again) == out.read_text()
 
 
-@pytest.mark.parametrize("path", TRC_FILES[::3], ids=_id)
+@pytest.mark.parametrize("path", TRC_FILES, ids=_id)
 def test_opensim_reads_what_we_write(path: Path, tmp_path: Path):
     opensim = pytest.importorskip("opensim")
     opensim.Logger.setLevelString("error")

@@ -1,0 +1,1 @@
+"""Intermediate model -> MuJoCo MJCF (via mujoco.MjSpec), meshes and the mapping json."""

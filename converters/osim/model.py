@@ -1,0 +1,157 @@
+"""The intermediate model: what an .osim says, as plain dataclasses, knowing nothing of MuJoCo.
+
+Frames are given relative to their body (4x4 transforms, metres); angles in radians.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "Body",
+    "MeshGeometry",
+    "Coordinate",
+    "TransformAxis",
+    "Joint",
+    "Marker",
+    "CouplerConstraint",
+    "ContactSphere",
+    "ContactHalfSpace",
+    "Unsupported",
+    "OsimModel",
+]
+
+
+@dataclass
+class MeshGeometry:
+    """A mesh attached to a body: file name as written, pose in the body frame, scale factors."""
+
+    mesh_file: str
+    pose: np.ndarray
+    scale: np.ndarray
+
+
+@dataclass
+class Body:
+    """A rigid body: mass (kg), centre of mass (m, body frame), inertia about the COM (kg m^2)."""
+
+    name: str
+    mass: float
+    com: np.ndarray
+    inertia: np.ndarray  # Ixx Iyy Izz Ixy Ixz Iyz, as OpenSim writes them
+    meshes: list[MeshGeometry] = field(default_factory=list)
+
+
+@dataclass
+class Coordinate:
+    """A generalized coordinate of a joint; ``motion_type`` is rotational, translational or coupled."""
+
+    name: str
+    joint: str
+    default_value: float
+    range: tuple[float, float]
+    clamped: bool
+    locked: bool
+    motion_type: str = "rotational"
+
+
+@dataclass
+class TransformAxis:
+    """One axis of a joint's spatial transform: rotation or translation about/along ``axis``.
+
+    The axis value is ``function(coordinate values)``; ``axis`` is in the joint's parent frame F
+    (for rotations after the previous rotations: body-fixed sequence).
+    """
+
+    kind: str  # "rotation" | "translation"
+    name: str
+    axis: np.ndarray
+    coordinates: list[str]
+    function: object  # converters.osim.functions.OsimFunction
+
+
+@dataclass
+class Joint:
+    """A joint: parent body and frame F in it, child body and frame M in it, its transform axes."""
+
+    name: str
+    type: str
+    parent_body: str
+    parent_frame: np.ndarray  # X_parentbody_F
+    child_body: str
+    child_frame: np.ndarray  # X_childbody_M
+    coordinates: list[str]
+    axes: list[TransformAxis]
+
+
+@dataclass
+class Marker:
+    name: str
+    body: str
+    location: np.ndarray  # in the body frame, metres
+    fixed: bool = False
+
+
+@dataclass
+class CouplerConstraint:
+    """``dependent = function(independent...)`` between coordinates."""
+
+    name: str
+    dependent: str
+    independent: list[str]
+    function: object
+
+
+@dataclass
+class ContactSphere:
+    name: str
+    body: str
+    pose: np.ndarray  # X_body_sphere
+    radius: float
+
+
+@dataclass
+class ContactHalfSpace:
+    """Half space x < 0 of its frame (OpenSim's convention: the outward normal is -x)."""
+
+    name: str
+    body: str
+    pose: np.ndarray
+
+
+@dataclass
+class Unsupported:
+    """An element we did not convert: tag, name and where it sits in the .osim."""
+
+    tag: str
+    name: str
+    where: str
+
+    def __str__(self) -> str:
+        return f"{self.tag} '{self.name}' at {self.where}"
+
+
+@dataclass
+class OsimModel:
+    """Everything the converter needs from one .osim file."""
+
+    name: str
+    path: str
+    version: int
+    gravity: np.ndarray
+    ground: str
+    bodies: dict[str, Body]
+    joints: list[Joint]
+    coordinates: dict[str, Coordinate]
+    markers: list[Marker] = field(default_factory=list)
+    couplers: list[CouplerConstraint] = field(default_factory=list)
+    contact_geometry: list[ContactSphere | ContactHalfSpace] = field(default_factory=list)
+    contact_forces: list[dict] = field(default_factory=list)
+    muscles: list[tuple[str, str]] = field(default_factory=list)  # (type, name)
+    unsupported: list[Unsupported] = field(default_factory=list)
+
+    @property
+    def total_mass(self) -> float:
+        return float(sum(b.mass for b in self.bodies.values()))

@@ -1,0 +1,422 @@
+"""Parse an ``.osim`` file into the intermediate :class:`~converters.osim.model.OsimModel`.
+
+One small handler per OpenSim element type, dispatched by tag. Files older than OpenSim 4
+(document version < 40000) are first upgraded by the ``opensim`` package, which reads them and
+prints them in the current format. Elements that cannot be converted are collected in
+``OsimModel.unsupported`` with their path in the file, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from lxml import etree
+
+from converters.errors import FileFormatError, KintwinError
+from converters.osim.functions import parse_function
+from converters.osim.model import (
+    Body,
+    ContactHalfSpace,
+    ContactSphere,
+    Coordinate,
+    CouplerConstraint,
+    Joint,
+    Marker,
+    MeshGeometry,
+    OsimModel,
+    TransformAxis,
+    Unsupported,
+)
+from converters.spatial import euler_xyz_body, transform
+
+__all__ = ["load_osim", "CURRENT_VERSION"]
+
+CURRENT_VERSION = 40000
+X, Y, Z = np.eye(3)
+
+# Fixed-axis joints: (kind, axis) in order, each driven by the joint's coordinates in turn.
+# OpenSim/Simbody: translations are along F axes; rotations are body-fixed, in this order.
+_FIXED_JOINTS: dict[str, list[tuple[str, np.ndarray]]] = {
+    "PinJoint": [("rotation", Z)],
+    "SliderJoint": [("translation", X)],
+    "UniversalJoint": [("rotation", X), ("rotation", Y)],
+    "BallJoint": [("rotation", X), ("rotation", Y), ("rotation", Z)],
+    "GimbalJoint": [("rotation", X), ("rotation", Y), ("rotation", Z)],
+    "FreeJoint": [("rotation", X), ("rotation", Y), ("rotation", Z),
+                  ("translation", X), ("translation", Y), ("translation", Z)],
+    "PlanarJoint": [("rotation", Z), ("translation", X), ("translation", Y)],
+    "WeldJoint": [],
+}
+_JOINT_TAGS = {"CustomJoint", *_FIXED_JOINTS}
+_MUSCLE_SUFFIXES = ("Muscle", "Muscle_Deprecated")
+# Forces that only act through a control signal: zero without one, so nothing is lost.
+_ACTUATORS = {"CoordinateActuator", "PointActuator", "TorqueActuator", "PathActuator",
+              "ActivationCoordinateActuator", "McKibbenActuator", "BodyActuator"}
+_CONTACT_FORCES = {"HuntCrossleyForce", "SmoothSphereHalfSpaceForce", "ElasticFoundationForce"}
+
+
+# ------------------------------------------------------------------------------------- entry
+
+def load_osim(path: str | Path) -> OsimModel:
+    """Read ``path`` (upgrading OpenSim 3 files first) into an :class:`OsimModel`."""
+    path = Path(path)
+    root = _parse_xml(path)
+    version = _document_version(path, root)
+    if version < CURRENT_VERSION:
+        root = _parse_xml(_upgraded_copy(path))
+    model = root.find("Model")
+    if model is None:
+        raise FileFormatError(path, "no <Model> element: not an OpenSim model")
+    return _ModelReader(path, version, model).read()
+
+
+def _parse_xml(path: Path) -> etree._Element:
+    parser = etree.XMLParser(remove_comments=True, resolve_entities=False, no_network=True)
+    try:
+        return etree.parse(str(path), parser).getroot()
+    except OSError:
+        raise FileFormatError(path, "no such file" if not path.exists() else "cannot be read") from None
+    except etree.XMLSyntaxError as error:
+        raise FileFormatError(path, f"not a readable XML file ({error.msg})", line=error.lineno) from None
+
+
+def _document_version(path: Path, root: etree._Element) -> int:
+    if root.tag != "OpenSimDocument":
+        raise FileFormatError(path, f"root element is <{root.tag}>, not <OpenSimDocument>")
+    try:
+        return int(root.get("Version", "0"))
+    except ValueError:
+        raise FileFormatError(path, f"document Version '{root.get('Version')}' is not a number") from None
+
+
+def _upgraded_copy(path: Path) -> Path:
+    """Let the opensim package read an old-format model and print it in the current format."""
+    import opensim
+
+    opensim.Logger.setLevelString("error")
+    try:
+        model = opensim.Model(str(path))
+    except Exception as error:  # opensim raises plain RuntimeErrors
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FileFormatError(path, f"OpenSim could not read this old-format model: {first}") from None
+    target = Path(tempfile.mkdtemp(prefix="kintwin_upgrade_")) / path.name
+    model.printToXML(str(target))
+    return target
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+def _text(element: etree._Element, tag: str, default: str = "") -> str:
+    child = element.find(tag)
+    return default if child is None or child.text is None else child.text.strip()
+
+
+def _numbers(element: etree._Element, tag: str, default: tuple[float, ...]) -> np.ndarray:
+    text = _text(element, tag)
+    return np.array([float(v) for v in text.split()] if text else default, dtype=float)
+
+
+def _flag(element: etree._Element, tag: str, default: bool) -> bool:
+    text = _text(element, tag).lower()
+    return default if not text else text in ("true", "1", "yes")
+
+
+def _objects(element: etree._Element | None) -> list[etree._Element]:
+    """Child elements of a Set's <objects> (or of the element itself)."""
+    if element is None:
+        return []
+    objects = element.find("objects")
+    container = objects if objects is not None else element
+    return [e for e in container if isinstance(e.tag, str)]
+
+
+def _offset(element: etree._Element, translation: str = "translation") -> np.ndarray:
+    """X_parent_frame of an offset frame (``translation`` tag, body-fixed XYZ ``orientation``).
+
+    Contact geometry writes its translation as ``location``.
+    """
+    return transform(euler_xyz_body(_numbers(element, "orientation", (0, 0, 0))),
+                     _numbers(element, translation, (0, 0, 0)))
+
+
+class _ModelReader:
+    """Reads one <Model>: frames first (so every reference can be resolved), then the rest."""
+
+    def __init__(self, path: Path, version: int, model: etree._Element) -> None:
+        self.path = path
+        self.version = version
+        self.model = model
+        self.frames: dict[str, tuple[str | None, np.ndarray, str]] = {}  # path -> (parent, X, body)
+        self.unsupported: list[Unsupported] = []
+        self.ground = (model.find("Ground").get("name") if model.find("Ground") is not None
+                       else "ground") or "ground"
+
+    def where(self, element: etree._Element) -> str:
+        return f"{self.path.name}:{element.sourceline}"
+
+    def unsupported_element(self, element: etree._Element) -> None:
+        self.unsupported.append(Unsupported(element.tag, element.get("name", ""), self.where(element)))
+
+    def read(self) -> OsimModel:
+        self._register_frames()
+        bodies = {b.get("name"): self._body(b) for b in _objects(self.model.find("BodySet"))}
+        joints, coordinates = self._joints()
+        model = OsimModel(
+            name=self.model.get("name") or self.path.stem, path=str(self.path), version=self.version,
+            gravity=_numbers(self.model, "gravity", (0, -9.80665, 0)), ground=self.ground,
+            bodies=bodies, joints=joints, coordinates=coordinates)
+        model.markers = [self._marker(m) for m in _objects(self.model.find("MarkerSet"))]
+        model.couplers = self._constraints()
+        model.contact_geometry = self._contact_geometry()
+        self._forces(model)
+        model.unsupported = self.unsupported
+        _check_tree(self.path, model)
+        return model
+
+    # ------------------------------------------------------------------------------- frames
+
+    def _register_frames(self) -> None:
+        self.frames["/ground"] = (None, np.eye(4), self.ground)
+        for body in _objects(self.model.find("BodySet")):
+            owner = f"/bodyset/{body.get('name')}"
+            self.frames[owner] = (None, np.eye(4), body.get("name"))
+            self._register_offsets(body.find("components"), owner)
+        self._register_offsets(self.model.find("Ground/components"), "/ground")
+        self._register_offsets(self.model.find("components"), "")
+        for joint in _objects(self.model.find("JointSet")):
+            self._register_offsets(joint.find("frames"), f"/jointset/{joint.get('name')}")
+
+    def _register_offsets(self, container: etree._Element | None, owner: str) -> None:
+        for frame in [] if container is None else container:
+            if not isinstance(frame.tag, str):
+                continue
+            if frame.tag != "PhysicalOffsetFrame":
+                self.unsupported_element(frame)
+                continue
+            own_path = f"{owner}/{frame.get('name')}"
+            parent = self._absolute(_text(frame, "socket_parent"), own_path)
+            self.frames[own_path] = (parent, _offset(frame), "")
+            self._register_offsets(frame.find("components"), own_path)
+
+    @staticmethod
+    def _absolute(reference: str, owner_path: str) -> str:
+        """An OpenSim component path made absolute, relative ones taken from ``owner_path``."""
+        if reference.startswith("/"):
+            return posixpath.normpath(reference)
+        return posixpath.normpath(f"{owner_path}/{reference}")
+
+    def resolve(self, reference: str, owner_path: str, element: etree._Element) -> tuple[str, np.ndarray]:
+        """(body name, X_body_frame) of a frame reference made from ``owner_path``."""
+        path = self._absolute(reference, owner_path)
+        pose = np.eye(4)
+        for _ in range(64):
+            if path not in self.frames:
+                known = ", ".join(sorted(self.frames)[:12])
+                raise KintwinError(f"{self.where(element)}: frame '{reference}' (resolved to {path}) "
+                                   f"is not in the model; frames include: {known}, ...")
+            parent, x_parent_frame, body = self.frames[path]
+            pose = x_parent_frame @ pose
+            if parent is None:
+                return body, pose
+            path = parent
+        raise KintwinError(f"{self.where(element)}: frame '{reference}' has a cyclic parent chain")
+
+    # ------------------------------------------------------------------------------- bodies
+
+    def _body(self, element: etree._Element) -> Body:
+        name = element.get("name")
+        inertia = _numbers(element, "inertia", (0, 0, 0, 0, 0, 0))
+        if inertia.size != 6:
+            raise KintwinError(f"{self.where(element)}: body '{name}' inertia needs 6 numbers")
+        body = Body(name=name, mass=float(_text(element, "mass", "0")),
+                    com=_numbers(element, "mass_center", (0, 0, 0)), inertia=inertia)
+        body.meshes = self._meshes(element, f"/bodyset/{name}")
+        return body
+
+    def _meshes(self, element: etree._Element, owner: str) -> list[MeshGeometry]:
+        found = []
+        for frame_owner, container in self._geometry_holders(element, owner):
+            for mesh in container.findall("attached_geometry/Mesh"):
+                socket = _text(mesh, "socket_frame", "..")
+                _, pose = self.resolve(socket, f"{frame_owner}/{mesh.get('name')}", mesh)
+                found.append(MeshGeometry(mesh_file=_text(mesh, "mesh_file"), pose=pose,
+                                          scale=_numbers(mesh, "scale_factors", (1, 1, 1))))
+        return found
+
+    def _geometry_holders(self, element: etree._Element, owner: str):
+        yield owner, element
+        components = element.find("components")
+        for frame in [] if components is None else components.findall("PhysicalOffsetFrame"):
+            yield from self._geometry_holders(frame, f"{owner}/{frame.get('name')}")
+
+    # ------------------------------------------------------------------------------- joints
+
+    def _joints(self) -> tuple[list[Joint], dict[str, Coordinate]]:
+        joints, coordinates = [], {}
+        for element in _objects(self.model.find("JointSet")):
+            if element.tag not in _JOINT_TAGS:
+                raise KintwinError(f"{self.where(element)}: joint type {element.tag} "
+                                   f"('{element.get('name')}') is not supported; supported: "
+                                   f"{', '.join(sorted(_JOINT_TAGS))}")
+            joint = self._joint(element)
+            joints.append(joint)
+            for coordinate in self._coordinates(element, joint):
+                coordinates[coordinate.name] = coordinate
+        return joints, coordinates
+
+    def _joint(self, element: etree._Element) -> Joint:
+        name = element.get("name")
+        owner = f"/jointset/{name}"
+        parent_body, x_pf = self.resolve(_text(element, "socket_parent_frame"), owner, element)
+        child_body, x_cm = self.resolve(_text(element, "socket_child_frame"), owner, element)
+        coordinates = [c.get("name") for c in _objects(element.find("coordinates"))]
+        if element.tag == "CustomJoint":
+            axes = self._spatial_transform(element)
+        else:
+            axes = self._fixed_axes(element, coordinates)
+        return Joint(name=name, type=element.tag, parent_body=parent_body, parent_frame=x_pf,
+                     child_body=child_body, child_frame=x_cm, coordinates=coordinates, axes=axes)
+
+    def _spatial_transform(self, element: etree._Element) -> list[TransformAxis]:
+        transform_element = element.find("SpatialTransform")
+        if transform_element is None:
+            raise KintwinError(f"{self.where(element)}: CustomJoint without a SpatialTransform")
+        axes = []
+        for axis in transform_element.findall("TransformAxis"):
+            name = axis.get("name", "")
+            kind = "rotation" if name.startswith("rotation") else "translation"
+            function = next((c for c in axis if isinstance(c.tag, str)
+                             and c.tag not in ("coordinates", "axis")), None)
+            if function is not None and function.tag == "function":
+                function = next((c for c in function if isinstance(c.tag, str)), None)
+            if function is None:
+                continue  # no function: the axis is unused (value 0)
+            axes.append(TransformAxis(kind=kind, name=name, axis=_numbers(axis, "axis", (0, 0, 1)),
+                                      coordinates=_text(axis, "coordinates").split(),
+                                      function=parse_function(function)))
+        return axes
+
+    def _fixed_axes(self, element: etree._Element, coordinates: list[str]) -> list[TransformAxis]:
+        from converters.osim.functions import LinearFunction
+
+        layout = _FIXED_JOINTS[element.tag]
+        if len(coordinates) != len(layout):
+            raise KintwinError(f"{self.where(element)}: {element.tag} '{element.get('name')}' has "
+                               f"{len(coordinates)} coordinates, expected {len(layout)}")
+        axes = []
+        for k, ((kind, axis), coordinate) in enumerate(zip(layout, coordinates, strict=True)):
+            axes.append(TransformAxis(kind=kind, name=f"{kind}{k + 1}", axis=axis.copy(),
+                                      coordinates=[coordinate], function=LinearFunction(1.0, 0.0)))
+        return axes
+
+    def _coordinates(self, element: etree._Element, joint: Joint) -> list[Coordinate]:
+        found = []
+        for c in _objects(element.find("coordinates")):
+            kinds = {a.kind for a in joint.axes if c.get("name") in a.coordinates}
+            motion = "coupled" if len(kinds) == 2 else ("translational" if kinds == {"translation"}
+                                                        else "rotational")
+            value_range = _numbers(c, "range", (-np.pi / 2, np.pi / 2))
+            found.append(Coordinate(
+                name=c.get("name"), joint=joint.name,
+                default_value=float(_text(c, "default_value", "0")),
+                range=(float(value_range[0]), float(value_range[1])),
+                clamped=_flag(c, "clamped", True), locked=_flag(c, "locked", False),
+                motion_type=motion))
+        return found
+
+    # ---------------------------------------------------------------------- markers, constraints
+
+    def _marker(self, element: etree._Element) -> Marker:
+        name = element.get("name")
+        body, pose = self.resolve(_text(element, "socket_parent_frame"), f"/markerset/{name}", element)
+        location = pose[:3, :3] @ _numbers(element, "location", (0, 0, 0)) + pose[:3, 3]
+        return Marker(name=name, body=body, location=location, fixed=_flag(element, "fixed", False))
+
+    def _constraints(self) -> list[CouplerConstraint]:
+        couplers = []
+        for element in _objects(self.model.find("ConstraintSet")):
+            enforced = _flag(element, "isEnforced", True) and not _flag(element, "isDisabled", False)
+            if element.tag != "CoordinateCouplerConstraint":
+                self.unsupported_element(element)
+                continue
+            if not enforced:
+                continue
+            function = element.find("coupled_coordinates_function")
+            inner = None if function is None else next((c for c in function if isinstance(c.tag, str)), None)
+            if inner is None:
+                raise KintwinError(f"{self.where(element)}: coupler '{element.get('name')}' has no function")
+            couplers.append(CouplerConstraint(
+                name=element.get("name"), dependent=_text(element, "dependent_coordinate_name"),
+                independent=_text(element, "independent_coordinate_names").split(),
+                function=parse_function(inner)))
+        return couplers
+
+    # --------------------------------------------------------------------------- contact, forces
+
+    def _contact_geometry(self) -> list[ContactSphere | ContactHalfSpace]:
+        found = []
+        for element in _objects(self.model.find("ContactGeometrySet")):
+            name = element.get("name")
+            body, x_bf = self.resolve(_text(element, "socket_frame"), f"/contactgeometryset/{name}", element)
+            pose = x_bf @ _offset(element, translation="location")
+            if element.tag == "ContactSphere":
+                found.append(ContactSphere(name, body, pose, float(_text(element, "radius", "0"))))
+            elif element.tag == "ContactHalfSpace":
+                found.append(ContactHalfSpace(name, body, pose))
+            else:
+                self.unsupported_element(element)
+        return found
+
+    def _forces(self, model: OsimModel) -> None:
+        handlers: dict[str, Callable[[etree._Element], None]] = {
+            "HuntCrossleyForce": lambda e: model.contact_forces.append(_hunt_crossley(e)),
+            "SmoothSphereHalfSpaceForce": lambda e: model.contact_forces.append(_smooth_sphere(e)),
+        }
+        for element in _objects(self.model.find("ForceSet")):
+            if element.tag.endswith(_MUSCLE_SUFFIXES):
+                model.muscles.append((element.tag, element.get("name")))
+            elif element.tag in handlers:
+                handlers[element.tag](element)
+            elif element.tag not in _ACTUATORS:
+                self.unsupported_element(element)
+
+
+def _hunt_crossley(element: etree._Element) -> dict:
+    params = element.find("HuntCrossleyForce_ContactParametersSet/objects/HuntCrossleyForce_ContactParameters")
+    if params is None:
+        params = element.find(".//HuntCrossleyForce_ContactParameters")
+    p = params if params is not None else element
+    return {"type": "HuntCrossleyForce", "name": element.get("name"),
+            "geometry": _text(p, "geometry").split(),
+            "stiffness": float(_text(p, "stiffness", "0")),
+            "dissipation": float(_text(p, "dissipation", "0")),
+            "static_friction": float(_text(p, "static_friction", "0")),
+            "dynamic_friction": float(_text(p, "dynamic_friction", "0")),
+            "viscous_friction": float(_text(p, "viscous_friction", "0"))}
+
+
+def _smooth_sphere(element: etree._Element) -> dict:
+    geometry = [_text(element, "socket_sphere").rsplit("/", 1)[-1],
+                _text(element, "socket_half_space").rsplit("/", 1)[-1]]
+    return {"type": "SmoothSphereHalfSpaceForce", "name": element.get("name"), "geometry": geometry,
+            "stiffness": float(_text(element, "stiffness", "0")),
+            "dissipation": float(_text(element, "dissipation", "0")),
+            "static_friction": float(_text(element, "static_friction", "0")),
+            "dynamic_friction": float(_text(element, "dynamic_friction", "0")),
+            "viscous_friction": float(_text(element, "viscous_friction", "0"))}
+
+
+def _check_tree(path: Path, model: OsimModel) -> None:
+    """Every body has exactly one joint to its parent, and the joints form a tree from ground."""
+    children = [j.child_body for j in model.joints]
+    repeated = sorted({c for c in children if children.count(c) > 1})
+    if repeated:
+        raise KintwinError(f"{path}: bodies with more than one parent joint (closed loops are not "
+                           f"supported): {', '.join(repeated)}")
+    orphans = sorted(set(model.bodies) - set(children))
+    if orphans:
+        raise KintwinError(f"{path}: bodies with no joint to a parent: {', '.join(orphans)}")

@@ -1,0 +1,177 @@
+"""The converter's truth test: the same quantities from the ``opensim`` package and from MuJoCo.
+
+For many poses (uniform within coordinate ranges, plus IK frames when given) this compares body
+origins and orientations, marker positions, total mass and the mass matrix in independent
+coordinates (dependent axes and coupled coordinates projected through the coupling Jacobian, as
+OpenSim's constraints do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from converters.mjcf.kinematic_map import KinematicMap
+from converters.spatial import OPENSIM_TO_MUJOCO, rotation_angle_between
+
+__all__ = ["KinematicsReport", "validate_kinematics", "sample_poses", "BARS"]
+
+BARS = {"body_position_m": 1e-5, "body_orientation_rad": 1e-5, "marker_m": 1e-5,
+        "mass_kg": 1e-9, "mass_matrix_rel": 1e-6}
+
+
+@dataclass
+class KinematicsReport:
+    """Worst-case differences between OpenSim and the converted MuJoCo model (SI units)."""
+
+    model: str
+    poses: int
+    body_position_m: float
+    body_orientation_rad: float
+    marker_m: float
+    mass_opensim_kg: float
+    mass_mujoco_kg: float
+    mass_matrix_rel: float
+    worst: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mass_kg(self) -> float:
+        return abs(self.mass_opensim_kg - self.mass_mujoco_kg)
+
+    def failures(self, bars: dict[str, float] = BARS) -> list[str]:
+        """The bars this report misses, as readable lines (empty when all hold)."""
+        values = {**asdict(self), "mass_kg": self.mass_kg}
+        return [f"{key} = {values[key]:.3g} > {bar:g}" for key, bar in bars.items()
+                if not values[key] <= bar]
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "mass_kg": self.mass_kg}
+
+
+def sample_poses(kinematics: KinematicMap, ranges: dict[str, tuple[float, float]], n: int,
+                 seed: int = 0) -> dict[str, np.ndarray]:
+    """``n`` poses uniform within each independent coordinate's range (bounded to +-pi / +-2 m)."""
+    rng = np.random.default_rng(seed)
+    poses = {}
+    for name in kinematics.independent_coordinates:
+        lo, hi = ranges[name]
+        lo, hi = max(lo, -np.pi), min(hi, np.pi)
+        poses[name] = rng.uniform(lo, hi, n) if hi > lo else np.full(n, lo)
+    return poses
+
+
+def validate_kinematics(osim_path: str | Path, mj_model: mujoco.MjModel, kinematics: KinematicMap,
+                        poses: dict[str, np.ndarray], locked: dict[str, float]) -> KinematicsReport:
+    """Compare OpenSim and MuJoCo at every pose in ``poses`` (coordinate name -> (n,) values)."""
+    import opensim
+
+    opensim.Logger.setLevelString("error")
+    osim = opensim.Model(str(osim_path))
+    state = osim.initSystem()
+    values = kinematics.complete({**poses, **{k: np.full(_n(poses), v) for k, v in locked.items()}})
+    qpos = kinematics.qpos(values, mj_model.nq)
+    data = mujoco.MjData(mj_model)
+    speeds = _speed_index(osim, state)
+    report = _Worst()
+    for k in range(qpos.shape[0]):
+        pose = {name: float(v[k]) for name, v in values.items()}
+        _set_opensim_pose(osim, state, pose)
+        data.qpos[:] = qpos[k]
+        mujoco.mj_forward(mj_model, data)
+        _compare_frames(osim, state, mj_model, data, report)
+        report.note("mass_matrix_rel", _mass_matrix_error(osim, state, speeds, mj_model, data,
+                                                          kinematics, pose), f"pose {k}")
+    masses = [osim.getBodySet().get(i).getMass() for i in range(osim.getBodySet().getSize())]
+    ground = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_BODY, osim.getGround().getName())
+    return KinematicsReport(
+        model=osim.getName(), poses=qpos.shape[0], body_position_m=report.value["body_position_m"],
+        body_orientation_rad=report.value["body_orientation_rad"], marker_m=report.value["marker_m"],
+        mass_opensim_kg=float(sum(masses)), mass_mujoco_kg=float(mj_model.body_subtreemass[ground]),
+        mass_matrix_rel=report.value["mass_matrix_rel"], worst=report.where)
+
+
+def _n(poses: dict[str, np.ndarray]) -> int:
+    return int(np.size(next(iter(poses.values()))))
+
+
+class _Worst:
+    """Running maxima and where they occurred."""
+
+    def __init__(self) -> None:
+        self.value = {"body_position_m": 0.0, "body_orientation_rad": 0.0, "marker_m": 0.0,
+                      "mass_matrix_rel": 0.0}
+        self.where: dict[str, str] = {}
+
+    def note(self, key: str, value: float, where: str) -> None:
+        if not value <= self.value[key]:  # NaN is a failure too
+            self.value[key] = value
+            self.where[key] = where
+
+
+def _set_opensim_pose(osim, state, pose: dict[str, float]) -> None:
+    coordinates = osim.getCoordinateSet()
+    for name, value in pose.items():
+        coordinate = coordinates.get(name)
+        if not coordinate.getLocked(state):
+            coordinate.setValue(state, value, False)
+    osim.realizePosition(state)
+
+
+def _compare_frames(osim, state, mj_model, data, report: _Worst) -> None:
+    to_opensim = OPENSIM_TO_MUJOCO.T
+    bodies = osim.getBodySet()
+    for i in range(bodies.getSize()):
+        body = bodies.get(i)
+        x = body.getTransformInGround(state)
+        p_os = np.array([x.p().get(j) for j in range(3)])
+        r_os = np.array([[x.R().get(a, b) for b in range(3)] for a in range(3)])
+        k = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_BODY, body.getName())
+        p_mj = to_opensim @ data.xpos[k]
+        r_mj = to_opensim @ data.xmat[k].reshape(3, 3)
+        report.note("body_position_m", float(np.linalg.norm(p_os - p_mj)), body.getName())
+        report.note("body_orientation_rad", rotation_angle_between(r_os, r_mj), body.getName())
+    markers = osim.getMarkerSet()
+    for i in range(markers.getSize()):
+        marker = markers.get(i)
+        v = marker.getLocationInGround(state)
+        k = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_SITE, marker.getName())
+        p_mj = to_opensim @ data.site_xpos[k]
+        report.note("marker_m", float(np.linalg.norm(np.array([v.get(j) for j in range(3)]) - p_mj)),
+                    marker.getName())
+
+
+def _speed_index(osim, state) -> dict[str, int]:
+    """Coordinate name -> index of its mobility in OpenSim's generalized speeds u."""
+    import opensim
+
+    index = {}
+    coordinates = osim.getCoordinateSet()
+    for i in range(coordinates.getSize()):
+        state.setU(opensim.Vector(state.getNU(), 0.0))
+        coordinates.get(i).setSpeedValue(state, 1.0)
+        u = np.array([state.getU().get(j) for j in range(state.getNU())])
+        index[coordinates.get(i).getName()] = int(np.argmax(np.abs(u)))
+    state.setU(opensim.Vector(state.getNU(), 0.0))
+    return index
+
+
+def _mass_matrix_error(osim, state, speeds: dict[str, int], mj_model, data,
+                       kinematics: KinematicMap, pose: dict[str, float]) -> float:
+    import opensim
+
+    matrix = opensim.Matrix()
+    osim.getMatterSubsystem().calcM(state, matrix)
+    m_os = np.array([[matrix.get(i, j) for j in range(matrix.ncol())] for i in range(matrix.nrow())])
+    independent = kinematics.independent_coordinates
+    c = np.zeros((m_os.shape[0], len(independent)))
+    for name, rates in kinematics.coordinate_rates(pose).items():
+        for free, rate in rates.items():
+            c[speeds[name], independent.index(free)] += rate
+    m_mj = np.zeros((mj_model.nv, mj_model.nv))
+    mujoco.mj_fullM(mj_model, data, m_mj)
+    jac = kinematics.jacobian(pose, mj_model.nv)
+    reference = c.T @ m_os @ c
+    return float(np.linalg.norm(jac.T @ m_mj @ jac - reference) / np.linalg.norm(reference))

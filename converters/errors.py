@@ -16,6 +16,7 @@ __all__ = [
     "OutputExistsError",
     "UnknownNameError",
     "ChecksumError",
+    "UnsupportedElement",
 ]
 
 
@@ -70,3 +71,14 @@ class ChecksumError(KintwinError):
 
     def __init__(self, path: str | Path, expected: str, actual: str) -> None:
         super().__init__(f"{path}: SHA-256 is {actual[:16]}…, expected {expected[:16]}…")
+
+
+class UnsupportedElement(KintwinError):
+    """An OpenSim element this project cannot convert: names its tag, its name and where it is."""
+
+    def __init__(self, tag: str, name: str, where: str) -> None:
+        self.tag = tag
+        self.name = name
+        self.where = where
+        label = f"<{tag} name='{name}'>" if name else f"<{tag}>"
+        super().__init__(f"{label} at {where} is not supported")

@@ -325,11 +325,12 @@ class _Builder:
 
 def _unit_slope(function) -> float | None:
     """+1 or -1 for a LinearFunction ``+-x + c``, else None."""
-    slope = getattr(function, "slope", None)
     if function.is_identity:
         return 1.0
-    if slope is not None and getattr(function, "is_linear", False) and abs(slope) == 1.0:
-        return float(slope)
+    if function.is_linear and function.n_args == 1:
+        slope = float(function.derivative(0.0, 1))
+        if abs(slope) == 1.0:
+            return slope
     return None
 
 

@@ -70,6 +70,7 @@ def validate_kinematics(osim_path: str | Path, mj_model: mujoco.MjModel, kinemat
 
     opensim.Logger.setLevelString("error")
     osim = opensim.Model(str(osim_path))
+    osim.updForceSet().clearAndDestroy()  # kinematics and mass only: forces play no part
     state = osim.initSystem()
     values = kinematics.complete({**poses, **{k: np.full(_n(poses), v) for k, v in locked.items()}})
     qpos = kinematics.qpos(values, mj_model.nq)

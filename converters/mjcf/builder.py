@@ -56,6 +56,7 @@ class Conversion:
     couplings_fit: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     auto_contact: list[str] = field(default_factory=list)
+    inertia_overrides: dict[str, list[float]] = field(default_factory=dict)
 
 
 def build_model(model: OsimModel, options: ConvertOptions = ConvertOptions()) -> Conversion:
@@ -218,9 +219,11 @@ class _Builder:
             return inertia
         fixed[:2] += deficit / 2 + 1e-12 * fixed[2]  # the smallest change giving A + B >= C
         matrix = axes @ np.diag(fixed) @ axes.T
+        self.result.inertia_overrides[name] = inertia.tolist()
         self.result.warnings.append(
             f"body '{name}': principal inertia {moments.round(9).tolist()} violates the triangle "
-            f"inequality; raised to {fixed.round(9).tolist()} kg m^2")
+            f"inequality, which MuJoCo's compiler refuses; the MJCF has {fixed.round(9).tolist()} "
+            "kg m^2 and KinTwin restores OpenSim's values after loading (map: inertia_overrides)")
         return np.array([matrix[0, 0], matrix[1, 1], matrix[2, 2], matrix[0, 1], matrix[0, 2],
                          matrix[1, 2]])
 

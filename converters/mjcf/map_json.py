@@ -65,6 +65,7 @@ def build_map(model: OsimModel, conversion: Conversion, mj_model: mujoco.MjModel
         "unsupported": [str(u) for u in model.unsupported],
         "muscles": [{"name": name, "type": kind} for kind, name in model.muscles],
         "warnings": conversion.warnings,
+        "inertia_overrides": conversion.inertia_overrides,
         "worst_coupling_error": max((f["max_error"] for f in conversion.couplings_fit), default=0.0),
     }
 

@@ -316,16 +316,13 @@ class _ModelReader:
     def _coordinates(self, element: etree._Element, joint: Joint) -> list[Coordinate]:
         found = []
         for c in _objects(element.find("coordinates")):
-            kinds = {a.kind for a in joint.axes if c.get("name") in a.coordinates}
-            motion = "coupled" if len(kinds) == 2 else ("translational" if kinds == {"translation"}
-                                                        else "rotational")
             value_range = _numbers(c, "range", (-np.pi / 2, np.pi / 2))
             found.append(Coordinate(
                 name=c.get("name"), joint=joint.name,
                 default_value=float(_text(c, "default_value", "0")),
                 range=(float(value_range[0]), float(value_range[1])),
                 clamped=_flag(c, "clamped", True), locked=_flag(c, "locked", False),
-                motion_type=motion))
+                motion_type=_motion_type(c.get("name"), joint)))
         return found
 
     # ---------------------------------------------------------------------- markers, constraints
@@ -383,6 +380,19 @@ class _ModelReader:
                 handlers[element.tag](element)
             elif element.tag not in _ACTUATORS:
                 self.unsupported_element(element)
+
+
+def _motion_type(name: str, joint: Joint) -> str:
+    """OpenSim's rule: rotational if the coordinate drives a rotation axis by a LinearFunction, else
+    translational if it drives a translation axis by one, else coupled (even a MultiplierFunction
+    of a LinearFunction counts as coupled, as in OpenSim)."""
+    from converters.osim.functions import LinearFunction
+
+    linear = {a.kind for a in joint.axes
+              if a.coordinates == [name] and type(a.function) is LinearFunction}
+    if "rotation" in linear:
+        return "rotational"
+    return "translational" if "translation" in linear else "coupled"
 
 
 def _hunt_crossley(element: etree._Element) -> dict:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from converters.osim.model import OsimModel
 from converters.osim.parser import load_osim
 from converters.spatial import matrix_from_quat
 
-__all__ = ["ConvertedModel", "convert_osim", "write_converted", "output_paths", "restore_inertias"]
+__all__ = ["ConvertedModel", "convert_osim", "write_converted", "output_paths", "restore_inertias", "make_exact"]
 
 
 @dataclass
@@ -28,16 +30,27 @@ class ConvertedModel:
     conversion: Conversion
     mj_model: mujoco.MjModel
     map: dict
+    mesh_dir: Path | None = None
 
     @property
     def kinematics(self):
         return self.conversion.kinematics
 
 
-def convert_osim(path: str | Path, options: ConvertOptions = ConvertOptions()) -> ConvertedModel:
-    """Convert ``path`` in memory; raise KintwinError naming the element on anything unsupported."""
+def convert_osim(path: str | Path, options: ConvertOptions = ConvertOptions(),
+                 exact: bool = False) -> ConvertedModel:
+    """Convert ``path``; raise KintwinError naming the element on anything unsupported.
+
+    ``exact`` gives OpenSim's dynamics exactly, for inverse dynamics and validation: no joint
+    armature, and inertias that violate the triangle inequality (which MuJoCo's compiler
+    balances) put back. Forward simulation uses the default, stable model.
+
+    Meshes are written as STL files into a temporary folder (``ConvertedModel.mesh_dir``) that
+    :func:`write_converted` copies next to the MJCF.
+    """
     osim = load_osim(path)
-    conversion = build_model(osim, options)
+    mesh_dir = Path(tempfile.mkdtemp(prefix="kintwin_meshes_"))
+    conversion = build_model(osim, options, mesh_dir)
     try:
         mj_model = conversion.spec.compile()
     except ValueError as error:
@@ -45,8 +58,26 @@ def convert_osim(path: str | Path, options: ConvertOptions = ConvertOptions()) -
     for slot in conversion.kinematics.slots:
         joint = mj_model.joint(slot.name)
         slot.qpos, slot.dof = int(joint.qposadr[0]), int(joint.dofadr[0])
-    restore_inertias(mj_model, conversion.inertia_overrides)
-    return ConvertedModel(osim, conversion, mj_model, build_map(osim, conversion, mj_model))
+    if exact:
+        make_exact(mj_model, conversion.inertia_overrides)
+    return ConvertedModel(osim, conversion, mj_model, build_map(osim, conversion, mj_model), mesh_dir)
+
+
+def _relative_meshdir(xml: str, meshdir: str) -> str:
+    """The MJCF text with ``<compiler meshdir>`` pointing at the folder beside it."""
+    from lxml import etree
+
+    root = etree.fromstring(xml.encode())
+    compiler = root.find("compiler")
+    if compiler is not None and compiler.get("meshdir"):
+        compiler.set("meshdir", meshdir)
+    return etree.tostring(root, pretty_print=True, encoding="unicode")
+
+
+def make_exact(mj_model: mujoco.MjModel, inertia_overrides: dict[str, list[float]]) -> None:
+    """Turn a compiled converted model into OpenSim's exact dynamics (no armature, true inertias)."""
+    mj_model.dof_armature[:] = 0.0
+    restore_inertias(mj_model, inertia_overrides)
 
 
 def restore_inertias(mj_model: mujoco.MjModel, overrides: dict[str, list[float]]) -> None:
@@ -70,7 +101,10 @@ def restore_inertias(mj_model: mujoco.MjModel, overrides: dict[str, list[float]]
 def output_paths(converted: ConvertedModel, outdir: str | Path) -> dict[str, Path]:
     outdir = Path(outdir)
     stem = Path(converted.osim.path).stem
-    return {"mjcf": outdir / f"{stem}.xml", "map": outdir / f"{stem}_map.json"}
+    paths = {"mjcf": outdir / f"{stem}.xml", "map": outdir / f"{stem}_map.json"}
+    for mesh in converted.conversion.spec.meshes:
+        paths[f"mesh:{mesh.name}"] = outdir / f"{stem}_meshes" / mesh.file
+    return paths
 
 
 def write_converted(converted: ConvertedModel, outdir: str | Path, force: bool = False) -> dict[str, Path]:
@@ -78,7 +112,11 @@ def write_converted(converted: ConvertedModel, outdir: str | Path, force: bool =
     paths = output_paths(converted, outdir)
     for path in paths.values():
         check_writable(path, force)
-    xml = converted.conversion.spec.to_xml()
+    for key, path in paths.items():
+        if key.startswith("mesh:"):
+            with atomic_output(path, force) as tmp:
+                shutil.copyfile(converted.mesh_dir / path.name, tmp)
+    xml = _relative_meshdir(converted.conversion.spec.to_xml(), f"{paths['mjcf'].stem}_meshes")
     with atomic_output(paths["mjcf"], force) as tmp:
         tmp.write_text(xml)
     with atomic_output(paths["map"], force) as tmp:

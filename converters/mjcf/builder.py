@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import mujoco
 import numpy as np
 
 from converters.errors import KintwinError
 from converters.mjcf.kinematic_map import Coupling, JointSlot, KinematicMap
+from converters.mjcf.meshes import find_mesh, read_mesh, write_stl
 from converters.osim.model import ContactHalfSpace, ContactSphere, Joint, OsimModel
 from converters.spatial import OPENSIM_TO_MUJOCO, axis_angle, invert, quat_from_matrix, transform
 
@@ -38,6 +40,11 @@ class ConvertOptions:
 
     Attributes:
         auto_contact: add foot contact spheres when the model has no contact geometry.
+        meshes: convert the bodies' display meshes (.vtp/.obj/.stl) to STL geoms.
+        geometry_dirs: extra folders to look for mesh files in (after the model's own).
+        armature: rotor inertia added to every joint (kg m^2, or kg for slides) so light bodies
+            (talus, toes, patella) under contact simulate stably; removed for inverse dynamics
+            and validation, which use the exact model.
         timestep: simulation step in seconds.
         fit_samples: points per coordinate range for fitting coupling polynomials.
     """
@@ -45,6 +52,9 @@ class ConvertOptions:
     auto_contact: bool = True
     timestep: float = 0.002
     fit_samples: int = 401
+    meshes: bool = True
+    geometry_dirs: tuple[str, ...] = ()
+    armature: float = 0.01
 
 
 @dataclass
@@ -57,12 +67,15 @@ class Conversion:
     warnings: list[str] = field(default_factory=list)
     auto_contact: list[str] = field(default_factory=list)
     inertia_overrides: dict[str, list[float]] = field(default_factory=dict)
+    missing_meshes: list[str] = field(default_factory=list)
 
 
-def build_model(model: OsimModel, options: ConvertOptions = ConvertOptions()) -> Conversion:
-    """Build the MjSpec and kinematic map of ``model``."""
+def build_model(model: OsimModel, options: ConvertOptions = ConvertOptions(),
+                mesh_dir: Path | None = None) -> Conversion:
+    """Build the MjSpec and kinematic map of ``model``; STL meshes are written into ``mesh_dir``
+    (no meshes when it is None)."""
     builder = _Builder(model, options)
-    return builder.build()
+    return builder.build(mesh_dir if options.meshes else None)
 
 
 def _topological(model: OsimModel) -> list[Joint]:
@@ -92,7 +105,8 @@ class _Builder:
         self.defaults = self._default_values()
         self.result = Conversion(spec=self.spec, kinematics=KinematicMap([], []))
 
-    def build(self) -> Conversion:
+    def build(self, mesh_dir: Path | None = None) -> Conversion:
+        self.mesh_dir = mesh_dir
         self._setup_spec()
         for joint in _topological(self.model):
             self._add_body(joint)
@@ -127,6 +141,9 @@ class _Builder:
         spec.modelname = self.model.name
         spec.compiler.degree = False
         spec.compiler.autolimits = True
+        spec.compiler.inertiafromgeom = mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_FALSE
+        if self.mesh_dir is not None:
+            spec.meshdir = str(self.mesh_dir)
         spec.option.timestep = self.options.timestep
         spec.option.gravity = OPENSIM_TO_MUJOCO @ self.model.gravity
         spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
@@ -148,6 +165,7 @@ class _Builder:
         body.pos = x_pb[:3, 3]
         body.quat = quat_from_matrix(x_pb[:3, :3])
         self._set_inertia(body, source, moving=any(a.coordinates for a in joint.axes))
+        self._add_meshes(body, source)
         self.bodies[source.name] = body
         r_bm, p_bm = joint.child_frame[:3, :3], joint.child_frame[:3, 3]
         primary = self._primary_axes(joint)
@@ -203,6 +221,32 @@ class _Builder:
         else:
             body.inertia = inertia[:3]
 
+    def _add_meshes(self, body: mujoco.MjsBody, source) -> None:
+        """Display meshes: STL files in ``mesh_dir``, non-colliding geoms at OpenSim's frames."""
+        if self.mesh_dir is None:
+            return
+        model_dir = Path(self.model.path).parent
+        for k, mesh in enumerate(source.meshes):
+            found = find_mesh(mesh.mesh_file, model_dir, self.options.geometry_dirs)
+            if found is None:
+                self.result.missing_meshes.append(mesh.mesh_file)
+                continue
+            name = f"{source.name}_{Path(mesh.mesh_file.replace(chr(92), '/')).stem}_{k}"
+            problem = write_stl(read_mesh(found), self.mesh_dir / f"{name}.stl", mesh.scale)
+            if problem is not None:
+                self.result.warnings.append(f"mesh {found.name} of body '{source.name}' skipped: "
+                                            f"{problem}")
+                continue
+            asset = self.spec.add_mesh(name=name, file=f"{name}.stl")
+            asset.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_SHELL
+            geom = body.add_geom(name=name, type=mujoco.mjtGeom.mjGEOM_MESH, meshname=name)
+            geom.pos = mesh.pose[:3, 3]
+            geom.quat = quat_from_matrix(mesh.pose[:3, :3])
+            geom.contype = geom.conaffinity = 0
+            geom.group = MESH_GROUP
+            geom.density = 0
+            geom.rgba = [0.89, 0.85, 0.79, 1.0]
+
     def _physical_inertia(self, name: str, inertia: np.ndarray) -> np.ndarray:
         """The inertia, its principal moments raised just enough to satisfy A + B >= C.
 
@@ -223,7 +267,7 @@ class _Builder:
         self.result.warnings.append(
             f"body '{name}': principal inertia {moments.round(9).tolist()} violates the triangle "
             f"inequality, which MuJoCo's compiler refuses; the MJCF has {fixed.round(9).tolist()} "
-            "kg m^2 and KinTwin restores OpenSim's values after loading (map: inertia_overrides)")
+            "kg m^2 (OpenSim's values are restored for inverse dynamics: map inertia_overrides)")
         return np.array([matrix[0, 0], matrix[1, 1], matrix[2, 2], matrix[0, 1], matrix[0, 2],
                          matrix[1, 2]])
 
@@ -236,6 +280,7 @@ class _Builder:
         mj = body.add_joint(name=name)
         mj.type = mujoco.mjtJoint.mjJNT_HINGE if kind == "hinge" else mujoco.mjtJoint.mjJNT_SLIDE
         mj.pos = anchor
+        mj.armature = self.options.armature
         if own:  # qpos is the coordinate itself: value = slope * q + constant, slope = +-1
             mj.axis = direction * _unit_slope(axis.function)
             mj.ref = self.defaults[coordinate.name]
@@ -287,6 +332,10 @@ class _Builder:
         powers = np.column_stack([dx ** k for k in range(1, POLY_DEGREE + 1)])
         coefficients = np.linalg.lstsq(powers, dy, rcond=None)[0]
         error = float(np.max(np.abs(powers @ coefficients - dy)))
+        # The polynomial holds only over the fitted range: keep the driving joint inside it.
+        driver = self.spec.joint(independent.name)
+        driver.limited = mujoco.mjtLimited.mjLIMITED_TRUE
+        driver.range = [lo, hi]
         eq = self.spec.add_equality(name=f"couple_{slot.name}")
         eq.type = mujoco.mjtEq.mjEQ_JOINT
         eq.objtype = mujoco.mjtObj.mjOBJ_JOINT
@@ -310,20 +359,68 @@ class _Builder:
             site.rgba = [1.0, 0.2, 0.6, 1.0]
 
     def _add_contacts(self) -> None:
-        for geometry in self.model.contact_geometry:
-            body = self.bodies[geometry.body]
-            if isinstance(geometry, ContactSphere):
-                geom = body.add_geom(name=geometry.name, type=mujoco.mjtGeom.mjGEOM_SPHERE)
-                geom.size = [geometry.radius, 0, 0]
-                geom.pos = geometry.pose[:3, 3]
-            elif isinstance(geometry, ContactHalfSpace):
-                geom = body.add_geom(name=geometry.name, type=mujoco.mjtGeom.mjGEOM_PLANE)
-                geom.size = [0, 0, 1]
-                # OpenSim's half space is x < 0 of its frame; a MuJoCo plane's normal is its +z.
-                normal_frame = geometry.pose[:3, :3] @ axis_angle([0, 1, 0], -np.pi / 2)
-                geom.pos = geometry.pose[:3, 3]
-                geom.quat = quat_from_matrix(normal_frame)
-            geom.group = CONTACT_GROUP
+        """Contact spheres and half spaces of the model; a floor and foot spheres if it has none."""
+        geometries = list(self.model.contact_geometry)
+        if not any(isinstance(g, ContactSphere) for g in geometries) and self.options.auto_contact:
+            geometries += self._foot_spheres()
+        if not any(isinstance(g, ContactHalfSpace) for g in geometries):
+            # OpenSim's ground plane y = 0 with the solid below: the half space x > 0 of a frame
+            # rotated -90 degrees about z (as in LaiArnoldModified2017_contacts.osim).
+            floor = "floor" if "floor" not in self.model.bodies else "kintwin_floor"
+            geometries.append(ContactHalfSpace(floor, self.model.ground,
+                                               transform(axis_angle([0, 0, 1], -np.pi / 2))))
+            self.result.auto_contact.append(floor)
+        for geometry in geometries:
+            self._add_contact_geom(geometry)
+
+    def _add_contact_geom(self, geometry: ContactSphere | ContactHalfSpace) -> None:
+        body = self.bodies[geometry.body]
+        if isinstance(geometry, ContactSphere):
+            geom = body.add_geom(name=geometry.name, type=mujoco.mjtGeom.mjGEOM_SPHERE)
+            geom.size = [geometry.radius, 0, 0]
+            geom.pos = geometry.pose[:3, 3]
+            geom.contype, geom.conaffinity = 1, 0  # spheres touch the floor, not each other
+            geom.rgba = [0.2, 0.6, 1.0, 0.6]
+        else:
+            geom = body.add_geom(name=geometry.name, type=mujoco.mjtGeom.mjGEOM_PLANE)
+            geom.size = [0, 0, 1]
+            # OpenSim's half space is x > 0 of its frame (outward normal -x); a MuJoCo plane's
+            # outward normal is its +z, so the plane frame's z must be the half space's -x.
+            normal_frame = geometry.pose[:3, :3] @ axis_angle([0, 1, 0], -np.pi / 2)
+            geom.pos = geometry.pose[:3, 3]
+            geom.quat = quat_from_matrix(normal_frame)
+            geom.contype, geom.conaffinity = 0, 1
+            geom.rgba = [0.5, 0.55, 0.6, 1.0]
+        geom.friction = [0.8, 0.005, 0.0001]
+        geom.group = CONTACT_GROUP
+
+    def _foot_spheres(self) -> list[ContactSphere]:
+        """Six spheres per foot (heel, metatarsal heads, toes) placed like the contact model of
+        LaiArnoldModified2017, scaled by the foot's length (calcaneus origin to MTP joint)."""
+        spheres = []
+        for side, mirror in (("r", 1.0), ("l", -1.0)):
+            mtp = next((j for j in self.model.joints if j.parent_body == f"calcn_{side}"
+                        and j.child_body == f"toes_{side}"), None)
+            if mtp is None:
+                continue
+            length = float(np.linalg.norm(mtp.parent_frame[:3, 3]))
+            for k, (body, x, y, z) in enumerate(_FOOT_SPHERES, start=1):
+                position = np.array([x, y, mirror * z]) * length
+                name = f"kintwin_contact{k}_{side}"
+                spheres.append(ContactSphere(name, f"{body}_{side}", transform(None, position),
+                                             _FOOT_SPHERE_RADIUS * length))
+                self.result.auto_contact.append(name)
+        if not spheres:
+            self.result.warnings.append("no calcn_r/calcn_l with toes bodies: no foot contact added")
+        return spheres
+
+
+# Sphere centres in the calcaneus/toes frames as fractions of foot length (calcn -> MTP joint),
+# from LaiArnoldModified2017_contacts.osim (right side; z is mirrored for the left foot).
+_FOOT_SPHERES = [("calcn", 0.0117, -0.0556, -0.0233), ("calcn", 0.9077, -0.0556, -0.1757),
+                 ("calcn", 0.8138, -0.0556, 0.3157), ("calcn", 0.4052, -0.0556, 0.1612),
+                 ("toes", 0.3669, -0.0556, -0.1145), ("toes", 0.2751, -0.0556, 0.3785)]
+_FOOT_SPHERE_RADIUS = 0.1779
 
 
 def _unit_slope(function) -> float | None:

@@ -66,6 +66,8 @@ def build_map(model: OsimModel, conversion: Conversion, mj_model: mujoco.MjModel
         "muscles": [{"name": name, "type": kind} for kind, name in model.muscles],
         "warnings": conversion.warnings,
         "inertia_overrides": conversion.inertia_overrides,
+        "armature": float(mj_model.dof_armature.max()) if mj_model.nv else 0.0,
+        "missing_meshes": conversion.missing_meshes,
         "worst_coupling_error": max((f["max_error"] for f in conversion.couplings_fit), default=0.0),
     }
 

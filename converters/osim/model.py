@@ -114,7 +114,7 @@ class ContactSphere:
 
 @dataclass
 class ContactHalfSpace:
-    """Half space x < 0 of its frame (OpenSim's convention: the outward normal is -x)."""
+    """Half space x > 0 of its frame (OpenSim's convention: the outward normal is -x)."""
 
     name: str
     body: str

@@ -96,6 +96,36 @@ class KinematicMap:
             out[:, s.qpos] = x if s.function is None else s.function.value(x)
         return out
 
+    def derivatives(self, values: dict[str, np.ndarray], speeds: dict[str, np.ndarray],
+                    accelerations: dict[str, np.ndarray], nv: int) -> tuple[np.ndarray, np.ndarray]:
+        """(n, nv) qvel and qacc from independent coordinates' values, speeds and accelerations.
+
+        Dependent coordinates and axes follow by the chain rule:
+        y' = f'(x) x', y'' = f''(x) x'^2 + f'(x) x''.
+        """
+        full = self.complete(values)
+        n = int(np.size(next(iter(full.values()))))
+        qd = {c: np.broadcast_to(np.asarray(speeds.get(c, 0.0), dtype=float), (n,))
+              for c in self.independent_coordinates}
+        qdd = {c: np.broadcast_to(np.asarray(accelerations.get(c, 0.0), dtype=float), (n,))
+               for c in self.independent_coordinates}
+        for coupling in self.couplings:
+            x = full[coupling.independent]
+            d1, d2 = coupling.function.derivative(x, 1), coupling.function.derivative(x, 2)
+            qd[coupling.dependent] = d1 * qd[coupling.independent]
+            qdd[coupling.dependent] = d2 * qd[coupling.independent] ** 2 + d1 * qdd[coupling.independent]
+        qvel, qacc = np.zeros((n, nv)), np.zeros((n, nv))
+        for s in self.slots:
+            v, a = qd[s.coordinate], qdd[s.coordinate]
+            if s.function is None:
+                qvel[:, s.dof], qacc[:, s.dof] = v, a
+            else:
+                x = full[s.coordinate]
+                d1, d2 = s.function.derivative(x, 1), s.function.derivative(x, 2)
+                qvel[:, s.dof] = d1 * v
+                qacc[:, s.dof] = d2 * v ** 2 + d1 * a
+        return qvel, qacc
+
     def coordinate_rates(self, values: dict[str, float]) -> dict[str, dict[str, float]]:
         """d coordinate / d independent coordinate, at one pose (chain rule through couplers)."""
         full = self.complete({k: np.asarray(v, dtype=float) for k, v in values.items()})

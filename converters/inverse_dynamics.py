@@ -1,0 +1,96 @@
+"""Classic inverse dynamics in MuJoCo: measured kinematics and ground reaction forces in,
+OpenSim's generalized forces out (``<coordinate>_moment`` / ``<coordinate>_force``).
+
+It reproduces OpenSim's InverseDynamicsTool: coordinates padded, low-pass filtered and splined
+(see :mod:`converters.motion`), external loads interpolated by cubic GCV splines, the equations of
+motion solved with every constraint switched off, and forces on dependent axes projected onto
+their independent coordinate through the coupling Jacobian.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from converters.errors import KintwinError
+from converters.model_conversion import ConvertedModel
+from converters.motion import CoordinateSeries, make_trajectory
+from converters.opensim_io.external_loads import ExternalLoads
+from converters.opensim_io.table import Table
+from converters.osim.functions import GCVSpline
+from converters.spatial import OPENSIM_TO_MUJOCO
+
+__all__ = ["classic_inverse_dynamics", "id_labels", "ID_TABLE_NAME"]
+
+ID_TABLE_NAME = "Inverse Dynamics Generalized Forces"
+
+
+def id_labels(converted: ConvertedModel) -> list[str]:
+    """OpenSim's ID column names for the independent coordinates, in model order."""
+    types = {n: c.motion_type for n, c in converted.osim.coordinates.items()}
+    return [f"{n}_force" if types[n] == "translational" else f"{n}_moment"
+            for n in converted.kinematics.independent_coordinates]
+
+
+def _load_splines(loads: ExternalLoads) -> list[tuple[str, list[GCVSpline]]]:
+    """Per applied force: body name and 9 cubic splines (force, point, torque x/y/z)."""
+    splines = []
+    for force in loads.forces:
+        series = np.column_stack([force.force, force.point, force.torque])
+        splines.append((force.body, [GCVSpline(2, loads.time, series[:, k]) for k in range(9)]))
+    return splines
+
+
+def _external_generalized_forces(model: mujoco.MjModel, data: mujoco.MjData,
+                                 splines, t: float) -> np.ndarray:
+    """J^T of every external load at time ``t`` (MuJoCo generalized forces, (nv,))."""
+    total = np.zeros(model.nv)
+    for body, functions in splines:
+        values = np.array([float(f.value(t)) for f in functions])
+        force = OPENSIM_TO_MUJOCO @ values[0:3]
+        point = OPENSIM_TO_MUJOCO @ values[3:6]
+        torque = OPENSIM_TO_MUJOCO @ values[6:9]
+        qfrc = np.zeros(model.nv)
+        mujoco.mj_applyFT(model, data, force, torque, point, model.body(body).id, qfrc)
+        total += qfrc
+    return total
+
+
+def classic_inverse_dynamics(converted: ConvertedModel, series: CoordinateSeries,
+                             loads: ExternalLoads | None = None, lowpass_hz: float | None = None,
+                             time_range: tuple[float, float] | None = None) -> Table:
+    """OpenSim-format ID table over the frames of ``series`` inside ``time_range``.
+
+    ``converted`` must be the exact model (``convert_osim(..., exact=True)``).
+    """
+    model = converted.mj_model
+    if np.any(model.dof_armature != 0):
+        raise KintwinError("classic inverse dynamics needs the exact model (no armature)")
+    trajectory = make_trajectory(series, converted.kinematics, model.nq, model.nv, lowpass_hz)
+    keep = np.ones(len(trajectory.time), dtype=bool)
+    if time_range is not None:
+        keep = (trajectory.time >= time_range[0] - 1e-9) & (trajectory.time <= time_range[1] + 1e-9)
+    if not np.any(keep):
+        raise KintwinError(f"no coordinate frames inside the time range {time_range}")
+    unknown = [] if loads is None else [f.body for f in loads.forces if f.body not in converted.osim.bodies]
+    if unknown:
+        raise KintwinError(f"external loads applied to bodies not in the model: {', '.join(unknown)}")
+    splines = [] if loads is None else _load_splines(loads)
+    saved = model.opt.disableflags
+    model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONSTRAINT
+    data = mujoco.MjData(model)
+    rows = []
+    try:
+        for k in np.flatnonzero(keep):
+            data.qpos[:], data.qvel[:], data.qacc[:] = (trajectory.qpos[k], trajectory.qvel[k],
+                                                        trajectory.qacc[k])
+            mujoco.mj_inverse(model, data)
+            tau = data.qfrc_inverse.copy()
+            if splines:
+                tau -= _external_generalized_forces(model, data, splines, float(trajectory.time[k]))
+            pose = {c: float(v[k]) for c, v in trajectory.coordinates.items()}
+            rows.append(converted.kinematics.jacobian(pose, model.nv).T @ tau)
+    finally:
+        model.opt.disableflags = saved
+    return Table(time=trajectory.time[keep], labels=id_labels(converted), data=np.array(rows),
+                 name=ID_TABLE_NAME, in_degrees=False, dialect="storage")

@@ -1,0 +1,113 @@
+"""Coordinate tables (IK ``.mot``) <-> MuJoCo trajectories (qpos, qvel, qacc).
+
+Angles become radians here, from the table's ``inDegrees`` flag and the model's coordinate types
+(rotational and coupled coordinates are angles). Derivatives follow OpenSim's tools: optional
+padding and low-pass IIR filtering of the coordinates, then a quintic GCV spline through them,
+differentiated analytically (the ``opensim`` package's own ``Storage`` and ``GCVSplineSet``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from converters.errors import KintwinError
+from converters.mjcf.kinematic_map import KinematicMap
+from converters.opensim_io.table import Table
+from converters.opensim_io.units import coordinate_of_column
+from converters.osim.model import OsimModel
+
+__all__ = ["CoordinateSeries", "coordinate_series", "smooth_derivatives", "Trajectory",
+           "make_trajectory"]
+
+
+@dataclass
+class CoordinateSeries:
+    """Coordinate values over time, SI units (rad, m), independent and dependent alike."""
+
+    time: np.ndarray
+    values: dict[str, np.ndarray]
+    missing: list[str] = field(default_factory=list)  # model coordinates not in the table
+    ignored: list[str] = field(default_factory=list)  # table columns that are not coordinates
+
+
+def coordinate_series(table: Table, model: OsimModel, source: str | Path = "") -> CoordinateSeries:
+    """The model's coordinates from ``table`` (matched by name), converted to radians if needed."""
+    in_degrees = table.in_degrees
+    if in_degrees is None:
+        if table.dialect != "simm":
+            raise KintwinError(f"{source}: the header has no inDegrees flag, so the angle unit is "
+                               "unknown; add inDegrees=yes or inDegrees=no to the header")
+        in_degrees = True  # SIMM motion files are in degrees
+    values, ignored = {}, []
+    for k, label in enumerate(table.labels):
+        name = coordinate_of_column(label)
+        if name not in model.coordinates:
+            ignored.append(label)
+            continue
+        column = table.data[:, k]
+        if in_degrees and model.coordinates[name].motion_type != "translational":
+            column = column * (math.pi / 180.0)
+        values[name] = column
+    missing = [c for c in model.coordinates if c not in values]
+    if not values:
+        raise KintwinError(f"{source}: no column is a coordinate of model '{model.name}'")
+    bad = [c for c, v in values.items() if not np.all(np.isfinite(v))]
+    if bad:
+        raise KintwinError(f"{source}: NaN or infinite values in coordinate(s) {', '.join(bad)}")
+    return CoordinateSeries(time=table.time.copy(), values=values, missing=missing, ignored=ignored)
+
+
+def smooth_derivatives(time: np.ndarray, values: dict[str, np.ndarray],
+                       lowpass_hz: float | None = None
+                       ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(q, qdot, qddot) at ``time``: OpenSim's pad + low-pass IIR + quintic GCV spline."""
+    import opensim
+
+    opensim.Logger.setLevelString("error")
+    names = list(values)
+    storage = opensim.Storage()
+    labels = opensim.ArrayStr()
+    for label in ["time", *names]:
+        labels.append(label)
+    storage.setColumnLabels(labels)
+    block = np.column_stack([values[n] for n in names])
+    for t, row in zip(time, block, strict=True):
+        storage.append(float(t), opensim.Vector(row.tolist()))
+    if lowpass_hz is not None and lowpass_hz > 0:
+        storage.pad(storage.getSize() // 2)
+        storage.lowpassIIR(float(lowpass_hz))
+    splines = opensim.GCVSplineSet(5, storage)
+    out: tuple[dict, dict, dict] = ({}, {}, {})
+    for k, name in enumerate(names):
+        spline = splines.get(k)
+        for order in range(3):
+            derivative = opensim.StdVectorInt([0] * order)
+            out[order][name] = np.array([
+                spline.calcValue(opensim.Vector(1, float(t))) if order == 0
+                else spline.calcDerivative(derivative, opensim.Vector(1, float(t))) for t in time])
+    return out
+
+
+@dataclass
+class Trajectory:
+    """A motion in MuJoCo terms: (n,) time and (n, nq) qpos, (n, nv) qvel and qacc."""
+
+    time: np.ndarray
+    qpos: np.ndarray
+    qvel: np.ndarray
+    qacc: np.ndarray
+    coordinates: dict[str, np.ndarray]  # independent coordinate values (SI)
+
+
+def make_trajectory(series: CoordinateSeries, kinematics: KinematicMap, nq: int, nv: int,
+                    lowpass_hz: float | None = None) -> Trajectory:
+    """Exact qpos and spline derivatives of the independent coordinates of ``series``."""
+    independent = {c: v for c, v in series.values.items() if c in kinematics.independent_coordinates}
+    q, qd, qdd = smooth_derivatives(series.time, independent, lowpass_hz)
+    qpos = kinematics.qpos(q, nq)
+    qvel, qacc = kinematics.derivatives(q, qd, qdd, nv)
+    return Trajectory(time=series.time, qpos=qpos, qvel=qvel, qacc=qacc, coordinates=q)

@@ -26,9 +26,10 @@ ID_TABLE_NAME = "Inverse Dynamics Generalized Forces"
 
 
 def id_labels(converted: ConvertedModel) -> list[str]:
-    """OpenSim's ID column names for the independent coordinates, in model order."""
+    """OpenSim's ID column names for the independent coordinates, in model order: ``_moment`` for
+    rotational coordinates, ``_force`` for all others (coupled included, as OpenSim names them)."""
     types = {n: c.motion_type for n, c in converted.osim.coordinates.items()}
-    return [f"{n}_force" if types[n] == "translational" else f"{n}_moment"
+    return [f"{n}_moment" if types[n] == "rotational" else f"{n}_force"
             for n in converted.kinematics.independent_coordinates]
 
 

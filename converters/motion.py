@@ -1,7 +1,7 @@
 """Coordinate tables (IK ``.mot``) <-> MuJoCo trajectories (qpos, qvel, qacc).
 
 Angles become radians here, from the table's ``inDegrees`` flag and the model's coordinate types
-(rotational and coupled coordinates are angles). Derivatives follow OpenSim's tools: optional
+(like OpenSim, only rotational coordinates are converted; coupled ones are left as they are). Derivatives follow OpenSim's tools: optional
 padding and low-pass IIR filtering of the coordinates, then a quintic GCV spline through them,
 differentiated analytically (the ``opensim`` package's own ``Storage`` and ``GCVSplineSet``).
 """
@@ -49,7 +49,7 @@ def coordinate_series(table: Table, model: OsimModel, source: str | Path = "") -
             ignored.append(label)
             continue
         column = table.data[:, k]
-        if in_degrees and model.coordinates[name].motion_type != "translational":
+        if in_degrees and model.coordinates[name].motion_type == "rotational":  # as OpenSim
             column = column * (math.pi / 180.0)
         values[name] = column
     missing = [c for c in model.coordinates if c not in values]

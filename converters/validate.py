@@ -176,3 +176,34 @@ def _mass_matrix_error(osim, state, speeds: dict[str, int], mj_model, data,
     jac = kinematics.jacobian(pose, mj_model.nv)
     reference = c.T @ m_os @ c
     return float(np.linalg.norm(jac.T @ m_mj @ jac - reference) / np.linalg.norm(reference))
+
+
+def opensim_inverse_dynamics(model: str | Path, coordinates: str | Path,
+                             external_loads: str | Path | None, lowpass_hz: float | None,
+                             time_range: tuple[float, float], workdir: str | Path,
+                             excluded: tuple[str, ...] = ("Muscles",)) -> Path:
+    """Run the ``opensim`` package's InverseDynamicsTool; return the path of its output .sto."""
+    import opensim
+
+    opensim.Logger.setLevelString("error")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    osim = opensim.Model(str(model))
+    osim.initSystem()
+    tool = opensim.InverseDynamicsTool()
+    tool.setModel(osim)
+    tool.setCoordinatesFileName(str(coordinates))
+    if external_loads is not None:
+        tool.setExternalLoadsFileName(str(external_loads))
+    tool.setLowpassCutoffFrequency(-1.0 if lowpass_hz is None else float(lowpass_hz))
+    tool.setStartTime(time_range[0])
+    tool.setEndTime(time_range[1])
+    excluded_set = opensim.ArrayStr()
+    for name in excluded:
+        excluded_set.append(name)
+    tool.setExcludedForces(excluded_set)
+    tool.setResultsDir(str(workdir))
+    tool.setOutputGenForceFileName("opensim_id.sto")
+    if not tool.run():
+        raise RuntimeError("OpenSim's InverseDynamicsTool failed")
+    return workdir / "opensim_id.sto"

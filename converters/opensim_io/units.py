@@ -42,7 +42,7 @@ def rotational_columns(
     Args:
         labels: column labels of a table.
         motion_types: coordinate name -> 'rotational' | 'translational' | 'coupled' from a model;
-            when given, only columns of rotational or coupled coordinates count.
+            when given, only columns of rotational coordinates count (OpenSim's own rule).
     """
     if motion_types is None:
         return [x for x in labels if not _NOT_ANGLE.search(x)]

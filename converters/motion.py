@@ -111,3 +111,66 @@ def make_trajectory(series: CoordinateSeries, kinematics: KinematicMap, nq: int,
     qpos = kinematics.qpos(q, nq)
     qvel, qacc = kinematics.derivatives(q, qd, qdd, nv)
     return Trajectory(time=series.time, qpos=qpos, qvel=qvel, qacc=qacc, coordinates=q)
+
+
+# ------------------------------------------------------------------------------------ files
+
+def save_trajectory(path: str | Path, trajectory: Trajectory, kinematics: KinematicMap,
+                    source_in_degrees: bool, force: bool = False) -> Path:
+    """Write ``trajectory`` as ``.npz``: time, qpos, qvel, qacc, qpos_joints, coordinate names."""
+    from converters.files import atomic_output
+
+    joints = [""] * trajectory.qpos.shape[1]
+    for slot in kinematics.slots:
+        joints[slot.qpos] = slot.name
+    with atomic_output(path, force) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, time=trajectory.time, qpos=trajectory.qpos, qvel=trajectory.qvel,
+                     qacc=trajectory.qacc, qpos_joints=np.array(joints),
+                     coordinates=np.array(kinematics.coordinates),
+                     source_in_degrees=np.array(source_in_degrees))
+    return Path(path)
+
+
+def load_trajectory(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a trajectory ``.npz`` (FileFormatError if it is not one)."""
+    from converters.errors import FileFormatError
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as error:
+        raise FileFormatError(path, f"not a trajectory .npz ({error})") from None
+    missing = [k for k in ("time", "qpos", "qpos_joints") if k not in arrays]
+    if missing:
+        raise FileFormatError(path, f"not a KinTwin trajectory: no {', '.join(missing)} array")
+    return arrays
+
+
+def coordinates_from_qpos(qpos: np.ndarray, qpos_joints: list[str], kinematics: KinematicMap,
+                          source: str | Path = "") -> dict[str, np.ndarray]:
+    """All coordinate values (SI) from MuJoCo positions: each independent coordinate is its own
+    joint's qpos; dependent ones follow from their couplers."""
+    index = {name: k for k, name in enumerate(qpos_joints)}
+    values = {}
+    for slot in kinematics.slots:
+        if slot.function is None and slot.coordinate in kinematics.independent_coordinates:
+            if slot.name not in index:
+                raise KintwinError(f"{source}: no qpos column for joint '{slot.name}'; "
+                                   "the trajectory belongs to another model")
+            values[slot.coordinate] = qpos[:, index[slot.name]]
+    return kinematics.complete(values)
+
+
+def coordinates_table(time: np.ndarray, values: dict[str, np.ndarray], model: OsimModel,
+                      in_degrees: bool) -> Table:
+    """An OpenSim ``Coordinates`` table (IK layout) of coordinate values given in SI units."""
+    labels = [c for c in model.coordinates if c in values]
+    columns = []
+    for name in labels:
+        column = np.asarray(values[name], dtype=float)
+        if in_degrees and model.coordinates[name].motion_type == "rotational":
+            column = column * (180.0 / math.pi)
+        columns.append(column)
+    return Table(time=time, labels=labels, data=np.column_stack(columns), name="Coordinates",
+                 in_degrees=in_degrees, dialect="storage")

@@ -207,3 +207,26 @@ def opensim_inverse_dynamics(model: str | Path, coordinates: str | Path,
     if not tool.run():
         raise RuntimeError("OpenSim's InverseDynamicsTool failed")
     return workdir / "opensim_id.sto"
+
+
+def marker_tracking_error(mj_model: mujoco.MjModel, qpos: np.ndarray, time: np.ndarray,
+                          markers) -> dict[str, float]:
+    """RMS distance (m) between model marker sites and measured markers, frame by frame.
+
+    ``markers`` is a :class:`converters.markers.MarkerTrajectories`; frames are matched by time
+    (nearest), missing markers are skipped. This is OpenSim's IK marker error.
+    """
+    data = mujoco.MjData(mj_model)
+    sites = [mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_SITE, n) for n in markers.names]
+    rms = []
+    for k in range(qpos.shape[0]):
+        j = int(np.argmin(np.abs(markers.time - time[k])))
+        data.qpos[:] = qpos[k]
+        mujoco.mj_kinematics(mj_model, data)
+        difference = data.site_xpos[sites] - markers.positions[j]
+        distance = np.linalg.norm(difference, axis=1)
+        distance = distance[np.isfinite(distance)]
+        if distance.size:
+            rms.append(float(np.sqrt(np.mean(distance ** 2))))
+    return {"frames": len(rms), "markers": len(sites), "rms_mean_m": float(np.mean(rms)),
+            "rms_max_m": float(np.max(rms))}

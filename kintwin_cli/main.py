@@ -14,6 +14,9 @@ COMMANDS = {
     "convert": ("kintwin_cli.commands.convert", "convert"),
     "inspect": ("kintwin_cli.commands.inspect", "inspect"),
     "examples": ("kintwin_cli.commands.examples", "examples"),
+    "validate": ("kintwin_cli.commands.validate", "validate"),
+    "id": ("kintwin_cli.commands.inverse_dynamics", "inverse_dynamics"),
+    "run-tool": ("kintwin_cli.commands.run_tool", "run_tool"),
 }
 
 EXIT_USAGE = 2

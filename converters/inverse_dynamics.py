@@ -29,8 +29,10 @@ def id_labels(converted: ConvertedModel) -> list[str]:
     """OpenSim's ID column names for the independent coordinates, in model order: ``_moment`` for
     rotational coordinates, ``_force`` for all others (coupled included, as OpenSim names them)."""
     types = {n: c.motion_type for n, c in converted.osim.coordinates.items()}
-    return [f"{n}_moment" if types[n] == "rotational" else f"{n}_force"
-            for n in converted.kinematics.independent_coordinates]
+    return [
+        f"{n}_moment" if types[n] == "rotational" else f"{n}_force"
+        for n in converted.kinematics.independent_coordinates
+    ]
 
 
 def _load_splines(loads: ExternalLoads) -> list[tuple[str, list[GCVSpline]]]:
@@ -42,8 +44,9 @@ def _load_splines(loads: ExternalLoads) -> list[tuple[str, list[GCVSpline]]]:
     return splines
 
 
-def _external_generalized_forces(model: mujoco.MjModel, data: mujoco.MjData,
-                                 splines, t: float) -> np.ndarray:
+def _external_generalized_forces(
+    model: mujoco.MjModel, data: mujoco.MjData, splines, t: float
+) -> np.ndarray:
     """J^T of every external load at time ``t`` (MuJoCo generalized forces, (nv,))."""
     total = np.zeros(model.nv)
     for body, functions in splines:
@@ -57,9 +60,13 @@ def _external_generalized_forces(model: mujoco.MjModel, data: mujoco.MjData,
     return total
 
 
-def classic_inverse_dynamics(converted: ConvertedModel, series: CoordinateSeries,
-                             loads: ExternalLoads | None = None, lowpass_hz: float | None = None,
-                             time_range: tuple[float, float] | None = None) -> Table:
+def classic_inverse_dynamics(
+    converted: ConvertedModel,
+    series: CoordinateSeries,
+    loads: ExternalLoads | None = None,
+    lowpass_hz: float | None = None,
+    time_range: tuple[float, float] | None = None,
+) -> Table:
     """OpenSim-format ID table over the frames of ``series`` inside ``time_range``.
 
     ``converted`` must be the exact model (``convert_osim(..., exact=True)``).
@@ -73,9 +80,15 @@ def classic_inverse_dynamics(converted: ConvertedModel, series: CoordinateSeries
         keep = (trajectory.time >= time_range[0] - 1e-9) & (trajectory.time <= time_range[1] + 1e-9)
     if not np.any(keep):
         raise KintwinError(f"no coordinate frames inside the time range {time_range}")
-    unknown = [] if loads is None else [f.body for f in loads.forces if f.body not in converted.osim.bodies]
+    unknown = (
+        []
+        if loads is None
+        else [f.body for f in loads.forces if f.body not in converted.osim.bodies]
+    )
     if unknown:
-        raise KintwinError(f"external loads applied to bodies not in the model: {', '.join(unknown)}")
+        raise KintwinError(
+            f"external loads applied to bodies not in the model: {', '.join(unknown)}"
+        )
     splines = [] if loads is None else _load_splines(loads)
     saved = model.opt.disableflags
     model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONSTRAINT
@@ -83,8 +96,11 @@ def classic_inverse_dynamics(converted: ConvertedModel, series: CoordinateSeries
     rows = []
     try:
         for k in np.flatnonzero(keep):
-            data.qpos[:], data.qvel[:], data.qacc[:] = (trajectory.qpos[k], trajectory.qvel[k],
-                                                        trajectory.qacc[k])
+            data.qpos[:], data.qvel[:], data.qacc[:] = (
+                trajectory.qpos[k],
+                trajectory.qvel[k],
+                trajectory.qacc[k],
+            )
             mujoco.mj_inverse(model, data)
             tau = data.qfrc_inverse.copy()
             if splines:
@@ -93,5 +109,11 @@ def classic_inverse_dynamics(converted: ConvertedModel, series: CoordinateSeries
             rows.append(converted.kinematics.jacobian(pose, model.nv).T @ tau)
     finally:
         model.opt.disableflags = saved
-    return Table(time=trajectory.time[keep], labels=id_labels(converted), data=np.array(rows),
-                 name=ID_TABLE_NAME, in_degrees=False, dialect="storage")
+    return Table(
+        time=trajectory.time[keep],
+        labels=id_labels(converted),
+        data=np.array(rows),
+        name=ID_TABLE_NAME,
+        in_degrees=False,
+        dialect="storage",
+    )

@@ -34,14 +34,21 @@ def markers_for_model(table: MarkerTable, model: OsimModel) -> MarkerTrajectorie
     columns = [metres.markers.index(n) for n in names]
     positions = metres.data[:, columns, :] @ OPENSIM_TO_MUJOCO.T
     return MarkerTrajectories(
-        time=metres.time, names=names, positions=positions,
+        time=metres.time,
+        names=names,
+        positions=positions,
         unmatched_in_file=[n for n in metres.markers if n not in model_names],
-        unmatched_in_model=[n for n in model_names if n not in metres.markers])
+        unmatched_in_model=[n for n in model_names if n not in metres.markers],
+    )
 
 
 def save_markers(path: str | Path, markers: MarkerTrajectories, force: bool = False) -> Path:
     with atomic_output(path, force) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, time=markers.time, names=np.array(markers.names),
-                     positions=markers.positions)
+            np.savez(
+                handle,
+                time=markers.time,
+                names=np.array(markers.names),
+                positions=markers.positions,
+            )
     return Path(path)

@@ -15,11 +15,19 @@ from converters.errors import KintwinError
 from converters.files import atomic_output, check_writable
 from converters.mjcf.builder import Conversion, ConvertOptions, build_model
 from converters.mjcf.map_json import build_map
+from converters.mjcf.precision import full_precision_xml
 from converters.osim.model import OsimModel
 from converters.osim.parser import load_osim
 from converters.spatial import matrix_from_quat
 
-__all__ = ["ConvertedModel", "convert_osim", "write_converted", "output_paths", "restore_inertias", "make_exact"]
+__all__ = [
+    "ConvertedModel",
+    "convert_osim",
+    "write_converted",
+    "output_paths",
+    "restore_inertias",
+    "make_exact",
+]
 
 
 @dataclass
@@ -36,9 +44,16 @@ class ConvertedModel:
     def kinematics(self):
         return self.conversion.kinematics
 
+    def balanced_model(self) -> mujoco.MjModel:
+        """The model as the MJCF file holds it (compiled again if this one was made exact)."""
+        if self.conversion.inertia_overrides or not np.any(self.mj_model.dof_armature):
+            return self.conversion.spec.compile()
+        return self.mj_model
 
-def convert_osim(path: str | Path, options: ConvertOptions = ConvertOptions(),
-                 exact: bool = False) -> ConvertedModel:
+
+def convert_osim(
+    path: str | Path, options: ConvertOptions | None = None, exact: bool = False
+) -> ConvertedModel:
     """Convert ``path``; raise KintwinError naming the element on anything unsupported.
 
     ``exact`` gives OpenSim's dynamics exactly, for inverse dynamics and validation: no joint
@@ -48,6 +63,7 @@ def convert_osim(path: str | Path, options: ConvertOptions = ConvertOptions(),
     Meshes are written as STL files into a temporary folder (``ConvertedModel.mesh_dir``) that
     :func:`write_converted` copies next to the MJCF.
     """
+    options = options or ConvertOptions()
     osim = load_osim(path)
     mesh_dir = Path(tempfile.mkdtemp(prefix="kintwin_meshes_"))
     conversion = build_model(osim, options, mesh_dir)
@@ -60,7 +76,9 @@ def convert_osim(path: str | Path, options: ConvertOptions = ConvertOptions(),
         slot.qpos, slot.dof = int(joint.qposadr[0]), int(joint.dofadr[0])
     if exact:
         make_exact(mj_model, conversion.inertia_overrides)
-    return ConvertedModel(osim, conversion, mj_model, build_map(osim, conversion, mj_model), mesh_dir)
+    return ConvertedModel(
+        osim, conversion, mj_model, build_map(osim, conversion, mj_model), mesh_dir
+    )
 
 
 def _relative_meshdir(xml: str, meshdir: str) -> str:
@@ -93,8 +111,10 @@ def restore_inertias(mj_model: mujoco.MjModel, overrides: dict[str, list[float]]
         principal = axes.T @ full @ axes
         off_diagonal = np.abs(principal - np.diag(np.diag(principal))).max()
         if off_diagonal > 1e-12 * np.abs(principal).max():
-            raise KintwinError(f"cannot restore the inertia of body '{name}': its principal axes "
-                               "changed when MuJoCo balanced it")
+            raise KintwinError(
+                f"cannot restore the inertia of body '{name}': its principal axes "
+                "changed when MuJoCo balanced it"
+            )
         body.inertia[:] = np.diag(principal)
 
 
@@ -107,7 +127,9 @@ def output_paths(converted: ConvertedModel, outdir: str | Path) -> dict[str, Pat
     return paths
 
 
-def write_converted(converted: ConvertedModel, outdir: str | Path, force: bool = False) -> dict[str, Path]:
+def write_converted(
+    converted: ConvertedModel, outdir: str | Path, force: bool = False
+) -> dict[str, Path]:
     """Write the MJCF and map json into ``outdir``; nothing is written if any exists without force."""
     paths = output_paths(converted, outdir)
     for path in paths.values():
@@ -116,7 +138,9 @@ def write_converted(converted: ConvertedModel, outdir: str | Path, force: bool =
         if key.startswith("mesh:"):
             with atomic_output(path, force) as tmp:
                 shutil.copyfile(converted.mesh_dir / path.name, tmp)
-    xml = _relative_meshdir(converted.conversion.spec.to_xml(), f"{paths['mjcf'].stem}_meshes")
+    spec = converted.conversion.spec
+    xml = full_precision_xml(spec, spec.to_xml(), converted.balanced_model())
+    xml = _relative_meshdir(xml, f"{paths['mjcf'].stem}_meshes")
     with atomic_output(paths["mjcf"], force) as tmp:
         tmp.write_text(xml)
     with atomic_output(paths["map"], force) as tmp:

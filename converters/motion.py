@@ -20,8 +20,13 @@ from converters.opensim_io.table import Table
 from converters.opensim_io.units import coordinate_of_column
 from converters.osim.model import OsimModel
 
-__all__ = ["CoordinateSeries", "coordinate_series", "smooth_derivatives", "Trajectory",
-           "make_trajectory"]
+__all__ = [
+    "CoordinateSeries",
+    "coordinate_series",
+    "smooth_derivatives",
+    "Trajectory",
+    "make_trajectory",
+]
 
 
 @dataclass
@@ -39,8 +44,10 @@ def coordinate_series(table: Table, model: OsimModel, source: str | Path = "") -
     in_degrees = table.in_degrees
     if in_degrees is None:
         if table.dialect != "simm":
-            raise KintwinError(f"{source}: the header has no inDegrees flag, so the angle unit is "
-                               "unknown; add inDegrees=yes or inDegrees=no to the header")
+            raise KintwinError(
+                f"{source}: the header has no inDegrees flag, so the angle unit is "
+                "unknown; add inDegrees=yes or inDegrees=no to the header"
+            )
         in_degrees = True  # SIMM motion files are in degrees
     values, ignored = {}, []
     for k, label in enumerate(table.labels):
@@ -61,9 +68,9 @@ def coordinate_series(table: Table, model: OsimModel, source: str | Path = "") -
     return CoordinateSeries(time=table.time.copy(), values=values, missing=missing, ignored=ignored)
 
 
-def smooth_derivatives(time: np.ndarray, values: dict[str, np.ndarray],
-                       lowpass_hz: float | None = None
-                       ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+def smooth_derivatives(
+    time: np.ndarray, values: dict[str, np.ndarray], lowpass_hz: float | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(q, qdot, qddot) at ``time``: OpenSim's pad + low-pass IIR + quintic GCV spline."""
     import opensim
 
@@ -86,9 +93,14 @@ def smooth_derivatives(time: np.ndarray, values: dict[str, np.ndarray],
         spline = splines.get(k)
         for order in range(3):
             derivative = opensim.StdVectorInt([0] * order)
-            out[order][name] = np.array([
-                spline.calcValue(opensim.Vector(1, float(t))) if order == 0
-                else spline.calcDerivative(derivative, opensim.Vector(1, float(t))) for t in time])
+            out[order][name] = np.array(
+                [
+                    spline.calcValue(opensim.Vector(1, float(t)))
+                    if order == 0
+                    else spline.calcDerivative(derivative, opensim.Vector(1, float(t)))
+                    for t in time
+                ]
+            )
     return out
 
 
@@ -103,10 +115,17 @@ class Trajectory:
     coordinates: dict[str, np.ndarray]  # independent coordinate values (SI)
 
 
-def make_trajectory(series: CoordinateSeries, kinematics: KinematicMap, nq: int, nv: int,
-                    lowpass_hz: float | None = None) -> Trajectory:
+def make_trajectory(
+    series: CoordinateSeries,
+    kinematics: KinematicMap,
+    nq: int,
+    nv: int,
+    lowpass_hz: float | None = None,
+) -> Trajectory:
     """Exact qpos and spline derivatives of the independent coordinates of ``series``."""
-    independent = {c: v for c, v in series.values.items() if c in kinematics.independent_coordinates}
+    independent = {
+        c: v for c, v in series.values.items() if c in kinematics.independent_coordinates
+    }
     q, qd, qdd = smooth_derivatives(series.time, independent, lowpass_hz)
     qpos = kinematics.qpos(q, nq)
     qvel, qacc = kinematics.derivatives(q, qd, qdd, nv)
@@ -115,8 +134,14 @@ def make_trajectory(series: CoordinateSeries, kinematics: KinematicMap, nq: int,
 
 # ------------------------------------------------------------------------------------ files
 
-def save_trajectory(path: str | Path, trajectory: Trajectory, kinematics: KinematicMap,
-                    source_in_degrees: bool, force: bool = False) -> Path:
+
+def save_trajectory(
+    path: str | Path,
+    trajectory: Trajectory,
+    kinematics: KinematicMap,
+    source_in_degrees: bool,
+    force: bool = False,
+) -> Path:
     """Write ``trajectory`` as ``.npz``: time, qpos, qvel, qacc, qpos_joints, coordinate names."""
     from converters.files import atomic_output
 
@@ -125,10 +150,16 @@ def save_trajectory(path: str | Path, trajectory: Trajectory, kinematics: Kinema
         joints[slot.qpos] = slot.name
     with atomic_output(path, force) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, time=trajectory.time, qpos=trajectory.qpos, qvel=trajectory.qvel,
-                     qacc=trajectory.qacc, qpos_joints=np.array(joints),
-                     coordinates=np.array(kinematics.coordinates),
-                     source_in_degrees=np.array(source_in_degrees))
+            np.savez(
+                handle,
+                time=trajectory.time,
+                qpos=trajectory.qpos,
+                qvel=trajectory.qvel,
+                qacc=trajectory.qacc,
+                qpos_joints=np.array(joints),
+                coordinates=np.array(kinematics.coordinates),
+                source_in_degrees=np.array(source_in_degrees),
+            )
     return Path(path)
 
 
@@ -147,8 +178,9 @@ def load_trajectory(path: str | Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def coordinates_from_qpos(qpos: np.ndarray, qpos_joints: list[str], kinematics: KinematicMap,
-                          source: str | Path = "") -> dict[str, np.ndarray]:
+def coordinates_from_qpos(
+    qpos: np.ndarray, qpos_joints: list[str], kinematics: KinematicMap, source: str | Path = ""
+) -> dict[str, np.ndarray]:
     """All coordinate values (SI) from MuJoCo positions: each independent coordinate is its own
     joint's qpos; dependent ones follow from their couplers."""
     index = {name: k for k, name in enumerate(qpos_joints)}
@@ -156,14 +188,17 @@ def coordinates_from_qpos(qpos: np.ndarray, qpos_joints: list[str], kinematics: 
     for slot in kinematics.slots:
         if slot.function is None and slot.coordinate in kinematics.independent_coordinates:
             if slot.name not in index:
-                raise KintwinError(f"{source}: no qpos column for joint '{slot.name}'; "
-                                   "the trajectory belongs to another model")
+                raise KintwinError(
+                    f"{source}: no qpos column for joint '{slot.name}'; "
+                    "the trajectory belongs to another model"
+                )
             values[slot.coordinate] = qpos[:, index[slot.name]]
     return kinematics.complete(values)
 
 
-def coordinates_table(time: np.ndarray, values: dict[str, np.ndarray], model: OsimModel,
-                      in_degrees: bool) -> Table:
+def coordinates_table(
+    time: np.ndarray, values: dict[str, np.ndarray], model: OsimModel, in_degrees: bool
+) -> Table:
     """An OpenSim ``Coordinates`` table (IK layout) of coordinate values given in SI units."""
     labels = [c for c in model.coordinates if c in values]
     columns = []
@@ -172,5 +207,11 @@ def coordinates_table(time: np.ndarray, values: dict[str, np.ndarray], model: Os
         if in_degrees and model.coordinates[name].motion_type == "rotational":
             column = column * (180.0 / math.pi)
         columns.append(column)
-    return Table(time=time, labels=labels, data=np.column_stack(columns), name="Coordinates",
-                 in_degrees=in_degrees, dialect="storage")
+    return Table(
+        time=time,
+        labels=labels,
+        data=np.column_stack(columns),
+        name="Coordinates",
+        in_degrees=in_degrees,
+        dialect="storage",
+    )

@@ -34,7 +34,9 @@ def euler_xyz_body(angles: np.ndarray) -> np.ndarray:
     return axis_angle([1, 0, 0], x) @ axis_angle([0, 1, 0], y) @ axis_angle([0, 0, 1], z)
 
 
-def transform(rotation: np.ndarray | None = None, translation: np.ndarray | None = None) -> np.ndarray:
+def transform(
+    rotation: np.ndarray | None = None, translation: np.ndarray | None = None
+) -> np.ndarray:
     """4x4 homogeneous transform from a rotation and a translation (either may be omitted)."""
     out = np.eye(4)
     if rotation is not None:
@@ -75,11 +77,13 @@ def quat_from_matrix(r: np.ndarray) -> np.ndarray:
 def matrix_from_quat(q: np.ndarray) -> np.ndarray:
     """3x3 rotation of a quaternion (w, x, y, z)."""
     w, x, y, z = np.asarray(q, dtype=float) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def rotation_angle_between(a: np.ndarray, b: np.ndarray) -> float:
@@ -91,4 +95,4 @@ def rotation_angle_between(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # OpenSim ground (Y up) expressed in MuJoCo's world (Z up): +90 degrees about X.
-OPENSIM_TO_MUJOCO = axis_angle([1, 0, 0], np.pi / 2)
+OPENSIM_TO_MUJOCO = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])

@@ -19,8 +19,13 @@ from converters.spatial import OPENSIM_TO_MUJOCO, rotation_angle_between
 
 __all__ = ["KinematicsReport", "validate_kinematics", "sample_poses", "BARS"]
 
-BARS = {"body_position_m": 1e-5, "body_orientation_rad": 1e-5, "marker_m": 1e-5,
-        "mass_kg": 1e-9, "mass_matrix_rel": 1e-6}
+BARS = {
+    "body_position_m": 1e-5,
+    "body_orientation_rad": 1e-5,
+    "marker_m": 1e-5,
+    "mass_kg": 1e-9,
+    "mass_matrix_rel": 1e-6,
+}
 
 
 @dataclass
@@ -44,15 +49,19 @@ class KinematicsReport:
     def failures(self, bars: dict[str, float] = BARS) -> list[str]:
         """The bars this report misses, as readable lines (empty when all hold)."""
         values = {**asdict(self), "mass_kg": self.mass_kg}
-        return [f"{key} = {values[key]:.3g} > {bar:g}" for key, bar in bars.items()
-                if not values[key] <= bar]
+        return [
+            f"{key} = {values[key]:.3g} > {bar:g}"
+            for key, bar in bars.items()
+            if not values[key] <= bar
+        ]
 
     def as_dict(self) -> dict:
         return {**asdict(self), "mass_kg": self.mass_kg}
 
 
-def sample_poses(kinematics: KinematicMap, ranges: dict[str, tuple[float, float]], n: int,
-                 seed: int = 0) -> dict[str, np.ndarray]:
+def sample_poses(
+    kinematics: KinematicMap, ranges: dict[str, tuple[float, float]], n: int, seed: int = 0
+) -> dict[str, np.ndarray]:
     """``n`` poses uniform within each independent coordinate's range (bounded to +-pi / +-2 m)."""
     rng = np.random.default_rng(seed)
     poses = {}
@@ -63,8 +72,13 @@ def sample_poses(kinematics: KinematicMap, ranges: dict[str, tuple[float, float]
     return poses
 
 
-def validate_kinematics(osim_path: str | Path, mj_model: mujoco.MjModel, kinematics: KinematicMap,
-                        poses: dict[str, np.ndarray], locked: dict[str, float]) -> KinematicsReport:
+def validate_kinematics(
+    osim_path: str | Path,
+    mj_model: mujoco.MjModel,
+    kinematics: KinematicMap,
+    poses: dict[str, np.ndarray],
+    locked: dict[str, float],
+) -> KinematicsReport:
     """Compare OpenSim and MuJoCo at every pose in ``poses`` (coordinate name -> (n,) values)."""
     import opensim
 
@@ -83,15 +97,24 @@ def validate_kinematics(osim_path: str | Path, mj_model: mujoco.MjModel, kinemat
         data.qpos[:] = qpos[k]
         mujoco.mj_forward(mj_model, data)
         _compare_frames(osim, state, mj_model, data, report)
-        report.note("mass_matrix_rel", _mass_matrix_error(osim, state, speeds, mj_model, data,
-                                                          kinematics, pose), f"pose {k}")
+        report.note(
+            "mass_matrix_rel",
+            _mass_matrix_error(osim, state, speeds, mj_model, data, kinematics, pose),
+            f"pose {k}",
+        )
     masses = [osim.getBodySet().get(i).getMass() for i in range(osim.getBodySet().getSize())]
     ground = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_BODY, osim.getGround().getName())
     return KinematicsReport(
-        model=osim.getName(), poses=qpos.shape[0], body_position_m=report.value["body_position_m"],
-        body_orientation_rad=report.value["body_orientation_rad"], marker_m=report.value["marker_m"],
-        mass_opensim_kg=float(sum(masses)), mass_mujoco_kg=float(mj_model.body_subtreemass[ground]),
-        mass_matrix_rel=report.value["mass_matrix_rel"], worst=report.where)
+        model=osim.getName(),
+        poses=qpos.shape[0],
+        body_position_m=report.value["body_position_m"],
+        body_orientation_rad=report.value["body_orientation_rad"],
+        marker_m=report.value["marker_m"],
+        mass_opensim_kg=float(sum(masses)),
+        mass_mujoco_kg=float(mj_model.body_subtreemass[ground]),
+        mass_matrix_rel=report.value["mass_matrix_rel"],
+        worst=report.where,
+    )
 
 
 def _n(poses: dict[str, np.ndarray]) -> int:
@@ -102,8 +125,12 @@ class _Worst:
     """Running maxima and where they occurred."""
 
     def __init__(self) -> None:
-        self.value = {"body_position_m": 0.0, "body_orientation_rad": 0.0, "marker_m": 0.0,
-                      "mass_matrix_rel": 0.0}
+        self.value = {
+            "body_position_m": 0.0,
+            "body_orientation_rad": 0.0,
+            "marker_m": 0.0,
+            "mass_matrix_rel": 0.0,
+        }
         self.where: dict[str, str] = {}
 
     def note(self, key: str, value: float, where: str) -> None:
@@ -140,8 +167,11 @@ def _compare_frames(osim, state, mj_model, data, report: _Worst) -> None:
         v = marker.getLocationInGround(state)
         k = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_SITE, marker.getName())
         p_mj = to_opensim @ data.site_xpos[k]
-        report.note("marker_m", float(np.linalg.norm(np.array([v.get(j) for j in range(3)]) - p_mj)),
-                    marker.getName())
+        report.note(
+            "marker_m",
+            float(np.linalg.norm(np.array([v.get(j) for j in range(3)]) - p_mj)),
+            marker.getName(),
+        )
 
 
 def _speed_index(osim, state) -> dict[str, int]:
@@ -159,13 +189,22 @@ def _speed_index(osim, state) -> dict[str, int]:
     return index
 
 
-def _mass_matrix_error(osim, state, speeds: dict[str, int], mj_model, data,
-                       kinematics: KinematicMap, pose: dict[str, float]) -> float:
+def _mass_matrix_error(
+    osim,
+    state,
+    speeds: dict[str, int],
+    mj_model,
+    data,
+    kinematics: KinematicMap,
+    pose: dict[str, float],
+) -> float:
     import opensim
 
     matrix = opensim.Matrix()
     osim.getMatterSubsystem().calcM(state, matrix)
-    m_os = np.array([[matrix.get(i, j) for j in range(matrix.ncol())] for i in range(matrix.nrow())])
+    m_os = np.array(
+        [[matrix.get(i, j) for j in range(matrix.ncol())] for i in range(matrix.nrow())]
+    )
     independent = kinematics.independent_coordinates
     c = np.zeros((m_os.shape[0], len(independent)))
     for name, rates in kinematics.coordinate_rates(pose).items():
@@ -178,10 +217,15 @@ def _mass_matrix_error(osim, state, speeds: dict[str, int], mj_model, data,
     return float(np.linalg.norm(jac.T @ m_mj @ jac - reference) / np.linalg.norm(reference))
 
 
-def opensim_inverse_dynamics(model: str | Path, coordinates: str | Path,
-                             external_loads: str | Path | None, lowpass_hz: float | None,
-                             time_range: tuple[float, float], workdir: str | Path,
-                             excluded: tuple[str, ...] = ("Muscles",)) -> Path:
+def opensim_inverse_dynamics(
+    model: str | Path,
+    coordinates: str | Path,
+    external_loads: str | Path | None,
+    lowpass_hz: float | None,
+    time_range: tuple[float, float],
+    workdir: str | Path,
+    excluded: tuple[str, ...] = ("Muscles",),
+) -> Path:
     """Run the ``opensim`` package's InverseDynamicsTool; return the path of its output .sto."""
     import opensim
 
@@ -209,8 +253,9 @@ def opensim_inverse_dynamics(model: str | Path, coordinates: str | Path,
     return workdir / "opensim_id.sto"
 
 
-def marker_tracking_error(mj_model: mujoco.MjModel, qpos: np.ndarray, time: np.ndarray,
-                          markers) -> dict[str, float]:
+def marker_tracking_error(
+    mj_model: mujoco.MjModel, qpos: np.ndarray, time: np.ndarray, markers
+) -> dict[str, float]:
     """RMS distance (m) between model marker sites and measured markers, frame by frame.
 
     ``markers`` is a :class:`converters.markers.MarkerTrajectories`; frames are matched by time
@@ -227,6 +272,10 @@ def marker_tracking_error(mj_model: mujoco.MjModel, qpos: np.ndarray, time: np.n
         distance = np.linalg.norm(difference, axis=1)
         distance = distance[np.isfinite(distance)]
         if distance.size:
-            rms.append(float(np.sqrt(np.mean(distance ** 2))))
-    return {"frames": len(rms), "markers": len(sites), "rms_mean_m": float(np.mean(rms)),
-            "rms_max_m": float(np.max(rms))}
+            rms.append(float(np.sqrt(np.mean(distance**2))))
+    return {
+        "frames": len(rms),
+        "markers": len(sites),
+        "rms_mean_m": float(np.mean(rms)),
+        "rms_max_m": float(np.max(rms)),
+    }

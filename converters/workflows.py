@@ -10,9 +10,16 @@ from converters.opensim_io.table import Table
 __all__ = ["run_classic_id"]
 
 
-def run_classic_id(model: Path, coordinates: Path, external_loads: Path | None, grf: Path | None,
-                   lowpass_hz: float | None, time_range: tuple[float, float] | None,
-                   output: Path, force: bool) -> Table:
+def run_classic_id(
+    model: Path,
+    coordinates: Path,
+    external_loads: Path | None,
+    grf: Path | None,
+    lowpass_hz: float | None,
+    time_range: tuple[float, float] | None,
+    output: Path,
+    force: bool,
+) -> Table:
     """Classic ID from files to an OpenSim ``.sto``; refuses to overwrite without ``force``."""
     from converters.errors import KintwinError
     from converters.inverse_dynamics import classic_inverse_dynamics
@@ -24,8 +31,9 @@ def run_classic_id(model: Path, coordinates: Path, external_loads: Path | None, 
 
     check_writable(output, force)  # before any work
     if grf is not None and external_loads is None:
-        raise KintwinError("--grf needs --external-loads (the XML that says which columns act "
-                           "on which body)")
+        raise KintwinError(
+            "--grf needs --external-loads (the XML that says which columns act on which body)"
+        )
     converted = convert_osim(model, ConvertOptions(meshes=False), exact=True)
     series = coordinate_series(read_table(coordinates), converted.osim, coordinates)
     loads = None if external_loads is None else load_external_loads(external_loads, grf)

@@ -24,7 +24,7 @@ def raw_columns(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """time (n,) and {label: (n,)} of a .mot, parsed without the project's table reader."""
     lines = path.read_text().splitlines()
     end = next(i for i, line in enumerate(lines) if line.strip().lower() == "endheader")
-    body = [line.split() for line in lines[end + 1:] if line.strip()]
+    body = [line.split() for line in lines[end + 1 :] if line.strip()]
     labels, values = body[0], np.array(body[1:], dtype=float)
     assert len(set(labels)) == len(labels)
     return values[:, 0], {label: values[:, k] for k, label in enumerate(labels)}
@@ -55,6 +55,7 @@ def check_against_raw(loads, grf: Path, feet: dict[str, str], torque: str = "tor
 
 # ----------------------------------------------------------------- acceptance: Gait10dof18musc
 
+
 def test_gait10dof18musc_resolves_to_per_body_series(shared_data: Path):
     xml = shared_data / GAIT10 / "subject01_walk_grf.xml"
     loads = load_external_loads(xml)
@@ -74,7 +75,10 @@ def test_gait10dof18musc_spec_fields(shared_data: Path):
     right = spec.forces[0]
     assert right.force_expressed_in_body == right.point_expressed_in_body == "ground"
     assert (right.force_identifier, right.point_identifier, right.torque_identifier) == (
-        "ground_force_v", "ground_force_p", "ground_torque_")
+        "ground_force_v",
+        "ground_force_p",
+        "ground_torque_",
+    )
     assert right.data_source_name is None and right.is_disabled is False
     assert spec.datafile_text == "subject01_walk_grf.mot"
     assert spec.external_loads_model_kinematics_file is None
@@ -88,6 +92,7 @@ def test_arrays_are_read_only(shared_data: Path):
 
 
 # --------------------------------------------------------------- acceptance: 3dpredictsim trials
+
 
 @pytest.mark.parametrize("trial", TRIALS)
 def test_predictsim_trial_resolves_with_grf_override(shared_data: Path, trial: str):
@@ -125,29 +130,37 @@ def test_generic_predictsim_loads_name_absent_data(shared_data: Path):
 
 # ------------------------------------------------------------------------------ other datasets
 
+
 def test_gait2392_version_20302_with_padded_values(shared_data: Path):
     xml = shared_data / "opensim-models/Pipelines/Gait2392_Simbody/subject01_walk1_grf.xml"
     spec = read_external_loads(xml)
     assert [(f.name, f.applied_to_body, f.force_identifier) for f in spec.forces] == [
         ("ExternalForce_1", "calcn_r", "ground_force_v"),
-        ("ExternalForce_2", "calcn_l", "1_ground_force_v")]
+        ("ExternalForce_2", "calcn_l", "1_ground_force_v"),
+    ]
     loads = load_external_loads(xml)
     check_against_raw(loads, loads.data_file, {"calcn_r": "ground_", "calcn_l": "1_ground_"})
 
 
-@pytest.mark.parametrize("motion, right, left", [("walk", "ground_force_r_", "ground_force_l_"),
-                                                 ("run", "R_ground_force_", "L_ground_force_")])
+@pytest.mark.parametrize(
+    "motion, right, left",
+    [("walk", "ground_force_r_", "ground_force_l_"), ("run", "R_ground_force_", "L_ground_force_")],
+)
 def test_rajagopal(shared_data: Path, motion: str, right: str, left: str):
     xml = shared_data / f"opensim-models/Pipelines/Rajagopal/ID/grf_{motion}.xml"
     loads = load_external_loads(xml)
-    assert loads.data_file == shared_data / f"opensim-models/Pipelines/Rajagopal/ExpData/grf_{motion}.mot"
+    assert (
+        loads.data_file
+        == shared_data / f"opensim-models/Pipelines/Rajagopal/ExpData/grf_{motion}.mot"
+    )
     assert [f.columns[0] for f in loads.forces] == [right + "vx", left + "vx"]
     torque = "ground_torque_r_" if motion == "walk" else "R_ground_torque_"
     assert loads.forces[0].columns[-1] == torque + "z"
     spec = loads.spec
     if motion == "walk":
         assert spec.external_loads_model_kinematics_file == (
-            shared_data / "opensim-models/Pipelines/Rajagopal/IK/results_walk/ik_output_walk.mot")
+            shared_data / "opensim-models/Pipelines/Rajagopal/IK/results_walk/ik_output_walk.mot"
+        )
     else:
         assert spec.external_loads_model_kinematics_file is None
     assert spec.lowpass_cutoff_frequency_for_load_kinematics == (6.0 if motion == "walk" else 15.0)
@@ -156,13 +169,18 @@ def test_rajagopal(shared_data: Path, motion: str, right: str, left: str):
 @pytest.mark.parametrize("trial", ["walking1", "STS1"])
 def test_opencap_every_plate_goes_to_talus_r(shared_data: Path, trial: str):
     # The data's own mapping: all plates on talus_r (plate 2 is under the left foot). Kept as is.
-    loads = load_external_loads(shared_data / "opencap-subject4/ID" / f"{trial}_external_forces.xml")
+    loads = load_external_loads(
+        shared_data / "opencap-subject4/ID" / f"{trial}_external_forces.xml"
+    )
     assert loads.bodies == ["talus_r"]
     time, raw = raw_columns(loads.data_file)
     plates = range(1, len(loads.forces) + 1)
     force = sum(vector(raw, f"ground_force_{k}_v") for k in plates)
-    moment = sum(np.cross(vector(raw, f"ground_force_{k}_p"), vector(raw, f"ground_force_{k}_v"))
-                 + vector(raw, f"ground_force_{k}_m") for k in plates)
+    moment = sum(
+        np.cross(vector(raw, f"ground_force_{k}_p"), vector(raw, f"ground_force_{k}_v"))
+        + vector(raw, f"ground_force_{k}_m")
+        for k in plates
+    )
     load = loads.forces_by_body()["talus_r"]
     np.testing.assert_allclose(load.force, force, atol=1e-12)
     np.testing.assert_allclose(load.moment, moment, atol=1e-9)
@@ -170,14 +188,19 @@ def test_opencap_every_plate_goes_to_talus_r(shared_data: Path, trial: str):
 
 # -------------------------------------------------------------------------------- error paths
 
-def _write_loads(tmp_path: Path, datafile: str, force: str = "", extra: str = "",
-                 version: str = "40000") -> Path:
-    force = force or """<ExternalForce name="right">
+
+def _write_loads(
+    tmp_path: Path, datafile: str, force: str = "", extra: str = "", version: str = "40000"
+) -> Path:
+    force = (
+        force
+        or """<ExternalForce name="right">
         <applied_to_body>calcn_r</applied_to_body>
         <force_identifier>ground_force_v</force_identifier>
         <point_identifier>ground_force_p</point_identifier>
         <torque_identifier>ground_torque_</torque_identifier>
       </ExternalForce>"""
+    )
     xml = tmp_path / "loads.xml"
     xml.write_text(f"""<?xml version="1.0" encoding="UTF-8" ?>
 <OpenSimDocument Version="{version}">
@@ -206,9 +229,10 @@ def test_missing_datafile_names_field_and_xml_and_override_works(tmp_path: Path)
         load_external_loads(xml)
     assert "datafile" in str(info.value) and str(xml) in str(info.value)
     assert str(tmp_path / "not_here.mot") in str(info.value)
-    grf = _write_grf(tmp_path / "elsewhere.mot", FORCE_AND_POINT + ["ground_torque_x",
-                                                                   "ground_torque_y",
-                                                                   "ground_torque_z"])
+    grf = _write_grf(
+        tmp_path / "elsewhere.mot",
+        FORCE_AND_POINT + ["ground_torque_x", "ground_torque_y", "ground_torque_z"],
+    )
     loads = load_external_loads(xml, data_file=grf)
     assert loads.data_file == grf and loads.forces[0].has_torque
     with pytest.raises(MissingPathError, match="datafile"):
@@ -261,7 +285,10 @@ def test_garbage_xml_is_a_one_line_file_format_error(tmp_path: Path):
 
 
 def test_wrong_document_is_named(shared_data: Path):
-    setup = shared_data / "opensim-models/Pipelines/Gait10dof18musc/OutputReference/ID/walk_Setup_ID.xml"
+    setup = (
+        shared_data
+        / "opensim-models/Pipelines/Gait10dof18musc/OutputReference/ID/walk_Setup_ID.xml"
+    )
     with pytest.raises(FileFormatError, match="InverseDynamicsTool file, not an ExternalLoads"):
         read_external_loads(setup)
     grf = shared_data / GAIT10 / "subject01_walk_grf.mot"
@@ -283,7 +310,9 @@ def test_force_not_in_ground_is_not_supported_yet(tmp_path: Path):
         <force_identifier>ground_force_v</force_identifier>
         <point_identifier>ground_force_p</point_identifier>
       </ExternalForce>"""
-    with pytest.raises(KintwinError, match="its point expressed in body 'calcn_r'; only ground is supported"):
+    with pytest.raises(
+        KintwinError, match="its point expressed in body 'calcn_r'; only ground is supported"
+    ):
         load_external_loads(_write_loads(tmp_path, grf.name, force=force))
 
 

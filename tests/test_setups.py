@@ -26,6 +26,7 @@ def opensim():
 
 # ------------------------------------------------------------------------------------ ID setups
 
+
 def test_gait10dof18musc_id_setup(shared_data: Path):
     setup = read_id_setup(shared_data / GAIT10_ID)
     base = (shared_data / GAIT10_ID).parent
@@ -62,23 +63,44 @@ def _opensim_id_values(opensim, path: Path) -> tuple:
     tool = opensim.InverseDynamicsTool(str(path))
     cutoff = tool.getLowpassCutoffFrequency()
     body_forces = tool.getPropertyByName("output_body_forces_file").toString()
-    return ((tool.getStartTime(), tool.getEndTime()), cutoff if cutoff > 0 else None,
-            tool.getOutputGenForceFileName(), body_forces or None)
+    return (
+        (tool.getStartTime(), tool.getEndTime()),
+        cutoff if cutoff > 0 else None,
+        tool.getOutputGenForceFileName(),
+        body_forces or None,
+    )
 
 
-@pytest.mark.parametrize("relative, overrides", [
-    (f"{GAIT2392}/subject01_Setup_InverseDynamics.xml",
-     {"model_file": "opensim-models/Models/Gait2392_Simbody/subject01_simbody_adjusted.osim"}),
-    ("opencap-subject4/ID/walking1_id_setup.xml",
-     {"model_file": "opencap-subject4/Models/optimized_scale_and_markers.osim"}),
-    ("opensim-models/Pipelines/Rajagopal/ID/id_setup_walk.xml",
-     {"model_file": "opensim-models/Models/Rajagopal/Rajagopal2016.osim",
-      "coordinates_file": "opensim-models/Pipelines/Rajagopal/ExpData/grf_walk.mot"}),
-    (f"{PREDICTSIM}/ID/SetupID_gait_14.xml",
-     {"model_file": f"{PREDICTSIM}/Models/subject2_withMTP_weldRadius_scaled_FK.osim",
-      "coordinates_file": f"{PREDICTSIM}/IK/IK_gait_14.mot",
-      "external_loads_file": f"{PREDICTSIM}/ExternalLoads/External_Loads_gait_14.xml"}),
-])
+@pytest.mark.parametrize(
+    "relative, overrides",
+    [
+        (
+            f"{GAIT2392}/subject01_Setup_InverseDynamics.xml",
+            {
+                "model_file": "opensim-models/Models/Gait2392_Simbody/subject01_simbody_adjusted.osim"
+            },
+        ),
+        (
+            "opencap-subject4/ID/walking1_id_setup.xml",
+            {"model_file": "opencap-subject4/Models/optimized_scale_and_markers.osim"},
+        ),
+        (
+            "opensim-models/Pipelines/Rajagopal/ID/id_setup_walk.xml",
+            {
+                "model_file": "opensim-models/Models/Rajagopal/Rajagopal2016.osim",
+                "coordinates_file": "opensim-models/Pipelines/Rajagopal/ExpData/grf_walk.mot",
+            },
+        ),
+        (
+            f"{PREDICTSIM}/ID/SetupID_gait_14.xml",
+            {
+                "model_file": f"{PREDICTSIM}/Models/subject2_withMTP_weldRadius_scaled_FK.osim",
+                "coordinates_file": f"{PREDICTSIM}/IK/IK_gait_14.mot",
+                "external_loads_file": f"{PREDICTSIM}/ExternalLoads/External_Loads_gait_14.xml",
+            },
+        ),
+    ],
+)
 def test_id_setups_agree_with_opensim(shared_data: Path, opensim, relative: str, overrides: dict):
     path = shared_data / relative
     setup = read_id_setup(path, {k: shared_data / v for k, v in overrides.items()})
@@ -160,7 +182,9 @@ def test_predictsim_windows_paths_raise_then_work_with_overrides(shared_data: Pa
     assert setup.lowpass_cutoff_frequency_for_coordinates == 6.0
     # the Windows results folder cannot exist here: outputs go beside the setup
     assert setup.output_gen_force_file == path.parent / f"ID_{trial}.sto"
-    assert read_id_setup(path, {**overrides, "external_loads_file": None}).external_loads_file is None
+    assert (
+        read_id_setup(path, {**overrides, "external_loads_file": None}).external_loads_file is None
+    )
 
 
 def test_override_that_does_not_exist_and_unknown_field(shared_data: Path, tmp_path: Path):
@@ -174,6 +198,7 @@ def test_override_that_does_not_exist_and_unknown_field(shared_data: Path, tmp_p
 
 
 # ------------------------------------------------------------------------------------ SO setups
+
 
 def test_arm26_so_setup(shared_data: Path):
     setup = read_so_setup(shared_data / ARM26 / "arm26_Setup_StaticOptimization.xml")
@@ -190,15 +215,25 @@ def test_arm26_so_setup(shared_data: Path):
     results = shared_data / ARM26 / "Results"
     assert setup.activation_file == results / "arm26_StaticOptimization_activation.sto"
     assert setup.force_file == results / "arm26_StaticOptimization_force.sto"
-    for out in (setup.activation_file, setup.force_file):  # OpenSim's references carry a std_ prefix
+    for out in (
+        setup.activation_file,
+        setup.force_file,
+    ):  # OpenSim's references carry a std_ prefix
         assert (shared_data / ARM26 / f"std_{out.name}").exists()
 
 
-@pytest.mark.parametrize("relative, overrides", [
-    (f"{ARM26}/arm26_Setup_StaticOptimization.xml", {}),
-    (f"{GAIT2392}/setup_static_optimization.xml",
-     {"model_file": "opensim-models/Models/Gait2392_Simbody/subject01_simbody_adjusted.osim"}),
-])
+@pytest.mark.parametrize(
+    "relative, overrides",
+    [
+        (f"{ARM26}/arm26_Setup_StaticOptimization.xml", {}),
+        (
+            f"{GAIT2392}/setup_static_optimization.xml",
+            {
+                "model_file": "opensim-models/Models/Gait2392_Simbody/subject01_simbody_adjusted.osim"
+            },
+        ),
+    ],
+)
 def test_so_setups_agree_with_opensim(shared_data: Path, opensim, relative: str, overrides: dict):
     path = shared_data / relative
     ours = read_so_setup(path, {k: shared_data / v for k, v in overrides.items()})
@@ -211,8 +246,14 @@ def test_so_setups_agree_with_opensim(shared_data: Path, opensim, relative: str,
     assert ours.lowpass_cutoff_frequency_for_coordinates == (cutoff if cutoff > 0 else None)
     analysis = tool.getAnalysisSet().get("StaticOptimization")
     so = ours.static_optimization
-    for name in ("step_interval", "activation_exponent", "optimizer_convergence_criterion",
-                 "optimizer_max_iterations", "start_time", "end_time"):
+    for name in (
+        "step_interval",
+        "activation_exponent",
+        "optimizer_convergence_criterion",
+        "optimizer_max_iterations",
+        "start_time",
+        "end_time",
+    ):
         assert float(analysis.getPropertyByName(name).toString()) == getattr(so, name), name
     for name in ("on", "use_model_force_set", "use_muscle_physiology", "in_degrees"):
         assert analysis.getPropertyByName(name).toString() == str(getattr(so, name)).lower(), name
@@ -230,7 +271,8 @@ def test_gait2392_so_setup(shared_data: Path):
     assert setup.static_optimization.step_interval == 10
     assert setup.lowpass_cutoff_frequency_for_coordinates is None
     assert setup.activation_file == (
-        path.parent / "ResultsStaticOptimization/subject01_StaticOptimization_activation.sto")
+        path.parent / "ResultsStaticOptimization/subject01_StaticOptimization_activation.sto"
+    )
     with_reserves = read_so_setup(path, {"model_file": model, "force_set_files": [model, model]})
     assert with_reserves.force_set_files == (model, model)
 
@@ -240,8 +282,10 @@ def test_opensim_core_subject01_so_setup_needs_overrides(shared_data: Path):
     with pytest.raises(MissingPathError, match="<model_file>"):
         read_so_setup(path)
     gait2392 = shared_data / "opensim-models/Models/Gait2392_Simbody"
-    overrides = {"model_file": gait2392 / "subject01.osim",
-                 "coordinates_file": shared_data / GAIT2392 / "subject01_walk1_ik.mot"}
+    overrides = {
+        "model_file": gait2392 / "subject01.osim",
+        "coordinates_file": shared_data / GAIT2392 / "subject01_walk1_ik.mot",
+    }
     with pytest.raises(MissingPathError, match="<external_loads_file>.*externalForces.xml"):
         read_so_setup(path, overrides)
     overrides["external_loads_file"] = shared_data / GAIT2392 / "subject01_walk1_grf.xml"
@@ -252,17 +296,24 @@ def test_opensim_core_subject01_so_setup_needs_overrides(shared_data: Path):
 
 
 def test_analyze_setup_without_static_optimization(shared_data: Path):
-    with pytest.raises(FileFormatError, match="no StaticOptimization analysis.*Kinematics, Actuation"):
+    with pytest.raises(
+        FileFormatError, match="no StaticOptimization analysis.*Kinematics, Actuation"
+    ):
         read_so_setup(shared_data / GAIT2392 / "subject01_Setup_Analyze.xml")
 
 
 # --------------------------------------------------------------------------------- wrong input
 
+
 def test_wrong_root_element_says_what_it_is(shared_data: Path):
     grf = shared_data / "opensim-models/Pipelines/Gait10dof18musc/OutputReference/ExperimentalData"
-    with pytest.raises(FileFormatError, match="OpenSim ExternalLoads file, not an inverse dynamics"):
+    with pytest.raises(
+        FileFormatError, match="OpenSim ExternalLoads file, not an inverse dynamics"
+    ):
         read_id_setup(grf / "subject01_walk_grf.xml")
-    with pytest.raises(FileFormatError, match="InverseDynamicsTool file, not a static optimization"):
+    with pytest.raises(
+        FileFormatError, match="InverseDynamicsTool file, not a static optimization"
+    ):
         read_so_setup(shared_data / GAIT10_ID)
 
 
@@ -284,12 +335,17 @@ def _id_setup(tmp_path: Path, body: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("body, field", [
-    ("<time_range> 0 abc</time_range>", "time_range"),
-    ("<time_range> 1 </time_range>", "time_range"),
-    ("<lowpass_cutoff_frequency_for_coordinates>six</lowpass_cutoff_frequency_for_coordinates>",
-     "lowpass_cutoff_frequency_for_coordinates"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ("<time_range> 0 abc</time_range>", "time_range"),
+        ("<time_range> 1 </time_range>", "time_range"),
+        (
+            "<lowpass_cutoff_frequency_for_coordinates>six</lowpass_cutoff_frequency_for_coordinates>",
+            "lowpass_cutoff_frequency_for_coordinates",
+        ),
+    ],
+)
 def test_invalid_numbers_name_the_field(tmp_path: Path, body: str, field: str):
     path = _id_setup(tmp_path, body)
     with pytest.raises(FileFormatError, match=f"<{field}> is .*expected") as info:
@@ -299,10 +355,14 @@ def test_invalid_numbers_name_the_field(tmp_path: Path, body: str, field: str):
 
 def test_invalid_so_settings_name_the_field(shared_data: Path, tmp_path: Path):
     text = (shared_data / ARM26 / "arm26_Setup_StaticOptimization.xml").read_text()
-    for old, new, field in [("<step_interval> 1 </step_interval>", "<step_interval>1.5</step_interval>",
-                             "step_interval"),
-                            ("<use_muscle_physiology> true", "<use_muscle_physiology> maybe",
-                             "use_muscle_physiology")]:
+    for old, new, field in [
+        (
+            "<step_interval> 1 </step_interval>",
+            "<step_interval>1.5</step_interval>",
+            "step_interval",
+        ),
+        ("<use_muscle_physiology> true", "<use_muscle_physiology> maybe", "use_muscle_physiology"),
+    ]:
         path = tmp_path / "so.xml"
         path.write_text(text.replace(old, new).replace("arm26", str(shared_data / ARM26 / "arm26")))
         with pytest.raises(FileFormatError, match=f"<{field}> is '.*', expected"):

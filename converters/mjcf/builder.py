@@ -70,10 +70,12 @@ class Conversion:
     missing_meshes: list[str] = field(default_factory=list)
 
 
-def build_model(model: OsimModel, options: ConvertOptions = ConvertOptions(),
-                mesh_dir: Path | None = None) -> Conversion:
+def build_model(
+    model: OsimModel, options: ConvertOptions | None = None, mesh_dir: Path | None = None
+) -> Conversion:
     """Build the MjSpec and kinematic map of ``model``; STL meshes are written into ``mesh_dir``
     (no meshes when it is None)."""
+    options = options or ConvertOptions()
     builder = _Builder(model, options)
     return builder.build(mesh_dir if options.meshes else None)
 
@@ -112,8 +114,12 @@ class _Builder:
             self._add_body(joint)
         self._add_markers()
         self._add_contacts()
-        kinematics = KinematicMap(coordinates=list(self.model.coordinates), slots=self.slots,
-                                  couplings=self.couplings, defaults=self.defaults)
+        kinematics = KinematicMap(
+            coordinates=list(self.model.coordinates),
+            slots=self.slots,
+            couplings=self.couplings,
+            defaults=self.defaults,
+        )
         kinematics.check_complete()
         self.result.kinematics = kinematics
         self._add_equalities(kinematics)
@@ -124,13 +130,17 @@ class _Builder:
     def _default_values(self) -> dict[str, float]:
         values = {c.name: c.default_value for c in self.model.coordinates.values()}
         for coupling in self.couplings:
-            values[coupling.dependent] = float(coupling.function.value(values[coupling.independent]))
+            values[coupling.dependent] = float(
+                coupling.function.value(values[coupling.independent])
+            )
         return values
 
     def _axis_value(self, axis) -> float:
         if len(axis.coordinates) > 1:
-            raise KintwinError(f"transform axis '{axis.name}' depends on {len(axis.coordinates)} "
-                               "coordinates; only functions of one coordinate are supported")
+            raise KintwinError(
+                f"transform axis '{axis.name}' depends on {len(axis.coordinates)} "
+                "coordinates; only functions of one coordinate are supported"
+            )
         x = self.defaults[axis.coordinates[0]] if axis.coordinates else 0.0
         return float(axis.function.value(x))
 
@@ -154,12 +164,20 @@ class _Builder:
     def _add_body(self, joint: Joint) -> None:
         source = self.model.bodies[joint.child_body]
         values = [self._axis_value(a) for a in joint.axes]
-        rotations = [(a, v) for a, v in zip(joint.axes, values, strict=True) if a.kind == "rotation"]
+        rotations = [
+            (a, v) for a, v in zip(joint.axes, values, strict=True) if a.kind == "rotation"
+        ]
         r_fm = np.eye(3)
         for axis, value in rotations:
             r_fm = r_fm @ axis_angle(axis.axis, value)
-        p_fm = sum((v * a.axis / np.linalg.norm(a.axis) for a, v in zip(joint.axes, values, strict=True)
-                    if a.kind == "translation"), np.zeros(3))
+        p_fm = sum(
+            (
+                v * a.axis / np.linalg.norm(a.axis)
+                for a, v in zip(joint.axes, values, strict=True)
+                if a.kind == "translation"
+            ),
+            np.zeros(3),
+        )
         x_pb = joint.parent_frame @ transform(r_fm, p_fm) @ invert(joint.child_frame)
         body = self.bodies[joint.parent_body].add_body(name=source.name)
         body.pos = x_pb[:3, 3]
@@ -177,7 +195,7 @@ class _Builder:
             if not axis.coordinates:
                 continue
             later = np.eye(3)
-            for other, other_value in rotations[k + 1:]:
+            for other, other_value in rotations[k + 1 :]:
                 later = later @ axis_angle(other.axis, other_value)
             direction = r_bm @ later.T @ (axis.axis / np.linalg.norm(axis.axis))
             self._add_joint(body, joint, axis, value, direction, p_bm, primary)
@@ -200,7 +218,8 @@ class _Builder:
             if best is None:
                 raise KintwinError(
                     f"coordinate '{name}' of joint '{joint.name}' moves no transform axis as "
-                    "+-coordinate + constant, so it cannot have a MuJoCo joint of its own")
+                    "+-coordinate + constant, so it cannot have a MuJoCo joint of its own"
+                )
             chosen[name] = best
         return chosen
 
@@ -208,8 +227,9 @@ class _Builder:
         mass = source.mass
         if mass <= 0 and moving:
             mass = 1e-6
-            self.result.warnings.append(f"body '{source.name}' has no mass; given 1 mg so MuJoCo "
-                                        "can simulate it")
+            self.result.warnings.append(
+                f"body '{source.name}' has no mass; given 1 mg so MuJoCo can simulate it"
+            )
         body.explicitinertial = True
         body.mass = mass
         body.ipos = source.com
@@ -234,8 +254,9 @@ class _Builder:
             name = f"{source.name}_{Path(mesh.mesh_file.replace(chr(92), '/')).stem}_{k}"
             problem = write_stl(read_mesh(found), self.mesh_dir / f"{name}.stl", mesh.scale)
             if problem is not None:
-                self.result.warnings.append(f"mesh {found.name} of body '{source.name}' skipped: "
-                                            f"{problem}")
+                self.result.warnings.append(
+                    f"mesh {found.name} of body '{source.name}' skipped: {problem}"
+                )
                 continue
             asset = self.spec.add_mesh(name=name, file=f"{name}.stl")
             asset.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_SHELL
@@ -267,12 +288,22 @@ class _Builder:
         self.result.warnings.append(
             f"body '{name}': principal inertia {moments.round(9).tolist()} violates the triangle "
             f"inequality, which MuJoCo's compiler refuses; the MJCF has {fixed.round(9).tolist()} "
-            "kg m^2 (OpenSim's values are restored for inverse dynamics: map inertia_overrides)")
-        return np.array([matrix[0, 0], matrix[1, 1], matrix[2, 2], matrix[0, 1], matrix[0, 2],
-                         matrix[1, 2]])
+            "kg m^2 (OpenSim's values are restored for inverse dynamics: map inertia_overrides)"
+        )
+        return np.array(
+            [matrix[0, 0], matrix[1, 1], matrix[2, 2], matrix[0, 1], matrix[0, 2], matrix[1, 2]]
+        )
 
-    def _add_joint(self, body, joint: Joint, axis, value: float, direction: np.ndarray,
-                   anchor: np.ndarray, primary: dict[str, object]) -> None:
+    def _add_joint(
+        self,
+        body,
+        joint: Joint,
+        axis,
+        value: float,
+        direction: np.ndarray,
+        anchor: np.ndarray,
+        primary: dict[str, object],
+    ) -> None:
         coordinate = self.model.coordinates[axis.coordinates[0]]
         own = primary.get(coordinate.name) is axis
         kind = "hinge" if axis.kind == "rotation" else "slide"
@@ -292,9 +323,17 @@ class _Builder:
             mj.range = coordinate.range
         else:
             mj.limited = mujoco.mjtLimited.mjLIMITED_FALSE
-        self.slots.append(JointSlot(name=name, kind=kind, coordinate=coordinate.name,
-                                    function=None if own else axis.function, ref=float(mj.ref),
-                                    opensim_joint=joint.name, axis=axis.name))
+        self.slots.append(
+            JointSlot(
+                name=name,
+                kind=kind,
+                coordinate=coordinate.name,
+                function=None if own else axis.function,
+                ref=float(mj.ref),
+                opensim_joint=joint.name,
+                axis=axis.name,
+            )
+        )
 
     # ---------------------------------------------------------------------------- equalities
 
@@ -311,7 +350,9 @@ class _Builder:
                 eq.type = mujoco.mjtEq.mjEQ_JOINT
                 eq.objtype = mujoco.mjtObj.mjOBJ_JOINT
                 eq.name1 = own[coordinate.name].name
-                eq.data = np.zeros(len(eq.data))
+                data = np.array(eq.data)
+                data[: 1 + POLY_DEGREE] = 0.0  # q = qpos0: a lock
+                eq.data = data
 
     def _root(self, name: str) -> str:
         """The independent coordinate that (through couplers) drives coordinate ``name``."""
@@ -327,9 +368,13 @@ class _Builder:
         lo, hi = _fit_range(coordinate)
         x = np.linspace(lo, hi, self.options.fit_samples)
         full = kinematics.complete({coordinate.name: x})
-        y = full[slot.coordinate] if slot.function is None else slot.function.value(full[slot.coordinate])
+        y = (
+            full[slot.coordinate]
+            if slot.function is None
+            else slot.function.value(full[slot.coordinate])
+        )
         dx, dy = x - x0, y - slot.ref
-        powers = np.column_stack([dx ** k for k in range(1, POLY_DEGREE + 1)])
+        powers = np.column_stack([dx**k for k in range(1, POLY_DEGREE + 1)])
         coefficients = np.linalg.lstsq(powers, dy, rcond=None)[0]
         error = float(np.max(np.abs(powers @ coefficients - dy)))
         # The polynomial holds only over the fitted range: keep the driving joint inside it.
@@ -340,13 +385,19 @@ class _Builder:
         eq.type = mujoco.mjtEq.mjEQ_JOINT
         eq.objtype = mujoco.mjtObj.mjOBJ_JOINT
         eq.name1, eq.name2 = slot.name, independent.name
-        data = np.zeros(len(eq.data))
-        data[1:1 + POLY_DEGREE] = coefficients
+        data = np.array(eq.data)
+        data[: 1 + POLY_DEGREE] = [0.0, *coefficients]
         eq.data = data
-        self.result.couplings_fit.append({
-            "joint": slot.name, "follows": independent.name,
-            "what": f"{slot.opensim_joint}.{slot.axis} ({slot.coordinate})", "range": [lo, hi],
-            "polynomial": [0.0, *coefficients.tolist()], "max_error": error})
+        self.result.couplings_fit.append(
+            {
+                "joint": slot.name,
+                "follows": independent.name,
+                "what": f"{slot.opensim_joint}.{slot.axis} ({slot.coordinate})",
+                "range": [lo, hi],
+                "polynomial": [0.0, *coefficients.tolist()],
+                "max_error": error,
+            }
+        )
 
     # ------------------------------------------------------------------------- markers, contacts
 
@@ -367,8 +418,11 @@ class _Builder:
             # OpenSim's ground plane y = 0 with the solid below: the half space x > 0 of a frame
             # rotated -90 degrees about z (as in LaiArnoldModified2017_contacts.osim).
             floor = "floor" if "floor" not in self.model.bodies else "kintwin_floor"
-            geometries.append(ContactHalfSpace(floor, self.model.ground,
-                                               transform(axis_angle([0, 0, 1], -np.pi / 2))))
+            geometries.append(
+                ContactHalfSpace(
+                    floor, self.model.ground, transform(axis_angle([0, 0, 1], -np.pi / 2))
+                )
+            )
             self.result.auto_contact.append(floor)
         for geometry in geometries:
             self._add_contact_geom(geometry)
@@ -399,27 +453,46 @@ class _Builder:
         LaiArnoldModified2017, scaled by the foot's length (calcaneus origin to MTP joint)."""
         spheres = []
         for side, mirror in (("r", 1.0), ("l", -1.0)):
-            mtp = next((j for j in self.model.joints if j.parent_body == f"calcn_{side}"
-                        and j.child_body == f"toes_{side}"), None)
+            mtp = next(
+                (
+                    j
+                    for j in self.model.joints
+                    if j.parent_body == f"calcn_{side}" and j.child_body == f"toes_{side}"
+                ),
+                None,
+            )
             if mtp is None:
                 continue
             length = float(np.linalg.norm(mtp.parent_frame[:3, 3]))
             for k, (body, x, y, z) in enumerate(_FOOT_SPHERES, start=1):
                 position = np.array([x, y, mirror * z]) * length
                 name = f"kintwin_contact{k}_{side}"
-                spheres.append(ContactSphere(name, f"{body}_{side}", transform(None, position),
-                                             _FOOT_SPHERE_RADIUS * length))
+                spheres.append(
+                    ContactSphere(
+                        name,
+                        f"{body}_{side}",
+                        transform(None, position),
+                        _FOOT_SPHERE_RADIUS * length,
+                    )
+                )
                 self.result.auto_contact.append(name)
         if not spheres:
-            self.result.warnings.append("no calcn_r/calcn_l with toes bodies: no foot contact added")
+            self.result.warnings.append(
+                "no calcn_r/calcn_l with toes bodies: no foot contact added"
+            )
         return spheres
 
 
 # Sphere centres in the calcaneus/toes frames as fractions of foot length (calcn -> MTP joint),
 # from LaiArnoldModified2017_contacts.osim (right side; z is mirrored for the left foot).
-_FOOT_SPHERES = [("calcn", 0.0117, -0.0556, -0.0233), ("calcn", 0.9077, -0.0556, -0.1757),
-                 ("calcn", 0.8138, -0.0556, 0.3157), ("calcn", 0.4052, -0.0556, 0.1612),
-                 ("toes", 0.3669, -0.0556, -0.1145), ("toes", 0.2751, -0.0556, 0.3785)]
+_FOOT_SPHERES = [
+    ("calcn", 0.0117, -0.0556, -0.0233),
+    ("calcn", 0.9077, -0.0556, -0.1757),
+    ("calcn", 0.8138, -0.0556, 0.3157),
+    ("calcn", 0.4052, -0.0556, 0.1612),
+    ("toes", 0.3669, -0.0556, -0.1145),
+    ("toes", 0.2751, -0.0556, 0.3785),
+]
 _FOOT_SPHERE_RADIUS = 0.1779
 
 
@@ -439,15 +512,18 @@ def _couplings(model: OsimModel) -> list[Coupling]:
     pending = []
     for coupler in model.couplers:
         if len(coupler.independent) != 1:
-            raise KintwinError(f"coupler '{coupler.name}' depends on {len(coupler.independent)} "
-                               "coordinates; only one is supported")
+            raise KintwinError(
+                f"coupler '{coupler.name}' depends on {len(coupler.independent)} "
+                "coordinates; only one is supported"
+            )
         pending.append(Coupling(coupler.dependent, coupler.independent[0], coupler.function))
     ordered: list[Coupling] = []
     while pending:
         ready = [c for c in pending if c.independent not in {p.dependent for p in pending}]
         if not ready:
-            raise KintwinError("coupler constraints form a cycle: "
-                               + ", ".join(c.dependent for c in pending))
+            raise KintwinError(
+                "coupler constraints form a cycle: " + ", ".join(c.dependent for c in pending)
+            )
         ordered += ready
         pending = [c for c in pending if c not in ready]
     return ordered

@@ -80,8 +80,12 @@ class KinematicMap:
         unknown = sorted(set(values) - set(self.coordinates))
         if unknown:
             raise UnknownNameError("coordinate", unknown[0], self.coordinates)
-        full = {c: np.asarray(values[c], dtype=float) if c in values
-                else np.full(shape, self.defaults[c]) for c in self.coordinates}
+        full = {
+            c: np.asarray(values[c], dtype=float)
+            if c in values
+            else np.full(shape, self.defaults[c])
+            for c in self.coordinates
+        }
         for coupling in self.couplings:  # in dependency order (see the builder)
             full[coupling.dependent] = coupling.function.value(full[coupling.independent])
         return full
@@ -96,8 +100,13 @@ class KinematicMap:
             out[:, s.qpos] = x if s.function is None else s.function.value(x)
         return out
 
-    def derivatives(self, values: dict[str, np.ndarray], speeds: dict[str, np.ndarray],
-                    accelerations: dict[str, np.ndarray], nv: int) -> tuple[np.ndarray, np.ndarray]:
+    def derivatives(
+        self,
+        values: dict[str, np.ndarray],
+        speeds: dict[str, np.ndarray],
+        accelerations: dict[str, np.ndarray],
+        nv: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(n, nv) qvel and qacc from independent coordinates' values, speeds and accelerations.
 
         Dependent coordinates and axes follow by the chain rule:
@@ -105,15 +114,21 @@ class KinematicMap:
         """
         full = self.complete(values)
         n = int(np.size(next(iter(full.values()))))
-        qd = {c: np.broadcast_to(np.asarray(speeds.get(c, 0.0), dtype=float), (n,))
-              for c in self.independent_coordinates}
-        qdd = {c: np.broadcast_to(np.asarray(accelerations.get(c, 0.0), dtype=float), (n,))
-               for c in self.independent_coordinates}
+        qd = {
+            c: np.broadcast_to(np.asarray(speeds.get(c, 0.0), dtype=float), (n,))
+            for c in self.independent_coordinates
+        }
+        qdd = {
+            c: np.broadcast_to(np.asarray(accelerations.get(c, 0.0), dtype=float), (n,))
+            for c in self.independent_coordinates
+        }
         for coupling in self.couplings:
             x = full[coupling.independent]
             d1, d2 = coupling.function.derivative(x, 1), coupling.function.derivative(x, 2)
             qd[coupling.dependent] = d1 * qd[coupling.independent]
-            qdd[coupling.dependent] = d2 * qd[coupling.independent] ** 2 + d1 * qdd[coupling.independent]
+            qdd[coupling.dependent] = (
+                d2 * qd[coupling.independent] ** 2 + d1 * qdd[coupling.independent]
+            )
         qvel, qacc = np.zeros((n, nv)), np.zeros((n, nv))
         for s in self.slots:
             v, a = qd[s.coordinate], qdd[s.coordinate]
@@ -123,7 +138,7 @@ class KinematicMap:
                 x = full[s.coordinate]
                 d1, d2 = s.function.derivative(x, 1), s.function.derivative(x, 2)
                 qvel[:, s.dof] = d1 * v
-                qacc[:, s.dof] = d2 * v ** 2 + d1 * a
+                qacc[:, s.dof] = d2 * v**2 + d1 * a
         return qvel, qacc
 
     def coordinate_rates(self, values: dict[str, float]) -> dict[str, dict[str, float]]:
@@ -132,7 +147,9 @@ class KinematicMap:
         rates = {c: {c: 1.0} for c in self.independent_coordinates}
         for coupling in self.couplings:
             slope = float(coupling.function.derivative(full[coupling.independent], 1))
-            rates[coupling.dependent] = {k: slope * v for k, v in rates[coupling.independent].items()}
+            rates[coupling.dependent] = {
+                k: slope * v for k, v in rates[coupling.independent].items()
+            }
         return rates
 
     def jacobian(self, values: dict[str, float], nv: int) -> np.ndarray:
@@ -142,7 +159,9 @@ class KinematicMap:
         columns = {c: k for k, c in enumerate(self.independent_coordinates)}
         jac = np.zeros((nv, len(columns)))
         for s in self.slots:
-            local = 1.0 if s.function is None else float(s.function.derivative(full[s.coordinate], 1))
+            local = (
+                1.0 if s.function is None else float(s.function.derivative(full[s.coordinate], 1))
+            )
             for independent, rate in rates[s.coordinate].items():
                 jac[s.dof, columns[independent]] += local * rate
         return jac

@@ -31,20 +31,40 @@ def build_map(model: OsimModel, conversion: Conversion, mj_model: mujoco.MjModel
     coordinates = []
     for name in kinematics.coordinates:
         c, slot = model.coordinates[name], own.get(name)
-        entry = {"name": name, "joint": slot.name if slot else None,
-                 "qpos": slot.qpos if slot else None, "dof": slot.dof if slot else None,
-                 "type": c.motion_type, "default": kinematics.defaults[name],
-                 "range": list(c.range), "clamped": c.clamped, "locked": c.locked,
-                 "opensim_joint": c.joint}
+        entry = {
+            "name": name,
+            "joint": slot.name if slot else None,
+            "qpos": slot.qpos if slot else None,
+            "dof": slot.dof if slot else None,
+            "type": c.motion_type,
+            "default": kinematics.defaults[name],
+            "range": list(c.range),
+            "clamped": c.clamped,
+            "locked": c.locked,
+            "opensim_joint": c.joint,
+        }
         if name in coupled:
-            entry["coupled_to"] = {"coordinate": coupled[name].independent,
-                                   "function": repr(coupled[name].function),
-                                   "fit": fits.get(slot.name) if slot else None}
+            entry["coupled_to"] = {
+                "coordinate": coupled[name].independent,
+                "function": repr(coupled[name].function),
+                "fit": fits.get(slot.name) if slot else None,
+            }
         coordinates.append(entry)
-    dependent = [{"joint": s.name, "qpos": s.qpos, "dof": s.dof, "kind": s.kind,
-                  "follows": s.coordinate, "opensim_joint": s.opensim_joint, "axis": s.axis,
-                  "function": repr(s.function), "fit": fits.get(s.name)}
-                 for s in kinematics.slots if s.function is not None]
+    dependent = [
+        {
+            "joint": s.name,
+            "qpos": s.qpos,
+            "dof": s.dof,
+            "kind": s.kind,
+            "follows": s.coordinate,
+            "opensim_joint": s.opensim_joint,
+            "axis": s.axis,
+            "function": repr(s.function),
+            "fit": fits.get(s.name),
+        }
+        for s in kinematics.slots
+        if s.function is not None
+    ]
     return {
         "map_version": MAP_VERSION,
         "kintwin_version": __version__,
@@ -53,13 +73,16 @@ def build_map(model: OsimModel, conversion: Conversion, mj_model: mujoco.MjModel
         "source_sha256": _sha256(model.path),
         "opensim_document_version": model.version,
         "ground_in_mujoco_world": OPENSIM_TO_MUJOCO.tolist(),
-        "nq": int(mj_model.nq), "nv": int(mj_model.nv),
+        "nq": int(mj_model.nq),
+        "nv": int(mj_model.nv),
         "coordinates": coordinates,
         "dependent_joints": dependent,
         "bodies": [{"name": b.name, "mass": b.mass} for b in model.bodies.values()],
         "markers": [{"name": m.name, "body": m.body} for m in model.markers],
-        "contacts": [{"name": g.name, "body": g.body, "type": type(g).__name__}
-                     for g in model.contact_geometry],
+        "contacts": [
+            {"name": g.name, "body": g.body, "type": type(g).__name__}
+            for g in model.contact_geometry
+        ],
         "auto_contact": conversion.auto_contact,
         "total_mass": model.total_mass,
         "unsupported": [str(u) for u in model.unsupported],
@@ -68,7 +91,7 @@ def build_map(model: OsimModel, conversion: Conversion, mj_model: mujoco.MjModel
         "inertia_overrides": conversion.inertia_overrides,
         "armature": float(mj_model.dof_armature.max()) if mj_model.nv else 0.0,
         "missing_meshes": conversion.missing_meshes,
-        "worst_coupling_error": max((f["max_error"] for f in conversion.couplings_fit), default=0.0),
+        "worst_coupling_error": max(
+            (f["max_error"] for f in conversion.couplings_fit), default=0.0
+        ),
     }
-
-

@@ -46,20 +46,34 @@ _FIXED_JOINTS: dict[str, list[tuple[str, np.ndarray]]] = {
     "UniversalJoint": [("rotation", X), ("rotation", Y)],
     "BallJoint": [("rotation", X), ("rotation", Y), ("rotation", Z)],
     "GimbalJoint": [("rotation", X), ("rotation", Y), ("rotation", Z)],
-    "FreeJoint": [("rotation", X), ("rotation", Y), ("rotation", Z),
-                  ("translation", X), ("translation", Y), ("translation", Z)],
+    "FreeJoint": [
+        ("rotation", X),
+        ("rotation", Y),
+        ("rotation", Z),
+        ("translation", X),
+        ("translation", Y),
+        ("translation", Z),
+    ],
     "PlanarJoint": [("rotation", Z), ("translation", X), ("translation", Y)],
     "WeldJoint": [],
 }
 _JOINT_TAGS = {"CustomJoint", *_FIXED_JOINTS}
 _MUSCLE_SUFFIXES = ("Muscle", "Muscle_Deprecated")
 # Forces that only act through a control signal: zero without one, so nothing is lost.
-_ACTUATORS = {"CoordinateActuator", "PointActuator", "TorqueActuator", "PathActuator",
-              "ActivationCoordinateActuator", "McKibbenActuator", "BodyActuator"}
+_ACTUATORS = {
+    "CoordinateActuator",
+    "PointActuator",
+    "TorqueActuator",
+    "PathActuator",
+    "ActivationCoordinateActuator",
+    "McKibbenActuator",
+    "BodyActuator",
+}
 _CONTACT_FORCES = {"HuntCrossleyForce", "SmoothSphereHalfSpaceForce", "ElasticFoundationForce"}
 
 
 # ------------------------------------------------------------------------------------- entry
+
 
 def load_osim(path: str | Path) -> OsimModel:
     """Read ``path`` (upgrading OpenSim 3 files first) into an :class:`OsimModel`."""
@@ -79,9 +93,13 @@ def _parse_xml(path: Path) -> etree._Element:
     try:
         return etree.parse(str(path), parser).getroot()
     except OSError:
-        raise FileFormatError(path, "no such file" if not path.exists() else "cannot be read") from None
+        raise FileFormatError(
+            path, "no such file" if not path.exists() else "cannot be read"
+        ) from None
     except etree.XMLSyntaxError as error:
-        raise FileFormatError(path, f"not a readable XML file ({error.msg})", line=error.lineno) from None
+        raise FileFormatError(
+            path, f"not a readable XML file ({error.msg})", line=error.lineno
+        ) from None
 
 
 def _document_version(path: Path, root: etree._Element) -> int:
@@ -90,7 +108,9 @@ def _document_version(path: Path, root: etree._Element) -> int:
     try:
         return int(root.get("Version", "0"))
     except ValueError:
-        raise FileFormatError(path, f"document Version '{root.get('Version')}' is not a number") from None
+        raise FileFormatError(
+            path, f"document Version '{root.get('Version')}' is not a number"
+        ) from None
 
 
 def _upgraded_copy(path: Path) -> Path:
@@ -102,13 +122,16 @@ def _upgraded_copy(path: Path) -> Path:
         model = opensim.Model(str(path))
     except Exception as error:  # opensim raises plain RuntimeErrors
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise FileFormatError(path, f"OpenSim could not read this old-format model: {first}") from None
+        raise FileFormatError(
+            path, f"OpenSim could not read this old-format model: {first}"
+        ) from None
     target = Path(tempfile.mkdtemp(prefix="kintwin_upgrade_")) / path.name
     model.printToXML(str(target))
     return target
 
 
 # ------------------------------------------------------------------------------------ helpers
+
 
 def _text(element: etree._Element, tag: str, default: str = "") -> str:
     child = element.find(tag)
@@ -139,8 +162,10 @@ def _offset(element: etree._Element, translation: str = "translation") -> np.nda
 
     Contact geometry writes its translation as ``location``.
     """
-    return transform(euler_xyz_body(_numbers(element, "orientation", (0, 0, 0))),
-                     _numbers(element, translation, (0, 0, 0)))
+    return transform(
+        euler_xyz_body(_numbers(element, "orientation", (0, 0, 0))),
+        _numbers(element, translation, (0, 0, 0)),
+    )
 
 
 class _ModelReader:
@@ -152,23 +177,32 @@ class _ModelReader:
         self.model = model
         self.frames: dict[str, tuple[str | None, np.ndarray, str]] = {}  # path -> (parent, X, body)
         self.unsupported: list[Unsupported] = []
-        self.ground = (model.find("Ground").get("name") if model.find("Ground") is not None
-                       else "ground") or "ground"
+        self.ground = (
+            model.find("Ground").get("name") if model.find("Ground") is not None else "ground"
+        ) or "ground"
 
     def where(self, element: etree._Element) -> str:
         return f"{self.path.name}:{element.sourceline}"
 
     def unsupported_element(self, element: etree._Element) -> None:
-        self.unsupported.append(Unsupported(element.tag, element.get("name", ""), self.where(element)))
+        self.unsupported.append(
+            Unsupported(element.tag, element.get("name", ""), self.where(element))
+        )
 
     def read(self) -> OsimModel:
         self._register_frames()
         bodies = {b.get("name"): self._body(b) for b in _objects(self.model.find("BodySet"))}
         joints, coordinates = self._joints()
         model = OsimModel(
-            name=self.model.get("name") or self.path.stem, path=str(self.path), version=self.version,
-            gravity=_numbers(self.model, "gravity", (0, -9.80665, 0)), ground=self.ground,
-            bodies=bodies, joints=joints, coordinates=coordinates)
+            name=self.model.get("name") or self.path.stem,
+            path=str(self.path),
+            version=self.version,
+            gravity=_numbers(self.model, "gravity", (0, -9.80665, 0)),
+            ground=self.ground,
+            bodies=bodies,
+            joints=joints,
+            coordinates=coordinates,
+        )
         model.markers = [self._marker(m) for m in _objects(self.model.find("MarkerSet"))]
         model.couplers = self._constraints()
         model.contact_geometry = self._contact_geometry()
@@ -209,15 +243,19 @@ class _ModelReader:
             return posixpath.normpath(reference)
         return posixpath.normpath(f"{owner_path}/{reference}")
 
-    def resolve(self, reference: str, owner_path: str, element: etree._Element) -> tuple[str, np.ndarray]:
+    def resolve(
+        self, reference: str, owner_path: str, element: etree._Element
+    ) -> tuple[str, np.ndarray]:
         """(body name, X_body_frame) of a frame reference made from ``owner_path``."""
         path = self._absolute(reference, owner_path)
         pose = np.eye(4)
         for _ in range(64):
             if path not in self.frames:
                 known = ", ".join(sorted(self.frames)[:12])
-                raise KintwinError(f"{self.where(element)}: frame '{reference}' (resolved to {path}) "
-                                   f"is not in the model; frames include: {known}, ...")
+                raise KintwinError(
+                    f"{self.where(element)}: frame '{reference}' (resolved to {path}) "
+                    f"is not in the model; frames include: {known}, ..."
+                )
             parent, x_parent_frame, body = self.frames[path]
             pose = x_parent_frame @ pose
             if parent is None:
@@ -232,8 +270,12 @@ class _ModelReader:
         inertia = _numbers(element, "inertia", (0, 0, 0, 0, 0, 0))
         if inertia.size != 6:
             raise KintwinError(f"{self.where(element)}: body '{name}' inertia needs 6 numbers")
-        body = Body(name=name, mass=float(_text(element, "mass", "0")),
-                    com=_numbers(element, "mass_center", (0, 0, 0)), inertia=inertia)
+        body = Body(
+            name=name,
+            mass=float(_text(element, "mass", "0")),
+            com=_numbers(element, "mass_center", (0, 0, 0)),
+            inertia=inertia,
+        )
         body.meshes = self._meshes(element, f"/bodyset/{name}")
         return body
 
@@ -243,8 +285,13 @@ class _ModelReader:
             for mesh in container.findall("attached_geometry/Mesh"):
                 socket = _text(mesh, "socket_frame", "..")
                 _, pose = self.resolve(socket, f"{frame_owner}/{mesh.get('name')}", mesh)
-                found.append(MeshGeometry(mesh_file=_text(mesh, "mesh_file"), pose=pose,
-                                          scale=_numbers(mesh, "scale_factors", (1, 1, 1))))
+                found.append(
+                    MeshGeometry(
+                        mesh_file=_text(mesh, "mesh_file"),
+                        pose=pose,
+                        scale=_numbers(mesh, "scale_factors", (1, 1, 1)),
+                    )
+                )
         return found
 
     def _geometry_holders(self, element: etree._Element, owner: str):
@@ -259,9 +306,11 @@ class _ModelReader:
         joints, coordinates = [], {}
         for element in _objects(self.model.find("JointSet")):
             if element.tag not in _JOINT_TAGS:
-                raise KintwinError(f"{self.where(element)}: joint type {element.tag} "
-                                   f"('{element.get('name')}') is not supported; supported: "
-                                   f"{', '.join(sorted(_JOINT_TAGS))}")
+                raise KintwinError(
+                    f"{self.where(element)}: joint type {element.tag} "
+                    f"('{element.get('name')}') is not supported; supported: "
+                    f"{', '.join(sorted(_JOINT_TAGS))}"
+                )
             joint = self._joint(element)
             joints.append(joint)
             for coordinate in self._coordinates(element, joint):
@@ -278,8 +327,16 @@ class _ModelReader:
             axes = self._spatial_transform(element)
         else:
             axes = self._fixed_axes(element, coordinates)
-        return Joint(name=name, type=element.tag, parent_body=parent_body, parent_frame=x_pf,
-                     child_body=child_body, child_frame=x_cm, coordinates=coordinates, axes=axes)
+        return Joint(
+            name=name,
+            type=element.tag,
+            parent_body=parent_body,
+            parent_frame=x_pf,
+            child_body=child_body,
+            child_frame=x_cm,
+            coordinates=coordinates,
+            axes=axes,
+        )
 
     def _spatial_transform(self, element: etree._Element) -> list[TransformAxis]:
         transform_element = element.find("SpatialTransform")
@@ -289,15 +346,27 @@ class _ModelReader:
         for axis in transform_element.findall("TransformAxis"):
             name = axis.get("name", "")
             kind = "rotation" if name.startswith("rotation") else "translation"
-            function = next((c for c in axis if isinstance(c.tag, str)
-                             and c.tag not in ("coordinates", "axis")), None)
+            function = next(
+                (
+                    c
+                    for c in axis
+                    if isinstance(c.tag, str) and c.tag not in ("coordinates", "axis")
+                ),
+                None,
+            )
             if function is not None and function.tag == "function":
                 function = next((c for c in function if isinstance(c.tag, str)), None)
             if function is None:
                 continue  # no function: the axis is unused (value 0)
-            axes.append(TransformAxis(kind=kind, name=name, axis=_numbers(axis, "axis", (0, 0, 1)),
-                                      coordinates=_text(axis, "coordinates").split(),
-                                      function=parse_function(function)))
+            axes.append(
+                TransformAxis(
+                    kind=kind,
+                    name=name,
+                    axis=_numbers(axis, "axis", (0, 0, 1)),
+                    coordinates=_text(axis, "coordinates").split(),
+                    function=parse_function(function),
+                )
+            )
         return axes
 
     def _fixed_axes(self, element: etree._Element, coordinates: list[str]) -> list[TransformAxis]:
@@ -305,51 +374,79 @@ class _ModelReader:
 
         layout = _FIXED_JOINTS[element.tag]
         if len(coordinates) != len(layout):
-            raise KintwinError(f"{self.where(element)}: {element.tag} '{element.get('name')}' has "
-                               f"{len(coordinates)} coordinates, expected {len(layout)}")
+            raise KintwinError(
+                f"{self.where(element)}: {element.tag} '{element.get('name')}' has "
+                f"{len(coordinates)} coordinates, expected {len(layout)}"
+            )
         axes = []
         for k, ((kind, axis), coordinate) in enumerate(zip(layout, coordinates, strict=True)):
-            axes.append(TransformAxis(kind=kind, name=f"{kind}{k + 1}", axis=axis.copy(),
-                                      coordinates=[coordinate], function=LinearFunction(1.0, 0.0)))
+            axes.append(
+                TransformAxis(
+                    kind=kind,
+                    name=f"{kind}{k + 1}",
+                    axis=axis.copy(),
+                    coordinates=[coordinate],
+                    function=LinearFunction(1.0, 0.0),
+                )
+            )
         return axes
 
     def _coordinates(self, element: etree._Element, joint: Joint) -> list[Coordinate]:
         found = []
         for c in _objects(element.find("coordinates")):
             value_range = _numbers(c, "range", (-np.pi / 2, np.pi / 2))
-            found.append(Coordinate(
-                name=c.get("name"), joint=joint.name,
-                default_value=float(_text(c, "default_value", "0")),
-                range=(float(value_range[0]), float(value_range[1])),
-                clamped=_flag(c, "clamped", True), locked=_flag(c, "locked", False),
-                motion_type=_motion_type(c.get("name"), joint)))
+            found.append(
+                Coordinate(
+                    name=c.get("name"),
+                    joint=joint.name,
+                    default_value=float(_text(c, "default_value", "0")),
+                    range=(float(value_range[0]), float(value_range[1])),
+                    clamped=_flag(c, "clamped", True),
+                    locked=_flag(c, "locked", False),
+                    motion_type=_motion_type(c.get("name"), joint),
+                )
+            )
         return found
 
     # ---------------------------------------------------------------------- markers, constraints
 
     def _marker(self, element: etree._Element) -> Marker:
         name = element.get("name")
-        body, pose = self.resolve(_text(element, "socket_parent_frame"), f"/markerset/{name}", element)
+        body, pose = self.resolve(
+            _text(element, "socket_parent_frame"), f"/markerset/{name}", element
+        )
         location = pose[:3, :3] @ _numbers(element, "location", (0, 0, 0)) + pose[:3, 3]
         return Marker(name=name, body=body, location=location, fixed=_flag(element, "fixed", False))
 
     def _constraints(self) -> list[CouplerConstraint]:
         couplers = []
         for element in _objects(self.model.find("ConstraintSet")):
-            enforced = _flag(element, "isEnforced", True) and not _flag(element, "isDisabled", False)
+            enforced = _flag(element, "isEnforced", True) and not _flag(
+                element, "isDisabled", False
+            )
             if element.tag != "CoordinateCouplerConstraint":
                 self.unsupported_element(element)
                 continue
             if not enforced:
                 continue
             function = element.find("coupled_coordinates_function")
-            inner = None if function is None else next((c for c in function if isinstance(c.tag, str)), None)
+            inner = (
+                None
+                if function is None
+                else next((c for c in function if isinstance(c.tag, str)), None)
+            )
             if inner is None:
-                raise KintwinError(f"{self.where(element)}: coupler '{element.get('name')}' has no function")
-            couplers.append(CouplerConstraint(
-                name=element.get("name"), dependent=_text(element, "dependent_coordinate_name"),
-                independent=_text(element, "independent_coordinate_names").split(),
-                function=parse_function(inner)))
+                raise KintwinError(
+                    f"{self.where(element)}: coupler '{element.get('name')}' has no function"
+                )
+            couplers.append(
+                CouplerConstraint(
+                    name=element.get("name"),
+                    dependent=_text(element, "dependent_coordinate_name"),
+                    independent=_text(element, "independent_coordinate_names").split(),
+                    function=parse_function(inner),
+                )
+            )
         return couplers
 
     # --------------------------------------------------------------------------- contact, forces
@@ -358,7 +455,9 @@ class _ModelReader:
         found = []
         for element in _objects(self.model.find("ContactGeometrySet")):
             name = element.get("name")
-            body, x_bf = self.resolve(_text(element, "socket_frame"), f"/contactgeometryset/{name}", element)
+            body, x_bf = self.resolve(
+                _text(element, "socket_frame"), f"/contactgeometryset/{name}", element
+            )
             pose = x_bf @ _offset(element, translation="location")
             if element.tag == "ContactSphere":
                 found.append(ContactSphere(name, body, pose, float(_text(element, "radius", "0"))))
@@ -388,36 +487,48 @@ def _motion_type(name: str, joint: Joint) -> str:
     of a LinearFunction counts as coupled, as in OpenSim)."""
     from converters.osim.functions import LinearFunction
 
-    linear = {a.kind for a in joint.axes
-              if a.coordinates == [name] and type(a.function) is LinearFunction}
+    linear = {
+        a.kind for a in joint.axes if a.coordinates == [name] and type(a.function) is LinearFunction
+    }
     if "rotation" in linear:
         return "rotational"
     return "translational" if "translation" in linear else "coupled"
 
 
 def _hunt_crossley(element: etree._Element) -> dict:
-    params = element.find("HuntCrossleyForce_ContactParametersSet/objects/HuntCrossleyForce_ContactParameters")
+    params = element.find(
+        "HuntCrossleyForce_ContactParametersSet/objects/HuntCrossleyForce_ContactParameters"
+    )
     if params is None:
         params = element.find(".//HuntCrossleyForce_ContactParameters")
     p = params if params is not None else element
-    return {"type": "HuntCrossleyForce", "name": element.get("name"),
-            "geometry": _text(p, "geometry").split(),
-            "stiffness": float(_text(p, "stiffness", "0")),
-            "dissipation": float(_text(p, "dissipation", "0")),
-            "static_friction": float(_text(p, "static_friction", "0")),
-            "dynamic_friction": float(_text(p, "dynamic_friction", "0")),
-            "viscous_friction": float(_text(p, "viscous_friction", "0"))}
+    return {
+        "type": "HuntCrossleyForce",
+        "name": element.get("name"),
+        "geometry": _text(p, "geometry").split(),
+        "stiffness": float(_text(p, "stiffness", "0")),
+        "dissipation": float(_text(p, "dissipation", "0")),
+        "static_friction": float(_text(p, "static_friction", "0")),
+        "dynamic_friction": float(_text(p, "dynamic_friction", "0")),
+        "viscous_friction": float(_text(p, "viscous_friction", "0")),
+    }
 
 
 def _smooth_sphere(element: etree._Element) -> dict:
-    geometry = [_text(element, "socket_sphere").rsplit("/", 1)[-1],
-                _text(element, "socket_half_space").rsplit("/", 1)[-1]]
-    return {"type": "SmoothSphereHalfSpaceForce", "name": element.get("name"), "geometry": geometry,
-            "stiffness": float(_text(element, "stiffness", "0")),
-            "dissipation": float(_text(element, "dissipation", "0")),
-            "static_friction": float(_text(element, "static_friction", "0")),
-            "dynamic_friction": float(_text(element, "dynamic_friction", "0")),
-            "viscous_friction": float(_text(element, "viscous_friction", "0"))}
+    geometry = [
+        _text(element, "socket_sphere").rsplit("/", 1)[-1],
+        _text(element, "socket_half_space").rsplit("/", 1)[-1],
+    ]
+    return {
+        "type": "SmoothSphereHalfSpaceForce",
+        "name": element.get("name"),
+        "geometry": geometry,
+        "stiffness": float(_text(element, "stiffness", "0")),
+        "dissipation": float(_text(element, "dissipation", "0")),
+        "static_friction": float(_text(element, "static_friction", "0")),
+        "dynamic_friction": float(_text(element, "dynamic_friction", "0")),
+        "viscous_friction": float(_text(element, "viscous_friction", "0")),
+    }
 
 
 def _check_tree(path: Path, model: OsimModel) -> None:
@@ -425,8 +536,10 @@ def _check_tree(path: Path, model: OsimModel) -> None:
     children = [j.child_body for j in model.joints]
     repeated = sorted({c for c in children if children.count(c) > 1})
     if repeated:
-        raise KintwinError(f"{path}: bodies with more than one parent joint (closed loops are not "
-                           f"supported): {', '.join(repeated)}")
+        raise KintwinError(
+            f"{path}: bodies with more than one parent joint (closed loops are not "
+            f"supported): {', '.join(repeated)}"
+        )
     orphans = sorted(set(model.bodies) - set(children))
     if orphans:
         raise KintwinError(f"{path}: bodies with no joint to a parent: {', '.join(orphans)}")

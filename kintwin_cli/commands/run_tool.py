@@ -17,14 +17,29 @@ EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--coordinates", type=EXISTING_FILE, help="Override <coordinates_file>.")
 @click.option("--external-loads", type=EXISTING_FILE, help="Override <external_loads_file>.")
 @click.option("--grf", type=EXISTING_FILE, help="Override the ExternalLoads <datafile>.")
-@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Override <results_directory>.")
-@click.option("--method", type=click.Choice(["classic"]), default="classic", show_default=True,
-              help="classic: the setup's measured external loads, as OpenSim does.")
+@click.option(
+    "--results-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Override <results_directory>.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["classic"]),
+    default="classic",
+    show_default=True,
+    help="classic: the setup's measured external loads, as OpenSim does.",
+)
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
-def run_tool(setup: Path, model_path: Path | None, coordinates: Path | None,
-             external_loads: Path | None, grf: Path | None, results_dir: Path | None,
-             method: str, force: bool) -> None:
+def run_tool(
+    setup: Path,
+    model_path: Path | None,
+    coordinates: Path | None,
+    external_loads: Path | None,
+    grf: Path | None,
+    results_dir: Path | None,
+    method: str,
+    force: bool,
+) -> None:
     """Run an OpenSim InverseDynamicsTool setup, writing the output file it names.
 
     Paths in the setup are relative to the setup file, as in OpenSim; any that do not exist here
@@ -39,12 +54,27 @@ def run_tool(setup: Path, model_path: Path | None, coordinates: Path | None,
     from converters.opensim_io.setups import read_id_setup
     from converters.workflows import run_classic_id
 
-    overrides = {"model_file": model_path, "coordinates_file": coordinates,
-                 "external_loads_file": external_loads, "results_directory": results_dir}
+    overrides = {
+        "model_file": model_path,
+        "coordinates_file": coordinates,
+        "external_loads_file": external_loads,
+        "results_directory": results_dir,
+    }
     config = read_id_setup(setup, {k: v for k, v in overrides.items() if v is not None})
-    time_range = None if not all(abs(t) < float("inf") for t in config.time_range) else config.time_range
-    table = run_classic_id(config.model_file, config.coordinates_file, config.external_loads_file,
-                           grf, config.lowpass_cutoff_frequency_for_coordinates, time_range,
-                           config.output_gen_force_file, force)
-    note(f"wrote {config.output_gen_force_file} ({table.n_rows} frames, {len(table.labels)} "
-         "generalized forces)")
+    time_range = (
+        None if not all(abs(t) < float("inf") for t in config.time_range) else config.time_range
+    )
+    table = run_classic_id(
+        config.model_file,
+        config.coordinates_file,
+        config.external_loads_file,
+        grf,
+        config.lowpass_cutoff_frequency_for_coordinates,
+        time_range,
+        config.output_gen_force_file,
+        force,
+    )
+    note(
+        f"wrote {config.output_gen_force_file} ({table.n_rows} frames, {len(table.labels)} "
+        "generalized forces)"
+    )

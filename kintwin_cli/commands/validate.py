@@ -13,20 +13,43 @@ EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 @click.command()
 @click.argument("model", type=EXISTING_FILE)
-@click.option("--ik", "ik_file", type=EXISTING_FILE, help="IK .mot whose frames are added as poses.")
-@click.option("--markers", "trc_file", type=EXISTING_FILE,
-              help="Marker .trc of the IK trial: reports the IK marker error (RMS).")
-@click.option("--poses", default=200, show_default=True, type=click.IntRange(min=1),
-              help="Random poses, uniform within the coordinate ranges.")
+@click.option(
+    "--ik", "ik_file", type=EXISTING_FILE, help="IK .mot whose frames are added as poses."
+)
+@click.option(
+    "--markers",
+    "trc_file",
+    type=EXISTING_FILE,
+    help="Marker .trc of the IK trial: reports the IK marker error (RMS).",
+)
+@click.option(
+    "--poses",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Random poses, uniform within the coordinate ranges.",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of the random poses.")
 @click.option("--position-bar", default=1e-5, show_default=True, help="Max body/marker error (m).")
 @click.option("--orientation-bar", default=1e-5, show_default=True, help="Max body error (rad).")
 @click.option("--mass-matrix-bar", default=1e-6, show_default=True, help="Max relative error.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the report as JSON.")
-def validate(model: Path, ik_file: Path | None, trc_file: Path | None, poses: int, seed: int,
-             position_bar: float, orientation_bar: float, mass_matrix_bar: float,
-             json_path: Path | None) -> None:
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the report as JSON.",
+)
+def validate(
+    model: Path,
+    ik_file: Path | None,
+    trc_file: Path | None,
+    poses: int,
+    seed: int,
+    position_bar: float,
+    orientation_bar: float,
+    mass_matrix_bar: float,
+    json_path: Path | None,
+) -> None:
     """Convert MODEL and compare it with OpenSim at many poses; exit 1 if a bar is missed.
 
     Compares body origins and orientations, marker positions, total mass and the mass matrix in
@@ -39,14 +62,23 @@ def validate(model: Path, ik_file: Path | None, trc_file: Path | None, poses: in
     """
     from converters.validate import BARS
 
-    bars = {**BARS, "body_position_m": position_bar, "marker_m": position_bar,
-            "body_orientation_rad": orientation_bar, "mass_matrix_rel": mass_matrix_bar}
+    bars = {
+        **BARS,
+        "body_position_m": position_bar,
+        "marker_m": position_bar,
+        "body_orientation_rad": orientation_bar,
+        "mass_matrix_rel": mass_matrix_bar,
+    }
     report = _run(model, ik_file, trc_file, poses, seed)
     failures = report["kinematics"].failures(bars)
     click.echo(_format(report, bars))
     if json_path is not None:
-        payload = {**report, "kinematics": report["kinematics"].as_dict(), "bars": bars,
-                   "failures": failures}
+        payload = {
+            **report,
+            "kinematics": report["kinematics"].as_dict(),
+            "bars": bars,
+            "failures": failures,
+        }
         json_path.write_text(json.dumps(payload, indent=1) + "\n")
     if failures:
         click.echo("FAILED: " + "; ".join(failures), err=True)
@@ -89,8 +121,9 @@ def _marker_error(converted, series, trc_file: Path) -> dict:
     from converters.opensim_io.trc import read_trc
     from converters.validate import marker_tracking_error
 
-    independent = {c: v for c, v in series.values.items()
-                   if c in converted.kinematics.independent_coordinates}
+    independent = {
+        c: v for c, v in series.values.items() if c in converted.kinematics.independent_coordinates
+    }
     qpos = converted.kinematics.qpos(independent, converted.mj_model.nq)
     markers = markers_for_model(read_trc(trc_file), converted.osim)
     return marker_tracking_error(converted.mj_model, qpos, series.time, markers)
@@ -98,27 +131,41 @@ def _marker_error(converted, series, trc_file: Path) -> dict:
 
 def _format(report: dict, bars: dict) -> str:
     k = report["kinematics"]
-    rows = [("body origin (m)", k.body_position_m, bars["body_position_m"]),
-            ("body orientation (rad)", k.body_orientation_rad, bars["body_orientation_rad"]),
-            ("marker (m)", k.marker_m, bars["marker_m"]),
-            ("total mass (kg)", k.mass_kg, bars["mass_kg"]),
-            ("mass matrix (relative)", k.mass_matrix_rel, bars["mass_matrix_rel"])]
-    lines = [f"model {k.model}: {k.poses} poses ({report['random_poses']} random, "
-             f"{report['ik_frames']} IK frames); OpenSim mass {k.mass_opensim_kg:.6g} kg",
-             f"  {'quantity':<24}{'worst':>11}{'bar':>10}  ok   where"]
+    rows = [
+        ("body origin (m)", k.body_position_m, bars["body_position_m"]),
+        ("body orientation (rad)", k.body_orientation_rad, bars["body_orientation_rad"]),
+        ("marker (m)", k.marker_m, bars["marker_m"]),
+        ("total mass (kg)", k.mass_kg, bars["mass_kg"]),
+        ("mass matrix (relative)", k.mass_matrix_rel, bars["mass_matrix_rel"]),
+    ]
+    lines = [
+        f"model {k.model}: {k.poses} poses ({report['random_poses']} random, "
+        f"{report['ik_frames']} IK frames); OpenSim mass {k.mass_opensim_kg:.6g} kg",
+        f"  {'quantity':<24}{'worst':>11}{'bar':>10}  ok   where",
+    ]
     for name, value, bar in rows:
         ok = "yes" if value <= bar else "NO"
-        where = k.worst.get({"body origin (m)": "body_position_m", "marker (m)": "marker_m",
-                             "body orientation (rad)": "body_orientation_rad",
-                             "mass matrix (relative)": "mass_matrix_rel"}.get(name, ""), "")
+        where = k.worst.get(
+            {
+                "body origin (m)": "body_position_m",
+                "marker (m)": "marker_m",
+                "body orientation (rad)": "body_orientation_rad",
+                "mass matrix (relative)": "mass_matrix_rel",
+            }.get(name, ""),
+            "",
+        )
         lines.append(f"  {name:<24}{value:>11.2e}{bar:>10.0e}  {ok:<4} {where}")
     fits = report["coupling_polynomials"]
     if fits:
         worst = max(fits, key=lambda f: f["max_error"])
-        lines.append(f"  coupling polynomials: {len(fits)}, worst {worst['max_error']:.2e} "
-                     f"({worst['what']}; used by the simulation's joint equalities only)")
+        lines.append(
+            f"  coupling polynomials: {len(fits)}, worst {worst['max_error']:.2e} "
+            f"({worst['what']}; used by the simulation's joint equalities only)"
+        )
     if "ik_marker_error" in report:
         e = report["ik_marker_error"]
-        lines.append(f"  IK marker error (RMS over {e['markers']} markers): mean "
-                     f"{100 * e['rms_mean_m']:.2f} cm, max {100 * e['rms_max_m']:.2f} cm")
+        lines.append(
+            f"  IK marker error (RMS over {e['markers']} markers): mean "
+            f"{100 * e['rms_mean_m']:.2f} cm, max {100 * e['rms_max_m']:.2f} cm"
+        )
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import platform
 import time
 from pathlib import Path
 
-BENCHMARKS = ["benchmarks.bench_io"]
+BENCHMARKS = ["benchmarks.bench_io", "benchmarks.bench_convert", "benchmarks.bench_classic_id"]
 
 
 def shared_data() -> Path:

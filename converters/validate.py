@@ -190,32 +190,84 @@ def _speed_index(osim, state) -> dict[str, int]:
     return index
 
 
+def _to_numpy(matrix) -> np.ndarray:
+    return np.array(
+        [[matrix.get(i, j) for j in range(matrix.ncol())] for i in range(matrix.nrow())]
+    )
+
+
+def _n_matrix(osim, state) -> np.ndarray:
+    """OpenSim's qdot = N(q) u (identity except for ball and free joints, whose u are angular
+    velocities while their coordinates are Euler angles)."""
+    import opensim
+
+    matter = osim.getMatterSubsystem()
+    columns = []
+    for j in range(state.getNU()):
+        u = opensim.Vector(state.getNU(), 0.0)
+        u.set(j, 1.0)
+        qdot = opensim.Vector(state.getNQ(), 0.0)
+        matter.multiplyByN(state, False, u, qdot)
+        columns.append([qdot.get(i) for i in range(state.getNQ())])
+    return np.array(columns).T
+
+
 def _mass_matrix_error(
     osim,
     state,
-    speeds: dict[str, int],
+    u_index: dict[str, int],
     mj_model,
     data,
     kinematics: KinematicMap,
     pose: dict[str, float],
 ) -> float:
+    """Relative difference of the mass matrices in independent-coordinate rates."""
     import opensim
 
+    if not kinematics.independent_coordinates:
+        return 0.0
     matrix = opensim.Matrix()
     osim.getMatterSubsystem().calcM(state, matrix)
-    m_os = np.array(
-        [[matrix.get(i, j) for j in range(matrix.ncol())] for i in range(matrix.nrow())]
-    )
-    independent = kinematics.independent_coordinates
-    c = np.zeros((m_os.shape[0], len(independent)))
-    for name, rates in kinematics.coordinate_rates(pose).items():
-        for free, rate in rates.items():
-            c[speeds[name], independent.index(free)] += rate
+    m_u = _to_numpy(matrix)
+    rates = _opensim_speeds_per_coordinate_rate(osim, state, u_index, kinematics, pose)
+    reference = rates.T @ m_u @ rates
     m_mj = np.zeros((mj_model.nv, mj_model.nv))
     mujoco.mj_fullM(mj_model, data, m_mj)
     jac = kinematics.jacobian(pose, mj_model.nv)
-    reference = c.T @ m_os @ c
-    return float(np.linalg.norm(jac.T @ m_mj @ jac - reference) / np.linalg.norm(reference))
+    scale = np.linalg.norm(reference)
+    difference = np.linalg.norm(jac.T @ m_mj @ jac - reference)
+    return float(difference / scale) if scale > 0 else float(difference)
+
+
+def _opensim_speeds_per_coordinate_rate(
+    osim, state, u_index: dict[str, int], kinematics: KinematicMap, pose: dict[str, float]
+) -> np.ndarray:
+    """(nu, n_independent): OpenSim's generalized speeds u per unit rate of each independent
+    coordinate. Where u is q-dot (every joint but ball and free) this is the coupling Jacobian;
+    otherwise q is differentiated numerically and mapped through N (q-dot = N u)."""
+    independent = kinematics.independent_coordinates
+    n = _n_matrix(osim, state)
+    result = np.zeros((n.shape[1], len(independent)))
+    if n.shape[0] == n.shape[1] and np.allclose(n, np.eye(n.shape[0])):
+        for name, rates in kinematics.coordinate_rates(pose).items():
+            for free, rate in rates.items():
+                result[u_index[name], independent.index(free)] += rate
+        return result
+    step = 1e-6
+    for k, name in enumerate(independent):
+        q = []
+        for sign in (1.0, -1.0):
+            moved = kinematics.complete(
+                {
+                    **{c: np.asarray(v) for c, v in pose.items() if c in independent},
+                    name: np.asarray(pose[name] + sign * step),
+                }
+            )
+            _set_opensim_pose(osim, state, {c: float(v) for c, v in moved.items()})
+            q.append(np.array([state.getQ().get(j) for j in range(state.getNQ())]))
+        result[:, k] = np.linalg.lstsq(n, (q[0] - q[1]) / (2 * step), rcond=None)[0]
+    _set_opensim_pose(osim, state, pose)
+    return result
 
 
 def opensim_inverse_dynamics(

@@ -212,3 +212,59 @@ def test_cli_convert_model_refuses_to_overwrite(shared_data: Path, tmp_path: Pat
         .exit_code
         == 0
     )
+
+
+def _two_link_model(joint_type: str, path: Path) -> Path:
+    """A ground-body-body chain joined by ``joint_type``, with offset and rotated joint frames,
+    an off-diagonal inertia and markers: built and saved by the opensim package itself."""
+    import opensim
+
+    opensim.Logger.setLevelString("error")
+    model = opensim.Model()
+    model.setName(joint_type)
+    parent = model.getGround()
+    for i in range(2):
+        body = opensim.Body(
+            f"b{i}",
+            1.5 + i,
+            opensim.Vec3(0.1, -0.2, 0.05),
+            opensim.Inertia(0.1, 0.2, 0.15, 0.01, -0.02, 0.005),
+        )
+        model.addBody(body)
+        joint = getattr(opensim, joint_type)(
+            f"j{i}",
+            parent,
+            opensim.Vec3(0.05, 0.3, -0.1),
+            opensim.Vec3(0.2, -0.4, 0.3),
+            body,
+            opensim.Vec3(-0.02, 0.1, 0.04),
+            opensim.Vec3(-0.3, 0.1, 0.5),
+        )
+        model.addJoint(joint)
+        model.addMarker(opensim.Marker(f"m{i}", body, opensim.Vec3(0.1, 0.2, 0.3)))
+        parent = body
+    model.finalizeConnections()
+    model.printToXML(str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    "joint_type",
+    [
+        "PinJoint",
+        "SliderJoint",
+        "UniversalJoint",
+        "GimbalJoint",
+        "BallJoint",
+        "FreeJoint",
+        "PlanarJoint",
+        "WeldJoint",
+    ],
+)
+def test_every_joint_type_equals_opensim(joint_type: str, tmp_path: Path):
+    path = _two_link_model(joint_type, tmp_path / f"{joint_type}.osim")
+    converted = convert_osim(path, ConvertOptions(meshes=False, auto_contact=False), exact=True)
+    ranges = {c.name: c.range for c in converted.osim.coordinates.values()}
+    poses = sample_poses(converted.kinematics, ranges, 30, seed=2)
+    report = validate_kinematics(path, converted.mj_model, converted.kinematics, poses, {})
+    assert report.failures(BARS) == [], report

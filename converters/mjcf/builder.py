@@ -426,6 +426,7 @@ class _Builder:
             self.result.auto_contact.append(floor)
         for geometry in geometries:
             self._add_contact_geom(geometry)
+        self._match_contact_forces([g for g in geometries if isinstance(g, ContactSphere)])
 
     def _add_contact_geom(self, geometry: ContactSphere | ContactHalfSpace) -> None:
         body = self.bodies[geometry.body]
@@ -447,6 +448,41 @@ class _Builder:
             geom.rgba = [0.5, 0.55, 0.6, 1.0]
         geom.friction = [0.8, 0.005, 0.0001]
         geom.group = CONTACT_GROUP
+
+    def _match_contact_forces(self, spheres: list[ContactSphere]) -> None:
+        """Give each sphere its OpenSim contact force's friction and an equivalent stiffness.
+
+        Hunt-Crossley/Hertz contact, f = 4/3 E sqrt(R) d^1.5 (1 + 1.5 c v), is linearised where one
+        sphere carries an equal share m of body weight: k = df/dd, b = 1.5 c f. MuJoCo's solref
+        then gets the spring's time constant 1/sqrt(k/m) and damping ratio b / (2 sqrt(k m)).
+        An approximation, stated in the map's warnings.
+        """
+        forces = {f["geometry"][0]: f for f in self.model.contact_forces if f["geometry"]}
+        gravity = float(np.linalg.norm(self.model.gravity))
+        share = self.model.total_mass * gravity / max(1, len(spheres) / 2)  # half in stance
+        mass = share / gravity
+        matched = 0
+        for sphere in spheres:
+            force = forces.get(sphere.name)
+            if force is None or force["stiffness"] <= 0:
+                continue
+            factor = 0.5 if force["type"] == "SmoothSphereHalfSpaceForce" else 1.0
+            modulus = factor * force["stiffness"]
+            depth = (share / (4.0 / 3.0 * modulus * np.sqrt(sphere.radius))) ** (2.0 / 3.0)
+            stiffness, damping = 1.5 * share / depth, 1.5 * force["dissipation"] * share
+            geom = self.spec.geom(sphere.name)
+            geom.solref = [
+                max(np.sqrt(mass / stiffness), 2 * self.options.timestep),
+                damping / (2 * np.sqrt(stiffness * mass)),
+            ]
+            geom.friction = [max(force["dynamic_friction"], 1e-3), 0.005, 0.0001]
+            matched += 1
+        if matched:
+            self.result.warnings.append(
+                f"{matched} contact spheres: Hunt-Crossley contact linearised at an equal share of "
+                "body weight (MuJoCo solref time constant and damping ratio); friction from their "
+                "contact forces"
+            )
 
     def _foot_spheres(self) -> list[ContactSphere]:
         """Six spheres per foot (heel, metatarsal heads, toes) placed like the contact model of

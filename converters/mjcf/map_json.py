@@ -86,7 +86,7 @@ def build_map(model: OsimModel, conversion: Conversion, mj_model: mujoco.MjModel
         "auto_contact": conversion.auto_contact,
         "total_mass": model.total_mass,
         "unsupported": [str(u) for u in model.unsupported],
-        "muscles": [{"name": name, "type": kind} for kind, name in model.muscles],
+        "muscles": [{"name": m.name, "type": m.type} for m in model.muscles],
         "warnings": conversion.warnings,
         "inertia_overrides": conversion.inertia_overrides,
         "armature": float(mj_model.dof_armature.max()) if mj_model.nv else 0.0,

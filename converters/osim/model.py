@@ -20,6 +20,10 @@ __all__ = [
     "ContactSphere",
     "ContactHalfSpace",
     "Unsupported",
+    "PathPointSpec",
+    "WrapObjectSpec",
+    "PathWrapSpec",
+    "Muscle",
     "OsimModel",
 ]
 
@@ -134,6 +138,74 @@ class Unsupported:
 
 
 @dataclass
+class PathPointSpec:
+    """A muscle path point on ``body``.
+
+    ``kind`` is 'fixed', 'conditional' (on the path only while ``coordinate`` is inside
+    ``range``) or 'moving' (its x, y, z in ``frame`` are functions of coordinates: ``moving`` holds
+    (coordinate, function) per axis, or None for a fixed component taken from ``location``).
+    ``location`` and ``frame`` are in the body frame; for moving points ``location`` holds the
+    value at the default pose.
+    """
+
+    name: str
+    body: str
+    location: np.ndarray
+    kind: str = "fixed"
+    coordinate: str | None = None
+    range: tuple[float, float] | None = None
+    frame: np.ndarray = field(default_factory=lambda: np.eye(4))
+    moving: list[tuple[str, object] | None] = field(default_factory=list)
+
+
+@dataclass
+class WrapObjectSpec:
+    """A wrap surface on a body: ``type`` WrapCylinder/WrapSphere/WrapEllipsoid/WrapTorus."""
+
+    name: str
+    body: str
+    type: str
+    pose: np.ndarray  # X_body_wrap
+    radius: float = 0.0
+    length: float = 0.0
+    dimensions: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    inner_radius: float = 0.0
+    outer_radius: float = 0.0
+    quadrant: str = "all"
+    active: bool = True
+
+
+@dataclass
+class PathWrapSpec:
+    """A muscle's use of a wrap object between path points ``range`` (1-based; -1 means all)."""
+
+    wrap_object: str
+    method: str = "hybrid"
+    range: tuple[int, int] = (-1, -1)
+
+
+@dataclass
+class Muscle:
+    """A muscle: physiology in SI units, path points in order, wraps, and every scalar property
+    of its element (``properties``) and curve element (``curves``) as written."""
+
+    name: str
+    type: str
+    max_isometric_force: float
+    optimal_fiber_length: float
+    tendon_slack_length: float
+    pennation_angle: float
+    max_contraction_velocity: float
+    activation_time_constant: float
+    deactivation_time_constant: float
+    points: list[PathPointSpec] = field(default_factory=list)
+    wraps: list[PathWrapSpec] = field(default_factory=list)
+    properties: dict[str, str] = field(default_factory=dict)
+    curves: dict[str, dict[str, str]] = field(default_factory=dict)
+    where: str = ""
+
+
+@dataclass
 class OsimModel:
     """Everything the converter needs from one .osim file."""
 
@@ -149,7 +221,8 @@ class OsimModel:
     couplers: list[CouplerConstraint] = field(default_factory=list)
     contact_geometry: list[ContactSphere | ContactHalfSpace] = field(default_factory=list)
     contact_forces: list[dict] = field(default_factory=list)
-    muscles: list[tuple[str, str]] = field(default_factory=list)  # (type, name)
+    muscles: list[Muscle] = field(default_factory=list)
+    wrap_objects: dict[str, WrapObjectSpec] = field(default_factory=dict)
     unsupported: list[Unsupported] = field(default_factory=list)
 
     @property

@@ -27,6 +27,10 @@ from converters.osim.model import (
     Joint,
     Marker,
     MeshGeometry,
+    Muscle,
+    PathPointSpec,
+    PathWrapSpec,
+    WrapObjectSpec,
     OsimModel,
     TransformAxis,
     Unsupported,
@@ -206,6 +210,7 @@ class _ModelReader:
         model.markers = [self._marker(m) for m in _objects(self.model.find("MarkerSet"))]
         model.couplers = self._constraints()
         model.contact_geometry = self._contact_geometry()
+        model.wrap_objects = self._wrap_objects()
         self._forces(model)
         model.unsupported = self.unsupported
         _check_tree(self.path, model)
@@ -467,6 +472,84 @@ class _ModelReader:
                 self.unsupported_element(element)
         return found
 
+    # ------------------------------------------------------------------------------- muscles
+
+    def _muscle(self, element: etree._Element) -> Muscle:
+        name = element.get("name")
+        properties = {c.tag: (c.text or "").strip() for c in element
+                      if isinstance(c.tag, str) and len(c) == 0}
+        curves = {c.tag: {g.tag: (g.text or "").strip() for g in c if isinstance(g.tag, str)}
+                  for c in element if isinstance(c.tag, str) and c.tag.endswith("Curve")}
+        values = {}
+        for attribute, (tag, default) in _MUSCLE_FIELDS.items():
+            text = properties.get(tag) or properties.get(_OLD_TIME_CONSTANTS.get(attribute, ""), "")
+            try:
+                values[attribute] = float(text) if text else default
+            except ValueError:
+                raise KintwinError(f"{self.where(element)}: muscle '{name}' has {tag} "
+                                   f"'{text}', not a number") from None
+        path = element.find("GeometryPath")
+        owner = f"/forceset/{name}/geometrypath"
+        points = [self._path_point(p, owner) for p in _objects(None if path is None
+                                                                else path.find("PathPointSet"))]
+        wraps = [PathWrapSpec(wrap_object=_text(w, "wrap_object"), method=_text(w, "method", "hybrid"),
+                              range=tuple(int(float(v)) for v in _text(w, "range", "-1 -1").split()))
+                 for w in _objects(None if path is None else path.find("PathWrapSet"))]
+        return Muscle(name=name, type=element.tag, points=points, wraps=wraps,
+                      properties=properties, curves=curves, where=self.where(element), **values)
+
+    def _path_point(self, element: etree._Element, owner: str) -> PathPointSpec:
+        name = element.get("name", "")
+        body, frame = self.resolve(_text(element, "socket_parent_frame"), f"{owner}/{name}", element)
+        location = frame[:3, :3] @ _numbers(element, "location", (0, 0, 0)) + frame[:3, 3]
+        if element.tag == "PathPoint":
+            return PathPointSpec(name, body, location, frame=frame)
+        if element.tag == "ConditionalPathPoint":
+            value_range = _numbers(element, "range", (-np.inf, np.inf))
+            return PathPointSpec(name, body, location, "conditional",
+                                 coordinate=_text(element, "socket_coordinate").rsplit("/", 1)[-1],
+                                 range=(float(value_range[0]), float(value_range[1])), frame=frame)
+        if element.tag == "MovingPathPoint":
+            return self._moving_point(element, name, body, frame)
+        raise KintwinError(f"{self.where(element)}: path point type {element.tag} ('{name}') is not "
+                           "supported; supported: PathPoint, ConditionalPathPoint, MovingPathPoint")
+
+    def _moving_point(self, element: etree._Element, name: str, body: str,
+                      frame: np.ndarray) -> PathPointSpec:
+        fixed = _numbers(element, "location", (0, 0, 0))
+        moving: list[tuple[str, object] | None] = []
+        for axis in "xyz":
+            holder = element.find(f"{axis}_location")
+            inner = None if holder is None else next((c for c in holder if isinstance(c.tag, str)), None)
+            if inner is None:
+                moving.append(None)
+                continue
+            coordinate = _text(element, f"socket_{axis}_coordinate").rsplit("/", 1)[-1]
+            moving.append((coordinate, parse_function(inner)))
+        return PathPointSpec(name, body, frame[:3, :3] @ fixed + frame[:3, 3], "moving",
+                             frame=frame, moving=moving)
+
+    def _wrap_objects(self) -> dict[str, WrapObjectSpec]:
+        found = {}
+        holders = [(b.get("name"), b) for b in _objects(self.model.find("BodySet"))]
+        ground = self.model.find("Ground")
+        if ground is not None:
+            holders.append((self.ground, ground))
+        for body, element in holders:
+            for wrap in _objects(element.find("WrapObjectSet")):
+                name = wrap.get("name")
+                pose = transform(euler_xyz_body(_numbers(wrap, "xyz_body_rotation", (0, 0, 0))),
+                                 _numbers(wrap, "translation", (0, 0, 0)))
+                found[name] = WrapObjectSpec(
+                    name=name, body=body, type=wrap.tag, pose=pose,
+                    radius=float(_text(wrap, "radius", "0")), length=float(_text(wrap, "length", "0")),
+                    dimensions=_numbers(wrap, "dimensions", (0, 0, 0)),
+                    inner_radius=float(_text(wrap, "inner_radius", "0")),
+                    outer_radius=float(_text(wrap, "outer_radius", "0")),
+                    quadrant=_text(wrap, "quadrant", "all") or "all",
+                    active=_flag(wrap, "active", True))
+        return found
+
     def _forces(self, model: OsimModel) -> None:
         handlers: dict[str, Callable[[etree._Element], None]] = {
             "HuntCrossleyForce": lambda e: model.contact_forces.append(_hunt_crossley(e)),
@@ -474,11 +557,24 @@ class _ModelReader:
         }
         for element in _objects(self.model.find("ForceSet")):
             if element.tag.endswith(_MUSCLE_SUFFIXES):
-                model.muscles.append((element.tag, element.get("name")))
+                model.muscles.append(self._muscle(element))
             elif element.tag in handlers:
                 handlers[element.tag](element)
             elif element.tag not in _ACTUATORS:
                 self.unsupported_element(element)
+
+
+_MUSCLE_FIELDS = {  # Muscle attribute -> (XML property, default)
+    "max_isometric_force": ("max_isometric_force", 1000.0),
+    "optimal_fiber_length": ("optimal_fiber_length", 0.1),
+    "tendon_slack_length": ("tendon_slack_length", 0.2),
+    "pennation_angle": ("pennation_angle_at_optimal", 0.0),
+    "max_contraction_velocity": ("max_contraction_velocity", 10.0),
+    "activation_time_constant": ("activation_time_constant", 0.01),
+    "deactivation_time_constant": ("deactivation_time_constant", 0.04),
+}
+_OLD_TIME_CONSTANTS = {"activation_time_constant": "activation1",
+                       "deactivation_time_constant": "activation2"}  # Schutte1993
 
 
 def _motion_type(name: str, joint: Joint) -> str:

@@ -192,4 +192,5 @@ def test_stepping_a_trajectory_pose_matches_exact_kinematics(gait10):
     data.qpos[:] = qpos
     mujoco.mj_forward(model, data)
     rows = data.efc_type == mujoco.mjtConstraint.mjCNSTR_EQUALITY
-    assert np.abs(data.efc_pos[rows]).max() < 1e-3  # within the quartic's fit error (0.5 mm)
+    worst_fit = max(f["max_error"] for f in gait10.conversion.couplings_fit)
+    assert 0 < np.abs(data.efc_pos[rows]).max() <= worst_fit + 1e-12  # the quartics' fit errors

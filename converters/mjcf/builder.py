@@ -25,6 +25,7 @@ import numpy as np
 from converters.errors import KintwinError
 from converters.mjcf.kinematic_map import Coupling, JointSlot, KinematicMap
 from converters.mjcf.meshes import find_mesh, read_mesh, write_stl
+from converters.mjcf.muscle_paths import add_muscle_paths
 from converters.osim.model import ContactHalfSpace, ContactSphere, Joint, OsimModel
 from converters.spatial import OPENSIM_TO_MUJOCO, axis_angle, invert, quat_from_matrix, transform
 
@@ -45,6 +46,7 @@ class ConvertOptions:
         armature: rotor inertia added to every joint (kg m^2, or kg for slides) so light bodies
             (talus, toes, patella) under contact simulate stably; removed for inverse dynamics
             and validation, which use the exact model.
+        muscles: convert muscle paths (spatial tendons) and muscles.
         timestep: simulation step in seconds.
         fit_samples: points per coordinate range for fitting coupling polynomials.
     """
@@ -55,6 +57,7 @@ class ConvertOptions:
     meshes: bool = True
     geometry_dirs: tuple[str, ...] = ()
     armature: float = 0.01
+    muscles: bool = True
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Conversion:
     auto_contact: list[str] = field(default_factory=list)
     inertia_overrides: dict[str, list[float]] = field(default_factory=dict)
     missing_meshes: list[str] = field(default_factory=list)
+    conditional_points: list[dict] = field(default_factory=list)
 
 
 def build_model(
@@ -114,6 +118,8 @@ class _Builder:
             self._add_body(joint)
         self._add_markers()
         self._add_contacts()
+        if self.options.muscles:
+            add_muscle_paths(self)
         kinematics = KinematicMap(
             coordinates=list(self.model.coordinates),
             slots=self.slots,

@@ -37,6 +37,18 @@ def _copy(element: etree._Element, source, names: dict[str, str]) -> None:
             element.set(attribute, _text(value[:width]))
 
 
+def _add_missing_inertial(element: etree._Element, body) -> None:
+    """``to_xml`` leaves out the inertial of a body whose centre of mass is at its origin."""
+    if body.mass[0] <= 0:
+        return
+    inertial = etree.Element("inertial")
+    inertial.set("pos", _text(body.ipos))
+    inertial.set("quat", _text(body.iquat))
+    inertial.set("mass", _text(body.mass))
+    inertial.set("diaginertia", _text(body.inertia))
+    element.insert(0, inertial)
+
+
 def full_precision_xml(spec: mujoco.MjSpec, xml: str, model: mujoco.MjModel) -> str:
     """``xml`` (from ``spec.to_xml()``) with every number at full precision: from the spec, and
     for inertials from the compiled ``model`` (which is what ``to_xml`` prints there)."""
@@ -51,6 +63,8 @@ def full_precision_xml(spec: mujoco.MjSpec, xml: str, model: mujoco.MjModel) -> 
         elif element.tag in _ATTRIBUTES and name:
             finder, attributes = _ATTRIBUTES[element.tag]
             _copy(element, getattr(spec, finder)(name), {a: a for a in attributes})
+            if element.tag == "body" and element.find("inertial") is None:
+                _add_missing_inertial(element, model.body(name))
         elif element.tag == "inertial":
             if "fullinertia" in element.attrib:
                 raise ValueError("unexpected fullinertia in printed MJCF")

@@ -476,58 +476,94 @@ class _ModelReader:
 
     def _muscle(self, element: etree._Element) -> Muscle:
         name = element.get("name")
-        properties = {c.tag: (c.text or "").strip() for c in element
-                      if isinstance(c.tag, str) and len(c) == 0}
-        curves = {c.tag: {g.tag: (g.text or "").strip() for g in c if isinstance(g.tag, str)}
-                  for c in element if isinstance(c.tag, str) and c.tag.endswith("Curve")}
+        properties = {
+            c.tag: (c.text or "").strip() for c in element if isinstance(c.tag, str) and len(c) == 0
+        }
+        curves = {
+            c.tag: {g.tag: (g.text or "").strip() for g in c if isinstance(g.tag, str)}
+            for c in element
+            if isinstance(c.tag, str) and c.tag.endswith("Curve")
+        }
         values = {}
         for attribute, (tag, default) in _MUSCLE_FIELDS.items():
             text = properties.get(tag) or properties.get(_OLD_TIME_CONSTANTS.get(attribute, ""), "")
             try:
                 values[attribute] = float(text) if text else default
             except ValueError:
-                raise KintwinError(f"{self.where(element)}: muscle '{name}' has {tag} "
-                                   f"'{text}', not a number") from None
+                raise KintwinError(
+                    f"{self.where(element)}: muscle '{name}' has {tag} '{text}', not a number"
+                ) from None
         path = element.find("GeometryPath")
         owner = f"/forceset/{name}/geometrypath"
-        points = [self._path_point(p, owner) for p in _objects(None if path is None
-                                                                else path.find("PathPointSet"))]
-        wraps = [PathWrapSpec(wrap_object=_text(w, "wrap_object"), method=_text(w, "method", "hybrid"),
-                              range=tuple(int(float(v)) for v in _text(w, "range", "-1 -1").split()))
-                 for w in _objects(None if path is None else path.find("PathWrapSet"))]
-        return Muscle(name=name, type=element.tag, points=points, wraps=wraps,
-                      properties=properties, curves=curves, where=self.where(element), **values)
+        points = [
+            self._path_point(p, owner)
+            for p in _objects(None if path is None else path.find("PathPointSet"))
+        ]
+        wraps = [
+            PathWrapSpec(
+                wrap_object=_text(w, "wrap_object"),
+                method=_text(w, "method", "hybrid"),
+                range=tuple(int(float(v)) for v in _text(w, "range", "-1 -1").split()),
+            )
+            for w in _objects(None if path is None else path.find("PathWrapSet"))
+        ]
+        return Muscle(
+            name=name,
+            type=element.tag,
+            points=points,
+            wraps=wraps,
+            properties=properties,
+            curves=curves,
+            where=self.where(element),
+            **values,
+        )
 
     def _path_point(self, element: etree._Element, owner: str) -> PathPointSpec:
         name = element.get("name", "")
-        body, frame = self.resolve(_text(element, "socket_parent_frame"), f"{owner}/{name}", element)
+        body, frame = self.resolve(
+            _text(element, "socket_parent_frame"), f"{owner}/{name}", element
+        )
         location = frame[:3, :3] @ _numbers(element, "location", (0, 0, 0)) + frame[:3, 3]
         if element.tag == "PathPoint":
             return PathPointSpec(name, body, location, frame=frame)
         if element.tag == "ConditionalPathPoint":
             value_range = _numbers(element, "range", (-np.inf, np.inf))
-            return PathPointSpec(name, body, location, "conditional",
-                                 coordinate=_text(element, "socket_coordinate").rsplit("/", 1)[-1],
-                                 range=(float(value_range[0]), float(value_range[1])), frame=frame)
+            return PathPointSpec(
+                name,
+                body,
+                location,
+                "conditional",
+                coordinate=_text(element, "socket_coordinate").rsplit("/", 1)[-1],
+                range=(float(value_range[0]), float(value_range[1])),
+                frame=frame,
+            )
         if element.tag == "MovingPathPoint":
             return self._moving_point(element, name, body, frame)
-        raise KintwinError(f"{self.where(element)}: path point type {element.tag} ('{name}') is not "
-                           "supported; supported: PathPoint, ConditionalPathPoint, MovingPathPoint")
+        raise KintwinError(
+            f"{self.where(element)}: path point type {element.tag} ('{name}') is not "
+            "supported; supported: PathPoint, ConditionalPathPoint, MovingPathPoint"
+        )
 
-    def _moving_point(self, element: etree._Element, name: str, body: str,
-                      frame: np.ndarray) -> PathPointSpec:
+    def _moving_point(
+        self, element: etree._Element, name: str, body: str, frame: np.ndarray
+    ) -> PathPointSpec:
         fixed = _numbers(element, "location", (0, 0, 0))
         moving: list[tuple[str, object] | None] = []
         for axis in "xyz":
             holder = element.find(f"{axis}_location")
-            inner = None if holder is None else next((c for c in holder if isinstance(c.tag, str)), None)
+            inner = (
+                None
+                if holder is None
+                else next((c for c in holder if isinstance(c.tag, str)), None)
+            )
             if inner is None:
                 moving.append(None)
                 continue
             coordinate = _text(element, f"socket_{axis}_coordinate").rsplit("/", 1)[-1]
             moving.append((coordinate, parse_function(inner)))
-        return PathPointSpec(name, body, frame[:3, :3] @ fixed + frame[:3, 3], "moving",
-                             frame=frame, moving=moving)
+        return PathPointSpec(
+            name, body, frame[:3, :3] @ fixed + frame[:3, 3], "moving", frame=frame, moving=moving
+        )
 
     def _wrap_objects(self) -> dict[str, WrapObjectSpec]:
         found = {}
@@ -538,16 +574,23 @@ class _ModelReader:
         for body, element in holders:
             for wrap in _objects(element.find("WrapObjectSet")):
                 name = wrap.get("name")
-                pose = transform(euler_xyz_body(_numbers(wrap, "xyz_body_rotation", (0, 0, 0))),
-                                 _numbers(wrap, "translation", (0, 0, 0)))
+                pose = transform(
+                    euler_xyz_body(_numbers(wrap, "xyz_body_rotation", (0, 0, 0))),
+                    _numbers(wrap, "translation", (0, 0, 0)),
+                )
                 found[name] = WrapObjectSpec(
-                    name=name, body=body, type=wrap.tag, pose=pose,
-                    radius=float(_text(wrap, "radius", "0")), length=float(_text(wrap, "length", "0")),
+                    name=name,
+                    body=body,
+                    type=wrap.tag,
+                    pose=pose,
+                    radius=float(_text(wrap, "radius", "0")),
+                    length=float(_text(wrap, "length", "0")),
                     dimensions=_numbers(wrap, "dimensions", (0, 0, 0)),
                     inner_radius=float(_text(wrap, "inner_radius", "0")),
                     outer_radius=float(_text(wrap, "outer_radius", "0")),
                     quadrant=_text(wrap, "quadrant", "all") or "all",
-                    active=_flag(wrap, "active", True))
+                    active=_flag(wrap, "active", True),
+                )
         return found
 
     def _forces(self, model: OsimModel) -> None:
@@ -573,8 +616,10 @@ _MUSCLE_FIELDS = {  # Muscle attribute -> (XML property, default)
     "activation_time_constant": ("activation_time_constant", 0.01),
     "deactivation_time_constant": ("deactivation_time_constant", 0.04),
 }
-_OLD_TIME_CONSTANTS = {"activation_time_constant": "activation1",
-                       "deactivation_time_constant": "activation2"}  # Schutte1993
+_OLD_TIME_CONSTANTS = {
+    "activation_time_constant": "activation1",
+    "deactivation_time_constant": "activation2",
+}  # Schutte1993
 
 
 def _motion_type(name: str, joint: Joint) -> str:

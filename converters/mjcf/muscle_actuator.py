@@ -1,0 +1,753 @@
+"""MuJoCo muscle actuators that keep an OpenSim muscle's physiology.
+
+MuJoCo's built-in muscle (``mju_muscleGain`` / ``mju_muscleBias``) sees only the actuator length
+``len`` (here the muscle-tendon unit, MTU, length of the muscle's spatial tendon) through an affine
+map::
+
+    L0 = (lengthrange1 - lengthrange0) / (range1 - range0)
+    L  = range0 + (len - lengthrange0) / L0          # normalized length, optimum at L = 1
+    V  = vel / (L0 * vmax)                           # normalized velocity
+
+so an actuator is fixed by the MTU length at the optimum, ``mtu_optimal = lengthrange0 +
+(1 - range0) L0``, the slope ``L0`` (m of MTU per unit of normalized length) and the shapes
+``lmin``, ``lmax``, ``fpmax``, ``fvmax``. With a rigid tendon and OpenSim's constant-thickness
+pennation (fiber length ``l`` with ``l sin(alpha) = l_opt sin(alpha0)``), ``dL_mtu/dl~ =
+l_opt / cos(alpha)``: the physiological mapping is ``L0 = l_opt / cos(alpha0)`` and
+``mtu_optimal = l_ts + l_opt cos(alpha0)``. OpenSim's muscles are not rigid-tendon and their curves
+are not MuJoCo's, so both are fitted by bounded least squares to OpenSim's own isometric
+equilibrium (:func:`opensim_reference`), with the implied optimal fiber length ``L0 cos(alpha0)``
+kept within :attr:`FitBounds.optimal_length` of OpenSim's and the optimum's MTU length within
+:attr:`FitBounds.slack_shift` optimal fiber lengths of the rigid/stretched-tendon values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import NamedTuple
+
+import mujoco
+import numpy as np
+from scipy.optimize import least_squares
+
+from converters.osim.model import Muscle, OsimModel
+
+__all__ = [
+    "MuscleReference",
+    "FitBounds",
+    "FitReport",
+    "ActuatorParams",
+    "sample_poses",
+    "opensim_reference",
+    "muscle_force",
+    "mujoco_actuator_parameters",
+    "add_muscle_actuator",
+    "fit_muscles",
+]
+
+_TENDON_STRAIN = {  # tendon strain at max isometric force: (XML property, curve, default)
+    "Millard2012EquilibriumMuscle": ("strain_at_one_norm_force", "TendonForceLengthCurve", 0.049),
+    "DeGrooteFregly2016Muscle": ("tendon_strain_at_one_norm_force", None, 0.049),
+    "Thelen2003Muscle": ("FmaxTendonStrain", None, 0.04),
+}
+_DAMPING_DEFAULT = {"Millard2012EquilibriumMuscle": 0.1, "DeGrooteFregly2016Muscle": 0.0}
+_FV_VELOCITIES = np.linspace(-1.0, 1.0, 41)
+
+
+class MuscleReference(NamedTuple):
+    """OpenSim's isometric equilibrium of one muscle at sampled poses (NaN where it failed).
+
+    Attributes:
+        lengths: (n,) muscle-tendon lengths, m.
+        active: (n,) tendon force at full activation (active + passive along the tendon), N.
+        passive: (n,) passive fiber force along the tendon at OpenSim's minimum activation, N.
+        fv_velocity: (k,) normalized fiber velocities (fraction of max contraction velocity,
+            negative shortening) at which ``fv_multiplier`` is given.
+        fv_multiplier: (k,) OpenSim's force-velocity multiplier there (full activation).
+    """
+
+    lengths: np.ndarray
+    active: np.ndarray
+    passive: np.ndarray
+    fv_velocity: np.ndarray = np.zeros(0)
+    fv_multiplier: np.ndarray = np.zeros(0)
+
+
+@dataclass(frozen=True)
+class FitBounds:
+    """How far a fit may move from OpenSim's physiology (normalized lengths are fiber lengths
+    over the optimal fiber length; MTU lengths are converted with ``L0 = l_opt / cos(alpha0)``).
+
+    Attributes:
+        optimal_length: implied optimal fiber length ``L0 cos(alpha0)`` within this fraction of
+            OpenSim's ``optimal_fiber_length``.
+        slack_shift: the active optimum's MTU length may leave [rigid tendon, tendon stretched to
+            its strain at max isometric force] by this many optimal fiber lengths.
+        force: MuJoCo's active ``force`` between ``force[0] * cos(alpha0) * Fmax`` and
+            ``force[1] * Fmax`` (the pennation factor is folded into it).
+        lmin, lmax: MuJoCo's normalized ends of the active force-length curve.
+        passive_onset: normalized length, relative to the rigid-tendon optimum, where the passive
+            force starts (OpenSim's curves start near 0 and rise exponentially).
+        passive_lmax: ``lmax`` of the passive curve (it is quadratic up to ``(1 + lmax) / 2``).
+        fpmax: passive force at ``(1 + passive_lmax) / 2``, times 2, in units of Fmax.
+        fvmax: MuJoCo's eccentric force-velocity plateau.
+    """
+
+    optimal_length: float = 0.2
+    slack_shift: float = 0.2
+    force: tuple[float, float] = (0.8, 1.0)
+    lmin: tuple[float, float] = (-1.0, 0.95)
+    lmax: tuple[float, float] = (1.05, 3.0)
+    passive_onset: tuple[float, float] = (-0.3, 0.6)
+    passive_lmax: tuple[float, float] = (1.05, 6.0)
+    fpmax: tuple[float, float] = (1e-6, 20.0)
+    fvmax: tuple[float, float] = (1.0, 2.0)
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """How well the actuator reproduces OpenSim, and what was fitted.
+
+    RMSE and max errors are in % of max isometric force over the reference lengths; the
+    ``*_unfitted`` values are those of the physiological rigid-tendon mapping (what
+    :func:`mujoco_actuator_parameters` gives without a reference); ``rmse_fv`` is the
+    force-velocity multiplier's RMSE in % over normalized fiber velocities -1..1. Lengths in m,
+    forces in N, ``passive_onset`` in normalized fiber length. ``at_bounds`` names fitted
+    parameters that ended on a bound of :class:`FitBounds`. NaN where there was no reference.
+    """
+
+    fitted: bool
+    samples: int
+    rmse_active: float
+    rmse_passive: float
+    max_error_active: float
+    max_error_passive: float
+    rmse_active_unfitted: float
+    rmse_passive_unfitted: float
+    rmse_fv: float
+    optimal_fiber_length: float
+    optimal_fiber_length_ratio: float
+    tendon_slack_length: float
+    mtu_optimal_length: float
+    force: float
+    lmin: float
+    lmax: float
+    passive_onset: float
+    passive_lmax: float
+    fpmax: float
+    fvmax: float
+    vmax: float
+    at_bounds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActuatorParams:
+    """What to put on a MuJoCo actuator (``trntype`` tendon) driving the muscle's tendon.
+
+    Attributes:
+        name: the muscle's name (name both the actuator and its tendon after it).
+        gaintype, biastype, dyntype: MuJoCo enums (``mjtGain``, ``mjtBias``, ``mjtDyn``).
+        gainprm, biasprm, dynprm: arrays of ``mjNGAIN``, ``mjNBIAS``, ``mjNDYN`` numbers.
+        lengthrange: MTU length range the normalisation is anchored to, m.
+        ctrlrange: control (excitation) range.
+        tendon_damping: OpenSim's fiber damping seen along the tendon at the optimum, N s/m,
+            for the tendon's ``damping`` attribute (0 when the muscle has none).
+        fit_report: agreement with OpenSim and the fitted shape parameters.
+    """
+
+    name: str
+    gaintype: int
+    biastype: int
+    dyntype: int
+    gainprm: np.ndarray
+    biasprm: np.ndarray
+    dynprm: np.ndarray
+    lengthrange: tuple[float, float]
+    ctrlrange: tuple[float, float]
+    tendon_damping: float
+    fit_report: FitReport
+
+    def mjcf_attributes(self) -> dict[str, str]:
+        """Attributes of an MJCF ``<general>`` element (add ``tendon=`` the tendon's name)."""
+        numbers = lambda values: " ".join(repr(float(v)) for v in values)  # noqa: E731
+        return {
+            "name": self.name,
+            "dyntype": "muscle",
+            "gaintype": "muscle",
+            "biastype": "muscle",
+            "dynprm": numbers(self.dynprm),
+            "gainprm": numbers(self.gainprm),
+            "biasprm": numbers(self.biasprm),
+            "lengthrange": numbers(self.lengthrange),
+            "ctrlrange": numbers(self.ctrlrange),
+            "ctrllimited": "true",
+        }
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A MuJoCo muscle in physical terms. Active: MTU length at the optimum (m), ``width`` = L0
+    (m of MTU per normalized length), lmin, lmax, ``force`` (N). Passive: MTU length where it
+    starts (m), its own L0 (m), lmax, fpmax (per Fmax). ``fvmax``: eccentric plateau."""
+
+    mtu_optimal: float
+    width: float
+    lmin: float
+    lmax: float
+    force: float
+    passive_onset: float
+    passive_width: float
+    passive_lmax: float
+    fpmax: float
+    fvmax: float
+
+
+# ----------------------------------------------------------------------------- poses
+
+
+def sample_poses(model: OsimModel, count: int = 60, seed: int = 0) -> list[dict[str, float]]:
+    """``count`` poses (coordinate name -> value, rad or m) uniform over the ranges of the
+    independent, unlocked coordinates, each range clipped to +-pi; the first is the default pose."""
+    dependent = {c.dependent for c in model.couplers}
+    free = [
+        c
+        for c in model.coordinates.values()
+        if not c.locked and c.name not in dependent and c.motion_type != "coupled"
+    ]
+    rng = np.random.default_rng(seed)
+    poses = [{c.name: float(c.default_value) for c in free}]
+    for _ in range(count - 1):
+        poses.append(
+            {
+                c.name: float(rng.uniform(max(c.range[0], -math.pi), min(c.range[1], math.pi)))
+                for c in free
+            }
+        )
+    return poses
+
+
+# ----------------------------------------------------------------------------- OpenSim side
+
+
+def opensim_reference(
+    osim_path: str | Path,
+    poses: Sequence[Mapping[str, float]],
+    muscles: Sequence[str] | None = None,
+) -> dict[str, MuscleReference]:
+    """OpenSim's own isometric equilibrium of each muscle at each pose.
+
+    At every pose (coordinate -> value; others stay at their defaults; constraints assembled) the
+    muscles are equilibrated (``Model.equilibrateMuscles``, compliant tendons included) at full
+    activation and at activation 0 (which OpenSim clamps to its minimum activation). Poses where a
+    muscle cannot equilibrate give NaN for it.
+    """
+    import opensim
+
+    opensim.Logger.setLevelString("error")
+    model = opensim.Model(str(osim_path))
+    state = model.initSystem()
+    muscle_set = model.getMuscles()
+    names = list(muscles) if muscles is not None else [m.getName() for m in muscle_set]
+    handles = [muscle_set.get(n) for n in names]
+    table = np.full((len(poses), len(names), 3), np.nan)
+    for row, pose in enumerate(poses):
+        _set_pose(model, state, pose)
+        table[row, :, 0] = [m.getLength(state) for m in handles]
+        table[row, :, 1] = _equilibrium(model, state, handles, 1.0, "getTendonForce")
+        table[row, :, 2] = _equilibrium(
+            model, state, handles, 0.0, "getPassiveFiberForceAlongTendon"
+        )
+    return {
+        name: MuscleReference(
+            table[:, k, 0], table[:, k, 1], table[:, k, 2], _FV_VELOCITIES, _opensim_fv(handle)
+        )
+        for k, (name, handle) in enumerate(zip(names, handles, strict=True))
+    }
+
+
+def _set_pose(model, state, pose: Mapping[str, float]) -> None:
+    """Default pose with ``pose``'s coordinates set, speeds zero, constraints assembled."""
+    state.updQ().setToZero()
+    state.updU().setToZero()
+    coordinates = model.getCoordinateSet()
+    for k in range(coordinates.getSize()):
+        coordinate = coordinates.get(k)
+        value = pose.get(coordinate.getName(), coordinate.getDefaultValue())
+        coordinate.setValue(state, float(value), False)
+    model.assemble(state)
+    model.realizePosition(state)
+
+
+def _equilibrium(model, state, handles: list, activation: float, reader: str) -> list[float]:
+    """Set every muscle's activation, equilibrate them and read ``reader`` from each (N)."""
+    for muscle in handles:
+        muscle.setActivation(state, activation)
+    failed: set[int] = set()
+    try:
+        model.equilibrateMuscles(state)
+    except RuntimeError:
+        for k, muscle in enumerate(handles):
+            try:
+                muscle.computeInitialFiberEquilibrium(state)
+            except RuntimeError:
+                failed.add(k)
+    model.realizeDynamics(state)
+    return [
+        math.nan if k in failed else float(getattr(muscle, reader)(state))
+        for k, muscle in enumerate(handles)
+    ]
+
+
+def _opensim_fv(handle) -> np.ndarray:
+    """OpenSim's force-velocity multiplier at ``_FV_VELOCITIES`` (full activation, optimal
+    length), or an empty array for muscle types without a known curve."""
+    import opensim
+
+    kind = handle.getConcreteClassName()
+    v = _FV_VELOCITIES
+    if kind == "Millard2012EquilibriumMuscle":
+        curve = opensim.Millard2012EquilibriumMuscle.safeDownCast(handle).getForceVelocityCurve()
+        return np.array([curve.calcValue(float(x)) for x in v])
+    if kind == "DeGrooteFregly2016Muscle":
+        fv = opensim.DeGrooteFregly2016Muscle.calcForceVelocityMultiplier
+        return np.array([fv(float(x)) for x in v])
+    if kind == "Thelen2003Muscle":
+        thelen = opensim.Thelen2003Muscle.safeDownCast(handle)
+        af, flen = thelen.get_Af(), thelen.get_Flen()
+        k = np.maximum(v, 0.0) * (2.0 + 2.0 / af) / (flen - 1.0)
+        return np.where(v <= 0, (1.0 + v) / (1.0 - v / af), (1.0 + k * flen) / (1.0 + k))
+    return np.zeros(0)
+
+
+# ----------------------------------------------------------------------------- MuJoCo side
+
+
+def _gain_length(L: np.ndarray, lmin: float, lmax: float) -> np.ndarray:
+    """MuJoCo's active force-length curve (``mju_muscleGainLength``)."""
+    a, b = 0.5 * (lmin + 1.0), 0.5 * (1.0 + lmax)
+    tiny = mujoco.mjMINVAL
+    out = np.where(L <= a, 0.5 * ((L - lmin) / max(tiny, a - lmin)) ** 2, 0.0)
+    out = np.where((L > a) & (L <= 1), 1 - 0.5 * ((1 - L) / max(tiny, 1 - a)) ** 2, out)
+    out = np.where((L > 1) & (L <= b), 1 - 0.5 * ((L - 1) / max(tiny, b - 1)) ** 2, out)
+    out = np.where(L > b, 0.5 * ((lmax - L) / max(tiny, lmax - b)) ** 2, out)
+    return np.where((L >= lmin) & (L <= lmax), out, 0.0)
+
+
+def _passive(L: np.ndarray, lmax: float, fpmax: float) -> np.ndarray:
+    """MuJoCo's passive curve (``mju_muscleBias`` / force): half-quadratic then linear."""
+    b = 0.5 * (1.0 + lmax)
+    scale = max(mujoco.mjMINVAL, b - 1.0)
+    quadratic = 0.5 * ((L - 1.0) / scale) ** 2
+    return fpmax * np.where(L <= 1.0, 0.0, np.where(L <= b, quadratic, 0.5 + (L - b) / scale))
+
+
+def _gain_velocity(V: np.ndarray, fvmax: float) -> np.ndarray:
+    """MuJoCo's force-velocity curve."""
+    y = fvmax - 1.0
+    eccentric = fvmax - (y - V) ** 2 / max(mujoco.mjMINVAL, y)
+    out = np.where(V <= 0, (V + 1.0) ** 2, np.where(V <= y, eccentric, fvmax))
+    return np.where(V <= -1.0, 0.0, out)
+
+
+def muscle_force(
+    gainprm: np.ndarray,
+    biasprm: np.ndarray,
+    lengthrange: tuple[float, float],
+    length: np.ndarray,
+    velocity: np.ndarray | float = 0.0,
+    activation: np.ndarray | float = 1.0,
+) -> np.ndarray:
+    """Tendon force (N, positive pulling) of a MuJoCo muscle actuator with ``force > 0``: minus
+    ``gain * act + bias``, as ``mju_muscleGain`` and ``mju_muscleBias`` compute them.
+
+    ``length`` and ``velocity`` are the actuator (MTU) length (m) and lengthening speed (m/s).
+    """
+    length = np.asarray(length, dtype=float)
+    lo, hi = lengthrange
+    width = (hi - lo) / max(mujoco.mjMINVAL, gainprm[1] - gainprm[0])
+    L = gainprm[0] + (length - lo) / max(mujoco.mjMINVAL, width)
+    V = np.asarray(velocity, dtype=float) / max(mujoco.mjMINVAL, width * gainprm[6])
+    gain = gainprm[2] * _gain_length(L, gainprm[4], gainprm[5]) * _gain_velocity(V, gainprm[8])
+    width_b = (hi - lo) / max(mujoco.mjMINVAL, biasprm[1] - biasprm[0])
+    L_b = biasprm[0] + (length - lo) / max(mujoco.mjMINVAL, width_b)
+    return np.asarray(activation) * gain + biasprm[2] * _passive(L_b, biasprm[5], biasprm[7])
+
+
+# ----------------------------------------------------------------------------- fitting
+
+
+def mujoco_actuator_parameters(
+    muscle: Muscle,
+    length_range: tuple[float, float] | None,
+    reference: MuscleReference | tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    bounds: FitBounds | None = None,
+) -> ActuatorParams:
+    """MuJoCo muscle actuator parameters for ``muscle``.
+
+    Args:
+        muscle: the parsed OpenSim muscle (SI units).
+        length_range: (min, max) MTU length of the muscle's tendon over its motion, m; it anchors
+            MuJoCo's normalisation (any range gives the same forces). None: the reference's range,
+            else normalized lengths 0.5..1.5.
+        reference: OpenSim's isometric curves (:class:`MuscleReference` or (lengths, active,
+            passive)); None gives the physiological rigid-tendon mapping, unfitted.
+        bounds: how far the fit may leave OpenSim's physiology.
+    """
+    bounds = bounds or FitBounds()
+    start = _physiological_shape(muscle)
+    reference = _valid(reference)
+    shape, edges = start, ()
+    if reference is not None:
+        shape, passive_edges = _fit_passive(muscle, reference, start, bounds)
+        shape, active_edges = _fit_active(muscle, reference, shape, bounds)
+        shape = _fit_velocity(shape, reference, bounds)
+        edges = passive_edges + active_edges
+    if length_range is None and reference is not None:
+        length_range = (float(reference.lengths.min()), float(reference.lengths.max()))
+    elif length_range is None:
+        length_range = (
+            start.mtu_optimal - 0.5 * start.width,
+            start.mtu_optimal + 0.5 * start.width,
+        )
+    lo, hi = (float(v) for v in length_range)
+    if hi - lo < 1e-6:
+        lo, hi = lo - 1e-3, hi + 1e-3
+    return _assemble(muscle, shape, start, (lo, hi), reference, edges)
+
+
+def _valid(reference) -> MuscleReference | None:
+    """The reference without its NaN samples; None if fewer than 3 remain."""
+    if reference is None:
+        return None
+    reference = MuscleReference(*(np.asarray(v, dtype=float) for v in reference))
+    keep = np.isfinite(reference.lengths + reference.active + reference.passive)
+    if keep.sum() < 3:
+        return None
+    return reference._replace(
+        lengths=reference.lengths[keep],
+        active=reference.active[keep],
+        passive=reference.passive[keep],
+    )
+
+
+def _number(muscle: Muscle, curve: str | None, prop: str, default: float) -> float:
+    """A scalar of the muscle element (``curve`` None) or of one of its curve elements."""
+    text = (muscle.curves.get(curve, {}) if curve else muscle.properties).get(prop, "")
+    return float(text) if text else default
+
+
+def _tendon_strain(muscle: Muscle) -> float:
+    """Tendon strain at max isometric force; 0 for a rigid tendon."""
+    ignore = muscle.properties.get("ignore_tendon_compliance", "false").strip().lower()
+    if ignore == "true" or "Rigid" in muscle.type:
+        return 0.0
+    prop, curve, default = _TENDON_STRAIN.get(muscle.type, ("", None, 0.04))
+    return _number(muscle, curve, prop, default) if prop else default
+
+
+def _physiological_shape(muscle: Muscle) -> _Shape:
+    """Rigid-tendon mapping of OpenSim's parameters; shapes from the muscle's curve parameters
+    (Thelen's Gaussian matched at half maximum; passive through 1 at the strain at one Fmax)."""
+    cos0 = math.cos(muscle.pennation_angle)
+    if muscle.type == "Thelen2003Muscle":
+        half = 2.0 * math.sqrt(_number(muscle, None, "KshapeActive", 0.45) * math.log(2))
+        lmin, lmax = 1.0 - half, 1.0 + half
+        strain = _number(muscle, None, "FmaxMuscleStrain", 0.6)
+    else:
+        afl = "ActiveForceLengthCurve"
+        lmin = _number(muscle, afl, "min_norm_active_fiber_length", 0.4441)
+        lmax = _number(muscle, afl, "max_norm_active_fiber_length", 1.8123)
+        strain = _number(muscle, "FiberForceLengthCurve", "strain_at_one_norm_force", 0.7)
+        strain = _number(muscle, None, "passive_fiber_strain_at_one_norm_force", strain)
+    fvmax = _number(muscle, None, "Flen", 1.4)
+    mtu_optimal = muscle.tendon_slack_length + muscle.optimal_fiber_length * cos0
+    width = muscle.optimal_fiber_length / cos0
+    return _Shape(
+        mtu_optimal=mtu_optimal,
+        width=width,
+        lmin=lmin,
+        lmax=lmax,
+        force=muscle.max_isometric_force * cos0,
+        passive_onset=mtu_optimal,
+        passive_width=width,
+        passive_lmax=lmax,
+        fpmax=1.0 / float(_passive(np.array(1.0 + strain), lmax, 1.0)),
+        fvmax=_number(
+            muscle, "ForceVelocityCurve", "max_eccentric_velocity_force_multiplier", fvmax
+        ),
+    )
+
+
+def _shape_curves(shape: _Shape, fmax: float, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Isometric tendon force of ``shape`` at full activation and passive, N."""
+    L = 1.0 + (lengths - shape.mtu_optimal) / shape.width
+    L_passive = 1.0 + (lengths - shape.passive_onset) / shape.passive_width
+    passive = fmax * _passive(L_passive, shape.passive_lmax, shape.fpmax)
+    return shape.force * _gain_length(L, shape.lmin, shape.lmax) + passive, passive
+
+
+def _least_squares(
+    residual, starts: list[list[float]], lower: list[float], upper: list[float], names: tuple
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Bounded least squares from the ``_STARTS`` best of ``starts``; the solution and the
+    names of the parameters that ended on a bound."""
+    points = [np.clip(x, lower, upper) for x in starts]
+    points.sort(key=lambda x: float(np.sum(residual(x) ** 2)))
+    runs = [least_squares(residual, x, bounds=(lower, upper)) for x in points[:_STARTS]]
+    best = min(runs, key=lambda run: run.cost)
+    edges = tuple(
+        name
+        for name, x, lo, hi in zip(names, best.x, lower, upper, strict=True)
+        if min(x - lo, hi - x) <= 1e-6 * max(1.0, hi - lo)
+    )
+    return best.x, edges
+
+
+def _fit_passive(
+    muscle: Muscle, reference: MuscleReference, start: _Shape, bounds: FitBounds
+) -> tuple[_Shape, tuple[str, ...]]:
+    """Fit the passive curve's onset, lmax and fpmax to OpenSim's passive force."""
+    fmax = muscle.max_isometric_force
+
+    def decode(x: np.ndarray) -> _Shape:
+        onset = start.mtu_optimal + x[0] * start.width
+        return replace(start, passive_onset=onset, passive_lmax=x[1], fpmax=x[2])
+
+    def residual(x: np.ndarray) -> np.ndarray:
+        return (_shape_curves(decode(x), fmax, reference.lengths)[1] - reference.passive) / fmax
+
+    lower = [bounds.passive_onset[0], bounds.passive_lmax[0], bounds.fpmax[0]]
+    upper = [bounds.passive_onset[1], bounds.passive_lmax[1], bounds.fpmax[1]]
+    starts = [[onset, lmax, start.fpmax] for onset in (0.0, 0.2, 0.4) for lmax in (1.6, 3.0)]
+    x, edges = _least_squares(residual, starts, lower, upper, _PASSIVE_NAMES)
+    return decode(x), edges
+
+
+def _fit_active(
+    muscle: Muscle, reference: MuscleReference, start: _Shape, bounds: FitBounds
+) -> tuple[_Shape, tuple[str, ...]]:
+    """Fit the active optimum's MTU length, L0, lmin, lmax and force to OpenSim's tendon force
+    at full activation (passive part fixed)."""
+    fmax, lopt = muscle.max_isometric_force, muscle.optimal_fiber_length
+    cos0 = math.cos(muscle.pennation_angle)
+    stretch = muscle.tendon_slack_length * _tendon_strain(muscle) / lopt
+
+    def decode(x: np.ndarray) -> _Shape:
+        return replace(
+            start,
+            mtu_optimal=start.mtu_optimal + x[0] * lopt,
+            width=start.width * x[1],
+            lmin=x[2],
+            lmax=x[3],
+            force=x[4] * fmax,
+        )
+
+    def residual(x: np.ndarray) -> np.ndarray:
+        return (_shape_curves(decode(x), fmax, reference.lengths)[0] - reference.active) / fmax
+
+    lower = [
+        -bounds.slack_shift,
+        1 - bounds.optimal_length,
+        bounds.lmin[0],
+        bounds.lmax[0],
+        bounds.force[0] * cos0,
+    ]
+    upper = [
+        stretch + bounds.slack_shift,
+        1 + bounds.optimal_length,
+        bounds.lmin[1],
+        bounds.lmax[1],
+        bounds.force[1],
+    ]
+    starts = [
+        [shift * stretch, 1.0, lmin, lmax, cos0]
+        for shift in (0.0, 0.5, 1.0)
+        for lmin, lmax in _START_SHAPES
+    ]
+    x, edges = _least_squares(residual, starts, lower, upper, _ACTIVE_NAMES)
+    return decode(x), edges
+
+
+_START_SHAPES = ((0.45, 1.6), (0.3, 1.9), (-0.2, 2.5))  # (lmin, lmax) of the active curve
+_STARTS = 3  # least-squares runs from the best starting points
+_ACTIVE_NAMES = ("mtu_optimal", "optimal_fiber_length", "lmin", "lmax", "force")
+_PASSIVE_NAMES = ("passive_onset", "passive_lmax", "fpmax")
+
+
+def _fit_velocity(shape: _Shape, reference: MuscleReference, bounds: FitBounds) -> _Shape:
+    """Fit MuJoCo's eccentric plateau ``fvmax`` to OpenSim's force-velocity curve (normalized
+    velocities map one to one: vmax follows L0); unchanged without an OpenSim curve."""
+    if reference.fv_multiplier.size == 0:
+        return shape
+    v, fv = reference.fv_velocity, reference.fv_multiplier
+    x0 = [float(np.clip(shape.fvmax, *bounds.fvmax))]
+    result = least_squares(lambda x: _gain_velocity(v, x[0]) - fv, x0, bounds=bounds.fvmax)
+    return replace(shape, fvmax=float(result.x[0]))
+
+
+def _muscle_prm(
+    muscle: Muscle, shape: _Shape, lengthrange: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """MuJoCo's gainprm and biasprm (range0, range1, force, scale, lmin, lmax, vmax, fpmax,
+    fvmax) for ``shape`` anchored at ``lengthrange``; vmax keeps OpenSim's max contraction
+    velocity. The passive curve has its own range, lmax and force (Fmax)."""
+    cos0 = math.cos(muscle.pennation_angle)
+    lo, hi = lengthrange
+    vmax = muscle.optimal_fiber_length * muscle.max_contraction_velocity / (cos0 * shape.width)
+    gain, bias = np.zeros(mujoco.mjNGAIN), np.zeros(mujoco.mjNBIAS)
+    gain[:9] = [
+        *(1.0 + (x - shape.mtu_optimal) / shape.width for x in (lo, hi)),
+        *(shape.force, 1.0, shape.lmin, shape.lmax, vmax, shape.fpmax, shape.fvmax),
+    ]
+    bias[:9] = [
+        *(1.0 + (x - shape.passive_onset) / shape.passive_width for x in (lo, hi)),
+        *(muscle.max_isometric_force, 1.0, shape.lmin, shape.passive_lmax, vmax, shape.fpmax),
+        shape.fvmax,
+    ]
+    return gain, bias
+
+
+def _errors(
+    prm: tuple[np.ndarray, np.ndarray],
+    lengthrange: tuple[float, float],
+    reference: MuscleReference | None,
+    fmax: float,
+) -> tuple[float, float, float, float]:
+    """RMSE and max |error| of active and passive force, % of ``fmax`` (NaN without reference)."""
+    if reference is None:
+        return (math.nan,) * 4
+    errors = [
+        muscle_force(*prm, lengthrange, reference.lengths, 0.0, a) - target
+        for a, target in ((1.0, reference.active), (0.0, reference.passive))
+    ]
+    rmse = [100.0 * float(np.sqrt(np.mean(e**2))) / fmax for e in errors]
+    worst = [100.0 * float(np.max(np.abs(e))) / fmax for e in errors]
+    return rmse[0], rmse[1], worst[0], worst[1]
+
+
+def _report(
+    muscle: Muscle,
+    shape: _Shape,
+    start: _Shape,
+    lengthrange: tuple[float, float],
+    reference: MuscleReference | None,
+    edges: tuple[str, ...],
+) -> FitReport:
+    """Agreement of ``shape`` (and of the unfitted ``start``) with ``reference``."""
+    fmax, cos0 = muscle.max_isometric_force, math.cos(muscle.pennation_angle)
+    prm = _muscle_prm(muscle, shape, lengthrange)
+    errors = _errors(prm, lengthrange, reference, fmax)
+    unfitted = _errors(_muscle_prm(muscle, start, lengthrange), lengthrange, reference, fmax)
+    fv_error = math.nan
+    if reference is not None and reference.fv_multiplier.size:
+        fv = _gain_velocity(reference.fv_velocity, shape.fvmax) - reference.fv_multiplier
+        fv_error = 100.0 * float(np.sqrt(np.mean(fv**2)))
+    implied = shape.width * cos0
+    return FitReport(
+        fitted=reference is not None,
+        samples=0 if reference is None else int(reference.lengths.size),
+        rmse_active=errors[0],
+        rmse_passive=errors[1],
+        max_error_active=errors[2],
+        max_error_passive=errors[3],
+        rmse_active_unfitted=unfitted[0],
+        rmse_passive_unfitted=unfitted[1],
+        rmse_fv=fv_error,
+        optimal_fiber_length=implied,
+        optimal_fiber_length_ratio=implied / muscle.optimal_fiber_length,
+        tendon_slack_length=shape.mtu_optimal - implied * cos0,
+        mtu_optimal_length=shape.mtu_optimal,
+        force=shape.force,
+        lmin=shape.lmin,
+        lmax=shape.lmax,
+        passive_onset=1.0 + (shape.passive_onset - shape.mtu_optimal) / shape.width,
+        passive_lmax=shape.passive_lmax,
+        fpmax=shape.fpmax,
+        fvmax=shape.fvmax,
+        vmax=float(prm[0][6]),
+        at_bounds=edges,
+    )
+
+
+def _assemble(
+    muscle: Muscle,
+    shape: _Shape,
+    start: _Shape,
+    lengthrange: tuple[float, float],
+    reference: MuscleReference | None,
+    edges: tuple[str, ...],
+) -> ActuatorParams:
+    """The actuator parameters of ``shape`` and their report against ``reference``."""
+    gain, bias = _muscle_prm(muscle, shape, lengthrange)
+    dynprm = np.zeros(mujoco.mjNDYN)
+    dynprm[:3] = [muscle.activation_time_constant, muscle.deactivation_time_constant, 0.0]
+    damping = _number(muscle, None, "fiber_damping", _DAMPING_DEFAULT.get(muscle.type, 0.0))
+    cos0 = math.cos(muscle.pennation_angle)
+    velocity = muscle.optimal_fiber_length * muscle.max_contraction_velocity  # m/s
+    return ActuatorParams(
+        name=muscle.name,
+        gaintype=int(mujoco.mjtGain.mjGAIN_MUSCLE),
+        biastype=int(mujoco.mjtBias.mjBIAS_MUSCLE),
+        dyntype=int(mujoco.mjtDyn.mjDYN_MUSCLE),
+        gainprm=gain,
+        biasprm=bias,
+        dynprm=dynprm,
+        lengthrange=lengthrange,
+        ctrlrange=(0.0, 1.0),
+        tendon_damping=damping * muscle.max_isometric_force * cos0**2 / velocity,
+        fit_report=_report(muscle, shape, start, lengthrange, reference, edges),
+    )
+
+
+# ----------------------------------------------------------------------------- MjSpec, batch
+
+
+def add_muscle_actuator(
+    spec: mujoco.MjSpec, params: ActuatorParams, tendon: str | None = None, damping: bool = True
+):
+    """Add a muscle actuator driving the spatial/fixed tendon ``tendon`` (default: named as the
+    muscle) to ``spec``; with ``damping``, also set the tendon's damping to OpenSim's fiber damping
+    (``params.tendon_damping``, N s/m). Returns the new ``mjsActuator``."""
+    target = tendon or params.name
+    actuator = spec.add_actuator(
+        name=params.name, target=target, trntype=mujoco.mjtTrn.mjTRN_TENDON
+    )
+    actuator.dyntype = mujoco.mjtDyn(params.dyntype)
+    actuator.gaintype = mujoco.mjtGain(params.gaintype)
+    actuator.biastype = mujoco.mjtBias(params.biastype)
+    actuator.dynprm = params.dynprm
+    actuator.gainprm = params.gainprm
+    actuator.biasprm = params.biasprm
+    actuator.lengthrange = list(params.lengthrange)
+    actuator.ctrlrange = list(params.ctrlrange)
+    actuator.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
+    if damping and params.tendon_damping > 0:
+        found = spec.tendon(target)
+        if found is not None:
+            found.damping = params.tendon_damping
+    return actuator
+
+
+def fit_muscles(
+    osim_path: str | Path,
+    model: OsimModel,
+    poses: Sequence[Mapping[str, float]] | None = None,
+    bounds: FitBounds | None = None,
+    length_ranges: Mapping[str, tuple[float, float]] | None = None,
+) -> dict[str, ActuatorParams]:
+    """Actuator parameters of every muscle of ``model`` (parsed from ``osim_path``), fitted to
+    OpenSim's isometric equilibrium at ``poses`` (default :func:`sample_poses`).
+
+    ``length_ranges`` (muscle -> (min, max) MTU length, m, e.g. the MuJoCo tendons' ranges)
+    anchors each actuator's normalisation; default: the range OpenSim reached at ``poses``.
+    """
+    poses = list(poses) if poses is not None else sample_poses(model)
+    names = [m.name for m in model.muscles]
+    references = opensim_reference(osim_path, poses, names) if names else {}
+    length_ranges = length_ranges or {}
+    return {
+        m.name: mujoco_actuator_parameters(m, length_ranges.get(m.name), references[m.name], bounds)
+        for m in model.muscles
+    }

@@ -89,8 +89,9 @@ def _add_conditional_movers(builder, paths: dict[str, list]) -> None:
     data = mujoco.MjData(model)
     kinematics = _current_kinematics(builder, model)
     muscles = {m.name: m for m in builder.model.muscles}
-    original = {m: list(sites) for m, sites in paths.items()}  # neighbours: non-conditional points
-    for muscle, k in todo:
+    original = {m: list(sites) for m, sites in paths.items()}
+    tables: dict[tuple[str, int], tuple[str, np.ndarray, np.ndarray]] = {}
+    for muscle, k in todo:  # in path order, so a previous conditional point is tabulated first
         sites, point = paths[muscle], paths[muscle][k]
         before = next((s for s in reversed(original[muscle][:k]) if isinstance(s, str)), None)
         after = next((s for s in original[muscle][k + 1 :] if isinstance(s, str)), None)
@@ -100,7 +101,10 @@ def _add_conditional_movers(builder, paths: dict[str, list]) -> None:
                 f"conditional point '{point.name}' of '{muscle}' is at an end of the path; left out"
             )
             continue
-        x, locations = _conditional_table(builder, model, data, kinematics, point, before, after)
+        x, locations = _conditional_table(
+            builder, model, data, kinematics, point, before, after, tables.get((muscle, k - 1))
+        )
+        tables[(muscle, k)] = (point.coordinate, x, locations, point.body)
         moving = [(point.coordinate, PiecewiseLinearFunction(x, locations[:, a])) for a in range(3)]
         mover = PathPointSpec(point.name, point.body, point.location, "moving", moving=moving)
         name = f"{muscle}-{point.name}"
@@ -115,7 +119,7 @@ def _add_conditional_movers(builder, paths: dict[str, list]) -> None:
                 "point": point.name,
                 "coordinate": point.coordinate,
                 "range": list(point.range),
-                "represented_as": "moving point on the chord outside the range",
+                "represented_as": "moving point, collapsed outside its range",
             }
         )
     for sites in paths.values():
@@ -134,21 +138,37 @@ def _current_kinematics(builder, model):
 
 
 def _conditional_table(
-    builder, model, data, kinematics, point: PathPointSpec, before: str, after: str
+    builder,
+    model,
+    data,
+    kinematics,
+    point: PathPointSpec,
+    before: str,
+    after: str,
+    previous: tuple | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coordinate samples and the point's location (body frame) at each: itself inside the
-    range, its projection on the neighbours' chord outside."""
+    range; outside, on the point just before it when that is on the same body (a fixed point,
+    or a conditional one of the same coordinate): the path is then exactly OpenSim's straight
+    line whatever the other coordinates. Otherwise on the neighbours' chord."""
     coordinate = builder.model.coordinates[point.coordinate]
     lo, hi = max(coordinate.range[0], -2 * np.pi), min(coordinate.range[1], 2 * np.pi)
     edges = [e + d for e in point.range for d in (-1e-6, 1e-6) if lo < e + d < hi]
+    if previous is not None and previous[0] == point.coordinate:
+        edges = np.concatenate([edges, previous[1]])
     x = np.unique(np.concatenate([np.linspace(lo, hi, CONDITIONAL_SAMPLES), edges]))
-    qpos = kinematics.qpos({point.coordinate: x}, model.nq)
     body = model.body(point.body).id
-    locations = np.zeros((len(x), 3))
-    for i, value in enumerate(x):
-        if point.range[0] <= value <= point.range[1]:
-            locations[i] = point.location
-            continue
+    inside = (x >= point.range[0]) & (x <= point.range[1])
+    locations = np.tile(point.location, (len(x), 1))
+    if previous is not None and previous[0] == point.coordinate and previous[3] == point.body:
+        for axis in range(3):
+            locations[~inside, axis] = np.interp(x[~inside], previous[1], previous[2][:, axis])
+        return x, locations
+    if previous is None and model.site(before).bodyid[0] == body:
+        locations[~inside] = model.site(before).pos
+        return x, locations
+    qpos = kinematics.qpos({point.coordinate: x}, model.nq)
+    for i in np.flatnonzero(~inside):
         data.qpos[:] = qpos[i]
         mujoco.mj_kinematics(model, data)
         rotation, origin = data.xmat[body].reshape(3, 3), data.xpos[body]

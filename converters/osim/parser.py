@@ -28,12 +28,12 @@ from converters.osim.model import (
     Marker,
     MeshGeometry,
     Muscle,
+    OsimModel,
     PathPointSpec,
     PathWrapSpec,
-    WrapObjectSpec,
-    OsimModel,
     TransformAxis,
     Unsupported,
+    WrapObjectSpec,
 )
 from converters.spatial import euler_xyz_body, transform
 

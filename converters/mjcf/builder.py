@@ -348,7 +348,9 @@ class _Builder:
         roots = {c.dependent: self._root(c.dependent) for c in self.couplings}
         for slot in self.slots:
             root = roots.get(slot.coordinate, slot.coordinate)
-            if slot.function is not None or root != slot.coordinate:
+            if slot.locked_in_simulation:
+                self._lock(slot, kinematics)
+            elif slot.function is not None or root != slot.coordinate:
                 self._equality(slot, own[root], kinematics)
         for coordinate in self.model.coordinates.values():
             if coordinate.locked and coordinate.name in own:
@@ -359,6 +361,31 @@ class _Builder:
                 data = np.array(eq.data)
                 data[: 1 + POLY_DEGREE] = 0.0  # q = qpos0: a lock
                 eq.data = data
+
+    def _lock(self, slot: JointSlot, kinematics: KinematicMap) -> None:
+        """Hold ``slot`` at its default in simulation; report how far its true value strays."""
+        coordinate = self.model.coordinates[slot.coordinate]
+        lo, hi = _fit_range(coordinate)
+        x = np.linspace(lo, hi, self.options.fit_samples)
+        y = slot.function.value(kinematics.complete({coordinate.name: x})[slot.coordinate])
+        eq = self.spec.add_equality(name=f"hold_{slot.name}")
+        eq.type = mujoco.mjtEq.mjEQ_JOINT
+        eq.objtype = mujoco.mjtObj.mjOBJ_JOINT
+        eq.name1 = slot.name
+        data = np.array(eq.data)
+        data[: 1 + POLY_DEGREE] = 0.0
+        eq.data = data
+        self.result.couplings_fit.append(
+            {
+                "joint": slot.name,
+                "follows": None,
+                "what": f"{slot.opensim_joint}.{slot.axis} "
+                f"({slot.coordinate}), held at its default in simulation",
+                "range": [lo, hi],
+                "polynomial": [0.0] * (POLY_DEGREE + 1),
+                "max_error": float(np.abs(y - slot.ref).max()),
+            }
+        )
 
     def _root(self, name: str) -> str:
         """The independent coordinate that (through couplers) drives coordinate ``name``."""

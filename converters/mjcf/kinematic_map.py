@@ -32,6 +32,7 @@ class JointSlot:
     axis: str
     qpos: int = -1
     dof: int = -1
+    locked_in_simulation: bool = False  # no polynomial can follow it: held at ref in simulation
 
     @property
     def dependent(self) -> bool:

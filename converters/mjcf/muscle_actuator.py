@@ -1,23 +1,29 @@
 """MuJoCo muscle actuators that keep an OpenSim muscle's physiology.
 
 MuJoCo's built-in muscle (``mju_muscleGain`` / ``mju_muscleBias``) sees only the actuator length
-``len`` (here the muscle-tendon unit, MTU, length of the muscle's spatial tendon) through an affine
-map::
+``len`` (here the muscle-tendon unit, MTU, length of the muscle's tendon) through an affine map::
 
     L0 = (lengthrange1 - lengthrange0) / (range1 - range0)
     L  = range0 + (len - lengthrange0) / L0          # normalized length, optimum at L = 1
     V  = vel / (L0 * vmax)                           # normalized velocity
 
-so an actuator is fixed by the MTU length at the optimum, ``mtu_optimal = lengthrange0 +
-(1 - range0) L0``, the slope ``L0`` (m of MTU per unit of normalized length) and the shapes
-``lmin``, ``lmax``, ``fpmax``, ``fvmax``. With a rigid tendon and OpenSim's constant-thickness
-pennation (fiber length ``l`` with ``l sin(alpha) = l_opt sin(alpha0)``), ``dL_mtu/dl~ =
-l_opt / cos(alpha)``: the physiological mapping is ``L0 = l_opt / cos(alpha0)`` and
-``mtu_optimal = l_ts + l_opt cos(alpha0)``. OpenSim's muscles are not rigid-tendon and their curves
-are not MuJoCo's, so both are fitted by bounded least squares to OpenSim's own isometric
-equilibrium (:func:`opensim_reference`), with the implied optimal fiber length ``L0 cos(alpha0)``
-kept within :attr:`FitBounds.optimal_length` of OpenSim's and the optimum's MTU length within
-:attr:`FitBounds.slack_shift` optimal fiber lengths of the rigid/stretched-tendon values.
+so the active curve is fixed by the MTU length at its optimum, the slope ``L0`` (m of MTU per unit
+of normalized length) and the shapes ``lmin``, ``lmax``, ``fvmax``. With a rigid tendon and
+OpenSim's constant-thickness pennation (fiber length ``l`` with ``l sin(alpha) = l_opt
+sin(alpha0)``), ``dL_mtu/dl~ = l_opt / cos(alpha)``: the physiological mapping is ``L0 = l_opt /
+cos(alpha0)``, optimum at ``l_ts + l_opt cos(alpha0)``, and ``vmax`` in those units keeps OpenSim's
+max contraction velocity. ``gainprm`` and ``biasprm`` are separate arrays, so the passive curve
+(half-quadratic, then linear) gets its own range (onset), ``lmax`` and ``fpmax``.
+
+OpenSim's muscles have compliant tendons and curves that are not MuJoCo's, so the shapes are fitted
+by bounded least squares to OpenSim's own isometric equilibrium (:func:`opensim_reference`), with
+the implied optimal fiber length ``L0 cos(alpha0)`` kept within :attr:`FitBounds.optimal_length`
+of OpenSim's and the optimum's MTU length within :attr:`FitBounds.slack_shift` optimal fiber
+lengths of [rigid tendon, tendon at its strain under max isometric force]. Where MuJoCo's passive
+shape cannot follow OpenSim's exponential (RMSE above :attr:`FitBounds.spring_threshold`), the
+muscle's tendon also gets a cubic spring beyond a dead band (MuJoCo's polynomial tendon
+``stiffness`` with ``springlength = (0, start)``). OpenSim's fiber damping goes on the actuator's
+``damping`` (MuJoCo applies it along the tendon). :func:`tendon_force` adds all three.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ from typing import NamedTuple
 
 import mujoco
 import numpy as np
-from scipy.optimize import least_squares
+from scipy.optimize import least_squares, nnls
 
+from converters.errors import UnknownNameError
 from converters.osim.model import Muscle, OsimModel
 
 __all__ = [
@@ -42,6 +49,7 @@ __all__ = [
     "sample_poses",
     "opensim_reference",
     "muscle_force",
+    "tendon_force",
     "mujoco_actuator_parameters",
     "add_muscle_actuator",
     "fit_muscles",
@@ -77,8 +85,8 @@ class MuscleReference(NamedTuple):
 
 @dataclass(frozen=True)
 class FitBounds:
-    """How far a fit may move from OpenSim's physiology (normalized lengths are fiber lengths
-    over the optimal fiber length; MTU lengths are converted with ``L0 = l_opt / cos(alpha0)``).
+    """How far a fit may move from OpenSim's physiology. Normalized lengths are fiber lengths over
+    the optimal fiber length (MTU length / ``L0``, ``L0 = l_opt / cos(alpha0)``).
 
     Attributes:
         optimal_length: implied optimal fiber length ``L0 cos(alpha0)`` within this fraction of
@@ -88,11 +96,15 @@ class FitBounds:
         force: MuJoCo's active ``force`` between ``force[0] * cos(alpha0) * Fmax`` and
             ``force[1] * Fmax`` (the pennation factor is folded into it).
         lmin, lmax: MuJoCo's normalized ends of the active force-length curve.
-        passive_onset: normalized length, relative to the rigid-tendon optimum, where the passive
-            force starts (OpenSim's curves start near 0 and rise exponentially).
+        passive_onset: where the passive force starts, normalized, relative to the rigid-tendon
+            optimum (OpenSim's curves start near 0 and rise exponentially).
         passive_lmax: ``lmax`` of the passive curve (it is quadratic up to ``(1 + lmax) / 2``).
-        fpmax: passive force at ``(1 + passive_lmax) / 2``, times 2, in units of Fmax.
+        fpmax: the passive curve's ``fpmax`` (force at ``(1 + lmax) / 2`` is ``fpmax / 2`` Fmax).
         fvmax: MuJoCo's eccentric force-velocity plateau.
+        spring_threshold: passive RMSE (% Fmax) of MuJoCo's own passive curve above which the
+            tendon spring is added; ``math.inf`` never adds it.
+        spring_onset: where the spring starts, normalized, beyond the passive onset.
+        spring_coefficient: upper bound of each spring coefficient, Fmax per normalized length^n.
     """
 
     optimal_length: float = 0.2
@@ -104,18 +116,23 @@ class FitBounds:
     passive_lmax: tuple[float, float] = (1.05, 6.0)
     fpmax: tuple[float, float] = (1e-6, 20.0)
     fvmax: tuple[float, float] = (1.0, 2.0)
+    spring_threshold: float = 2.5
+    spring_onset: tuple[float, float] = (0.0, 2.0)
+    spring_coefficient: float = 1e4
 
 
 @dataclass(frozen=True)
 class FitReport:
     """How well the actuator reproduces OpenSim, and what was fitted.
 
-    RMSE and max errors are in % of max isometric force over the reference lengths; the
-    ``*_unfitted`` values are those of the physiological rigid-tendon mapping (what
-    :func:`mujoco_actuator_parameters` gives without a reference); ``rmse_fv`` is the
-    force-velocity multiplier's RMSE in % over normalized fiber velocities -1..1. Lengths in m,
-    forces in N, ``passive_onset`` in normalized fiber length. ``at_bounds`` names fitted
-    parameters that ended on a bound of :class:`FitBounds`. NaN where there was no reference.
+    RMSE and max errors are in % of max isometric force over the reference lengths, for the
+    whole tendon force (:func:`tendon_force`); ``rmse_passive_builtin`` is the passive RMSE of
+    MuJoCo's own passive curve alone, ``*_unfitted`` those of the physiological rigid-tendon
+    mapping (what :func:`mujoco_actuator_parameters` gives without a reference); ``rmse_fv`` is
+    the force-velocity multiplier's RMSE in % over normalized fiber velocities -1..1. Lengths in m,
+    forces in N; ``passive_onset`` and ``spring_onset`` are normalized lengths (1 = the active
+    optimum). ``at_bounds`` names fitted parameters that ended on a bound of :class:`FitBounds`.
+    NaN where there was no reference.
     """
 
     fitted: bool
@@ -124,6 +141,7 @@ class FitReport:
     rmse_passive: float
     max_error_active: float
     max_error_passive: float
+    rmse_passive_builtin: float
     rmse_active_unfitted: float
     rmse_passive_unfitted: float
     rmse_fv: float
@@ -139,12 +157,15 @@ class FitReport:
     fpmax: float
     fvmax: float
     vmax: float
+    tendon_spring: bool
+    spring_onset: float
     at_bounds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ActuatorParams:
-    """What to put on a MuJoCo actuator (``trntype`` tendon) driving the muscle's tendon.
+    """What to put on a MuJoCo actuator (``trntype`` tendon) driving the muscle's tendon, and on
+    that tendon.
 
     Attributes:
         name: the muscle's name (name both the actuator and its tendon after it).
@@ -152,8 +173,10 @@ class ActuatorParams:
         gainprm, biasprm, dynprm: arrays of ``mjNGAIN``, ``mjNBIAS``, ``mjNDYN`` numbers.
         lengthrange: MTU length range the normalisation is anchored to, m.
         ctrlrange: control (excitation) range.
-        tendon_damping: OpenSim's fiber damping seen along the tendon at the optimum, N s/m,
-            for the tendon's ``damping`` attribute (0 when the muscle has none).
+        damping: actuator damping along the tendon (OpenSim's fiber damping at the optimum),
+            N s/m.
+        tendon_stiffness: the tendon's polynomial spring (N/m, N/m^2, N/m^3); zeros: none.
+        tendon_springlength: the tendon's dead band (0, start of the spring), m; None: no spring.
         fit_report: agreement with OpenSim and the fitted shape parameters.
     """
 
@@ -166,31 +189,49 @@ class ActuatorParams:
     dynprm: np.ndarray
     lengthrange: tuple[float, float]
     ctrlrange: tuple[float, float]
-    tendon_damping: float
-    fit_report: FitReport
+    damping: float
+    tendon_stiffness: tuple[float, float, float]
+    tendon_springlength: tuple[float, float] | None
+    fit_report: FitReport | None
 
     def mjcf_attributes(self) -> dict[str, str]:
         """Attributes of an MJCF ``<general>`` element (add ``tendon=`` the tendon's name)."""
-        numbers = lambda values: " ".join(repr(float(v)) for v in values)  # noqa: E731
         return {
             "name": self.name,
             "dyntype": "muscle",
             "gaintype": "muscle",
             "biastype": "muscle",
-            "dynprm": numbers(self.dynprm),
-            "gainprm": numbers(self.gainprm),
-            "biasprm": numbers(self.biasprm),
-            "lengthrange": numbers(self.lengthrange),
-            "ctrlrange": numbers(self.ctrlrange),
+            "dynprm": _numbers(self.dynprm),
+            "gainprm": _numbers(self.gainprm),
+            "biasprm": _numbers(self.biasprm),
+            "lengthrange": _numbers(self.lengthrange),
+            "ctrlrange": _numbers(self.ctrlrange),
             "ctrllimited": "true",
+            "damping": _numbers([self.damping]),
         }
+
+    def tendon_attributes(self) -> dict[str, str]:
+        """Attributes to add to the muscle's ``<spatial>`` tendon (empty without a spring)."""
+        if self.tendon_springlength is None:
+            return {}
+        return {
+            "stiffness": _numbers(self.tendon_stiffness),
+            "springlength": _numbers(self.tendon_springlength),
+        }
+
+
+def _numbers(values) -> str:
+    """Numbers at full precision, space separated."""
+    return " ".join(repr(float(v)) for v in values)
 
 
 @dataclass(frozen=True)
 class _Shape:
     """A MuJoCo muscle in physical terms. Active: MTU length at the optimum (m), ``width`` = L0
     (m of MTU per normalized length), lmin, lmax, ``force`` (N). Passive: MTU length where it
-    starts (m), its own L0 (m), lmax, fpmax (per Fmax). ``fvmax``: eccentric plateau."""
+    starts (m), its L0 (m), lmax, fpmax (per Fmax); tendon spring from MTU length
+    ``spring_start`` (m, inf: none) with coefficients ``spring`` (Fmax per normalized length^n,
+    n = 1..3, in the passive's normalisation). ``fvmax``: eccentric plateau."""
 
     mtu_optimal: float
     width: float
@@ -202,6 +243,8 @@ class _Shape:
     passive_lmax: float
     fpmax: float
     fvmax: float
+    spring_start: float = math.inf
+    spring: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 # ----------------------------------------------------------------------------- poses
@@ -241,7 +284,7 @@ def opensim_reference(
     At every pose (coordinate -> value; others stay at their defaults; constraints assembled) the
     muscles are equilibrated (``Model.equilibrateMuscles``, compliant tendons included) at full
     activation and at activation 0 (which OpenSim clamps to its minimum activation). Poses where a
-    muscle cannot equilibrate give NaN for it.
+    muscle cannot equilibrate give NaN for it. ``muscles``: names (default: all).
     """
     import opensim
 
@@ -249,7 +292,11 @@ def opensim_reference(
     model = opensim.Model(str(osim_path))
     state = model.initSystem()
     muscle_set = model.getMuscles()
-    names = list(muscles) if muscles is not None else [m.getName() for m in muscle_set]
+    available = [muscle_set.get(k).getName() for k in range(muscle_set.getSize())]
+    names = list(muscles) if muscles is not None else available
+    for name in names:
+        if name not in available:
+            raise UnknownNameError("muscle", name, available, str(osim_path))
     handles = [muscle_set.get(n) for n in names]
     table = np.full((len(poses), len(names), 3), np.nan)
     for row, pose in enumerate(poses):
@@ -336,7 +383,7 @@ def _gain_length(L: np.ndarray, lmin: float, lmax: float) -> np.ndarray:
 
 
 def _passive(L: np.ndarray, lmax: float, fpmax: float) -> np.ndarray:
-    """MuJoCo's passive curve (``mju_muscleBias`` / force): half-quadratic then linear."""
+    """MuJoCo's passive curve (``mju_muscleBias`` over force): half-quadratic, then linear."""
     b = 0.5 * (1.0 + lmax)
     scale = max(mujoco.mjMINVAL, b - 1.0)
     quadratic = 0.5 * ((L - 1.0) / scale) ** 2
@@ -351,6 +398,12 @@ def _gain_velocity(V: np.ndarray, fvmax: float) -> np.ndarray:
     return np.where(V <= -1.0, 0.0, out)
 
 
+def _spring(x: np.ndarray, coefficients: Sequence[float]) -> np.ndarray:
+    """Polynomial spring ``c1 x + c2 x^2 + c3 x^3`` of the stretch ``x`` beyond the dead band."""
+    x = np.maximum(x, 0.0)
+    return x * (coefficients[0] + x * (coefficients[1] + x * coefficients[2]))
+
+
 def muscle_force(
     gainprm: np.ndarray,
     biasprm: np.ndarray,
@@ -359,20 +412,38 @@ def muscle_force(
     velocity: np.ndarray | float = 0.0,
     activation: np.ndarray | float = 1.0,
 ) -> np.ndarray:
-    """Tendon force (N, positive pulling) of a MuJoCo muscle actuator with ``force > 0``: minus
-    ``gain * act + bias``, as ``mju_muscleGain`` and ``mju_muscleBias`` compute them.
-
-    ``length`` and ``velocity`` are the actuator (MTU) length (m) and lengthening speed (m/s).
-    """
+    """Pulling force (N) of a MuJoCo muscle actuator with ``force > 0``: minus ``gain * act +
+    bias`` as ``mju_muscleGain`` and ``mju_muscleBias`` compute them, at actuator (MTU) length
+    ``length`` (m) and lengthening speed ``velocity`` (m/s)."""
     length = np.asarray(length, dtype=float)
     lo, hi = lengthrange
-    width = (hi - lo) / max(mujoco.mjMINVAL, gainprm[1] - gainprm[0])
-    L = gainprm[0] + (length - lo) / max(mujoco.mjMINVAL, width)
-    V = np.asarray(velocity, dtype=float) / max(mujoco.mjMINVAL, width * gainprm[6])
+    tiny = mujoco.mjMINVAL
+    width = (hi - lo) / max(tiny, gainprm[1] - gainprm[0])
+    L = gainprm[0] + (length - lo) / max(tiny, width)
+    V = np.asarray(velocity, dtype=float) / max(tiny, width * gainprm[6])
     gain = gainprm[2] * _gain_length(L, gainprm[4], gainprm[5]) * _gain_velocity(V, gainprm[8])
-    width_b = (hi - lo) / max(mujoco.mjMINVAL, biasprm[1] - biasprm[0])
-    L_b = biasprm[0] + (length - lo) / max(mujoco.mjMINVAL, width_b)
+    width_b = (hi - lo) / max(tiny, biasprm[1] - biasprm[0])
+    L_b = biasprm[0] + (length - lo) / max(tiny, width_b)
     return np.asarray(activation) * gain + biasprm[2] * _passive(L_b, biasprm[5], biasprm[7])
+
+
+def tendon_force(
+    params: ActuatorParams,
+    length: np.ndarray,
+    velocity: np.ndarray | float = 0.0,
+    activation: np.ndarray | float = 1.0,
+) -> np.ndarray:
+    """Whole pulling force (N) along the muscle's tendon in MuJoCo: the actuator's (muscle
+    gain and bias, actuator damping) plus the tendon spring's, at MTU length ``length`` (m) and
+    lengthening speed ``velocity`` (m/s). In a simulation: ``-actuator_force`` plus the spring."""
+    force = muscle_force(
+        params.gainprm, params.biasprm, params.lengthrange, length, velocity, activation
+    )
+    force = force + params.damping * np.asarray(velocity, dtype=float)
+    if params.tendon_springlength is not None:
+        stretch = np.asarray(length, dtype=float) - params.tendon_springlength[1]
+        force = force + _spring(stretch, params.tendon_stiffness)
+    return force
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -398,12 +469,12 @@ def mujoco_actuator_parameters(
     bounds = bounds or FitBounds()
     start = _physiological_shape(muscle)
     reference = _valid(reference)
-    shape, edges = start, ()
+    shape, edges, builtin = start, (), math.nan
     if reference is not None:
-        shape, passive_edges = _fit_passive(muscle, reference, start, bounds)
+        shape, edges, builtin = _fit_passive(muscle, reference, start, bounds)
         shape, active_edges = _fit_active(muscle, reference, shape, bounds)
         shape = _fit_velocity(shape, reference, bounds)
-        edges = passive_edges + active_edges
+        edges += active_edges
     if length_range is None and reference is not None:
         length_range = (float(reference.lengths.min()), float(reference.lengths.max()))
     elif length_range is None:
@@ -414,7 +485,9 @@ def mujoco_actuator_parameters(
     lo, hi = (float(v) for v in length_range)
     if hi - lo < 1e-6:
         lo, hi = lo - 1e-3, hi + 1e-3
-    return _assemble(muscle, shape, start, (lo, hi), reference, edges)
+    params = _assemble(muscle, shape, (lo, hi))
+    report = _report(muscle, params, shape, start, reference, edges, builtin)
+    return replace(params, fit_report=report)
 
 
 def _valid(reference) -> MuscleReference | None:
@@ -449,7 +522,7 @@ def _tendon_strain(muscle: Muscle) -> float:
 
 def _physiological_shape(muscle: Muscle) -> _Shape:
     """Rigid-tendon mapping of OpenSim's parameters; shapes from the muscle's curve parameters
-    (Thelen's Gaussian matched at half maximum; passive through 1 at the strain at one Fmax)."""
+    (Thelen's Gaussian matched at half maximum; passive through Fmax at its strain there)."""
     cos0 = math.cos(muscle.pennation_angle)
     if muscle.type == "Thelen2003Muscle":
         half = 2.0 * math.sqrt(_number(muscle, None, "KshapeActive", 0.45) * math.log(2))
@@ -484,16 +557,17 @@ def _shape_curves(shape: _Shape, fmax: float, lengths: np.ndarray) -> tuple[np.n
     """Isometric tendon force of ``shape`` at full activation and passive, N."""
     L = 1.0 + (lengths - shape.mtu_optimal) / shape.width
     L_passive = 1.0 + (lengths - shape.passive_onset) / shape.passive_width
-    passive = fmax * _passive(L_passive, shape.passive_lmax, shape.fpmax)
+    spring = _spring((lengths - shape.spring_start) / shape.passive_width, shape.spring)
+    passive = fmax * (_passive(L_passive, shape.passive_lmax, shape.fpmax) + spring)
     return shape.force * _gain_length(L, shape.lmin, shape.lmax) + passive, passive
 
 
 def _least_squares(
-    residual, starts: list[list[float]], lower: list[float], upper: list[float], names: tuple
+    residual, starts: list, lower: list[float], upper: list[float], names: tuple[str, ...]
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Bounded least squares from the ``_STARTS`` best of ``starts``; the solution and the
     names of the parameters that ended on a bound."""
-    points = [np.clip(x, lower, upper) for x in starts]
+    points = [np.clip(np.asarray(x, dtype=float), lower, upper) for x in starts]
     points.sort(key=lambda x: float(np.sum(residual(x) ** 2)))
     runs = [least_squares(residual, x, bounds=(lower, upper)) for x in points[:_STARTS]]
     best = min(runs, key=lambda run: run.cost)
@@ -507,8 +581,10 @@ def _least_squares(
 
 def _fit_passive(
     muscle: Muscle, reference: MuscleReference, start: _Shape, bounds: FitBounds
-) -> tuple[_Shape, tuple[str, ...]]:
-    """Fit the passive curve's onset, lmax and fpmax to OpenSim's passive force."""
+) -> tuple[_Shape, tuple[str, ...], float]:
+    """Fit MuJoCo's passive curve (onset, lmax, fpmax) to OpenSim's passive force, and add the
+    tendon spring when that is not enough. Returns the shape, the parameters on bounds and the
+    passive RMSE of MuJoCo's own curve (% Fmax)."""
     fmax = muscle.max_isometric_force
 
     def decode(x: np.ndarray) -> _Shape:
@@ -522,7 +598,66 @@ def _fit_passive(
     upper = [bounds.passive_onset[1], bounds.passive_lmax[1], bounds.fpmax[1]]
     starts = [[onset, lmax, start.fpmax] for onset in (0.0, 0.2, 0.4) for lmax in (1.6, 3.0)]
     x, edges = _least_squares(residual, starts, lower, upper, _PASSIVE_NAMES)
-    return decode(x), edges
+    builtin = 100.0 * float(np.sqrt(np.mean(residual(x) ** 2)))
+    if builtin <= bounds.spring_threshold:
+        return decode(x), edges, builtin
+    shape, spring_edges = _fit_spring(muscle, reference, start, bounds)
+    return shape, spring_edges, builtin
+
+
+def _fit_spring(
+    muscle: Muscle, reference: MuscleReference, start: _Shape, bounds: FitBounds
+) -> tuple[_Shape, tuple[str, ...]]:
+    """Fit MuJoCo's passive curve plus a cubic tendon spring to OpenSim's passive force: a grid
+    over the onsets and lmax with the four linear coefficients by non-negative least squares,
+    then bounded least squares over all seven from the best grid point."""
+    fmax, width = muscle.max_isometric_force, start.width
+    target = reference.passive / fmax
+
+    def decode(x: np.ndarray) -> _Shape:
+        onset = start.mtu_optimal + x[0] * width
+        return replace(
+            start,
+            passive_onset=onset,
+            passive_lmax=x[1],
+            fpmax=x[2],
+            spring_start=onset + x[3] * width,
+            spring=tuple(x[4:7]),
+        )
+
+    def residual(x: np.ndarray) -> np.ndarray:
+        return _shape_curves(decode(x), fmax, reference.lengths)[1] / fmax - target
+
+    best = (math.inf, None)
+    for onset in np.linspace(*bounds.passive_onset, 10):
+        L = 1.0 + (reference.lengths - start.mtu_optimal) / width - onset
+        for lmax in np.linspace(1.2, bounds.passive_lmax[1], 10):
+            quadratic = _passive(L, lmax, 1.0)
+            for spring in np.linspace(*bounds.spring_onset, 16):
+                stretch = np.maximum(L - 1.0 - spring, 0.0)
+                basis = np.stack([quadratic, stretch, stretch**2, stretch**3], axis=1)
+                coefficients, error = nnls(basis, target)
+                if error < best[0]:
+                    best = (error, [onset, lmax, coefficients[0], spring, *coefficients[1:]])
+    lower = [
+        bounds.passive_onset[0],
+        bounds.passive_lmax[0],
+        bounds.fpmax[0],
+        bounds.spring_onset[0],
+        0.0,
+        0.0,
+        0.0,
+    ]
+    upper = [
+        bounds.passive_onset[1],
+        bounds.passive_lmax[1],
+        bounds.fpmax[1],
+        bounds.spring_onset[1],
+        *(bounds.spring_coefficient,) * 3,
+    ]
+    names = (*_PASSIVE_NAMES, "spring_onset", "spring_1", "spring_2", "spring_3")
+    x, edges = _least_squares(residual, [best[1]], lower, upper, names)
+    return decode(x), tuple(e for e in edges if not e.startswith("spring_") or e == "spring_onset")
 
 
 def _fit_active(
@@ -578,7 +713,7 @@ _PASSIVE_NAMES = ("passive_onset", "passive_lmax", "fpmax")
 
 def _fit_velocity(shape: _Shape, reference: MuscleReference, bounds: FitBounds) -> _Shape:
     """Fit MuJoCo's eccentric plateau ``fvmax`` to OpenSim's force-velocity curve (normalized
-    velocities map one to one: vmax follows L0); unchanged without an OpenSim curve."""
+    velocities map one to one: vmax keeps OpenSim's); unchanged without an OpenSim curve."""
     if reference.fv_multiplier.size == 0:
         return shape
     v, fv = reference.fv_velocity, reference.fv_multiplier
@@ -587,105 +722,28 @@ def _fit_velocity(shape: _Shape, reference: MuscleReference, bounds: FitBounds) 
     return replace(shape, fvmax=float(result.x[0]))
 
 
-def _muscle_prm(
-    muscle: Muscle, shape: _Shape, lengthrange: tuple[float, float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """MuJoCo's gainprm and biasprm (range0, range1, force, scale, lmin, lmax, vmax, fpmax,
-    fvmax) for ``shape`` anchored at ``lengthrange``; vmax keeps OpenSim's max contraction
-    velocity. The passive curve has its own range, lmax and force (Fmax)."""
-    cos0 = math.cos(muscle.pennation_angle)
-    lo, hi = lengthrange
-    vmax = muscle.optimal_fiber_length * muscle.max_contraction_velocity / (cos0 * shape.width)
-    gain, bias = np.zeros(mujoco.mjNGAIN), np.zeros(mujoco.mjNBIAS)
-    gain[:9] = [
-        *(1.0 + (x - shape.mtu_optimal) / shape.width for x in (lo, hi)),
-        *(shape.force, 1.0, shape.lmin, shape.lmax, vmax, shape.fpmax, shape.fvmax),
-    ]
-    bias[:9] = [
-        *(1.0 + (x - shape.passive_onset) / shape.passive_width for x in (lo, hi)),
-        *(muscle.max_isometric_force, 1.0, shape.lmin, shape.passive_lmax, vmax, shape.fpmax),
-        shape.fvmax,
-    ]
-    return gain, bias
+# ----------------------------------------------------------------------------- assembly
 
 
-def _errors(
-    prm: tuple[np.ndarray, np.ndarray],
-    lengthrange: tuple[float, float],
-    reference: MuscleReference | None,
-    fmax: float,
-) -> tuple[float, float, float, float]:
-    """RMSE and max |error| of active and passive force, % of ``fmax`` (NaN without reference)."""
-    if reference is None:
-        return (math.nan,) * 4
-    errors = [
-        muscle_force(*prm, lengthrange, reference.lengths, 0.0, a) - target
-        for a, target in ((1.0, reference.active), (0.0, reference.passive))
-    ]
-    rmse = [100.0 * float(np.sqrt(np.mean(e**2))) / fmax for e in errors]
-    worst = [100.0 * float(np.max(np.abs(e))) / fmax for e in errors]
-    return rmse[0], rmse[1], worst[0], worst[1]
+def _assemble(muscle: Muscle, shape: _Shape, lengthrange: tuple[float, float]) -> ActuatorParams:
+    """MuJoCo's parameters for ``shape`` anchored at ``lengthrange`` (report left empty).
 
-
-def _report(
-    muscle: Muscle,
-    shape: _Shape,
-    start: _Shape,
-    lengthrange: tuple[float, float],
-    reference: MuscleReference | None,
-    edges: tuple[str, ...],
-) -> FitReport:
-    """Agreement of ``shape`` (and of the unfitted ``start``) with ``reference``."""
+    gainprm/biasprm = (range0, range1, force, scale, lmin, lmax, vmax, fpmax, fvmax); the passive
+    curve (biasprm) has its own range, lmax and force (Fmax); vmax keeps OpenSim's max
+    contraction velocity; dynprm = (activation, deactivation time constant, no smoothing)."""
     fmax, cos0 = muscle.max_isometric_force, math.cos(muscle.pennation_angle)
-    prm = _muscle_prm(muscle, shape, lengthrange)
-    errors = _errors(prm, lengthrange, reference, fmax)
-    unfitted = _errors(_muscle_prm(muscle, start, lengthrange), lengthrange, reference, fmax)
-    fv_error = math.nan
-    if reference is not None and reference.fv_multiplier.size:
-        fv = _gain_velocity(reference.fv_velocity, shape.fvmax) - reference.fv_multiplier
-        fv_error = 100.0 * float(np.sqrt(np.mean(fv**2)))
-    implied = shape.width * cos0
-    return FitReport(
-        fitted=reference is not None,
-        samples=0 if reference is None else int(reference.lengths.size),
-        rmse_active=errors[0],
-        rmse_passive=errors[1],
-        max_error_active=errors[2],
-        max_error_passive=errors[3],
-        rmse_active_unfitted=unfitted[0],
-        rmse_passive_unfitted=unfitted[1],
-        rmse_fv=fv_error,
-        optimal_fiber_length=implied,
-        optimal_fiber_length_ratio=implied / muscle.optimal_fiber_length,
-        tendon_slack_length=shape.mtu_optimal - implied * cos0,
-        mtu_optimal_length=shape.mtu_optimal,
-        force=shape.force,
-        lmin=shape.lmin,
-        lmax=shape.lmax,
-        passive_onset=1.0 + (shape.passive_onset - shape.mtu_optimal) / shape.width,
-        passive_lmax=shape.passive_lmax,
-        fpmax=shape.fpmax,
-        fvmax=shape.fvmax,
-        vmax=float(prm[0][6]),
-        at_bounds=edges,
-    )
-
-
-def _assemble(
-    muscle: Muscle,
-    shape: _Shape,
-    start: _Shape,
-    lengthrange: tuple[float, float],
-    reference: MuscleReference | None,
-    edges: tuple[str, ...],
-) -> ActuatorParams:
-    """The actuator parameters of ``shape`` and their report against ``reference``."""
-    gain, bias = _muscle_prm(muscle, shape, lengthrange)
-    dynprm = np.zeros(mujoco.mjNDYN)
+    velocity = muscle.optimal_fiber_length * muscle.max_contraction_velocity  # m/s
+    vmax = velocity / (cos0 * shape.width)
+    gain, bias, dynprm = np.zeros(mujoco.mjNGAIN), np.zeros(mujoco.mjNBIAS), np.zeros(mujoco.mjNDYN)
+    ranges = [1.0 + (x - shape.mtu_optimal) / shape.width for x in lengthrange]
+    passive = [1.0 + (x - shape.passive_onset) / shape.passive_width for x in lengthrange]
+    common = (vmax, shape.fpmax, shape.fvmax)
+    gain[:9] = [*ranges, shape.force, 1.0, shape.lmin, shape.lmax, *common]
+    bias[:9] = [*passive, fmax, 1.0, shape.lmin, shape.passive_lmax, *common]
     dynprm[:3] = [muscle.activation_time_constant, muscle.deactivation_time_constant, 0.0]
     damping = _number(muscle, None, "fiber_damping", _DAMPING_DEFAULT.get(muscle.type, 0.0))
-    cos0 = math.cos(muscle.pennation_angle)
-    velocity = muscle.optimal_fiber_length * muscle.max_contraction_velocity  # m/s
+    spring = math.isfinite(shape.spring_start)
+    stiffness = tuple(fmax * c / shape.passive_width ** (n + 1) for n, c in enumerate(shape.spring))
     return ActuatorParams(
         name=muscle.name,
         gaintype=int(mujoco.mjtGain.mjGAIN_MUSCLE),
@@ -696,21 +754,86 @@ def _assemble(
         dynprm=dynprm,
         lengthrange=lengthrange,
         ctrlrange=(0.0, 1.0),
-        tendon_damping=damping * muscle.max_isometric_force * cos0**2 / velocity,
-        fit_report=_report(muscle, shape, start, lengthrange, reference, edges),
+        damping=damping * fmax * cos0**2 / velocity,
+        tendon_stiffness=stiffness if spring else (0.0, 0.0, 0.0),
+        tendon_springlength=(0.0, shape.spring_start) if spring else None,
+        fit_report=None,
+    )
+
+
+def _errors(
+    params: ActuatorParams, reference: MuscleReference | None, fmax: float
+) -> tuple[float, float, float, float]:
+    """RMSE and max |error| of isometric active and passive tendon force, % of ``fmax``."""
+    if reference is None:
+        return (math.nan,) * 4
+    errors = [
+        tendon_force(params, reference.lengths, 0.0, a) - target
+        for a, target in ((1.0, reference.active), (0.0, reference.passive))
+    ]
+    rmse = [100.0 * float(np.sqrt(np.mean(e**2))) / fmax for e in errors]
+    worst = [100.0 * float(np.max(np.abs(e))) / fmax for e in errors]
+    return rmse[0], rmse[1], worst[0], worst[1]
+
+
+def _report(
+    muscle: Muscle,
+    params: ActuatorParams,
+    shape: _Shape,
+    start: _Shape,
+    reference: MuscleReference | None,
+    edges: tuple[str, ...],
+    builtin: float,
+) -> FitReport:
+    """Agreement of ``params`` (and of the unfitted ``start``) with ``reference``."""
+    fmax, cos0 = muscle.max_isometric_force, math.cos(muscle.pennation_angle)
+    errors = _errors(params, reference, fmax)
+    unfitted = _errors(_assemble(muscle, start, params.lengthrange), reference, fmax)
+    fv_error = math.nan
+    if reference is not None and reference.fv_multiplier.size:
+        fv = _gain_velocity(reference.fv_velocity, shape.fvmax) - reference.fv_multiplier
+        fv_error = 100.0 * float(np.sqrt(np.mean(fv**2)))
+    implied = shape.width * cos0
+    normalized = lambda mtu: 1.0 + (mtu - shape.mtu_optimal) / shape.width  # noqa: E731
+    return FitReport(
+        fitted=reference is not None,
+        samples=0 if reference is None else int(reference.lengths.size),
+        rmse_active=errors[0],
+        rmse_passive=errors[1],
+        max_error_active=errors[2],
+        max_error_passive=errors[3],
+        rmse_passive_builtin=builtin,
+        rmse_active_unfitted=unfitted[0],
+        rmse_passive_unfitted=unfitted[1],
+        rmse_fv=fv_error,
+        optimal_fiber_length=implied,
+        optimal_fiber_length_ratio=implied / muscle.optimal_fiber_length,
+        tendon_slack_length=shape.mtu_optimal - implied * cos0,
+        mtu_optimal_length=shape.mtu_optimal,
+        force=shape.force,
+        lmin=shape.lmin,
+        lmax=shape.lmax,
+        passive_onset=normalized(shape.passive_onset),
+        passive_lmax=shape.passive_lmax,
+        fpmax=shape.fpmax,
+        fvmax=shape.fvmax,
+        vmax=float(params.gainprm[6]),
+        tendon_spring=params.tendon_springlength is not None,
+        spring_onset=normalized(shape.spring_start),
+        at_bounds=edges,
     )
 
 
 # ----------------------------------------------------------------------------- MjSpec, batch
 
 
-def add_muscle_actuator(
-    spec: mujoco.MjSpec, params: ActuatorParams, tendon: str | None = None, damping: bool = True
-):
-    """Add a muscle actuator driving the spatial/fixed tendon ``tendon`` (default: named as the
-    muscle) to ``spec``; with ``damping``, also set the tendon's damping to OpenSim's fiber damping
-    (``params.tendon_damping``, N s/m). Returns the new ``mjsActuator``."""
+def add_muscle_actuator(spec: mujoco.MjSpec, params: ActuatorParams, tendon: str | None = None):
+    """Add the muscle actuator driving ``tendon`` (default: the tendon named as the muscle) to
+    ``spec``, and the tendon spring when ``params`` has one. Returns the new ``mjsActuator``."""
     target = tendon or params.name
+    found = spec.tendon(target)
+    if found is None:
+        raise UnknownNameError("tendon", target, [t.name for t in spec.tendons], params.name)
     actuator = spec.add_actuator(
         name=params.name, target=target, trntype=mujoco.mjtTrn.mjTRN_TENDON
     )
@@ -723,10 +846,10 @@ def add_muscle_actuator(
     actuator.lengthrange = list(params.lengthrange)
     actuator.ctrlrange = list(params.ctrlrange)
     actuator.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
-    if damping and params.tendon_damping > 0:
-        found = spec.tendon(target)
-        if found is not None:
-            found.damping = params.tendon_damping
+    actuator.damping = [params.damping, 0.0, 0.0]
+    if params.tendon_springlength is not None:
+        found.stiffness = list(params.tendon_stiffness)
+        found.springlength = list(params.tendon_springlength)
     return actuator
 
 

@@ -9,8 +9,9 @@
   straight line between its neighbours, where it changes nothing - exactly OpenSim's path when
   the line depends on that coordinate alone (the other coordinates at their defaults otherwise, a
   second-order error). The location is tabulated over the coordinate's range (piecewise linear,
-  with OpenSim's jump at the range ends), so validation is exact; simulation follows it through
-  the movers' polynomial equalities (their fit error is in the map).
+  with OpenSim's jump at the range ends), so validation is exact. No polynomial follows that jump,
+  so in simulation the point is held where it is in the default pose (the map gives how far its
+  true position strays from there).
 * Wrap cylinders and spheres become wrap geoms, placed in the path segment that passes closest
   to them in the default pose, with a side site for OpenSim's ``quadrant``. Ellipsoids become a
   cylinder along their long axis when the other two radii are equal, else a sphere of the mean
@@ -108,7 +109,10 @@ def _add_conditional_movers(builder, paths: dict[str, list]) -> None:
         moving = [(point.coordinate, PiecewiseLinearFunction(x, locations[:, a])) for a in range(3)]
         mover = PathPointSpec(point.name, point.body, point.location, "moving", moving=moving)
         name = f"{muscle}-{point.name}"
+        first_slot = len(builder.slots)
         body = _add_mover(builder, muscles[muscle], mover, name)
+        for slot in builder.slots[first_slot:]:  # a jump no polynomial follows: hold it
+            slot.locked_in_simulation = True
         site = body.add_site(name=name)
         site.size = [0.004, 0, 0]
         site.group = TENDON_GROUP

@@ -39,6 +39,18 @@ EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the report as JSON.",
 )
+@click.option(
+    "--muscles",
+    is_flag=True,
+    help="Also compare muscle-tendon lengths and moment arms with OpenSim.",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --muscles: write DIR/<model>_muscles.csv and a moment-arm PNG.",
+)
+@click.option("--force", is_flag=True, help="Overwrite report files.")
 def validate(
     model: Path,
     ik_file: Path | None,
@@ -49,6 +61,9 @@ def validate(
     orientation_bar: float,
     mass_matrix_bar: float,
     json_path: Path | None,
+    muscles: bool,
+    report_dir: Path | None,
+    force: bool,
 ) -> None:
     """Convert MODEL and compare it with OpenSim at many poses; exit 1 if a bar is missed.
 
@@ -59,6 +74,7 @@ def validate(
     Examples:
       kintwin validate subject01.osim
       kintwin validate subject01.osim --ik subject01_walk_IK.mot --markers subject01_walk.trc
+      kintwin validate Rajagopal2016.osim --muscles --report validation/
     """
     from converters.validate import BARS
 
@@ -72,6 +88,8 @@ def validate(
     report = _run(model, ik_file, trc_file, poses, seed)
     failures = report["kinematics"].failures(bars)
     click.echo(_format(report, bars))
+    if muscles:
+        failures += _muscles(model, report, report_dir, force)
     if json_path is not None:
         payload = {
             **report,
@@ -112,6 +130,7 @@ def _run(model: Path, ik_file: Path | None, trc_file: Path | None, n: int, seed:
         if trc_file is not None:
             result["ik_marker_error"] = _marker_error(converted, series, trc_file)
     result["kinematics"] = validate_kinematics(model, converted.mj_model, kinematics, poses, locked)
+    result["_converted"], result["_poses"] = converted, poses
     result["coupling_polynomials"] = converted.conversion.couplings_fit
     return result
 
@@ -169,3 +188,38 @@ def _format(report: dict, bars: dict) -> str:
             f"{100 * e['rms_mean_m']:.2f} cm, max {100 * e['rms_max_m']:.2f} cm"
         )
     return "\n".join(lines)
+
+
+def _muscles(model: Path, report: dict, report_dir: Path | None, force: bool) -> list[str]:
+    from converters.muscle_report import plot_worst_moment_arms, write_muscle_csv
+    from converters.validate_muscles import MUSCLE_BARS, validate_muscle_paths
+
+    converted, poses = report["_converted"], report["_poses"]
+    if not converted.osim.muscles:
+        click.echo("  muscles: none in this model")
+        return []
+    muscles = validate_muscle_paths(model, converted, poses)
+    s = muscles.summary()
+    click.echo(
+        f"  muscles: {s['muscles']}, {s['pairs']} muscle-coordinate pairs (moment arm > 1 mm)"
+    )
+    click.echo(
+        f"  {'length error, worst median (mm)':<40}{s['length_worst_median_mm']:>9.3f}  bar {MUSCLE_BARS['length_median_mm']:g}"
+    )
+    click.echo(
+        f"  {'length error, max (mm)':<40}{s['length_max_mm']:>9.3f}  bar {MUSCLE_BARS['length_max_mm']:g}"
+    )
+    click.echo(
+        f"  {'moment arm RMSE, median over pairs (mm)':<40}{s['moment_arm_median_rmse_mm']:>9.3f}  bar {MUSCLE_BARS['moment_arm_median_rmse_mm']:g}"
+    )
+    click.echo(
+        f"  {'moment arm error, max (mm)':<40}{s['moment_arm_max_err_mm']:>9.3f}  bar {MUSCLE_BARS['moment_arm_max_err_mm']:g}"
+    )
+    if report_dir is not None:
+        stem = model.stem
+        csv_path = write_muscle_csv(muscles, report_dir / f"{stem}_muscles.csv", force)
+        png = plot_worst_moment_arms(
+            model, converted, muscles, report_dir / f"{stem}_moment_arms.png", force
+        )
+        click.echo(f"  wrote {csv_path} and {png}")
+    return muscles.failures()

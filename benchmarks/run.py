@@ -13,7 +13,12 @@ import platform
 import time
 from pathlib import Path
 
-BENCHMARKS = ["benchmarks.bench_io", "benchmarks.bench_convert", "benchmarks.bench_classic_id"]
+BENCHMARKS = [
+    "benchmarks.bench_io",
+    "benchmarks.bench_convert",
+    "benchmarks.bench_classic_id",
+    "benchmarks.bench_muscles",
+]
 
 
 def shared_data() -> Path:

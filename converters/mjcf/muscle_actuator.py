@@ -62,6 +62,7 @@ _TENDON_STRAIN = {  # tendon strain at max isometric force: (XML property, curve
 }
 _DAMPING_DEFAULT = {"Millard2012EquilibriumMuscle": 0.1, "DeGrooteFregly2016Muscle": 0.0}
 _FV_VELOCITIES = np.linspace(-1.0, 1.0, 41)
+_PASSIVE_ACTIVATION = 0.01  # Millard's and Thelen's minimum; DeGroote cannot equilibrate at 0
 
 
 class MuscleReference(NamedTuple):
@@ -70,7 +71,7 @@ class MuscleReference(NamedTuple):
     Attributes:
         lengths: (n,) muscle-tendon lengths, m.
         active: (n,) tendon force at full activation (active + passive along the tendon), N.
-        passive: (n,) passive fiber force along the tendon at OpenSim's minimum activation, N.
+        passive: (n,) passive fiber force along the tendon at activation 0.01, N.
         fv_velocity: (k,) normalized fiber velocities (fraction of max contraction velocity,
             negative shortening) at which ``fv_multiplier`` is given.
         fv_multiplier: (k,) OpenSim's force-velocity multiplier there (full activation).
@@ -283,8 +284,9 @@ def opensim_reference(
 
     At every pose (coordinate -> value; others stay at their defaults; constraints assembled) the
     muscles are equilibrated (``Model.equilibrateMuscles``, compliant tendons included) at full
-    activation and at activation 0 (which OpenSim clamps to its minimum activation). Poses where a
-    muscle cannot equilibrate give NaN for it. ``muscles``: names (default: all).
+    activation and at activation 0.01 (Millard's and Thelen's minimum), where the passive fiber
+    force along the tendon is read. Poses where a muscle cannot equilibrate give NaN for it.
+    ``muscles``: names (default: all). Takes about 15 ms per pose for 80 muscles.
     """
     import opensim
 
@@ -304,7 +306,7 @@ def opensim_reference(
         table[row, :, 0] = [m.getLength(state) for m in handles]
         table[row, :, 1] = _equilibrium(model, state, handles, 1.0, "getTendonForce")
         table[row, :, 2] = _equilibrium(
-            model, state, handles, 0.0, "getPassiveFiberForceAlongTendon"
+            model, state, handles, _PASSIVE_ACTIVATION, "getPassiveFiberForceAlongTendon"
         )
     return {
         name: MuscleReference(
@@ -328,7 +330,8 @@ def _set_pose(model, state, pose: Mapping[str, float]) -> None:
 
 
 def _equilibrium(model, state, handles: list, activation: float, reader: str) -> list[float]:
-    """Set every muscle's activation, equilibrate them and read ``reader`` from each (N)."""
+    """Set every muscle's activation, equilibrate them and read ``reader`` from each (N); NaN
+    for a muscle OpenSim cannot equilibrate."""
     for muscle in handles:
         muscle.setActivation(state, activation)
     failed: set[int] = set()
@@ -337,10 +340,13 @@ def _equilibrium(model, state, handles: list, activation: float, reader: str) ->
     except RuntimeError:
         for k, muscle in enumerate(handles):
             try:
-                muscle.computeInitialFiberEquilibrium(state)
+                muscle.computeEquilibrium(state)
             except RuntimeError:
                 failed.add(k)
-    model.realizeDynamics(state)
+    try:
+        model.realizeDynamics(state)
+    except RuntimeError:
+        return [math.nan] * len(handles)
     return [
         math.nan if k in failed else float(getattr(muscle, reader)(state))
         for k, muscle in enumerate(handles)

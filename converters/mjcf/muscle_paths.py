@@ -45,10 +45,10 @@ def add_muscle_paths(builder) -> None:
         if spec.active
     }
     paths = {m.name: _add_points(builder, m) for m in model.muscles}
-    positions = _default_site_positions(builder.spec)
     _add_conditional_movers(builder, paths)
+    samples = _sampled_geometry(builder) if any(m.wraps for m in model.muscles) else None
     for muscle in model.muscles:
-        _add_tendon(builder, muscle, paths[muscle.name], wraps, positions)
+        _add_tendon(builder, muscle, paths[muscle.name], wraps, samples)
 
 
 # ------------------------------------------------------------------------------------ points
@@ -292,27 +292,69 @@ def _side_site(body, spec: WrapObjectSpec, pose: np.ndarray, radius: float) -> s
 # ------------------------------------------------------------------------------------ tendons
 
 
-def _default_site_positions(spec: mujoco.MjSpec) -> dict[str, np.ndarray]:
-    """World positions of every site and geom at qpos0 (to place wraps in segments)."""
-    model = spec.compile()
-    data = mujoco.MjData(model)
-    mujoco.mj_kinematics(model, data)
-    positions = {model.site(k).name: data.site_xpos[k].copy() for k in range(model.nsite)}
-    positions.update({model.geom(k).name: data.geom_xpos[k].copy() for k in range(model.ngeom)})
-    return positions
+WRAP_PLACEMENT_POSES = 48  # random poses used to choose the path segment a wrap belongs to
 
 
-def _segment_distance(point: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    ab = b - a
-    t = np.clip((point - a) @ ab / max(ab @ ab, 1e-18), 0.0, 1.0)
-    return float(np.linalg.norm(a + t * ab - point))
+class _Samples:
+    """World positions of sites and geoms (and geom axes) over random poses plus the default."""
+
+    def __init__(self, builder) -> None:
+        model = builder.spec.compile()
+        data = mujoco.MjData(model)
+        kinematics = _current_kinematics(builder, model)
+        rng = np.random.default_rng(0)
+        poses = {}
+        for name in kinematics.independent_coordinates:
+            coordinate = builder.model.coordinates[name]
+            lo, hi = max(coordinate.range[0], -np.pi), min(coordinate.range[1], np.pi)
+            draws = (
+                rng.uniform(lo, hi, WRAP_PLACEMENT_POSES)
+                if not coordinate.locked and hi > lo
+                else np.full(WRAP_PLACEMENT_POSES, builder.defaults[name])
+            )
+            poses[name] = np.append(draws, builder.defaults[name])
+        qpos = kinematics.qpos(poses, model.nq)
+        self.site = {model.site(k).name: k for k in range(model.nsite)}
+        self.geom = {model.geom(k).name: k for k in range(model.ngeom)}
+        self.site_body = model.site_bodyid.copy()
+        self.geom_body = model.geom_bodyid.copy()
+        self.site_xpos = np.zeros((len(qpos), model.nsite, 3))
+        self.geom_xpos = np.zeros((len(qpos), model.ngeom, 3))
+        self.geom_axis = np.zeros((len(qpos), model.ngeom, 3))
+        self.geom_size = model.geom_size.copy()
+        self.geom_type = model.geom_type.copy()
+        for i, q in enumerate(qpos):
+            data.qpos[:] = q
+            mujoco.mj_kinematics(model, data)
+            self.site_xpos[i] = data.site_xpos
+            self.geom_xpos[i] = data.geom_xpos
+            self.geom_axis[i] = data.geom_xmat.reshape(-1, 3, 3)[:, :, 2]
 
 
-def _add_tendon(builder, muscle: Muscle, sites: list[str], wraps: dict, positions) -> None:
+def _sampled_geometry(builder) -> _Samples:
+    return _Samples(builder)
+
+
+def _segment_hits(samples: _Samples, geom: str, a: str, b: str) -> tuple[int, float]:
+    """(poses where segment a-b passes through the wrap surface, mean clearance in m)."""
+    g = samples.geom[geom]
+    p, q = samples.site_xpos[:, samples.site[a]], samples.site_xpos[:, samples.site[b]]
+    center, radius = samples.geom_xpos[:, g], samples.geom_size[g, 0]
+    if samples.geom_type[g] == mujoco.mjtGeom.mjGEOM_CYLINDER:  # distance to the axis, in 2D
+        axis = samples.geom_axis[:, g]
+        p = p - np.sum((p - center) * axis, axis=1, keepdims=True) * axis
+        q = q - np.sum((q - center) * axis, axis=1, keepdims=True) * axis
+    d = q - p
+    t = np.clip(np.sum((center - p) * d, axis=1) / np.maximum(np.sum(d * d, axis=1), 1e-18), 0, 1)
+    clearance = np.linalg.norm(p + t[:, None] * d - center, axis=1) - radius
+    return int(np.sum(clearance < 0)), float(np.mean(clearance))
+
+
+def _add_tendon(builder, muscle: Muscle, sites: list[str], wraps: dict, samples) -> None:
     if len(sites) < 2:
         builder.result.warnings.append(f"muscle '{muscle.name}' has fewer than 2 path points")
         return
-    placed: dict[int, tuple[float, tuple[str, str | None]]] = {}
+    placed: dict[int, tuple[tuple[int, float], tuple[str, str | None]]] = {}
     for path_wrap in muscle.wraps:
         wrap = wraps.get(path_wrap.wrap_object)
         if wrap is None:
@@ -325,13 +367,12 @@ def _add_tendon(builder, muscle: Muscle, sites: list[str], wraps: dict, position
         ]
         if not segments:
             continue
-        center = positions[wrap[0]]
-        distance, k = min(
-            (_segment_distance(center, positions[sites[k]], positions[sites[k + 1]]), k)
-            for k in segments
-        )
-        if k not in placed or distance < placed[k][0]:
-            placed[k] = (distance, wrap)
+        # The segment that passes through the surface in most sampled poses (then the closest).
+        scores = {k: _segment_hits(samples, wrap[0], sites[k], sites[k + 1]) for k in segments}
+        k = max(segments, key=lambda k: (scores[k][0], -scores[k][1]))
+        rank = (-scores[k][0], scores[k][1])
+        if k not in placed or rank < placed[k][0]:
+            placed[k] = (rank, wrap)
     tendon = builder.spec.add_tendon(name=muscle.name)
     tendon.group = TENDON_GROUP
     tendon.width = 0.003

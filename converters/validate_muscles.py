@@ -29,6 +29,8 @@ MUSCLE_BARS = {
     "length_max_mm": 5.0,
     "moment_arm_median_rmse_mm": 2.0,
     "moment_arm_max_err_mm": 10.0,
+    "active_force_rmse_pct": 5.0,
+    "passive_force_rmse_pct": 5.0,
 }
 MOMENT_ARM_FLOOR_M = 1e-3
 
@@ -70,6 +72,12 @@ class MuscleReport:
             "moment_arm_max_err_mm": max(
                 (p.moment_arm_max_err_mm for p in self.pairs), default=0.0
             ),
+            "active_force_rmse_pct": max(
+                (p.active_force_rmse_pct for p in self.pairs), default=0.0
+            ),
+            "passive_force_rmse_pct": max(
+                (p.passive_force_rmse_pct for p in self.pairs), default=0.0
+            ),
         }
 
     def failures(self, bars: dict[str, float] = MUSCLE_BARS) -> list[str]:
@@ -80,6 +88,8 @@ class MuscleReport:
             "length_max_mm": summary["length_max_mm"],
             "moment_arm_median_rmse_mm": summary["moment_arm_median_rmse_mm"],
             "moment_arm_max_err_mm": summary["moment_arm_max_err_mm"],
+            "active_force_rmse_pct": summary["active_force_rmse_pct"],
+            "passive_force_rmse_pct": summary["passive_force_rmse_pct"],
         }
         return [f"{k} = {v:.3g} > {bars[k]:g}" for k, v in checks.items() if not v <= bars[k]]
 
@@ -157,7 +167,12 @@ def validate_muscle_paths(
                 arms_theirs[(muscle.name, coordinate)][k] = path.computeMomentArm(
                     state, osim.getCoordinateSet().get(coordinate)
                 )
-    return _report(osim.getName(), n, spans, ours, theirs, arms_ours, arms_theirs, values)
+    report = _report(osim.getName(), n, spans, ours, theirs, arms_ours, arms_theirs, values)
+    for pair in report.pairs:  # the actuator fits' agreement with OpenSim's muscle forces
+        fit = converted.conversion.muscle_fits.get(pair.muscle) or {}
+        pair.active_force_rmse_pct = float(fit.get("rmse_active", float("nan")))
+        pair.passive_force_rmse_pct = float(fit.get("rmse_passive", float("nan")))
+    return report
 
 
 def tendon_jacobian(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:

@@ -45,7 +45,7 @@ def test_every_acceptance_model_is_here():
 
 @pytest.mark.parametrize("path", MODELS, ids=_id)
 def test_kinematics_and_mass_equal_opensim(path: Path):
-    converted = convert_osim(path, ConvertOptions(meshes=False), exact=True)
+    converted = convert_osim(path, ConvertOptions(meshes=False, muscle_actuators=False), exact=True)
     coordinates = converted.osim.coordinates
     locked = {c.name: c.default_value for c in coordinates.values() if c.locked}
     ranges = {c.name: c.range for c in coordinates.values()}
@@ -75,7 +75,7 @@ def test_written_mjcf_loads_and_steps_stably(path: Path, tmp_path: Path):
 def test_default_pose_satisfies_every_coupling(shared_data: Path):
     converted = convert_osim(
         shared_data / "opensim-models/Models/Rajagopal/Rajagopal2016.osim",
-        ConvertOptions(meshes=False),
+        ConvertOptions(meshes=False, muscle_actuators=False),
     )
     exact = converted.kinematics.qpos({}, converted.mj_model.nq)[0]
     np.testing.assert_allclose(converted.mj_model.qpos0, exact, atol=1e-12)
@@ -114,7 +114,7 @@ def test_map_names_joints_as_coordinates(shared_data: Path, tmp_path: Path):
 
 def test_auto_contact_and_its_switch(shared_data: Path):
     path = shared_data / f"{GAIT10}/subject01.osim"
-    with_contact = convert_osim(path, ConvertOptions(meshes=False)).mj_model
+    with_contact = convert_osim(path, ConvertOptions(meshes=False, muscle_actuators=False)).mj_model
     spheres = [
         with_contact.geom(g).name
         for g in range(with_contact.ngeom)
@@ -125,7 +125,7 @@ def test_auto_contact_and_its_switch(shared_data: Path):
     assert not any(without.geom_type == mujoco.mjtGeom.mjGEOM_SPHERE)
     own = convert_osim(
         shared_data / "opencap-processing/Moco/models/LaiArnoldModified2017_contacts.osim",
-        ConvertOptions(meshes=False),
+        ConvertOptions(meshes=False, muscle_actuators=False),
     )
     names = {own.mj_model.geom(g).name for g in range(own.mj_model.ngeom)}
     assert {"s1_r", "s6_l", "floor"} <= names and not own.conversion.auto_contact
@@ -136,7 +136,7 @@ def test_contact_spheres_touch_the_floor_where_opensim_puts_them(shared_data: Pa
 
     opensim.Logger.setLevelString("error")
     path = shared_data / "opencap-processing/Moco/models/LaiArnoldModified2017_contacts.osim"
-    converted = convert_osim(path, ConvertOptions(meshes=False))
+    converted = convert_osim(path, ConvertOptions(meshes=False, muscle_actuators=False))
     model, data = converted.mj_model, mujoco.MjData(converted.mj_model)
     mujoco.mj_kinematics(model, data)
     osim = opensim.Model(str(path))
@@ -163,7 +163,7 @@ def test_meshes_are_written_beside_the_mjcf(shared_data: Path, tmp_path: Path):
 def test_old_format_model_is_upgraded(shared_data: Path):
     old = shared_data / "opensim-core/Applications/Analyze/tests/resources/arm26.osim"
     assert 'Version="30000"' in old.read_text()[:200]
-    converted = convert_osim(old, ConvertOptions(meshes=False))
+    converted = convert_osim(old, ConvertOptions(meshes=False, muscle_actuators=False))
     assert converted.osim.version == 30000
     assert list(converted.osim.coordinates) == ["r_shoulder_elev", "r_elbow_flex"]
 
@@ -185,7 +185,7 @@ def test_unsupported_force_is_listed_with_its_place(shared_data: Path, tmp_path:
         'name="spring"><coordinate>r_elbow_flex</coordinate><expression>-10*q'
         "</expression></ExpressionBasedCoordinateForce>",
     )
-    converted = convert_osim(path, ConvertOptions(meshes=False))
+    converted = convert_osim(path, ConvertOptions(meshes=False, muscle_actuators=False))
     assert any(
         u.startswith("ExpressionBasedCoordinateForce 'spring' at edited.osim:")
         for u in converted.map["unsupported"]
@@ -200,7 +200,7 @@ def test_unknown_joint_type_is_an_error_naming_it(shared_data: Path, tmp_path: P
     with pytest.raises(
         KintwinError, match=r"edited.osim:\d+: joint type EllipsoidJoint \('offset'\)"
     ):
-        convert_osim(path, ConvertOptions(meshes=False))
+        convert_osim(path, ConvertOptions(meshes=False, muscle_actuators=False))
 
 
 def test_cli_convert_model_refuses_to_overwrite(shared_data: Path, tmp_path: Path):

@@ -24,13 +24,16 @@ GAIT10 = "opensim-models/Pipelines/Gait10dof18musc/OutputReference"
 
 @pytest.fixture(scope="module")
 def gait10(shared_data: Path):
-    return convert_osim(shared_data / f"{GAIT10}/subject01.osim", ConvertOptions(meshes=False))
+    return convert_osim(
+        shared_data / f"{GAIT10}/subject01.osim",
+        ConvertOptions(meshes=False, muscle_actuators=False),
+    )
 
 
 @pytest.fixture(scope="module")
 def rajagopal(shared_data: Path):
     path = shared_data / "opensim-models/Models/Rajagopal/Rajagopal2016.osim"
-    return convert_osim(path, ConvertOptions(meshes=False))
+    return convert_osim(path, ConvertOptions(meshes=False, muscle_actuators=False))
 
 
 def test_mot_npz_mot_round_trip(shared_data: Path, tmp_path: Path):
@@ -100,7 +103,9 @@ def test_jacobian_matches_finite_differences(rajagopal):
 
 def test_marker_sites_equal_opensim_at_every_ik_frame(shared_data: Path):
     converted = convert_osim(
-        shared_data / f"{GAIT10}/subject01.osim", ConvertOptions(meshes=False), exact=True
+        shared_data / f"{GAIT10}/subject01.osim",
+        ConvertOptions(meshes=False, muscle_actuators=False),
+        exact=True,
     )
     series = coordinate_series(
         read_table(shared_data / f"{GAIT10}/IK/subject01_walk_IK.mot"), converted.osim

@@ -46,7 +46,9 @@ class ConvertOptions:
         armature: rotor inertia added to every joint (kg m^2, or kg for slides) so light bodies
             (talus, toes, patella) under contact simulate stably; removed for inverse dynamics
             and validation, which use the exact model.
-        muscles: convert muscle paths (spatial tendons) and muscles.
+        muscles: convert muscle paths (spatial tendons).
+        muscle_actuators: add a MuJoCo muscle per path, fitted to OpenSim's muscle (needs the
+            opensim package; about 0.5-3 s per model).
         timestep: simulation step in seconds.
         fit_samples: points per coordinate range for fitting coupling polynomials.
     """
@@ -58,6 +60,7 @@ class ConvertOptions:
     geometry_dirs: tuple[str, ...] = ()
     armature: float = 0.01
     muscles: bool = True
+    muscle_actuators: bool = True
 
 
 @dataclass
@@ -72,6 +75,7 @@ class Conversion:
     inertia_overrides: dict[str, list[float]] = field(default_factory=dict)
     missing_meshes: list[str] = field(default_factory=list)
     conditional_points: list[dict] = field(default_factory=list)
+    muscle_fits: dict[str, dict] = field(default_factory=dict)
 
 
 def build_model(

@@ -86,7 +86,16 @@ def build_map(model: OsimModel, conversion: Conversion, mj_model: mujoco.MjModel
         "auto_contact": conversion.auto_contact,
         "total_mass": model.total_mass,
         "unsupported": [str(u) for u in model.unsupported],
-        "muscles": [{"name": m.name, "type": m.type} for m in model.muscles],
+        "muscles": [
+            {
+                "name": m.name,
+                "type": m.type,
+                "actuator": m.name in conversion.muscle_fits,
+                "fit": conversion.muscle_fits.get(m.name),
+            }
+            for m in model.muscles
+        ],
+        "conditional_points": conversion.conditional_points,
         "warnings": conversion.warnings,
         "inertia_overrides": conversion.inertia_overrides,
         "armature": float(mj_model.dof_armature.max()) if mj_model.nv else 0.0,

@@ -540,6 +540,7 @@ def _physiological_shape(muscle: Muscle) -> _Shape:
         lmax = _number(muscle, afl, "max_norm_active_fiber_length", 1.8123)
         strain = _number(muscle, "FiberForceLengthCurve", "strain_at_one_norm_force", 0.7)
         strain = _number(muscle, None, "passive_fiber_strain_at_one_norm_force", strain)
+    strain = max(strain, 0.05)  # passive force reaches Fmax at 1 + strain
     fvmax = _number(muscle, None, "Flen", 1.4)
     mtu_optimal = muscle.tendon_slack_length + muscle.optimal_fiber_length * cos0
     width = muscle.optimal_fiber_length / cos0

@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import mujoco
 import numpy as np
 
@@ -49,6 +51,40 @@ def add_muscle_paths(builder) -> None:
     samples = _sampled_geometry(builder) if any(m.wraps for m in model.muscles) else None
     for muscle in model.muscles:
         _add_tendon(builder, muscle, paths[muscle.name], wraps, samples)
+    if builder.options.muscle_actuators:
+        _add_actuators(builder)
+
+
+def _add_actuators(builder) -> None:
+    """A MuJoCo muscle on each tendon, fitted to OpenSim's own muscle (see muscle_actuator)."""
+    from converters.mjcf.muscle_actuator import add_muscle_actuator, fit_muscles
+
+    tendons = {t.name for t in builder.spec.tendons}
+    muscles = [m for m in builder.model.muscles if m.name in tendons]
+    if not muscles:
+        return
+    params = fit_muscles(builder.model.path, _with_muscles(builder.model, muscles))
+    for muscle in muscles:
+        add_muscle_actuator(builder.spec, params[muscle.name])
+        report = params[muscle.name].fit_report
+        builder.result.muscle_fits[muscle.name] = (
+            {}
+            if report is None
+            else {
+                k: (
+                    float(v)
+                    if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
+                    else v
+                )
+                for k, v in asdict(report).items()
+            }
+        )
+
+
+def _with_muscles(model, muscles):
+    from dataclasses import replace
+
+    return replace(model, muscles=muscles)
 
 
 # ------------------------------------------------------------------------------------ points

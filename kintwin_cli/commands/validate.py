@@ -215,6 +215,12 @@ def _muscles(model: Path, report: dict, report_dir: Path | None, force: bool) ->
     click.echo(
         f"  {'moment arm error, max (mm)':<40}{s['moment_arm_max_err_mm']:>9.3f}  bar {MUSCLE_BARS['moment_arm_max_err_mm']:g}"
     )
+    click.echo(
+        f"  {'active force RMSE, worst muscle (% Fmax)':<40}{s['active_force_rmse_pct']:>9.3f}  bar {MUSCLE_BARS['active_force_rmse_pct']:g}"
+    )
+    click.echo(
+        f"  {'passive force RMSE, worst muscle (% Fmax)':<40}{s['passive_force_rmse_pct']:>9.3f}  bar {MUSCLE_BARS['passive_force_rmse_pct']:g}"
+    )
     if report_dir is not None:
         stem = model.stem
         csv_path = write_muscle_csv(muscles, report_dir / f"{stem}_muscles.csv", force)

@@ -91,7 +91,13 @@ def classic_inverse_dynamics(
         )
     splines = [] if loads is None else _load_splines(loads)
     saved = model.opt.disableflags
-    model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONSTRAINT
+    # Generalized forces are what the joints must supply: no constraint, spring or damper forces
+    # (OpenSim's ID excludes muscles; a model converted with muscles keeps tendon springs).
+    model.opt.disableflags |= (
+        mujoco.mjtDisableBit.mjDSBL_CONSTRAINT
+        | mujoco.mjtDisableBit.mjDSBL_SPRING
+        | mujoco.mjtDisableBit.mjDSBL_DAMPER
+    )
     data = mujoco.MjData(model)
     rows = []
     try:

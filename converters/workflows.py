@@ -34,7 +34,8 @@ def run_classic_id(
         raise KintwinError(
             "--grf needs --external-loads (the XML that says which columns act on which body)"
         )
-    converted = convert_osim(model, ConvertOptions(meshes=False), exact=True)
+    # Like OpenSim's forces_to_exclude=Muscles: the skeleton alone (no tendons, no actuators).
+    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False), exact=True)
     series = coordinate_series(read_table(coordinates), converted.osim, coordinates)
     loads = None if external_loads is None else load_external_loads(external_loads, grf)
     table = classic_inverse_dynamics(converted, series, loads, lowpass_hz, time_range)

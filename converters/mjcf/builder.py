@@ -32,6 +32,7 @@ from converters.spatial import OPENSIM_TO_MUJOCO, axis_angle, invert, quat_from_
 __all__ = ["ConvertOptions", "Conversion", "build_model", "POLY_DEGREE"]
 
 POLY_DEGREE = 4  # MuJoCo's joint equality is a quartic polynomial
+MUSCLE_TIMESTEP = 0.001  # s, the largest step for models with muscle actuators
 CONTACT_GROUP, MARKER_GROUP, MESH_GROUP = 3, 4, 1
 
 
@@ -165,6 +166,10 @@ class _Builder:
         if self.mesh_dir is not None:
             spec.meshdir = str(self.mesh_dir)
         spec.option.timestep = self.options.timestep
+        if self.model.muscles and self.options.muscles and self.options.muscle_actuators:
+            # Passive muscle forces on light distal bodies (toes, talus) are stiff: 1 ms steps
+            # keep the collapsed, passive model stable.
+            spec.option.timestep = min(self.options.timestep, MUSCLE_TIMESTEP)
         spec.option.gravity = OPENSIM_TO_MUJOCO @ self.model.gravity
         spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
         ground = spec.worldbody.add_body(name=self.model.ground)

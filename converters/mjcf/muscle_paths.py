@@ -63,7 +63,17 @@ def _add_actuators(builder) -> None:
     muscles = [m for m in builder.model.muscles if m.name in tendons]
     if not muscles:
         return
-    params = fit_muscles(builder.model.path, _with_muscles(builder.model, muscles))
+    try:
+        params = fit_muscles(builder.model.path, _with_muscles(builder.model, muscles))
+    except RuntimeError as error:  # OpenSim could not build the model's muscles
+        from converters.mjcf.muscle_actuator import mujoco_actuator_parameters
+
+        first = str(error).strip().splitlines()[0][:200]
+        builder.result.warnings.append(
+            f"OpenSim could not evaluate the muscles ({first}); "
+            "actuators use OpenSim's parameters without fitting"
+        )
+        params = {m.name: mujoco_actuator_parameters(m, None) for m in muscles}
     for muscle in muscles:
         add_muscle_actuator(builder.spec, params[muscle.name])
         report = params[muscle.name].fit_report

@@ -13,35 +13,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
+from converters.compare import id_agreement
 from converters.opensim_io.table import read_table
 from converters.validate import opensim_inverse_dynamics
 
 GAIT10 = "opensim-models/Pipelines/Gait10dof18musc/OutputReference"
 
 
-def _compare(ours: Path, reference: Path, edge: float = 0.05) -> dict:
-    a, b = read_table(ours), read_table(reference)
-    inner = (a.time > a.time[0] + edge) & (a.time < a.time[-1] - edge)
-    worst = {"ratio": 0.0}
-    for label in b.labels:
-        expected = np.interp(a.time, b.time, b.column(label))
-        tolerance = max(0.5, 0.01 * np.abs(expected).max())
-        error = float(np.abs(a.column(label) - expected)[inner].max())
-        if error / tolerance > worst["ratio"]:
-            worst = {
-                "ratio": error / tolerance,
-                "column": label,
-                "max_error": error,
-                "tolerance": tolerance,
-            }
-    return {
-        "columns": len(b.labels),
-        "frames": int(inner.sum()),
-        "worst": worst,
-        "within_bar": worst["ratio"] <= 1.0,
-    }
+def _compare(ours: Path, reference: Path) -> dict:
+    return id_agreement(read_table(ours), read_table(reference))
 
 
 def _kintwin(*args: str) -> float:

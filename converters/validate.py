@@ -17,7 +17,7 @@ import numpy as np
 from converters.mjcf.kinematic_map import KinematicMap
 from converters.spatial import OPENSIM_TO_MUJOCO, rotation_angle_between
 
-__all__ = ["KinematicsReport", "validate_kinematics", "sample_poses", "BARS"]
+__all__ = ["KinematicsReport", "validate_kinematics", "sample_poses", "set_opensim_pose", "BARS"]
 
 BARS = {
     "body_position_m": 1e-5,
@@ -94,7 +94,7 @@ def validate_kinematics(
     report = _Worst()
     for k in range(qpos.shape[0]):
         pose = {name: float(v[k]) for name, v in values.items()}
-        _set_opensim_pose(osim, state, pose)
+        set_opensim_pose(osim, state, pose)
         data.qpos[:] = qpos[k]
         mujoco.mj_forward(mj_model, data)
         _compare_frames(osim, state, mj_model, data, report)
@@ -140,7 +140,8 @@ class _Worst:
             self.where[key] = where
 
 
-def _set_opensim_pose(osim, state, pose: dict[str, float]) -> None:
+def set_opensim_pose(osim, state, pose: dict[str, float]) -> None:
+    """Set every unlocked coordinate of an ``opensim`` model's state and realize positions."""
     coordinates = osim.getCoordinateSet()
     for name, value in pose.items():
         coordinate = coordinates.get(name)
@@ -263,10 +264,10 @@ def _opensim_speeds_per_coordinate_rate(
                     name: np.asarray(pose[name] + sign * step),
                 }
             )
-            _set_opensim_pose(osim, state, {c: float(v) for c, v in moved.items()})
+            set_opensim_pose(osim, state, {c: float(v) for c, v in moved.items()})
             q.append(np.array([state.getQ().get(j) for j in range(state.getNQ())]))
         result[:, k] = np.linalg.lstsq(n, (q[0] - q[1]) / (2 * step), rcond=None)[0]
-    _set_opensim_pose(osim, state, pose)
+    set_opensim_pose(osim, state, pose)
     return result
 
 

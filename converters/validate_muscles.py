@@ -14,6 +14,7 @@ import mujoco
 import numpy as np
 
 from converters.model_conversion import ConvertedModel
+from converters.validate import set_opensim_pose
 
 __all__ = [
     "MusclePair",
@@ -155,7 +156,7 @@ def validate_muscle_paths(
         mujoco.mj_fwdPosition(model, data)
         jac = kinematics.jacobian(pose, model.nv)
         ten_j = tendon_jacobian(model, data)
-        _set_pose(osim, state, pose)
+        set_opensim_pose(osim, state, pose)
         for muscle in muscles:
             path = forces.get(muscle.name).getGeometryPath()
             t = _tendon_id(model, muscle.name)
@@ -187,15 +188,6 @@ def tendon_jacobian(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
 
 def _tendon_id(model: mujoco.MjModel, name: str) -> int:
     return mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_TENDON, name)
-
-
-def _set_pose(osim, state, pose: dict[str, float]) -> None:
-    coordinates = osim.getCoordinateSet()
-    for name, value in pose.items():
-        coordinate = coordinates.get(name)
-        if not coordinate.getLocked(state):
-            coordinate.setValue(state, value, False)
-    osim.realizePosition(state)
 
 
 def _report(name, n, spans, ours, theirs, arms_ours, arms_theirs, values) -> MuscleReport:

@@ -23,17 +23,18 @@ import mujoco
 import numpy as np
 
 from converters.errors import KintwinError
+from converters.mjcf.contact import add_contacts
 from converters.mjcf.kinematic_map import Coupling, JointSlot, KinematicMap
 from converters.mjcf.meshes import find_mesh, read_mesh, write_stl
 from converters.mjcf.muscle_paths import add_muscle_paths
-from converters.osim.model import ContactHalfSpace, ContactSphere, Joint, OsimModel
+from converters.osim.model import Joint, OsimModel
 from converters.spatial import OPENSIM_TO_MUJOCO, axis_angle, invert, quat_from_matrix, transform
 
 __all__ = ["ConvertOptions", "Conversion", "build_model", "POLY_DEGREE"]
 
 POLY_DEGREE = 4  # MuJoCo's joint equality is a quartic polynomial
 MUSCLE_TIMESTEP = 0.001  # s, the largest step for models with muscle actuators
-CONTACT_GROUP, MARKER_GROUP, MESH_GROUP = 3, 4, 1
+MARKER_GROUP, MESH_GROUP = 4, 1
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class _Builder:
         for joint in _topological(self.model):
             self._add_body(joint)
         self._add_markers()
-        self._add_contacts()
+        add_contacts(self)
         if self.options.muscles:
             add_muscle_paths(self)
         kinematics = KinematicMap(
@@ -450,128 +451,6 @@ class _Builder:
             site.size = [0.008, 0, 0]
             site.group = MARKER_GROUP
             site.rgba = [1.0, 0.2, 0.6, 1.0]
-
-    def _add_contacts(self) -> None:
-        """Contact spheres and half spaces of the model; a floor and foot spheres if it has none."""
-        geometries = list(self.model.contact_geometry)
-        if not any(isinstance(g, ContactSphere) for g in geometries) and self.options.auto_contact:
-            geometries += self._foot_spheres()
-        if not any(isinstance(g, ContactHalfSpace) for g in geometries):
-            # OpenSim's ground plane y = 0 with the solid below: the half space x > 0 of a frame
-            # rotated -90 degrees about z (as in LaiArnoldModified2017_contacts.osim).
-            floor = "floor" if "floor" not in self.model.bodies else "kintwin_floor"
-            geometries.append(
-                ContactHalfSpace(
-                    floor, self.model.ground, transform(axis_angle([0, 0, 1], -np.pi / 2))
-                )
-            )
-            self.result.auto_contact.append(floor)
-        for geometry in geometries:
-            self._add_contact_geom(geometry)
-        self._match_contact_forces([g for g in geometries if isinstance(g, ContactSphere)])
-
-    def _add_contact_geom(self, geometry: ContactSphere | ContactHalfSpace) -> None:
-        body = self.bodies[geometry.body]
-        if isinstance(geometry, ContactSphere):
-            geom = body.add_geom(name=geometry.name, type=mujoco.mjtGeom.mjGEOM_SPHERE)
-            geom.size = [geometry.radius, 0, 0]
-            geom.pos = geometry.pose[:3, 3]
-            geom.contype, geom.conaffinity = 1, 0  # spheres touch the floor, not each other
-            geom.rgba = [0.2, 0.6, 1.0, 0.6]
-        else:
-            geom = body.add_geom(name=geometry.name, type=mujoco.mjtGeom.mjGEOM_PLANE)
-            geom.size = [0, 0, 1]
-            # OpenSim's half space is x > 0 of its frame (outward normal -x); a MuJoCo plane's
-            # outward normal is its +z, so the plane frame's z must be the half space's -x.
-            normal_frame = geometry.pose[:3, :3] @ axis_angle([0, 1, 0], -np.pi / 2)
-            geom.pos = geometry.pose[:3, 3]
-            geom.quat = quat_from_matrix(normal_frame)
-            geom.contype, geom.conaffinity = 0, 1
-            geom.rgba = [0.5, 0.55, 0.6, 1.0]
-        geom.friction = [0.8, 0.005, 0.0001]
-        geom.group = CONTACT_GROUP
-
-    def _match_contact_forces(self, spheres: list[ContactSphere]) -> None:
-        """Give each sphere its OpenSim contact force's friction and an equivalent stiffness.
-
-        Hunt-Crossley/Hertz contact, f = 4/3 E sqrt(R) d^1.5 (1 + 1.5 c v), is linearised where one
-        sphere carries an equal share m of body weight: k = df/dd, b = 1.5 c f. MuJoCo's solref
-        then gets the spring's time constant 1/sqrt(k/m) and damping ratio b / (2 sqrt(k m)).
-        An approximation, stated in the map's warnings.
-        """
-        forces = {f["geometry"][0]: f for f in self.model.contact_forces if f["geometry"]}
-        gravity = float(np.linalg.norm(self.model.gravity))
-        share = self.model.total_mass * gravity / max(1, len(spheres) / 2)  # half in stance
-        mass = share / gravity
-        matched = 0
-        for sphere in spheres:
-            force = forces.get(sphere.name)
-            if force is None or force["stiffness"] <= 0:
-                continue
-            factor = 0.5 if force["type"] == "SmoothSphereHalfSpaceForce" else 1.0
-            modulus = factor * force["stiffness"]
-            depth = (share / (4.0 / 3.0 * modulus * np.sqrt(sphere.radius))) ** (2.0 / 3.0)
-            stiffness, damping = 1.5 * share / depth, 1.5 * force["dissipation"] * share
-            geom = self.spec.geom(sphere.name)
-            geom.solref = [
-                max(np.sqrt(mass / stiffness), 2 * self.options.timestep),
-                damping / (2 * np.sqrt(stiffness * mass)),
-            ]
-            geom.friction = [max(force["dynamic_friction"], 1e-3), 0.005, 0.0001]
-            matched += 1
-        if matched:
-            self.result.warnings.append(
-                f"{matched} contact spheres: Hunt-Crossley contact linearised at an equal share of "
-                "body weight (MuJoCo solref time constant and damping ratio); friction from their "
-                "contact forces"
-            )
-
-    def _foot_spheres(self) -> list[ContactSphere]:
-        """Six spheres per foot (heel, metatarsal heads, toes) placed like the contact model of
-        LaiArnoldModified2017, scaled by the foot's length (calcaneus origin to MTP joint)."""
-        spheres = []
-        for side, mirror in (("r", 1.0), ("l", -1.0)):
-            mtp = next(
-                (
-                    j
-                    for j in self.model.joints
-                    if j.parent_body == f"calcn_{side}" and j.child_body == f"toes_{side}"
-                ),
-                None,
-            )
-            if mtp is None:
-                continue
-            length = float(np.linalg.norm(mtp.parent_frame[:3, 3]))
-            for k, (body, x, y, z) in enumerate(_FOOT_SPHERES, start=1):
-                position = np.array([x, y, mirror * z]) * length
-                name = f"kintwin_contact{k}_{side}"
-                spheres.append(
-                    ContactSphere(
-                        name,
-                        f"{body}_{side}",
-                        transform(None, position),
-                        _FOOT_SPHERE_RADIUS * length,
-                    )
-                )
-                self.result.auto_contact.append(name)
-        if not spheres:
-            self.result.warnings.append(
-                "no calcn_r/calcn_l with toes bodies: no foot contact added"
-            )
-        return spheres
-
-
-# Sphere centres in the calcaneus/toes frames as fractions of foot length (calcn -> MTP joint),
-# from LaiArnoldModified2017_contacts.osim (right side; z is mirrored for the left foot).
-_FOOT_SPHERES = [
-    ("calcn", 0.0117, -0.0556, -0.0233),
-    ("calcn", 0.9077, -0.0556, -0.1757),
-    ("calcn", 0.8138, -0.0556, 0.3157),
-    ("calcn", 0.4052, -0.0556, 0.1612),
-    ("toes", 0.3669, -0.0556, -0.1145),
-    ("toes", 0.2751, -0.0556, 0.3785),
-]
-_FOOT_SPHERE_RADIUS = 0.1779
 
 
 def _unit_slope(function) -> float | None:

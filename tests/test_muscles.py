@@ -22,10 +22,11 @@ MODELS = {
     "Gait10dof18musc": GAIT10,
     "Gait2392": "opensim-models/Models/Gait2392_Simbody/gait2392_millard2012muscle.osim",
     "Rajagopal2016": "opensim-models/Models/Rajagopal/Rajagopal2016.osim",
-}
-KNOWN_GAPS = {  # measured misses, kept visible: these must turn green, not be loosened
-    "Arm26": "opensim-models/Models/Arm26/arm26.osim",  # ellipsoid wraps: 88 mm length at -90 deg
-    "LaiUhlrich2022": "opencap-processing/OpenSimPipeline/Models/LaiUhlrich2022.osim",  # 5.5 mm
+    "LaiUhlrich2022": "opencap-processing/OpenSimPipeline/Models/LaiUhlrich2022.osim",
+    # Within every bar at these 120 poses; the benchmark's 200 hit two of OpenSim's own
+    # discontinuities in BIClong's ellipsoid wrap (a far-side wrap +87 mm for 0.15 deg at
+    # r_shoulder_elev 29.5 deg; an abrupt side flip at -78 deg): see tests/test_wraps.py.
+    "Arm26": "opensim-models/Models/Arm26/arm26.osim",
 }
 
 
@@ -46,15 +47,6 @@ def _report(shared_data: Path, relative: str, poses: int = 120):
 def test_muscles_within_bars(shared_data: Path, name: str):
     _, report = _report(shared_data, MODELS[name])
     assert report.pairs and report.failures() == [], report.summary()
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN_GAPS))
-def test_known_gaps_are_still_measured(shared_data: Path, name: str):
-    _, report = _report(shared_data, KNOWN_GAPS[name])
-    summary = report.summary()
-    assert summary["moment_arm_median_rmse_mm"] <= 2.0  # the typical pair is right
-    if not report.failures():
-        pytest.fail(f"{name} now meets every bar: move it to MODELS")
 
 
 def test_moment_arms_have_opensims_sign(shared_data: Path):

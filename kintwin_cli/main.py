@@ -17,6 +17,7 @@ COMMANDS = {
     "validate": ("kintwin_cli.commands.validate", "validate"),
     "id": ("kintwin_cli.commands.inverse_dynamics", "inverse_dynamics"),
     "run-tool": ("kintwin_cli.commands.run_tool", "run_tool"),
+    "train": ("kintwin_cli.commands.train", "train"),
 }
 
 EXIT_USAGE = 2

@@ -1,0 +1,100 @@
+"""``kintwin train``: imitation-learn a policy that drives the converted model along IK motions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kintwin_cli.output import note
+
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.command()
+@click.option("--model", required=True, type=EXISTING_FILE, help="The .osim model.")
+@click.option(
+    "--motions", required=True, multiple=True, type=EXISTING_FILE,
+    help="IK coordinates (.mot/.sto); repeat the option or list several after it.",
+)  # fmt: skip
+@click.argument("more_motions", nargs=-1, type=EXISTING_FILE)
+@click.option("--drive", type=click.Choice(["torque"]), default="torque", show_default=True)
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(path_type=Path))
+@click.option("--minutes", type=float, help="Wall-time budget of this run, minutes.")
+@click.option("--steps", type=int, help="Total environment steps (resumed ones included).")
+@click.option("--resume", is_flag=True, help="Continue from OUTPUT/last.pt.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--envs", "num_envs", type=int, default=16, show_default=True)
+@click.option("--treadmill", type=float, help="Belt speed, m/s along OpenSim +x (default: detect).")
+@click.option("--overground", is_flag=True, help="Fixed ground: no treadmill detection.")
+@click.option("--residual-root", is_flag=True, help="Penalised residual forces on the root.")
+def train(
+    model: Path,
+    motions: tuple[Path, ...],
+    more_motions: tuple[Path, ...],
+    drive: str,
+    outdir: Path,
+    minutes: float | None,
+    steps: int | None,
+    resume: bool,
+    seed: int,
+    num_envs: int,
+    treadmill: float | None,
+    overground: bool,
+    residual_root: bool,
+) -> None:
+    """Train a torque-driven tracking policy (PPO) on the kinematics of MOTIONS.
+
+    \b
+    Examples:
+      kintwin train --model subject01.osim --motions subject01_walk_IK.mot \\
+          --drive torque -o walk_policy --minutes 30
+      kintwin train --model subject01.osim --motions walk_IK.mot -o walk_policy --resume --minutes 10
+      kintwin train --model M.osim --motions A.mot B.mot -o P --steps 2000000 --treadmill -1.04
+    """
+    from tqdm import tqdm
+
+    from converters.errors import KintwinError
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+    from policies.env import TrackingConfig
+    from policies.ppo import PPOConfig
+    from policies.ppo import train as run_training
+
+    if minutes is None and steps is None:
+        raise KintwinError("give a budget: --minutes N or --steps N")
+    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
+    belt = 0.0 if overground else treadmill
+    tracking = TrackingConfig(belt_speed=belt, residual_root=residual_root)
+    m = converted.mj_model
+    paths = list(motions) + list(more_motions)
+    trajectories = [
+        make_trajectory(
+            coordinate_series(read_table(p), converted.osim, p),
+            converted.kinematics,
+            m.nq,
+            m.nv,
+            tracking.lowpass_hz,
+        )  # fmt: skip
+        for p in paths
+    ]
+    bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
+
+    def progress(row: dict) -> None:
+        bar.n = row["global_step"]
+        bar.set_postfix(
+            sps=f"{row['steps_per_s']:.0f}",
+            reward=f"{row['reward']:.3f}",
+            err=f"{row['tracking_error_deg']:.2f}°",
+        )
+
+    card = run_training(
+        converted, trajectories, [str(p) for p in paths], outdir, tracking,
+        PPOConfig(num_envs=num_envs, seed=seed), steps,
+        None if minutes is None else minutes * 60, resume, progress,
+    )  # fmt: skip
+    bar.close()
+    best = card["metrics"]["best_eval_score_deg"]
+    note(f"wrote {outdir} ({card['steps']} steps, best whole-trial tracking error {best:.2f}°)")

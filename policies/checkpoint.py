@@ -1,0 +1,121 @@
+"""Policy directories: ``policy.pt`` (best), ``last.pt`` (for resuming) and ``card.json``.
+
+A checkpoint holds the network weights, the observation normaliser, observation and action
+names, the configs, the sha256 of the ``.osim`` it was trained on and the package versions, so it
+can be evaluated without the training process. A policy is refused for any other model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from converters.errors import KintwinError
+from policies.ppo import Agent, RunningNorm
+
+__all__ = [
+    "POLICY_FILE",
+    "LAST_FILE",
+    "CARD_FILE",
+    "package_versions",
+    "save_checkpoint",
+    "load_checkpoint",
+    "agent_from_checkpoint",
+    "write_card",
+    "read_card",
+]
+
+POLICY_FILE = "policy.pt"
+LAST_FILE = "last.pt"
+CARD_FILE = "card.json"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a checkpoint depends on."""
+    import mujoco
+    import numpy
+
+    from kintwin_cli import __version__
+
+    return {
+        "kintwin": __version__,
+        "torch": torch.__version__,
+        "mujoco": mujoco.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def save_checkpoint(path: str | Path, agent: Agent, norm: RunningNorm, meta: dict) -> None:
+    """Write weights, normaliser and ``meta`` (names, configs, model hash, counters) atomically.
+
+    ``meta`` must hold ``model_sha256``, ``model_name``, ``obs_names`` and ``action_names``.
+    """
+    for key in ("model_sha256", "model_name", "obs_names", "action_names"):
+        if key not in meta:
+            raise KintwinError(f"checkpoint meta lacks '{key}'")
+    path = Path(path)
+    payload = {
+        "agent": agent.state_dict(),
+        "obs_norm": norm.state_dict(),
+        "versions": package_versions(),
+        **meta,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(
+    path: str | Path, model_sha256: str | None = None, model_name: str = ""
+) -> dict:
+    """Read a checkpoint (a file, or a policy directory's ``policy.pt``); check the model hash.
+
+    Raises KintwinError when the policy was trained on another model, naming both.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / POLICY_FILE
+    if not path.exists():
+        raise KintwinError(f"{path}: no policy checkpoint there")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # noqa: BLE001 - any unreadable file is one user error
+        raise KintwinError(f"{path}: not a readable policy checkpoint ({error})") from None
+    if model_sha256 is not None and ckpt.get("model_sha256") != model_sha256:
+        raise KintwinError(
+            f"{path}: policy was trained for model '{ckpt.get('model_name')}' "
+            f"(sha256 {str(ckpt.get('model_sha256'))[:12]}…), not for '{model_name}' "
+            f"(sha256 {model_sha256[:12]}…); train a policy for this model"
+        )
+    return ckpt
+
+
+def agent_from_checkpoint(ckpt: dict) -> tuple[Agent, RunningNorm]:
+    """The agent and observation normaliser stored in a loaded checkpoint."""
+    ppo = ckpt["ppo_config"]
+    agent = Agent(
+        len(ckpt["obs_names"]), len(ckpt["action_names"]), ppo["hidden"], ppo["init_log_std"]
+    )
+    agent.load_state_dict(ckpt["agent"])
+    norm = RunningNorm(len(ckpt["obs_names"]))
+    norm.load_state_dict(ckpt["obs_norm"])
+    return agent, norm
+
+
+def write_card(policy_dir: str | Path, card: dict) -> Path:
+    """Write ``card.json`` (model hash, coordinates, drive, motions, steps, wall time, metrics)."""
+    path = Path(policy_dir) / CARD_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(card, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_card(policy_dir: str | Path) -> dict:
+    path = Path(policy_dir) / CARD_FILE
+    if not path.exists():
+        raise KintwinError(f"{path}: no policy card there")
+    return json.loads(path.read_text())

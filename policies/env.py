@@ -1,0 +1,442 @@
+"""Batched imitation environment: a converted model driven by PD targets around a reference motion.
+
+The converted model gets one position (PD) actuator per independent non-root coordinate, named as
+the coordinate, with its torque clipped to ``torque_per_kg * total mass``; the root (the joints of
+the body attached to ground) is unactuated unless ``residual_root`` adds penalised motors there.
+The floor is moved onto a body with a slide joint along OpenSim's +x whose velocity is held at the
+belt speed, so treadmill walks (pelvis nearly still, stance feet sliding back) can be reproduced;
+overground trials use speed 0. Observations hold the state and differences to the reference at a
+few future frames (no clip phase), so one policy can serve several trials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from converters.errors import KintwinError
+from converters.motion import Trajectory
+
+__all__ = ["TrackingConfig", "TrackingEnv", "VectorEnv", "estimate_belt_speed", "BELT_JOINT"]
+
+BELT_JOINT = "kintwin_belt"
+BELT_HALF_LENGTH = 50.0  # m; the belt is moved back by whole metres when it travels far
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Settings of the tracking task (SI units; angles in radians)."""
+
+    control_dt: float = 0.01  # s between policy actions (100 Hz); a multiple of the 2 ms step
+    future_frames: tuple[int, ...] = (1, 3, 10)  # control steps ahead observed in the reference
+    kp_per_kg: float = 6.0  # PD stiffness, N·m/rad per kg of body mass
+    kv_ratio: float = 0.1  # PD damping as a fraction of the stiffness, s
+    torque_per_kg: float = 3.0  # torque limit, N·m per kg of body mass
+    action_scale: float = 0.5  # rad (or m) of PD-target offset per unit action
+    belt_speed: float | None = None  # m/s along OpenSim +x; None: detect from the reference
+    residual_root: bool = False  # penalised motors on the root degrees of freedom
+    residual_per_bw: float = 0.05  # residual limit, fraction of body weight (N, or N·m per m)
+    w_pose: float = 0.5
+    k_pose: float = 10.0  # 1/rad²
+    w_vel: float = 0.1
+    k_vel: float = 0.05  # s²/rad²
+    w_root: float = 0.2
+    k_root: float = 40.0  # 1/m² (and 1/rad² for root angles)
+    w_ee: float = 0.2
+    k_ee: float = 40.0  # 1/m²
+    w_smooth: float = 0.05  # penalty per squared change of action
+    w_effort: float = 0.02  # penalty per squared torque / limit
+    w_residual: float = 0.1  # penalty per squared residual action
+    max_root_error: float = 0.3  # m of root position error before termination
+    max_pose_error: float = 0.7  # rad RMS over coordinates before termination
+    lowpass_hz: float | None = 6.0  # filter applied to the reference coordinates
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Reference:
+    """A trajectory resampled at the control rate, with its forward kinematics (world frame)."""
+
+    qpos: np.ndarray  # (T, nq) of the converted model (belt excluded)
+    qvel: np.ndarray  # (T, nv)
+    root_pos: np.ndarray  # (T, 3) m
+    ee_rel: np.ndarray  # (T, n_ee, 3) m, end effectors relative to the root body
+    belt_speed: float  # m/s along world +x (OpenSim +x)
+
+
+@dataclass
+class TaskModel:
+    """The MuJoCo model with actuators and belt, and the index sets the environment uses."""
+
+    model: mujoco.MjModel
+    nq: int  # of the converted model (without the belt)
+    nv: int
+    coordinates: list[str]  # independent coordinates
+    coord_qpos: np.ndarray
+    coord_dof: np.ndarray
+    root: np.ndarray  # indices into coordinates
+    actuated: np.ndarray  # indices into coordinates
+    horizontal: np.ndarray  # indices into coordinates of horizontal root slides
+    rotational: np.ndarray  # indices into coordinates of non-root rotational coordinates
+    root_body: int
+    ee_bodies: list[int]
+    belt_qpos: int
+    belt_dof: int
+    torque_limit: float  # N·m
+    total_mass: float  # kg
+    frame_skip: int
+    action_names: list[str] = field(default_factory=list)
+
+
+def _root_coordinates(converted, coordinates: list[str]) -> list[str]:
+    """Coordinates whose joints move the body attached to ground (or the world)."""
+    m = converted.mj_model
+    ground = m.body(converted.osim.ground).id
+    return [c for c in coordinates if m.body_parentid[m.jnt_bodyid[m.joint(c).id]] in (0, ground)]
+
+
+def _add_actuators(spec: mujoco.MjSpec, actuated: list[str], root: list[str], cfg, mass) -> None:
+    kp = cfg.kp_per_kg * mass
+    limit = cfg.torque_per_kg * mass
+    for name in actuated:
+        act = spec.add_actuator(name=name, target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+        act.set_to_position(kp=kp, kv=cfg.kv_ratio * kp)
+        act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        act.forcerange = [-limit, limit]
+    if cfg.residual_root:
+        for name in root:
+            act = spec.add_actuator(
+                name=f"{name}_residual", target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT
+            )
+            act.set_to_motor()
+            act.gear[0] = cfg.residual_per_bw * mass * 9.81
+            act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
+            act.ctrlrange = [-1.0, 1.0]
+
+
+def _add_belt(spec: mujoco.MjSpec, converted) -> None:
+    """Replace every plane of the converted model by a box on a body sliding along world +x."""
+    m, d = converted.mj_model, mujoco.MjData(converted.mj_model)
+    mujoco.mj_kinematics(m, d)
+    belt = spec.worldbody.add_body(name=BELT_JOINT)
+    belt.add_joint(name=BELT_JOINT, type=mujoco.mjtJoint.mjJNT_SLIDE, axis=[1, 0, 0])
+    belt.mass, belt.inertia = 1000.0, [1.0, 1.0, 1.0]
+    for geom in spec.geoms:
+        if geom.type != mujoco.mjtGeom.mjGEOM_PLANE:
+            continue
+        gid = m.geom(geom.name).id
+        quat = np.zeros(4)
+        mujoco.mju_mat2Quat(quat, d.geom_xmat[gid])
+        # planes must be static: a thick box whose top face lies in the plane instead
+        normal = d.geom_xmat[gid].reshape(3, 3)[:, 2]
+        copy = belt.add_geom(name=f"{geom.name}_belt", type=mujoco.mjtGeom.mjGEOM_BOX)
+        copy.size, copy.quat = [BELT_HALF_LENGTH, BELT_HALF_LENGTH, 0.05], quat
+        copy.pos = d.geom_xpos[gid] - 0.05 * normal
+        copy.friction, copy.solref, copy.solimp = geom.friction, geom.solref, geom.solimp
+        copy.contype, copy.conaffinity, copy.group = geom.contype, geom.conaffinity, geom.group
+        copy.mass = 0.0
+        geom.contype, geom.conaffinity = 0, 0
+
+
+def build_task_model(converted, config: TrackingConfig) -> TaskModel:
+    """Compile the converted model with PD actuators and a belt; collect the index sets."""
+    m0 = converted.mj_model
+    coords = list(converted.kinematics.independent_coordinates)
+    root = _root_coordinates(converted, coords)
+    actuated = [c for c in coords if c not in root]
+    mass = float(converted.map.get("total_mass") or np.sum(m0.body_mass))
+    spec = converted.conversion.spec.copy()
+    _add_actuators(spec, actuated, root, config, mass)
+    _add_belt(spec, converted)
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    model = spec.compile()
+    d = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, d)
+    jid = [model.joint(c).id for c in coords]
+    root_set = set(root)
+    horizontal = [
+        i
+        for i, c in enumerate(coords)
+        if c in root_set
+        and model.jnt_type[jid[i]] == mujoco.mjtJoint.mjJNT_SLIDE
+        and abs(d.xaxis[jid[i]][2]) < 0.5
+    ]
+    rotational = [
+        i
+        for i, c in enumerate(coords)
+        if c not in root_set and model.jnt_type[jid[i]] == mujoco.mjtJoint.mjJNT_HINGE
+    ]
+    root_body = int(model.jnt_bodyid[model.joint(root[0]).id]) if root else 1
+    return TaskModel(
+        model=model,
+        nq=m0.nq,
+        nv=m0.nv,
+        coordinates=coords,
+        coord_qpos=np.array([model.jnt_qposadr[j] for j in jid]),
+        coord_dof=np.array([model.jnt_dofadr[j] for j in jid]),
+        root=np.array([coords.index(c) for c in root], dtype=int),
+        actuated=np.array([coords.index(c) for c in actuated], dtype=int),
+        horizontal=np.array(horizontal, dtype=int),
+        rotational=np.array(rotational, dtype=int),
+        root_body=root_body,
+        ee_bodies=_end_effectors(model),
+        belt_qpos=int(model.jnt_qposadr[model.joint(BELT_JOINT).id]),
+        belt_dof=int(model.jnt_dofadr[model.joint(BELT_JOINT).id]),
+        torque_limit=config.torque_per_kg * mass,
+        total_mass=mass,
+        frame_skip=max(1, round(config.control_dt / model.opt.timestep)),
+        action_names=actuated + ([f"{c}_residual" for c in root] if config.residual_root else []),
+    )
+
+
+def _end_effectors(model: mujoco.MjModel) -> list[int]:
+    """Leaf bodies of the skeleton (feet, head/torso, hands), the belt excluded."""
+    parents = set(model.body_parentid[1:].tolist())
+    belt = model.body(BELT_JOINT).id
+    return [b for b in range(1, model.nbody) if b not in parents and b != belt]
+
+
+def _contact_points(task: TaskModel, d: mujoco.MjData) -> np.ndarray:
+    """(n_spheres, 3) world positions of the contact spheres."""
+    ids = [
+        g
+        for g in range(task.model.ngeom)
+        if task.model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE
+    ]
+    return d.geom_xpos[ids].copy()
+
+
+def estimate_belt_speed(task: TaskModel, trajectory: Trajectory) -> float:
+    """Belt speed (m/s, OpenSim +x) of a treadmill trial, or 0.0 for an overground one.
+
+    The lowest contact sphere at each frame is taken as the stance foot; on a treadmill it slides
+    backwards at the belt speed while the root barely moves.
+    """
+    m, d = task.model, mujoco.MjData(task.model)
+    lowest = []
+    for qpos in trajectory.qpos:
+        d.qpos[: task.nq] = qpos
+        mujoco.mj_kinematics(m, d)
+        points = _contact_points(task, d)
+        lowest.append(points[np.argmin(points[:, 2])] if len(points) else np.zeros(3))
+    lowest = np.array(lowest)
+    time = trajectory.time
+    if len(time) < 3 or not len(task.horizontal):
+        return 0.0
+    stance = lowest[:, 2] < lowest[:, 2].min() + 0.01  # within 1 cm of the lowest point: stance
+    stance_speed = float(np.median(np.gradient(lowest[:, 0], time)[stance]))
+    root_x = trajectory.qpos[:, task.coord_qpos[task.horizontal[0]]]
+    root_speed = abs(root_x[-1] - root_x[0]) / (time[-1] - time[0])
+    treadmill = abs(stance_speed) > 0.3 and root_speed < 0.25 * abs(stance_speed)
+    return stance_speed if treadmill else 0.0
+
+
+def make_reference(task: TaskModel, trajectory: Trajectory, config: TrackingConfig) -> Reference:
+    """Resample ``trajectory`` at the control rate and compute its root and end-effector paths."""
+    time = trajectory.time
+    grid = np.arange(time[0], time[-1] + 1e-9, config.control_dt)
+    qpos = np.column_stack([np.interp(grid, time, c) for c in trajectory.qpos.T])
+    qvel = np.column_stack([np.interp(grid, time, c) for c in trajectory.qvel.T])
+    d = mujoco.MjData(task.model)
+    root_pos, ee = [], []
+    for q in qpos:
+        d.qpos[: task.nq] = q
+        mujoco.mj_kinematics(task.model, d)
+        root_pos.append(d.xpos[task.root_body].copy())
+        ee.append(d.xpos[task.ee_bodies] - d.xpos[task.root_body])
+    speed = config.belt_speed
+    if speed is None:
+        speed = estimate_belt_speed(task, trajectory)
+    return Reference(qpos, qvel, np.array(root_pos), np.array(ee), float(speed))
+
+
+class TrackingEnv:
+    """One copy of the task: ``reset`` at a random reference frame, ``step`` one control period.
+
+    Actions (one per name in ``action_names``, nominally in [-1, 1]) are PD-target offsets from
+    the next reference frame, ``action_scale`` rad (or m) per unit, then residual root actions.
+    """
+
+    def __init__(
+        self,
+        converted,
+        trajectory: Trajectory | list[Trajectory] | None,
+        config: TrackingConfig | None = None,
+        seed: int = 0,
+        task: TaskModel | None = None,
+        references: list[Reference] | None = None,
+    ) -> None:
+        self.config = config or TrackingConfig()
+        self.task = task or build_task_model(converted, self.config)
+        if references is None:
+            if trajectory is None:
+                raise KintwinError("TrackingEnv needs a trajectory or references")
+            trajectories = trajectory if isinstance(trajectory, list) else [trajectory]
+            references = [make_reference(self.task, t, self.config) for t in trajectories]
+        self.references = references
+        self.data = mujoco.MjData(self.task.model)
+        self.rng = np.random.default_rng(seed)
+        self.n_act = len(self.task.actuated)
+        self.prev_action = np.zeros(len(self.task.action_names))
+        self.ref, self.t = self.references[0], 0
+        hinge = mujoco.mjtJoint.mjJNT_HINGE
+        joint = self.task.model.joint
+        self.root_rot = np.array(
+            [i for i in self.task.root if joint(self.task.coordinates[i]).type[0] == hinge],
+            dtype=int,
+        )
+
+    @property
+    def action_names(self) -> list[str]:
+        return list(self.task.action_names)
+
+    @property
+    def obs_names(self) -> list[str]:
+        coords, task = self.task.coordinates, self.task
+        keep = [c for i, c in enumerate(coords) if i not in set(task.horizontal.tolist())]
+        names = [f"q:{c}" for c in keep] + [f"qdot:{c}" for c in coords]
+        names += ["root_height", "root_qw", "root_qx", "root_qy", "root_qz", "belt_speed"]
+        for k in self.config.future_frames:
+            names += [f"dq+{k}:{c}" for c in coords]
+        names += [f"dqdot+1:{c}" for c in coords]
+        return names + [f"prev_action:{a}" for a in self.action_names]
+
+    def reset(self, reference: int | None = None, frame: int | None = None) -> np.ndarray:
+        """Reference-state initialisation at ``frame`` (random if None); returns the observation."""
+        if reference is None:
+            reference = int(self.rng.integers(len(self.references)))
+        self.ref = self.references[reference]
+        if frame is None:
+            frame = int(self.rng.integers(max(1, len(self.ref.qpos) - 2)))
+        self.t = frame
+        d, task = self.data, self.task
+        mujoco.mj_resetData(task.model, d)
+        d.qpos[: task.nq] = self.ref.qpos[frame]
+        d.qvel[: task.nv] = self.ref.qvel[frame]
+        d.qvel[task.belt_dof] = self.ref.belt_speed
+        d.ctrl[: self.n_act] = self.ref.qpos[frame][task.coord_qpos[task.actuated]]
+        mujoco.mj_forward(task.model, d)
+        self.prev_action[:] = 0.0
+        return self.observation()
+
+    def observation(self) -> np.ndarray:
+        """The observation vector (see ``obs_names``)."""
+        d, task, ref = self.data, self.task, self.ref
+        q, qd = d.qpos[task.coord_qpos], d.qvel[task.coord_dof]
+        keep = np.setdiff1d(np.arange(len(q)), task.horizontal)
+        last = len(ref.qpos) - 1
+        parts = [q[keep], qd, [d.xpos[task.root_body][2]], d.xquat[task.root_body]]
+        parts.append([ref.belt_speed])
+        for k in self.config.future_frames:
+            parts.append(ref.qpos[min(self.t + k, last)][task.coord_qpos] - q)
+        parts.append(ref.qvel[min(self.t + 1, last)][task.coord_dof] - qd)
+        parts.append(self.prev_action)
+        return np.concatenate(parts).astype(np.float32)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Advance one control period; returns (obs, reward, terminated, truncated, info)."""
+        task, d, cfg = self.task, self.data, self.config
+        a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
+        nxt = self.ref.qpos[min(self.t + 1, len(self.ref.qpos) - 1)]
+        d.ctrl[: self.n_act] = (
+            nxt[task.coord_qpos[task.actuated]] + cfg.action_scale * a[: self.n_act]
+        )
+        d.ctrl[self.n_act :] = a[self.n_act :]
+        for _ in range(task.frame_skip):
+            d.qvel[task.belt_dof] = self.ref.belt_speed
+            mujoco.mj_step(task.model, d)
+        if abs(d.qpos[task.belt_qpos]) > 0.2 * BELT_HALF_LENGTH:  # uniform box: no jump in contact
+            d.qpos[task.belt_qpos] -= np.trunc(d.qpos[task.belt_qpos])
+        self.t = min(self.t + 1, len(self.ref.qpos) - 1)
+        reward, info = self._reward(a)
+        self.prev_action[:] = a
+        stable = bool(np.all(np.isfinite(d.qpos)))
+        terminated = (
+            not stable
+            or info["root_error"] > cfg.max_root_error
+            or info["pose_rms"] > cfg.max_pose_error
+        )
+        truncated = not terminated and self.t >= len(self.ref.qpos) - 1
+        obs = self.observation() if stable else np.zeros(len(self.obs_names), np.float32)
+        return obs, (reward if stable else 0.0), terminated, truncated, info
+
+    def _reward(self, a: np.ndarray) -> tuple[float, dict]:
+        """Exp-shaped tracking terms minus smoothness, effort and residual penalties."""
+        task, d, cfg, ref, t = self.task, self.data, self.config, self.ref, self.t
+        dq = d.qpos[task.coord_qpos] - ref.qpos[t][task.coord_qpos]
+        dv = d.qvel[task.coord_dof] - ref.qvel[t][task.coord_dof]
+        act = task.actuated
+        root_pos_err = d.xpos[task.root_body] - ref.root_pos[t]
+        root_sq = float(root_pos_err @ root_pos_err + np.sum(dq[self.root_rot] ** 2))
+        ee = d.xpos[task.ee_bodies] - d.xpos[task.root_body] - ref.ee_rel[t]
+        torque = d.actuator_force[: self.n_act] / task.torque_limit
+        terms = {
+            "pose": cfg.w_pose * np.exp(-cfg.k_pose * np.sum(dq[act] ** 2)),
+            "vel": cfg.w_vel * np.exp(-cfg.k_vel * np.sum(dv[act] ** 2)),
+            "root": cfg.w_root * np.exp(-cfg.k_root * root_sq),
+            "ee": cfg.w_ee * np.exp(-cfg.k_ee * np.sum(ee**2)),
+            "smooth": -cfg.w_smooth * float(np.mean((a - self.prev_action) ** 2)),
+            "effort": -cfg.w_effort * float(np.mean(torque**2)),
+            "residual": -cfg.w_residual * float(np.sum(a[self.n_act :] ** 2)),
+        }
+        rot = task.rotational
+        info = {
+            "tracking_error_deg": float(np.degrees(np.sqrt(np.mean(dq[rot] ** 2)))),
+            "root_error": float(np.linalg.norm(root_pos_err)),
+            "pose_rms": float(np.sqrt(np.mean(dq[act] ** 2))),
+        }
+        return float(sum(terms.values())), info
+
+
+class VectorEnv:
+    """``num_envs`` copies of :class:`TrackingEnv` sharing one model, stepped in one process.
+
+    Finished copies are reset at once; the observation they ended with is ``final_obs``.
+    """
+
+    def __init__(
+        self,
+        converted,
+        trajectories: list[Trajectory],
+        config: TrackingConfig | None = None,
+        num_envs: int = 8,
+        seed: int = 0,
+    ) -> None:
+        self.config = config or TrackingConfig()
+        self.task = build_task_model(converted, self.config)
+        self.references = [make_reference(self.task, t, self.config) for t in trajectories]
+        self.envs = [
+            TrackingEnv(None, None, self.config, seed + i, self.task, self.references)
+            for i in range(num_envs)
+        ]
+        self.num_envs = num_envs
+
+    @property
+    def obs_names(self) -> list[str]:
+        return self.envs[0].obs_names
+
+    @property
+    def action_names(self) -> list[str]:
+        return self.envs[0].action_names
+
+    def reset(self) -> np.ndarray:
+        """(num_envs, n_obs) observations after reference-state initialisation."""
+        return np.stack([env.reset() for env in self.envs])
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Step every copy: (obs, reward, terminated, truncated, final_obs, tracking_error_deg)."""
+        out = [env.step(a) for env, a in zip(self.envs, actions, strict=True)]
+        obs = np.stack([o[0] for o in out])
+        final_obs = obs.copy()
+        for i, (_, _, term, trunc, _) in enumerate(out):
+            if term or trunc:
+                obs[i] = self.envs[i].reset()
+        reward = np.array([o[1] for o in out], dtype=np.float32)
+        terminated = np.array([o[2] for o in out])
+        truncated = np.array([o[3] for o in out])
+        error = np.array([o[4]["tracking_error_deg"] for o in out])
+        return obs, reward, terminated, truncated, final_obs, error

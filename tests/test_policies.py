@@ -1,0 +1,205 @@
+"""Tracking environment, PPO, checkpoints and ``kintwin train`` on the Gait10dof18musc walk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from converters.errors import KintwinError
+
+GAIT = "opensim-models/Pipelines/Gait10dof18musc/OutputReference"
+
+
+@pytest.fixture(scope="module")
+def walk(shared_data: Path):
+    """(converted model, trajectory) of the Gait10dof18musc walk, torque drive."""
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+
+    converted = convert_osim(
+        shared_data / GAIT / "subject01.osim", ConvertOptions(meshes=False, muscles=False)
+    )
+    ik = shared_data / GAIT / "IK" / "subject01_walk_IK.mot"
+    series = coordinate_series(read_table(ik), converted.osim, ik)
+    m = converted.mj_model
+    return converted, make_trajectory(series, converted.kinematics, m.nq, m.nv, 6.0)
+
+
+@pytest.fixture(scope="module")
+def trained(walk, tmp_path_factory) -> Path:
+    """A policy directory after 3 PPO iterations (small batches)."""
+    from policies.ppo import PPOConfig, train
+
+    outdir = tmp_path_factory.mktemp("policy")
+    cfg = PPOConfig(num_envs=4, num_steps=32, checkpoint_every=2, eval_every=2)
+    train(walk[0], [walk[1]], ["walk"], outdir, cfg=cfg, max_steps=3 * 4 * 32)
+    return outdir
+
+
+def test_env_shapes_and_root_is_unactuated(walk):
+    from policies.env import TrackingEnv
+
+    env = TrackingEnv(walk[0], walk[1])
+    obs = env.reset()
+    assert obs.shape == (len(env.obs_names),)
+    assert env.action_names == [
+        "hip_flexion_r", "knee_angle_r", "ankle_angle_r",
+        "hip_flexion_l", "knee_angle_l", "ankle_angle_l", "lumbar_extension",
+    ]  # fmt: skip
+    obs, reward, terminated, truncated, info = env.step(np.zeros(len(env.action_names)))
+    assert obs.shape == (len(env.obs_names),) and np.isfinite(reward)
+    assert env.task.frame_skip == 5  # 100 Hz control on a 2 ms step
+
+
+def test_env_is_deterministic_with_a_seed(walk):
+    from policies.env import TrackingEnv
+
+    runs = []
+    for _ in range(2):
+        env = TrackingEnv(walk[0], walk[1], seed=7)
+        obs = [env.reset()]
+        rng = np.random.default_rng(0)
+        for _ in range(20):
+            step = env.step(rng.normal(size=len(env.action_names)))
+            obs.append(env.reset() if step[2] or step[3] else step[0])
+        runs.append(np.array(obs))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_walk_is_detected_as_a_treadmill(walk):
+    from policies.env import TrackingEnv
+
+    env = TrackingEnv(walk[0], walk[1])
+    assert -1.3 < env.references[0].belt_speed < -0.9  # m/s, stance feet slide backwards
+
+
+def test_reward_is_highest_on_the_reference(walk):
+    from policies.env import TrackingEnv
+
+    env = TrackingEnv(walk[0], walk[1])
+    env.reset(frame=50)
+    on_reference, _ = env._reward(np.zeros(len(env.action_names)))
+    env.data.qpos[env.task.coord_qpos[env.task.actuated]] += 0.2
+    import mujoco
+
+    mujoco.mj_forward(env.task.model, env.data)
+    off_reference, info = env._reward(np.zeros(len(env.action_names)))
+    assert on_reference > off_reference
+    assert info["tracking_error_deg"] == pytest.approx(np.degrees(0.2), rel=1e-6)
+
+
+def test_training_writes_checkpoints_card_and_log(trained: Path):
+    card = json.loads((trained / "card.json").read_text())
+    assert card["steps"] == 3 * 4 * 32 and card["drive"] == "torque"
+    assert card["model_sha256"] and "knee_angle_r" in card["coordinates"]
+    for name in ("policy.pt", "last.pt", "log.csv", "log.jsonl"):
+        assert (trained / name).is_file(), name
+    header = (trained / "log.csv").read_text().splitlines()[0].split(",")
+    assert {"approx_kl", "clipfrac", "explained_variance", "tracking_error_deg"} <= set(header)
+
+
+def test_resume_continues_the_step_count(walk, trained: Path):
+    from policies.ppo import train
+
+    card = train(walk[0], [walk[1]], ["walk"], trained, max_steps=5 * 4 * 32, resume=True)
+    assert card["steps"] == 5 * 4 * 32 and card["iterations"] == 5
+    rows = (trained / "log.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == [1, 2, 3, 4, 5]
+
+
+def test_checkpoint_evaluates_without_the_trainer(walk, trained: Path):
+    from policies.checkpoint import agent_from_checkpoint, load_checkpoint
+    from policies.env import TrackingEnv
+    from policies.runner import run_policy
+
+    ckpt = load_checkpoint(trained, walk[0].map["source_sha256"])
+    agent, norm = agent_from_checkpoint(ckpt)
+    env = TrackingEnv(walk[0], walk[1])
+    assert ckpt["obs_names"] == env.obs_names and ckpt["action_names"] == env.action_names
+    rollout = run_policy(env, agent, norm, start=0)
+    assert rollout.torques.shape[1] == len(env.action_names)
+    assert np.all(np.abs(rollout.torques) <= env.task.torque_limit + 1e-6)
+    assert set(rollout.rmse()) == set(env.task.coordinates)
+
+
+def test_policy_for_another_model_is_refused(shared_data: Path, trained: Path):
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from policies.checkpoint import load_checkpoint
+
+    arm = convert_osim(
+        shared_data / "opensim-models/Models/Arm26/arm26.osim",
+        ConvertOptions(meshes=False, muscles=False),
+    )
+    with pytest.raises(KintwinError, match="subject01.osim.*arm26.osim"):
+        load_checkpoint(trained, arm.map["source_sha256"], arm.osim.path)
+
+
+def test_cli_train_needs_a_budget(shared_data: Path, tmp_path: Path):
+    from kintwin_cli.main import cli
+
+    model = shared_data / GAIT / "subject01.osim"
+    motion = shared_data / GAIT / "IK" / "subject01_walk_IK.mot"
+    args = ["train", "--model", str(model), "--motions", str(motion), "-o", str(tmp_path)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "--minutes" in result.output
+
+
+def test_cli_train_runs(shared_data: Path, tmp_path: Path):
+    from kintwin_cli.main import cli
+
+    model = shared_data / GAIT / "subject01.osim"
+    motion = shared_data / GAIT / "IK" / "subject01_walk_IK.mot"
+    args = ["train", "--model", str(model), "--motions", str(motion), "-o", str(tmp_path)]
+    result = CliRunner().invoke(cli, [*args, "--steps", "256", "--envs", "2"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "card.json").read_text())["steps"] == 256
+
+
+def test_residual_root_forces_are_optional_actions(walk):
+    from policies.env import TrackingConfig, TrackingEnv
+
+    env = TrackingEnv(walk[0], walk[1], TrackingConfig(residual_root=True))
+    assert env.action_names[-3:] == [
+        "pelvis_tilt_residual",
+        "pelvis_tx_residual",
+        "pelvis_ty_residual",
+    ]
+    env.reset(frame=10)
+    action = np.zeros(len(env.action_names))
+    _, quiet, *_ = env.step(action)
+    env.reset(frame=10)
+    action[-3:] = 1.0
+    _, pushed, *_ = env.step(action)
+    assert pushed < quiet  # residuals are penalised
+
+
+def test_overground_trial_has_no_belt_and_a_3d_root(shared_data: Path):
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+    from policies.env import TrackingEnv
+
+    base = shared_data / "3dpredictsim-subject2"
+    converted = convert_osim(
+        base / "Models/subject2_withMTP_scaled.osim", ConvertOptions(meshes=False, muscles=False)
+    )
+    ik = base / "IK/IK_gait_14.mot"
+    m = converted.mj_model
+    trajectory = make_trajectory(
+        coordinate_series(read_table(ik), converted.osim, ik), converted.kinematics, m.nq, m.nv
+    )
+    env = TrackingEnv(converted, trajectory)
+    assert env.references[0].belt_speed == 0.0
+    root = [env.task.coordinates[i] for i in env.task.root]
+    assert sorted(root) == sorted(
+        ["pelvis_tilt", "pelvis_list", "pelvis_rotation", "pelvis_tx", "pelvis_ty", "pelvis_tz"]
+    )
+    assert not set(root) & set(env.action_names)

@@ -15,22 +15,24 @@ from lxml import etree
 
 from converters.errors import FileFormatError
 
-__all__ = ["ElementFields", "opensim_element", "resolve_setup_path", "is_foreign_absolute"]
+__all__ = [
+    "ElementFields",
+    "opensim_element",
+    "parse_xml",
+    "resolve_setup_path",
+    "is_foreign_absolute",
+]
 
 _WINDOWS_ABSOLUTE = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
 _TRUE_WORDS = {"true", "yes", "1"}
 _FALSE_WORDS = {"false", "no", "0"}
 
 
-def opensim_element(path: Path, expected: Sequence[str], what: str) -> etree._Element:
-    """The tool/object element of an OpenSim XML file (inside ``<OpenSimDocument>`` or at the root).
-
-    Raises FileFormatError (one line, naming ``path``) if the file is missing, is not XML, or its
-    element is not one of ``expected``; ``what`` describes the expected file for the message.
-    """
+def parse_xml(path: Path) -> etree._Element:
+    """The root element of an XML file, comments dropped; one-line FileFormatError otherwise."""
     parser = etree.XMLParser(remove_comments=True, resolve_entities=False, no_network=True)
     try:
-        root = etree.parse(str(path), parser).getroot()
+        return etree.parse(str(path), parser).getroot()
     except OSError:
         raise FileFormatError(
             path, "no such file" if not path.exists() else "cannot be read"
@@ -39,6 +41,15 @@ def opensim_element(path: Path, expected: Sequence[str], what: str) -> etree._El
         raise FileFormatError(
             path, f"not a readable XML file ({err.msg})", line=err.lineno
         ) from None
+
+
+def opensim_element(path: Path, expected: Sequence[str], what: str) -> etree._Element:
+    """The tool/object element of an OpenSim XML file (inside ``<OpenSimDocument>`` or at the root).
+
+    Raises FileFormatError (one line, naming ``path``) if the file is missing, is not XML, or its
+    element is not one of ``expected``; ``what`` describes the expected file for the message.
+    """
+    root = parse_xml(path)
     element = root
     if root.tag == "OpenSimDocument":
         children = [e for e in root if isinstance(e.tag, str)]

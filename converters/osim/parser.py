@@ -17,6 +17,7 @@ import numpy as np
 from lxml import etree
 
 from converters.errors import FileFormatError, KintwinError
+from converters.opensim_io.xml_fields import parse_xml
 from converters.osim.functions import parse_function
 from converters.osim.model import (
     Body,
@@ -82,28 +83,14 @@ _CONTACT_FORCES = {"HuntCrossleyForce", "SmoothSphereHalfSpaceForce", "ElasticFo
 def load_osim(path: str | Path) -> OsimModel:
     """Read ``path`` (upgrading OpenSim 3 files first) into an :class:`OsimModel`."""
     path = Path(path)
-    root = _parse_xml(path)
+    root = parse_xml(path)
     version = _document_version(path, root)
     if version < CURRENT_VERSION:
-        root = _parse_xml(_upgraded_copy(path))
+        root = parse_xml(_upgraded_copy(path))
     model = root.find("Model")
     if model is None:
         raise FileFormatError(path, "no <Model> element: not an OpenSim model")
     return _ModelReader(path, version, model).read()
-
-
-def _parse_xml(path: Path) -> etree._Element:
-    parser = etree.XMLParser(remove_comments=True, resolve_entities=False, no_network=True)
-    try:
-        return etree.parse(str(path), parser).getroot()
-    except OSError:
-        raise FileFormatError(
-            path, "no such file" if not path.exists() else "cannot be read"
-        ) from None
-    except etree.XMLSyntaxError as error:
-        raise FileFormatError(
-            path, f"not a readable XML file ({error.msg})", line=error.lineno
-        ) from None
 
 
 def _document_version(path: Path, root: etree._Element) -> int:

@@ -23,13 +23,22 @@ $(VENV)/.installed: pyproject.toml $(BIN)/python
 
 install: $(VENV)/.installed
 
+EXAMPLE := $(DEMO_DIR)/example/Pipelines/Gait10dof18musc/OutputReference
+
 demo: install
 	KINTWIN_EXAMPLES_FROM=$(KINTWIN_SHARED_DATA)/opensim-models \
 	  $(BIN)/kintwin examples fetch --dest $(DEMO_DIR)/example
-	$(BIN)/kintwin inspect $(DEMO_DIR)/example/Pipelines/Gait10dof18musc/OutputReference/subject01.osim
-	$(BIN)/kintwin inspect $(DEMO_DIR)/example/Pipelines/Gait10dof18musc/OutputReference/IK/subject01_walk_IK.mot
-	$(BIN)/kintwin inspect $(DEMO_DIR)/example/Pipelines/Gait10dof18musc/OutputReference/ExperimentalData/subject01_walk_grf.xml
-	$(BIN)/kintwin inspect $(DEMO_DIR)/example/Pipelines/Gait10dof18musc/OutputReference/ExperimentalData/subject01_walk.trc
+	$(BIN)/kintwin inspect $(EXAMPLE)/subject01.osim
+	$(BIN)/kintwin inspect $(EXAMPLE)/IK/subject01_walk_IK.mot
+	$(BIN)/kintwin convert model $(EXAMPLE)/subject01.osim -o $(DEMO_DIR)/model --force
+	$(BIN)/kintwin validate $(EXAMPLE)/subject01.osim --ik $(EXAMPLE)/IK/subject01_walk_IK.mot \
+	  --markers $(EXAMPLE)/ExperimentalData/subject01_walk.trc --muscles \
+	  --report $(DEMO_DIR)/validation --force
+	$(BIN)/kintwin id --method classic --model $(EXAMPLE)/subject01.osim \
+	  --coordinates $(EXAMPLE)/IK/subject01_walk_IK.mot \
+	  --external-loads $(EXAMPLE)/ExperimentalData/subject01_walk_grf.xml --lowpass-hz 6 \
+	  -o $(DEMO_DIR)/subject01_walk_ID_classic.sto --force
+	@echo "demo outputs in $(DEMO_DIR)/: model/ (MJCF), validation/ (muscle CSV + plot), subject01_walk_ID_classic.sto"
 
 test: install
 	$(BIN)/python -m pytest

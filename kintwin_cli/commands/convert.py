@@ -106,8 +106,9 @@ def model(
     """Convert an OpenSim model to MuJoCo: OUTDIR/<name>.xml, <name>_map.json, meshes.
 
     Bodies, joints (every type, coupled axes as polynomial joint equalities), coordinate
-    couplers, markers (sites) and contact geometry are converted; muscles are not yet (a warning
-    lists them). OpenSim 3 files are upgraded first with the opensim package.
+    couplers, markers (sites), contact geometry and muscles (spatial tendons with wraps, MuJoCo
+    muscle actuators fitted to OpenSim's) are converted. OpenSim 3 files are upgraded first with
+    the opensim package.
 
     \b
     Examples:
@@ -126,8 +127,13 @@ def model(
     converted = convert_osim(model, options)
     paths = write_converted(converted, outdir, force=force)
     report = converted.map
-    if report["muscles"]:
-        warn(f"{len(report['muscles'])} muscles not converted yet (muscle conversion is coming)")
+    fitted = [m["fit"] for m in report["muscles"] if m.get("fit")]
+    if fitted:
+        worst = max(f["rmse_active"] for f in fitted)
+        note(
+            f"{len(report['muscles'])} muscles: tendons + MuJoCo muscle actuators fitted to "
+            f"OpenSim's (worst active-force RMSE {worst:.1f} % of Fmax)"
+        )
     if report["unsupported"]:
         warn("not converted: " + "; ".join(report["unsupported"]))
     if report["missing_meshes"]:

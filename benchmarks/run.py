@@ -18,6 +18,7 @@ BENCHMARKS = [
     "benchmarks.bench_convert",
     "benchmarks.bench_classic_id",
     "benchmarks.bench_muscles",
+    "benchmarks.bench_imitation_id",
 ]
 
 

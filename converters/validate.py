@@ -333,3 +333,49 @@ def marker_tracking_error(
         "rms_mean_m": float(np.mean(rms)),
         "rms_max_m": float(np.max(rms)),
     }
+
+
+def opensim_static_optimization(
+    model: str | Path,
+    coordinates: str | Path,
+    external_loads: str | Path | None,
+    lowpass_hz: float | None,
+    time_range: tuple[float, float],
+    workdir: str | Path,
+    actuators: str | Path | None = None,
+) -> Path:
+    """Run the ``opensim`` package's StaticOptimization (AnalyzeTool) and return its activation
+    ``.sto``; ``actuators`` is an optional force-set XML (reserve actuators) added to the model.
+
+    The tool is written as a setup file and run from it, as the OpenSim GUI does, so that it
+    loads the model and the coordinates itself.
+    """
+    import opensim
+
+    opensim.Logger.setLevelString("error")
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    tool = opensim.AnalyzeTool()
+    tool.setName("kintwin_so")
+    tool.setModelFilename(str(Path(model).resolve()))
+    if actuators is not None:
+        files = opensim.ArrayStr()
+        files.append(str(Path(actuators).resolve()))
+        tool.setForceSetFiles(files)
+        tool.setReplaceForceSet(False)
+    tool.setCoordinatesFileName(str(Path(coordinates).resolve()))
+    if external_loads is not None:
+        tool.setExternalLoadsFileName(str(Path(external_loads).resolve()))
+    tool.setLowpassCutoffFrequency(-1.0 if lowpass_hz is None else float(lowpass_hz))
+    tool.setInitialTime(time_range[0])
+    tool.setFinalTime(time_range[1])
+    tool.setResultsDir(str(workdir))
+    analysis = opensim.StaticOptimization()
+    analysis.setStartTime(time_range[0])
+    analysis.setEndTime(time_range[1])
+    tool.getAnalysisSet().cloneAndAppend(analysis)
+    setup = workdir / "kintwin_so_setup.xml"
+    tool.printToXML(str(setup))
+    if not opensim.AnalyzeTool(str(setup)).run():
+        raise RuntimeError("OpenSim's StaticOptimization failed")
+    return workdir / "kintwin_so_StaticOptimization_activation.sto"

@@ -18,6 +18,7 @@ COMMANDS = {
     "id": ("kintwin_cli.commands.inverse_dynamics", "inverse_dynamics"),
     "run-tool": ("kintwin_cli.commands.run_tool", "run_tool"),
     "train": ("kintwin_cli.commands.train", "train"),
+    "compare": ("kintwin_cli.commands.compare", "compare"),
 }
 
 EXIT_USAGE = 2

@@ -38,23 +38,42 @@ class TrackingConfig:
     belt_speed: float | None = None  # m/s along OpenSim +x; None: detect from the reference
     residual_root: bool = False  # penalised motors on the root degrees of freedom
     residual_per_bw: float = 0.05  # residual limit, fraction of body weight (N, or N·m per m)
-    w_pose: float = 0.5
+    w_pose: float = 0.4
     k_pose: float = 10.0  # 1/rad²
     w_vel: float = 0.1
     k_vel: float = 0.05  # s²/rad²
     w_root: float = 0.2
-    k_root: float = 40.0  # 1/m² (and 1/rad² for root angles)
-    w_ee: float = 0.2
-    k_ee: float = 40.0  # 1/m²
+    k_root: float = 400.0  # 1/m² (and 1/rad² for root angles)
+    w_ee: float = 0.15
+    k_ee: float = 100.0  # 1/m²
+    w_contact: float = 0.15  # feet touching the floor when, and only when, the reference's do
+    contact_height: float = 0.01  # m; a reference foot this close to the floor is in stance
     w_smooth: float = 0.05  # penalty per squared change of action
-    w_effort: float = 0.02  # penalty per squared torque / limit
+    w_effort: float = 0.1  # penalty per squared torque / limit
+    w_torque_rate: float = 1.0  # penalty per squared change of torque / limit between steps
     w_residual: float = 0.1  # penalty per squared residual action
     max_root_error: float = 0.3  # m of root position error before termination
     max_pose_error: float = 0.7  # rad RMS over coordinates before termination
     lowpass_hz: float | None = 6.0  # filter applied to the reference coordinates
+    action_filter_hz: float | None = 8.0  # first-order low-pass on the actions; None: off
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrackingConfig:
+        """The config saved by ``to_dict`` (fields it lacks take their defaults)."""
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        if "future_frames" in known:
+            known["future_frames"] = tuple(known["future_frames"])
+        return cls(**known)
+
+    @property
+    def action_alpha(self) -> float:
+        """Weight of a new action in the first-order filter at the control rate."""
+        if not self.action_filter_hz:
+            return 1.0
+        return float(1.0 - np.exp(-2.0 * np.pi * self.action_filter_hz * self.control_dt))
 
 
 @dataclass
@@ -66,6 +85,8 @@ class Reference:
     root_pos: np.ndarray  # (T, 3) m
     ee_rel: np.ndarray  # (T, n_ee, 3) m, end effectors relative to the root body
     belt_speed: float  # m/s along world +x (OpenSim +x)
+    time0: float = 0.0  # s, trial time of the first frame
+    stance: np.ndarray | None = None  # (T, n_feet) bool: the foot's lowest sphere on the floor
 
 
 @dataclass
@@ -90,6 +111,9 @@ class TaskModel:
     total_mass: float  # kg
     frame_skip: int
     action_names: list[str] = field(default_factory=list)
+    foot_geoms: list[np.ndarray] = field(default_factory=list)  # contact spheres of each foot
+    foot_of_geom: np.ndarray | None = None  # per geom: its foot's index, -1 others, -2 floor
+    floor_height: float = 0.0  # m, world height of the floor surface
 
 
 def _root_coordinates(converted, coordinates: list[str]) -> list[str]:
@@ -190,7 +214,45 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
         total_mass=mass,
         frame_skip=max(1, round(config.control_dt / model.opt.timestep)),
         action_names=actuated + ([f"{c}_residual" for c in root] if config.residual_root else []),
+        **_feet(model, root_body),
     )
+
+
+def _feet(model: mujoco.MjModel, root_body: int) -> dict:
+    """Contact spheres and bodies of each foot (as the GRF export groups them), floor height."""
+    from policies.foot_loads import foot_groups
+
+    belt = model.body(BELT_JOINT).id
+    groups = foot_groups(model, root_body, belt)
+    sphere = mujoco.mjtGeom.mjGEOM_SPHERE
+    geoms = [
+        np.array(
+            [
+                g
+                for g in range(model.ngeom)
+                if model.geom_bodyid[g] in group.bodies and model.geom_type[g] == sphere
+            ],
+            dtype=int,
+        )  # fmt: skip
+        for group in groups
+    ]
+    d = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, d)
+    tops = [
+        d.geom_xpos[g][2] + model.geom_size[g][2]
+        for g in range(model.ngeom)
+        if model.geom_bodyid[g] == belt and model.geom_type[g] == mujoco.mjtGeom.mjGEOM_BOX
+    ]
+    geoms = [g for g in geoms if len(g)]
+    foot_of_geom = np.full(model.ngeom, -1, dtype=int)
+    foot_of_geom[model.geom_bodyid == belt] = -2
+    for k, bodies in enumerate(group.bodies for group in groups):
+        foot_of_geom[np.isin(model.geom_bodyid, list(bodies))] = k
+    return {
+        "foot_geoms": geoms,
+        "foot_of_geom": foot_of_geom,
+        "floor_height": float(max(tops)) if tops else 0.0,
+    }
 
 
 def _end_effectors(model: mujoco.MjModel) -> list[int]:
@@ -242,16 +304,23 @@ def make_reference(task: TaskModel, trajectory: Trajectory, config: TrackingConf
     qpos = np.column_stack([np.interp(grid, time, c) for c in trajectory.qpos.T])
     qvel = np.column_stack([np.interp(grid, time, c) for c in trajectory.qvel.T])
     d = mujoco.MjData(task.model)
-    root_pos, ee = [], []
+    root_pos, ee, lowest = [], [], []
     for q in qpos:
         d.qpos[: task.nq] = q
         mujoco.mj_kinematics(task.model, d)
         root_pos.append(d.xpos[task.root_body].copy())
         ee.append(d.xpos[task.ee_bodies] - d.xpos[task.root_body])
+        bottoms = d.geom_xpos[:, 2] - task.model.geom_size[:, 0]
+        lowest.append([bottoms[geoms].min() for geoms in task.foot_geoms])
+    stance = np.array(lowest).reshape(len(qpos), len(task.foot_geoms)) < (
+        task.floor_height + config.contact_height
+    )
     speed = config.belt_speed
     if speed is None:
         speed = estimate_belt_speed(task, trajectory)
-    return Reference(qpos, qvel, np.array(root_pos), np.array(ee), float(speed))
+    return Reference(
+        qpos, qvel, np.array(root_pos), np.array(ee), float(speed), float(grid[0]), stance
+    )
 
 
 class TrackingEnv:
@@ -259,6 +328,8 @@ class TrackingEnv:
 
     Actions (one per name in ``action_names``, nominally in [-1, 1]) are PD-target offsets from
     the next reference frame, ``action_scale`` rad (or m) per unit, then residual root actions.
+    They pass a first-order low-pass filter (``action_filter_hz``) before they are applied; the
+    filtered action is part of the observation.
     """
 
     def __init__(
@@ -281,7 +352,10 @@ class TrackingEnv:
         self.data = mujoco.MjData(self.task.model)
         self.rng = np.random.default_rng(seed)
         self.n_act = len(self.task.actuated)
-        self.prev_action = np.zeros(len(self.task.action_names))
+        self.prev_action = np.zeros(len(self.task.action_names))  # filtered, as applied
+        self.prev_torque = np.zeros(self.n_act)
+        self.mean_force = np.zeros(self.task.model.nu)  # actuator forces over the last period
+        self.contact_recorder = None  # called after every physics step when set (runner)
         self.ref, self.t = self.references[0], 0
         hinge = mujoco.mjtJoint.mjJNT_HINGE
         joint = self.task.model.joint
@@ -318,10 +392,24 @@ class TrackingEnv:
         d.qpos[: task.nq] = self.ref.qpos[frame]
         d.qvel[: task.nv] = self.ref.qvel[frame]
         d.qvel[task.belt_dof] = self.ref.belt_speed
-        d.ctrl[: self.n_act] = self.ref.qpos[frame][task.coord_qpos[task.actuated]]
+        d.ctrl[: self.n_act] = self._pd_centre(frame)
         mujoco.mj_forward(task.model, d)
         self.prev_action[:] = 0.0
+        self.prev_torque[:] = d.actuator_force[: self.n_act]
         return self.observation()
+
+    def _pd_centre(self, frame: int) -> np.ndarray:
+        """PD control value that tracks the reference at ``frame`` with zero action.
+
+        MuJoCo's position actuator gives kp (ctrl - q) - kv qdot; adding (kv/kp) qdot_ref to the
+        target makes that kp (q_ref - q) + kv (qdot_ref - qdot), so the damping pulls towards the
+        reference velocity instead of resisting all motion.
+        """
+        task, ref = self.task, self.ref
+        frame = min(frame, len(ref.qpos) - 1)
+        q = ref.qpos[frame][task.coord_qpos[task.actuated]]
+        qdot = ref.qvel[frame][task.coord_dof[task.actuated]]
+        return q + self.config.kv_ratio * qdot
 
     def observation(self) -> np.ndarray:
         """The observation vector (see ``obs_names``)."""
@@ -340,20 +428,23 @@ class TrackingEnv:
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Advance one control period; returns (obs, reward, terminated, truncated, info)."""
         task, d, cfg = self.task, self.data, self.config
-        a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
-        nxt = self.ref.qpos[min(self.t + 1, len(self.ref.qpos) - 1)]
-        d.ctrl[: self.n_act] = (
-            nxt[task.coord_qpos[task.actuated]] + cfg.action_scale * a[: self.n_act]
-        )
+        raw = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
+        a = self.prev_action + cfg.action_alpha * (raw - self.prev_action)
+        d.ctrl[: self.n_act] = self._pd_centre(self.t + 1) + cfg.action_scale * a[: self.n_act]
         d.ctrl[self.n_act :] = a[self.n_act :]
+        self.mean_force[:] = 0.0
         for _ in range(task.frame_skip):
             d.qvel[task.belt_dof] = self.ref.belt_speed
             mujoco.mj_step(task.model, d)
+            self.mean_force += d.actuator_force / task.frame_skip
+            if self.contact_recorder is not None:
+                self.contact_recorder(self)
         if abs(d.qpos[task.belt_qpos]) > 0.2 * BELT_HALF_LENGTH:  # uniform box: no jump in contact
             d.qpos[task.belt_qpos] -= np.trunc(d.qpos[task.belt_qpos])
         self.t = min(self.t + 1, len(self.ref.qpos) - 1)
         reward, info = self._reward(a)
         self.prev_action[:] = a
+        self.prev_torque[:] = self.mean_force[: self.n_act]
         stable = bool(np.all(np.isfinite(d.qpos)))
         terminated = (
             not stable
@@ -364,6 +455,14 @@ class TrackingEnv:
         obs = self.observation() if stable else np.zeros(len(self.obs_names), np.float32)
         return obs, (reward if stable else 0.0), terminated, truncated, info
 
+    def _contact_match(self) -> float:
+        """Fraction of feet whose floor contact agrees with the reference's stance (1 if none)."""
+        stance = self.ref.stance
+        if stance is None or not stance.shape[1]:
+            return 1.0
+        touching = _touching(self.task.model, self.data, self.task.foot_of_geom)
+        return float(np.mean(touching == stance[self.t]))
+
     def _reward(self, a: np.ndarray) -> tuple[float, dict]:
         """Exp-shaped tracking terms minus smoothness, effort and residual penalties."""
         task, d, cfg, ref, t = self.task, self.data, self.config, self.ref, self.t
@@ -373,14 +472,17 @@ class TrackingEnv:
         root_pos_err = d.xpos[task.root_body] - ref.root_pos[t]
         root_sq = float(root_pos_err @ root_pos_err + np.sum(dq[self.root_rot] ** 2))
         ee = d.xpos[task.ee_bodies] - d.xpos[task.root_body] - ref.ee_rel[t]
-        torque = d.actuator_force[: self.n_act] / task.torque_limit
+        torque = self.mean_force[: self.n_act] / task.torque_limit
+        torque_rate = torque - self.prev_torque / task.torque_limit
         terms = {
             "pose": cfg.w_pose * np.exp(-cfg.k_pose * np.sum(dq[act] ** 2)),
             "vel": cfg.w_vel * np.exp(-cfg.k_vel * np.sum(dv[act] ** 2)),
             "root": cfg.w_root * np.exp(-cfg.k_root * root_sq),
             "ee": cfg.w_ee * np.exp(-cfg.k_ee * np.sum(ee**2)),
+            "contact": cfg.w_contact * self._contact_match(),
             "smooth": -cfg.w_smooth * float(np.mean((a - self.prev_action) ** 2)),
             "effort": -cfg.w_effort * float(np.mean(torque**2)),
+            "torque_rate": -cfg.w_torque_rate * float(np.mean(torque_rate**2)),
             "residual": -cfg.w_residual * float(np.sum(a[self.n_act :] ** 2)),
         }
         rot = task.rotational
@@ -390,6 +492,20 @@ class TrackingEnv:
             "pose_rms": float(np.sqrt(np.mean(dq[act] ** 2))),
         }
         return float(sum(terms.values())), info
+
+
+def _touching(model: mujoco.MjModel, data: mujoco.MjData, foot_of_geom: np.ndarray) -> np.ndarray:
+    """(n_feet,) bool: the foot has a contact with the floor now.
+
+    ``foot_of_geom`` maps each geom to its foot's index, -1 for others and -2 for the floor.
+    """
+    n_feet = int(foot_of_geom.max()) + 1
+    touching = np.zeros(max(n_feet, 0), dtype=bool)
+    if data.ncon:
+        f1, f2 = foot_of_geom[data.contact.geom1], foot_of_geom[data.contact.geom2]
+        touching[f2[(f1 == -2) & (f2 >= 0)]] = True
+        touching[f1[(f2 == -2) & (f1 >= 0)]] = True
+    return touching
 
 
 class VectorEnv:

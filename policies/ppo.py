@@ -340,7 +340,9 @@ class _Session:
         return {**result, "eval_score": result["eval_tracking_error_deg"] + 90.0 * untracked}
 
 
-def _open_session(converted, trajectories, motions, outdir, tracking, cfg, resume) -> _Session:
+def _open_session(
+    converted, trajectories, motions, outdir, tracking, cfg, resume, init=None
+) -> _Session:
     from pathlib import Path
 
     from policies.checkpoint import LAST_FILE, load_checkpoint
@@ -351,7 +353,7 @@ def _open_session(converted, trajectories, motions, outdir, tracking, cfg, resum
         sha, name = converted.map["source_sha256"], converted.osim.path
         old = load_checkpoint(outdir / LAST_FILE, sha, name)
         saved = old["tracking_config"]
-        tracking = TrackingConfig(**{**saved, "future_frames": tuple(saved["future_frames"])})
+        tracking = TrackingConfig.from_dict(saved)
         cfg = PPOConfig(**old["ppo_config"])
     tracking, cfg = tracking or TrackingConfig(), cfg or PPOConfig()
     outdir.mkdir(parents=True, exist_ok=True)
@@ -368,6 +370,9 @@ def _open_session(converted, trajectories, motions, outdir, tracking, cfg, resum
     )  # fmt: skip
     if resume:
         session.resume()
+    elif init is not None:  # fine-tuning: start from another run's weights and normaliser
+        agent.load_state_dict(init["agent"])
+        session.norm.load_state_dict(init["obs_norm"])
     return session
 
 
@@ -434,16 +439,18 @@ def train(
     max_seconds: float | None = None,
     resume: bool = False,
     on_iteration=None,
+    init: dict | None = None,
 ) -> dict:
     """Train a tracking policy into ``outdir``; returns the final card.
 
     Stops after ``max_steps`` environment steps in total (resumed ones included) or
     ``max_seconds`` of wall time in this call. ``on_iteration(row)`` gets each log row.
+    ``init`` (a loaded checkpoint) starts a new run from its weights, for fine-tuning.
     The best policy by deterministic whole-trial tracking is ``policy.pt``; ``last.pt`` resumes.
     """
     import time
 
-    s = _open_session(converted, trajectories, motions, outdir, tracking, cfg, resume)
+    s = _open_session(converted, trajectories, motions, outdir, tracking, cfg, resume, init)
     raw_obs = s.envs.reset()
     start, wall_start, row = time.time(), s.state["wall_time"], {}
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
 import torch
 
-from policies.env import TrackingEnv
+from policies.env import BELT_JOINT, TrackingEnv
+from policies.foot_loads import FootGroup, FootLoadRecorder
 from policies.ppo import Agent, RunningNorm
 
 __all__ = ["Rollout", "run_policy", "evaluate"]
@@ -16,17 +17,36 @@ __all__ = ["Rollout", "run_policy", "evaluate"]
 
 @dataclass
 class Rollout:
-    """What the simulation did along a trial, one row per control step (SI units)."""
+    """What the simulation did along a trial (SI units, MuJoCo world frame: z up).
 
-    time: np.ndarray  # (T,) s from the trial's first resampled frame
-    coordinates: np.ndarray  # (T, n_coord) simulated coordinate values, rad or m
+    Row k of the state arrays is the state after control step k; the force arrays are the means
+    over that control period, so they belong half a period earlier (``force_time``).
+    """
+
+    time: np.ndarray  # (T,) s, trial time of each state row
+    qpos: np.ndarray  # (T, nq) simulated positions of the converted model (belt excluded)
+    coordinates: np.ndarray  # (T, n_coord) simulated independent coordinates, rad or m
     reference: np.ndarray  # (T, n_coord) reference coordinate values, rad or m
-    torques: np.ndarray  # (T, n_act) actuator torques, N·m (or N)
-    contact_force: np.ndarray  # (T, 3) total floor contact force on the model, N, world frame
+    torques: np.ndarray  # (T, n_act) mean actuator forces, N·m (or N)
+    foot_force: np.ndarray  # (T, n_feet, 3) N, floor on foot
+    foot_cop: np.ndarray  # (T, n_feet, 3) m, centre of pressure on the floor (0 when unloaded)
+    foot_torque: np.ndarray  # (T, n_feet) N·m, free torque about the vertical
     coordinate_names: list[str]
     rotational: list[bool]  # per coordinate: True for angles, False for translations
     action_names: list[str]
-    fell: bool
+    feet: list[FootGroup] = field(default_factory=list)
+    control_dt: float = 0.01
+    fell: bool = False
+
+    @property
+    def force_time(self) -> np.ndarray:
+        """(T,) s, the middle of each control period."""
+        return self.time - 0.5 * self.control_dt
+
+    @property
+    def contact_force(self) -> np.ndarray:
+        """(T, 3) total floor force on the model, N."""
+        return self.foot_force.sum(axis=1)
 
     def rmse(self) -> dict[str, float]:
         """Per-coordinate tracking RMSE: degrees for rotational, centimetres for translational."""
@@ -35,55 +55,64 @@ class Rollout:
         return dict(zip(self.coordinate_names, (err * scale).tolist(), strict=True))
 
 
-def _floor_force(env: TrackingEnv) -> np.ndarray:
-    """Total contact force (N, world frame) that the floor exerts on the model."""
-    m, d = env.task.model, env.data
-    total, wrench = np.zeros(3), np.zeros(6)
-    belt = m.body("kintwin_belt").id
-    for i in range(d.ncon):
-        c = d.contact[i]
-        mujoco.mj_contactForce(m, d, i, wrench)
-        force = c.frame.reshape(3, 3).T @ wrench[:3]  # on geom2, from geom1, world frame
-        on_model = force if m.geom_bodyid[c.geom1] == belt else -force
-        total += on_model
-    return total
-
-
 def run_policy(
-    env: TrackingEnv, agent: Agent, norm: RunningNorm, reference: int = 0, start: int = 0
+    env: TrackingEnv,
+    agent: Agent,
+    norm: RunningNorm,
+    reference: int = 0,
+    start: int = 0,
+    loads: bool = True,
 ) -> Rollout:
     """Track reference ``reference`` from frame ``start`` to its end with the mean action.
 
-    Stops early if the model falls (the env's termination rule); ``fell`` says so.
+    Stops early if the model falls (the env's termination rule); ``fell`` says so. Without
+    ``loads`` the foot arrays are empty (faster, for evaluation during training).
     """
     obs = env.reset(reference=reference, frame=start)
     task = env.task
-    rows: dict[str, list] = {"q": [], "ref": [], "tau": [], "grf": []}
+    recorder = FootLoadRecorder(
+        task.model, task.root_body, task.model.body(BELT_JOINT).id, task.floor_height
+    )
+    env.contact_recorder = recorder if loads else None
+    rows: dict[str, list] = {k: [] for k in ("qpos", "q", "ref", "tau", "f", "p", "m")}
     fell = False
-    while True:
-        with torch.no_grad():
-            action = agent.actor_mean(torch.from_numpy(norm(obs[None])))[0].numpy()
-        obs, _, terminated, truncated, _ = env.step(action)
-        rows["q"].append(env.data.qpos[task.coord_qpos].copy())
-        rows["ref"].append(env.ref.qpos[env.t][task.coord_qpos])
-        rows["tau"].append(env.data.actuator_force.copy())
-        rows["grf"].append(_floor_force(env))
-        if terminated or truncated:
-            fell = bool(terminated)
-            break
-    n = len(rows["q"])
+    try:
+        while True:
+            with torch.no_grad():
+                action = agent.actor_mean(torch.from_numpy(norm(obs[None])))[0].numpy()
+            obs, _, terminated, truncated, _ = env.step(action)
+            loads = recorder.take()
+            rows["qpos"].append(env.data.qpos[: task.nq].copy())
+            rows["q"].append(env.data.qpos[task.coord_qpos].copy())
+            rows["ref"].append(env.ref.qpos[env.t][task.coord_qpos])
+            rows["tau"].append(env.mean_force.copy())
+            rows["f"].append([f for f, _, _ in loads])
+            rows["p"].append([p for _, p, _ in loads])
+            rows["m"].append([t for _, _, t in loads])
+            if terminated or truncated:
+                fell = bool(terminated)
+                break
+    finally:
+        env.contact_recorder = None
+    n, dt = len(rows["q"]), env.config.control_dt
+    n_feet = len(recorder.groups) if loads else 0
     return Rollout(
-        time=(start + 1 + np.arange(n)) * env.config.control_dt,
+        time=env.ref.time0 + (start + 1 + np.arange(n)) * dt,
+        qpos=np.array(rows["qpos"]),
         coordinates=np.array(rows["q"]),
         reference=np.array(rows["ref"]),
         torques=np.array(rows["tau"]),
-        contact_force=np.array(rows["grf"]),
+        foot_force=np.array(rows["f"]).reshape(n, n_feet, 3),
+        foot_cop=np.array(rows["p"]).reshape(n, n_feet, 3),
+        foot_torque=np.array(rows["m"]).reshape(n, n_feet),
         coordinate_names=list(task.coordinates),
         rotational=[
             task.model.jnt_type[task.model.joint(c).id] == mujoco.mjtJoint.mjJNT_HINGE
             for c in task.coordinates
         ],
         action_names=env.action_names,
+        feet=recorder.groups if loads else [],
+        control_dt=dt,
         fell=fell,
     )
 
@@ -92,7 +121,7 @@ def evaluate(env: TrackingEnv, agent: Agent, norm: RunningNorm) -> dict:
     """Deterministic whole-trial tracking metrics over every reference, from its first frame."""
     errors, falls, covered = [], 0, []
     for i, ref in enumerate(env.references):
-        roll = run_policy(env, agent, norm, reference=i)
+        roll = run_policy(env, agent, norm, reference=i, loads=False)
         rot = env.task.rotational
         err = roll.coordinates[:, rot] - roll.reference[:, rot]
         errors.append(float(np.degrees(np.sqrt(np.mean(err**2)))))

@@ -28,6 +28,13 @@ EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--treadmill", type=float, help="Belt speed, m/s along OpenSim +x (default: detect).")
 @click.option("--overground", is_flag=True, help="Fixed ground: no treadmill detection.")
 @click.option("--residual-root", is_flag=True, help="Penalised residual forces on the root.")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a tracking setting (policies/env.py TrackingConfig), e.g. --set w_contact=0.2.",
+)
 def train(
     model: Path,
     motions: tuple[Path, ...],
@@ -42,6 +49,7 @@ def train(
     treadmill: float | None,
     overground: bool,
     residual_root: bool,
+    settings: tuple[str, ...],
 ) -> None:
     """Train a torque-driven tracking policy (PPO) on the kinematics of MOTIONS.
 
@@ -67,7 +75,9 @@ def train(
         raise KintwinError("give a budget: --minutes N or --steps N")
     converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
     belt = 0.0 if overground else treadmill
-    tracking = TrackingConfig(belt_speed=belt, residual_root=residual_root)
+    tracking = TrackingConfig.from_dict(
+        {"belt_speed": belt, "residual_root": residual_root, **_parse_settings(settings)}
+    )
     m = converted.mj_model
     paths = list(motions) + list(more_motions)
     trajectories = [
@@ -98,3 +108,27 @@ def train(
     bar.close()
     best = card["metrics"]["best_eval_score_deg"]
     note(f"wrote {outdir} ({card['steps']} steps, best whole-trial tracking error {best:.2f}°)")
+
+
+def _parse_settings(settings: tuple[str, ...]) -> dict:
+    """``NAME=VALUE`` pairs as TrackingConfig values (numbers, true/false, none)."""
+    from converters.errors import KintwinError
+    from policies.env import TrackingConfig
+
+    values = {}
+    for item in settings:
+        name, _, text = item.partition("=")
+        if name not in TrackingConfig.__dataclass_fields__ or not text:
+            known = ", ".join(TrackingConfig.__dataclass_fields__)
+            raise KintwinError(f"--set '{item}': expected NAME=VALUE with NAME one of {known}")
+        lowered = text.strip().lower()
+        if lowered in ("none", "null"):
+            values[name] = None
+        elif lowered in ("true", "false"):
+            values[name] = lowered == "true"
+        else:
+            try:
+                values[name] = float(text)
+            except ValueError:
+                raise KintwinError(f"--set '{item}': '{text}' is not a number") from None
+    return values

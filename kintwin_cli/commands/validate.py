@@ -50,6 +50,14 @@ EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     type=click.Path(file_okay=False, path_type=Path),
     help="With --muscles: write DIR/<model>_muscles.csv and a moment-arm PNG.",
 )
+@click.option(
+    "--exclude-discontinuous/--keep-discontinuous",
+    "exclude_discontinuous",
+    default=True,
+    show_default=True,
+    help="With --muscles: leave out of the bars the samples where OpenSim's own path is "
+    "discontinuous within +-0.1 deg (decided from OpenSim alone; listed either way).",
+)
 @click.option("--force", is_flag=True, help="Overwrite report files.")
 def validate(
     model: Path,
@@ -63,6 +71,7 @@ def validate(
     json_path: Path | None,
     muscles: bool,
     report_dir: Path | None,
+    exclude_discontinuous: bool,
     force: bool,
 ) -> None:
     """Convert MODEL and compare it with OpenSim at many poses; exit 1 if a bar is missed.
@@ -89,10 +98,10 @@ def validate(
     failures = report["kinematics"].failures(bars)
     click.echo(_format(report, bars))
     if muscles:
-        failures += _muscles(model, report, report_dir, force)
+        failures += _muscles(model, report, report_dir, force, exclude_discontinuous)
     if json_path is not None:
         payload = {
-            **report,
+            **{k: v for k, v in report.items() if not k.startswith("_")},
             "kinematics": report["kinematics"].as_dict(),
             "bars": bars,
             "failures": failures,
@@ -190,7 +199,9 @@ def _format(report: dict, bars: dict) -> str:
     return "\n".join(lines)
 
 
-def _muscles(model: Path, report: dict, report_dir: Path | None, force: bool) -> list[str]:
+def _muscles(
+    model: Path, report: dict, report_dir: Path | None, force: bool, exclude: bool
+) -> list[str]:
     from converters.muscle_report import plot_worst_moment_arms, write_muscle_csv
     from converters.validate_muscles import MUSCLE_BARS, validate_muscle_paths
 
@@ -198,8 +209,13 @@ def _muscles(model: Path, report: dict, report_dir: Path | None, force: bool) ->
     if not converted.osim.muscles:
         click.echo("  muscles: none in this model")
         return []
-    muscles = validate_muscle_paths(model, converted, poses)
+    muscles = validate_muscle_paths(model, converted, poses, "exclude" if exclude else "report")
     s = muscles.summary()
+    report["muscles"] = {
+        "summary": s,
+        "failures": muscles.failures(),
+        "reference_discontinuities": muscles.flag_rows(),
+    }
     click.echo(
         f"  muscles: {s['muscles']}, {s['pairs']} muscle-coordinate pairs (moment arm > 1 mm)"
     )
@@ -228,4 +244,19 @@ def _muscles(model: Path, report: dict, report_dir: Path | None, force: bool) ->
             model, converted, muscles, report_dir / f"{stem}_moment_arms.png", force
         )
         click.echo(f"  wrote {csv_path} and {png}")
+    if muscles.flags:
+        click.echo(_discontinuity_note(muscles))
     return muscles.failures()
+
+
+def _discontinuity_note(muscles) -> str:
+    """One line: the samples where OpenSim's own path is discontinuous, and what became of them."""
+    flags = sorted(muscles.flags, key=lambda f: (f.kind != "length", -f.size_mm))
+    where = ", ".join(f"{f.muscle} pose {f.pose} ({f.coordinate}, {f.kind})" for f in flags[:3])
+    more = f" and {len(flags) - 3} more" if len(flags) > 3 else ""
+    done = "excluded from the bars" if muscles.excluded else "kept (--keep-discontinuous)"
+    count = muscles.summary()["discontinuous_reference_samples"]
+    return (
+        f"  note: OpenSim's own path is discontinuous within +-0.1 deg at {count} muscle "
+        f"samples, {done}: {where}{more}"
+    )

@@ -1,0 +1,94 @@
+"""Simulated ground reactions as OpenSim files: a GRF ``.mot`` and the ExternalLoads ``.xml``.
+
+Layout as in OpenSim's example data: per foot ``<p>ground_force_vx/vy/vz``, ``<p>ground_force_px/
+py/pz`` and ``<p>ground_torque_x/y/z`` with ``<p>`` = ``r_``, ``l_``…, all in the ground frame;
+the point is the centre of pressure and the torque the free torque about it. The XML applies each
+foot's columns to its body, as ExternalForce objects, so OpenSim's ID tool reads the pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from lxml import etree
+
+from converters.files import atomic_output
+from converters.opensim_io.table import Table
+from converters.spatial import OPENSIM_TO_MUJOCO
+
+__all__ = ["FootLoads", "grf_table", "external_loads_xml", "write_external_loads"]
+
+
+@dataclass(frozen=True)
+class FootLoads:
+    """One foot's loads over time, MuJoCo world frame (z up)."""
+
+    prefix: str  # column prefix, e.g. 'r_'
+    name: str  # ExternalForce name, e.g. 'right'
+    body: str  # OpenSim body the force is applied to
+    force: np.ndarray  # (T, 3) N
+    point: np.ndarray  # (T, 3) m
+    free_torque: np.ndarray  # (T,) N·m about the vertical
+
+
+def _to_opensim(vectors: np.ndarray) -> np.ndarray:
+    """(T, 3) MuJoCo-world vectors in OpenSim's ground frame (y up)."""
+    return vectors @ OPENSIM_TO_MUJOCO  # rows: R^T v = v^T R
+
+
+def grf_table(time: np.ndarray, feet: list[FootLoads]) -> Table:
+    """The GRF ``.mot`` table (storage dialect, OpenSim ground frame)."""
+    labels, columns = [], []
+    for foot in feet:
+        torque = np.zeros((len(time), 3))
+        torque[:, 2] = foot.free_torque
+        parts = (
+            ("ground_force_v", foot.force),
+            ("ground_force_p", foot.point),
+            ("ground_torque_", torque),
+        )
+        for stem, values in parts:
+            labels += [f"{foot.prefix}{stem}{axis}" for axis in "xyz"]
+            columns.append(_to_opensim(values))
+    return Table(
+        time=np.asarray(time, dtype=float),
+        labels=labels,
+        data=np.hstack(columns) if columns else np.zeros((len(time), 0)),
+        name="ground_reactions",
+        in_degrees=False,
+        dialect="storage",
+    )
+
+
+def external_loads_xml(datafile: str, feet: list[FootLoads], name: str = "SimulatedGRF") -> bytes:
+    """An OpenSim ExternalLoads document applying each foot's columns (ground frame)."""
+    root = etree.Element("OpenSimDocument", Version="40000")
+    loads = etree.SubElement(root, "ExternalLoads", name=name)
+    objects = etree.SubElement(loads, "objects")
+    for foot in feet:
+        force = etree.SubElement(objects, "ExternalForce", name=foot.name)
+        for tag, text in (
+            ("applied_to_body", foot.body),
+            ("force_expressed_in_body", "ground"),
+            ("point_expressed_in_body", "ground"),
+            ("force_identifier", f"{foot.prefix}ground_force_v"),
+            ("point_identifier", f"{foot.prefix}ground_force_p"),
+            ("torque_identifier", f"{foot.prefix}ground_torque_"),
+            ("data_source_name", "Unassigned"),
+        ):
+            etree.SubElement(force, tag).text = text
+    etree.SubElement(loads, "groups")
+    etree.SubElement(loads, "datafile").text = datafile
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def write_external_loads(
+    path: str | Path, datafile: str, feet: list[FootLoads], force: bool = False
+) -> Path:
+    """Write the ExternalLoads XML (``datafile`` relative to it, as OpenSim resolves it)."""
+    path = Path(path)
+    with atomic_output(path, force) as tmp:
+        tmp.write_bytes(external_loads_xml(datafile, feet))
+    return path

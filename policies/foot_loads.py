@@ -1,0 +1,129 @@
+"""Ground reaction loads per foot from MuJoCo contacts: force, centre of pressure, free torque.
+
+Contacts between the floor (the belt body) and the model are grouped by leg: the branch of the
+tree that starts at a child of the root body (``femur_r`` → everything below it). Each group's
+wrench is accumulated over physics steps (about the world origin, which makes it additive) and
+turned into OpenSim's ExternalForce convention at the end: force, a point on the floor plane
+(the centre of pressure) and the free torque about it, which is vertical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+__all__ = ["FootGroup", "foot_groups", "FootLoadRecorder", "centre_of_pressure"]
+
+MIN_VERTICAL_FORCE = 1.0  # N; below it a foot is unloaded and its centre of pressure is zero
+
+
+@dataclass(frozen=True)
+class FootGroup:
+    """The contact bodies of one leg and the body its loads are applied to in OpenSim."""
+
+    name: str  # 'r', 'l' or the branch's body name
+    bodies: frozenset[int]  # MuJoCo body ids whose contacts count for this foot
+    applied_to_body: str  # the body carrying the most contact geoms (heel segment on ties)
+
+
+def _branch_roots(model: mujoco.MjModel, root_body: int) -> dict[int, int]:
+    """For every body below ``root_body``: the child of ``root_body`` its branch starts at."""
+    branch = {}
+    for b in range(1, model.nbody):
+        chain = [b]
+        while chain[-1] not in (0, root_body):
+            chain.append(int(model.body_parentid[chain[-1]]))
+        if chain[-1] == root_body and len(chain) >= 2:
+            branch[b] = chain[-2]
+    return branch
+
+
+def foot_groups(model: mujoco.MjModel, root_body: int, floor_body: int) -> list[FootGroup]:
+    """One group per leg that has contact geoms able to touch the floor body's geoms."""
+    branch = _branch_roots(model, root_body)
+    counts: dict[int, dict[int, int]] = {}
+    for g in range(model.ngeom):
+        body = int(model.geom_bodyid[g])
+        if body == floor_body or body not in branch or not model.geom_contype[g]:
+            continue
+        counts.setdefault(branch[body], {}).setdefault(body, 0)
+        counts[branch[body]][body] += 1
+    groups = []
+    for start, bodies in counts.items():
+        # most geoms first; on ties the body nearer the root (the heel before the toes)
+        carrier = min(bodies, key=lambda b: (-bodies[b], _depth(model, b)))
+        name = model.body(start).name
+        side = name[-2:] if name[-2:] in ("_r", "_l") else ""
+        groups.append(FootGroup(side[1:] or name, frozenset(bodies), model.body(carrier).name))
+    return sorted(groups, key=lambda g: ({"r": 0, "l": 1}.get(g.name, 2), g.name))
+
+
+def _depth(model: mujoco.MjModel, body: int) -> int:
+    depth = 0
+    while body:
+        body, depth = int(model.body_parentid[body]), depth + 1
+    return depth
+
+
+def centre_of_pressure(
+    force: np.ndarray, moment: np.ndarray, height: float
+) -> tuple[np.ndarray, float]:
+    """Point on the horizontal plane z = ``height`` and free (vertical) torque of a wrench.
+
+    ``force`` and ``moment`` (about the world origin) are world-frame (z up). At the returned
+    point the horizontal moment vanishes. An unloaded foot gives the origin and zero torque.
+    """
+    fx, fy, fz = force
+    if fz < MIN_VERTICAL_FORCE:
+        return np.zeros(3), 0.0
+    px = (height * fx - moment[1]) / fz
+    py = (moment[0] + height * fy) / fz
+    point = np.array([px, py, height])
+    torque = moment[2] - (px * fy - py * fx)
+    return point, float(torque)
+
+
+class FootLoadRecorder:
+    """Accumulates the floor's wrench on each foot over physics steps; ``take`` averages them."""
+
+    def __init__(self, model: mujoco.MjModel, root_body: int, floor_body: int, height: float):
+        self.groups = foot_groups(model, root_body, floor_body)
+        self.floor_body = floor_body
+        self.height = height
+        self._group_of = {b: k for k, g in enumerate(self.groups) for b in g.bodies}
+        self._sum = np.zeros((len(self.groups), 6))
+        self._count = 0
+        self._wrench = np.zeros(6)
+
+    def __call__(self, env) -> None:
+        """Add the current contacts of ``env`` (a TrackingEnv after a physics step)."""
+        m, d = env.task.model, env.data
+        for i in range(d.ncon):
+            contact = d.contact[i]
+            b1, b2 = int(m.geom_bodyid[contact.geom1]), int(m.geom_bodyid[contact.geom2])
+            if self.floor_body not in (b1, b2):
+                continue
+            other = b2 if b1 == self.floor_body else b1
+            group = self._group_of.get(other)
+            if group is None:
+                continue
+            mujoco.mj_contactForce(m, d, i, self._wrench)
+            # contact frame rows are the axes; the force acts on geom2, from geom1
+            force = contact.frame.reshape(3, 3).T @ self._wrench[:3]
+            if b1 != self.floor_body:
+                force = -force
+            self._sum[group, :3] += force
+            self._sum[group, 3:] += np.cross(contact.pos, force)
+        self._count += 1
+
+    def take(self) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Per group, the mean (force, centre of pressure, free torque) since the last take."""
+        mean = self._sum / max(1, self._count)
+        self._sum[:], self._count = 0.0, 0
+        out = []
+        for force, moment in zip(mean[:, :3], mean[:, 3:], strict=True):
+            point, torque = centre_of_pressure(force, moment, self.height)
+            out.append((force.copy(), point, torque))
+        return out

@@ -1,0 +1,277 @@
+"""Imitation inverse dynamics: a trained policy tracks a trial; what the body did is the answer.
+
+``run_imitation_id`` converts the model, checks that the policy was trained for it, optionally
+fine-tunes the policy on the trial, rolls it out deterministically from the trial's first frame
+and writes four files beside each other:
+
+* ``<trial>_id.sto`` — generalized forces in OpenSim's ID layout (the actuated coordinates' mean
+  actuator torque over each control period; root columns hold the residual forces used, zero
+  when the policy has none);
+* ``<trial>_grf.mot`` + ``<trial>_grf.xml`` — simulated ground reaction force, centre of
+  pressure and free torque per foot in OpenSim's ground frame, with the ExternalLoads to apply
+  them (the lab frame on a treadmill: the belt moves, the floor does not);
+* ``<trial>_kinematics.mot`` — the simulated motion (all coordinates, degrees);
+* ``<trial>_summary.json`` — tracking RMSE per coordinate, fall, residuals, settings, timings.
+
+Forces are low-pass filtered (zero-lag 2nd-order Butterworth, run forwards and backwards) at
+``lowpass_hz``, by default the 6 Hz OpenSim's ID setups apply to coordinates.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from converters.errors import KintwinError
+from converters.files import atomic_output, check_writable
+
+__all__ = ["ImitationOutputs", "output_paths", "run_imitation_id", "trial_name"]
+
+GRAVITY = 9.80665
+
+
+@dataclass(frozen=True)
+class ImitationOutputs:
+    """The files one imitation-ID run writes."""
+
+    id_sto: Path
+    grf_mot: Path
+    grf_xml: Path
+    kinematics_mot: Path
+    summary_json: Path
+
+    def all(self) -> list[Path]:
+        return [self.id_sto, self.grf_mot, self.grf_xml, self.kinematics_mot, self.summary_json]
+
+
+def trial_name(coordinates: Path) -> str:
+    """The trial's name: the coordinates file's stem without a trailing ``_IK``."""
+    stem = Path(coordinates).stem
+    return stem[:-3] if stem.lower().endswith("_ik") and len(stem) > 3 else stem
+
+
+def output_paths(outdir: Path, trial: str, id_file: Path | None = None) -> ImitationOutputs:
+    """``<trial>_id.sto`` etc. in ``outdir``; ``id_file`` replaces the ID file's path."""
+    outdir = Path(outdir)
+    return ImitationOutputs(
+        id_sto=Path(id_file) if id_file is not None else outdir / f"{trial}_id.sto",
+        grf_mot=outdir / f"{trial}_grf.mot",
+        grf_xml=outdir / f"{trial}_grf.xml",
+        kinematics_mot=outdir / f"{trial}_kinematics.mot",
+        summary_json=outdir / f"{trial}_summary.json",
+    )
+
+
+def lowpass(values: np.ndarray, cutoff_hz: float | None, dt: float) -> np.ndarray:
+    """Zero-lag Butterworth low-pass along axis 0 (unchanged when off or too short)."""
+    from scipy.signal import butter, filtfilt
+
+    nyquist = 0.5 / dt
+    if not cutoff_hz or cutoff_hz >= nyquist or len(values) < 16:
+        return values
+    b, a = butter(2, cutoff_hz / nyquist)
+    return filtfilt(b, a, values, axis=0)
+
+
+def run_imitation_id(
+    model: Path,
+    coordinates: Path,
+    policy_dir: Path,
+    outputs: ImitationOutputs,
+    lowpass_hz: float | None = 6.0,
+    adapt_minutes: float | None = None,
+    time_range: tuple[float, float] | None = None,
+    force: bool = False,
+    progress=None,
+) -> dict:
+    """Track the trial with the policy and write ``outputs``; returns the summary."""
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from policies.checkpoint import agent_from_checkpoint, load_checkpoint
+    from policies.env import TrackingConfig, TrackingEnv
+    from policies.runner import run_policy
+
+    started = time.perf_counter()
+    for path in outputs.all():
+        check_writable(path, force)  # before any work
+    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
+    checkpoint = load_checkpoint(policy_dir, converted.map["source_sha256"], str(model))
+    config = TrackingConfig.from_dict(checkpoint["tracking_config"])
+    trajectory = _trajectory(converted, coordinates, config, time_range)
+    adapted = None
+    if adapt_minutes:
+        checkpoint, adapted = _adapt(
+            converted, trajectory, coordinates, outputs, checkpoint, config, adapt_minutes,
+            force, progress,
+        )  # fmt: skip
+    env = TrackingEnv(converted, trajectory, config)
+    if checkpoint["obs_names"] != env.obs_names:
+        raise KintwinError(f"{policy_dir}: the policy's observations do not match this model")
+    agent, norm = agent_from_checkpoint(checkpoint)
+    rollout = run_policy(env, agent, norm)
+    summary = _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz)
+    summary["adapted_policy"] = None if adapted is None else str(adapted)
+    _write_outputs(converted, env, rollout, outputs, lowpass_hz, force)
+    summary["wall_time_s"] = time.perf_counter() - started
+    with atomic_output(outputs.summary_json, force) as tmp:
+        tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def _trajectory(converted, coordinates: Path, config, time_range):
+    """The trial as a MuJoCo trajectory (filtered like the training references)."""
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+
+    table = read_table(coordinates)
+    if time_range is not None:
+        keep = (table.time >= time_range[0] - 1e-9) & (table.time <= time_range[1] + 1e-9)
+        if keep.sum() < 3:
+            raise KintwinError(f"{coordinates}: fewer than 3 frames inside {time_range}")
+        table = table.with_data(table.data[keep], time=table.time[keep])
+    m = converted.mj_model
+    series = coordinate_series(table, converted.osim, coordinates)
+    return make_trajectory(series, converted.kinematics, m.nq, m.nv, config.lowpass_hz)
+
+
+def _adapt(
+    converted, trajectory, coordinates, outputs, checkpoint, config, minutes, force, progress
+):
+    """Fine-tune the policy on this trial for ``minutes``; returns its best checkpoint and dir."""
+    import shutil
+
+    from policies.checkpoint import load_checkpoint
+    from policies.ppo import PPOConfig, train
+
+    directory = outputs.summary_json.with_name(
+        outputs.summary_json.name.replace("_summary.json", "_adapted_policy")
+    )
+    if directory.exists():
+        if not force:
+            check_writable(directory, force)
+        shutil.rmtree(directory)
+    cfg = PPOConfig(**{**checkpoint["ppo_config"], "learning_rate": 1e-4})
+    train(
+        converted, [trajectory], [str(coordinates)], directory, config, cfg,
+        max_seconds=minutes * 60.0, on_iteration=progress, init=checkpoint,
+    )  # fmt: skip
+    sha = converted.map["source_sha256"]
+    return load_checkpoint(directory, sha, str(converted.osim.path)), directory
+
+
+def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz) -> dict:
+    task = env.task
+    rmse = rollout.rmse()
+    names, rot_flags = rollout.coordinate_names, rollout.rotational
+    rotational = [c for c, rot in zip(names, rot_flags, strict=True) if rot]
+    non_root_rot = [task.coordinates[i] for i in task.rotational]
+    weight = task.total_mass * GRAVITY
+    residual = _residuals(env, rollout)
+    residual_rms = float(np.sqrt(np.mean(residual**2))) if residual.size else 0.0
+    reference_len = len(env.ref.qpos) - 1
+    return {
+        "trial": str(coordinates),
+        "model": str(model),
+        "model_sha256": converted.map["source_sha256"],
+        "policy": str(policy_dir),
+        "time_span_s": [float(rollout.time[0]), float(rollout.time[-1])],
+        "control_dt_s": rollout.control_dt,
+        "belt_speed_m_per_s": env.ref.belt_speed,
+        "treadmill": env.ref.belt_speed != 0.0,
+        "fell": rollout.fell,
+        "fraction_tracked": len(rollout.time) / max(1, reference_len),
+        "tracking_rmse": {c: rmse[c] for c in rollout.coordinate_names},
+        "tracking_units": {c: ("deg" if c in rotational else "cm") for c in rmse},
+        "tracking_rms_deg": float(np.sqrt(np.mean([rmse[c] ** 2 for c in non_root_rot]))),
+        "residuals": {
+            "used": bool(env.config.residual_root),
+            "rms_N_or_Nm": residual_rms,
+            "rms_percent_bw": 100.0 * residual_rms / weight,
+        },
+        "body_mass_kg": task.total_mass,
+        "lowpass_hz": lowpass_hz,
+        "feet": [{"name": f.name, "body": f.applied_to_body} for f in rollout.feet],
+    }
+
+
+def _residuals(env, rollout) -> np.ndarray:
+    """(T, n_root) generalized forces of the residual actuators (empty without them)."""
+    n_act = len(env.task.actuated)
+    gear = env.task.model.actuator_gear[n_act:, 0]
+    return rollout.torques[:, n_act:] * gear
+
+
+def _id_table(converted, env, rollout, lowpass_hz):
+    """OpenSim ID table: actuated coordinates from the actuators, root ones from residuals."""
+    from converters.inverse_dynamics import ID_TABLE_NAME, id_labels
+    from converters.opensim_io.table import Table
+
+    task = env.task
+    coords = task.coordinates
+    values = np.zeros((len(rollout.time), len(coords)))
+    n_act = len(task.actuated)
+    values[:, task.actuated] = rollout.torques[:, :n_act]
+    if env.config.residual_root:
+        values[:, task.root] = _residuals(env, rollout)
+    labels = id_labels(converted)
+    order = [coords.index(c) for c in converted.kinematics.independent_coordinates]
+    values = lowpass(values[:, order], lowpass_hz, rollout.control_dt)
+    return Table(
+        time=rollout.force_time,
+        labels=labels,
+        data=values,
+        name=ID_TABLE_NAME,
+        in_degrees=False,
+        dialect="storage",
+    )
+
+
+def _feet(rollout, lowpass_hz) -> list:
+    from converters.opensim_io.ground_reactions import FootLoads
+
+    names = {"r": "right", "l": "left"}
+    feet = []
+    for k, group in enumerate(rollout.feet):
+        prefix = f"{group.name}_" if group.name in names else f"{k + 1}_"
+        force = lowpass(rollout.foot_force[:, k], lowpass_hz, rollout.control_dt)
+        torque = lowpass(rollout.foot_torque[:, k], lowpass_hz, rollout.control_dt)
+        unloaded = force[:, 2] < 0.0  # filtering rings below zero at lift-off: no pulling floor
+        force[unloaded] = 0.0
+        torque[unloaded] = 0.0
+        feet.append(
+            FootLoads(
+                prefix,
+                names.get(group.name, group.name),
+                group.applied_to_body,
+                force,
+                rollout.foot_cop[:, k],
+                torque,
+            )  # fmt: skip
+        )
+    return feet
+
+
+def _write_outputs(converted, env, rollout, outputs: ImitationOutputs, lowpass_hz, force) -> None:
+    """Write the ID, GRF (+ XML) and kinematics files (each atomically)."""
+    from converters.motion import coordinates_from_qpos, coordinates_table
+    from converters.opensim_io.ground_reactions import grf_table, write_external_loads
+    from converters.opensim_io.table import write_table
+
+    feet = _feet(rollout, lowpass_hz)
+    joints = [""] * rollout.qpos.shape[1]
+    for slot in converted.kinematics.slots:
+        joints[slot.qpos] = slot.name
+    values = coordinates_from_qpos(rollout.qpos, joints, converted.kinematics)
+    kinematics = coordinates_table(rollout.time, values, converted.osim, in_degrees=True)
+    tables = [
+        (_id_table(converted, env, rollout, lowpass_hz), outputs.id_sto),
+        (grf_table(rollout.force_time, feet), outputs.grf_mot),
+        (kinematics, outputs.kinematics_mot),
+    ]
+    for table, path in tables:
+        write_table(table, path, force=force)
+    write_external_loads(outputs.grf_xml, outputs.grf_mot.name, feet, force)

@@ -1,0 +1,260 @@
+"""Imitation ID: foot loads, the exported OpenSim files, ``kintwin id/run-tool --policy``, batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from kintwin_cli.main import cli
+
+GAIT = "opensim-models/Pipelines/Gait10dof18musc/OutputReference"
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "policies/pretrained/gait10dof18musc_walk_torque"
+
+
+# ------------------------------------------------------------------------------ foot loads
+
+
+def test_centre_of_pressure_zeroes_the_horizontal_moment():
+    from policies.foot_loads import centre_of_pressure
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        point, force = rng.normal(size=3), rng.normal(size=3) + [0, 0, 800.0]
+        point[2] = 0.01
+        free = rng.normal()
+        moment = np.cross(point, force) + [0.0, 0.0, free]  # about the world origin
+        cop, torque = centre_of_pressure(force, moment, height=0.01)
+        np.testing.assert_allclose(cop, point, atol=1e-12)
+        assert torque == pytest.approx(free, abs=1e-9)
+        residual = moment - np.cross(cop, force)
+        np.testing.assert_allclose(residual[:2], 0.0, atol=1e-9)
+
+
+def test_unloaded_foot_has_no_centre_of_pressure():
+    from policies.foot_loads import centre_of_pressure
+
+    cop, torque = centre_of_pressure(np.array([5.0, 0.0, 0.5]), np.ones(3), height=0.0)
+    assert np.all(cop == 0.0) and torque == 0.0
+
+
+# ------------------------------------------------------------------------------- exporters
+
+
+def _feet(n: int = 5):
+    from converters.opensim_io.ground_reactions import FootLoads
+
+    t = np.linspace(0.0, 0.04, n)
+    right = FootLoads(
+        "r_", "right", "calcn_r",
+        force=np.column_stack([10 + t, -20 + t, 700 + t]),  # MuJoCo world: z up, y left
+        point=np.column_stack([0.3 + t, 0.1 + 0 * t, 0 * t]),
+        free_torque=2.0 + t,
+    )  # fmt: skip
+    left = FootLoads("l_", "left", "calcn_l", np.zeros((n, 3)), np.zeros((n, 3)), np.zeros(n))
+    return t, [right, left]
+
+
+def test_grf_table_is_in_opensim_ground_frame():
+    from converters.opensim_io.ground_reactions import grf_table
+
+    t, feet = _feet()
+    table = grf_table(t, feet)
+    assert table.labels[:9] == [
+        "r_ground_force_vx", "r_ground_force_vy", "r_ground_force_vz",
+        "r_ground_force_px", "r_ground_force_py", "r_ground_force_pz",
+        "r_ground_torque_x", "r_ground_torque_y", "r_ground_torque_z",
+    ]  # fmt: skip
+    # OpenSim y is MuJoCo z (up); OpenSim z is MuJoCo -y
+    np.testing.assert_allclose(table.column("r_ground_force_vy"), 700 + t)
+    np.testing.assert_allclose(table.column("r_ground_force_vz"), 20 - t)
+    np.testing.assert_allclose(table.column("r_ground_force_pz"), -0.1)
+    np.testing.assert_allclose(table.column("r_ground_torque_y"), 2.0 + t)
+    np.testing.assert_allclose(table.column("r_ground_torque_x"), 0.0)
+
+
+def test_exported_grf_reads_back_through_our_reader_and_opensim(tmp_path: Path):
+    import opensim
+
+    from converters.opensim_io.external_loads import load_external_loads
+    from converters.opensim_io.ground_reactions import grf_table, write_external_loads
+    from converters.opensim_io.table import write_table
+
+    t, feet = _feet()
+    write_table(grf_table(t, feet), tmp_path / "walk_grf.mot")
+    write_external_loads(tmp_path / "walk_grf.xml", "walk_grf.mot", feet)
+    loads = load_external_loads(tmp_path / "walk_grf.xml")
+    right = next(f for f in loads.forces if f.body == "calcn_r")
+    np.testing.assert_allclose(right.force[:, 1], 700 + t)
+    np.testing.assert_allclose(right.point[:, 0], 0.3 + t)
+    external = opensim.ExternalLoads(str(tmp_path / "walk_grf.xml"), True)
+    assert external.getSize() == 2
+    assert external.get(0).getAppliedToBodyName() == "calcn_r"
+    assert external.get(0).getForceIdentifier() == "r_ground_force_v"
+    storage = opensim.Storage(str(tmp_path / "walk_grf.mot"))
+    assert storage.getSize() == len(t) and storage.getColumnLabels().getSize() == 19
+
+
+# ------------------------------------------------------------------------- kintwin id --policy
+
+
+@pytest.fixture(scope="module")
+def shipped_run(shared_data: Path, tmp_path_factory) -> tuple[Path, dict]:
+    """`kintwin id --policy` with the shipped policy on the Gait10dof18musc walk."""
+    out = tmp_path_factory.mktemp("imitation")
+    p = shared_data / GAIT
+    result = CliRunner().invoke(
+        cli,
+        [
+            "id", "--model", str(p / "subject01.osim"),
+            "--coordinates", str(p / "IK/subject01_walk_IK.mot"),
+            "--policy", str(SHIPPED), "-o", str(out),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "subject01_walk_summary.json").read_text())
+
+
+def test_shipped_policy_tracks_the_walk(shipped_run):
+    """The benchmark's tracking bars: the whole trial, every coordinate within 2 deg / 2 cm."""
+    _, summary = shipped_run
+    card = json.loads((SHIPPED / "card.json").read_text())
+    assert not summary["fell"] and summary["fraction_tracked"] == pytest.approx(1.0)
+    assert summary["tracking_rms_deg"] == pytest.approx(
+        card["metrics"]["eval_tracking_error_deg"], abs=0.05
+    ), "the run is not the deterministic evaluation the card records"
+    limits = {"deg": 2.0, "cm": 2.0}
+    for name, value in summary["tracking_rmse"].items():
+        assert value <= limits[summary["tracking_units"][name]], name
+
+
+def test_imitation_outputs_are_opensim_files(shared_data: Path, shipped_run):
+    from converters.opensim_io.table import read_table
+
+    out, summary = shipped_run
+    reference = read_table(shared_data / GAIT / "ID/Results/subject01_walk_ID.sto")
+    ours = read_table(out / "subject01_walk_id.sto")
+    assert ours.name == "Inverse Dynamics Generalized Forces"
+    assert ours.labels == reference.labels
+    assert np.all(ours.data[:, :3] == 0.0)  # no residual actuators: pelvis columns are zero
+    kinematics = read_table(out / "subject01_walk_kinematics.mot")
+    assert kinematics.in_degrees and "knee_angle_r" in kinematics.labels
+    grf = read_table(out / "subject01_walk_grf.mot")
+    assert grf.labels[0] == "r_ground_force_vx" and np.all(np.isfinite(grf.data))
+    weight = summary["body_mass_kg"] * 9.80665
+    total = grf.column("r_ground_force_vy") + grf.column("l_ground_force_vy")
+    assert 0.8 * weight < total.mean() < 1.2 * weight  # the floor carries the body on average
+
+
+def test_opensim_id_of_our_motion_and_grf_gives_our_moments(shared_data: Path, shipped_run):
+    """The exported files are one consistent set: OpenSim's ID tool, given our kinematics and our
+    GRF, finds our joint moments (differences: filtering, contact averaging, armature)."""
+    from converters.opensim_io.table import read_table
+    from converters.validate import opensim_inverse_dynamics
+
+    out, _ = shipped_run
+    kinematics = read_table(out / "subject01_walk_kinematics.mot")
+    path = opensim_inverse_dynamics(
+        shared_data / GAIT / "subject01.osim", out / "subject01_walk_kinematics.mot",
+        out / "subject01_walk_grf.xml", 6.0, (kinematics.time[0], kinematics.time[-1]),
+        out / "opensim",
+    )  # fmt: skip
+    theirs, ours = read_table(path), read_table(out / "subject01_walk_id.sto")
+    inner = (ours.time > ours.time[0] + 0.1) & (ours.time < ours.time[-1] - 0.1)
+    for joint in ("hip_flexion_r", "knee_angle_r", "ankle_angle_r", "lumbar_extension"):
+        label = f"{joint}_moment"
+        a = np.interp(ours.time[inner], theirs.time, theirs.column(label))
+        b = ours.column(label)[inner]
+        assert np.corrcoef(a, b)[0, 1] > 0.9, joint
+
+
+def test_policy_for_another_model_is_refused_before_any_output(shared_data: Path, tmp_path):
+    arm = shared_data / "opensim-models/Models/Arm26/arm26.osim"
+    ik = shared_data / GAIT / "IK/subject01_walk_IK.mot"
+    result = CliRunner().invoke(
+        cli,
+        ["id", "--model", str(arm), "--coordinates", str(ik), "--policy", str(SHIPPED),
+         "-o", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "trained for model" in result.output and "arm26.osim" in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_existing_outputs_need_force(shared_data: Path, shipped_run):
+    out, _ = shipped_run
+    p = shared_data / GAIT
+    before = (out / "subject01_walk_id.sto").read_bytes()
+    result = CliRunner().invoke(
+        cli,
+        ["id", "--model", str(p / "subject01.osim"),
+         "--coordinates", str(p / "IK/subject01_walk_IK.mot"),
+         "--policy", str(SHIPPED), "-o", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--force" in result.output
+    assert (out / "subject01_walk_id.sto").read_bytes() == before
+
+
+def test_imitation_needs_a_policy(shared_data: Path, tmp_path):
+    p = shared_data / GAIT
+    result = CliRunner().invoke(
+        cli,
+        ["id", "--method", "imitation", "--model", str(p / "subject01.osim"),
+         "--coordinates", str(p / "IK/subject01_walk_IK.mot"), "-o", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--policy" in result.output
+
+
+def test_run_tool_with_policy_writes_the_setups_output(shared_data: Path, tmp_path):
+    from converters.opensim_io.table import read_table
+
+    setup = shared_data / GAIT / "ID/walk_Setup_ID.xml"
+    result = CliRunner().invoke(
+        cli, ["run-tool", str(setup), "--policy", str(SHIPPED), "--results-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    table = read_table(tmp_path / "subject01_walk_ID.sto")  # the name the setup gives
+    assert table.time[0] >= 0.0 and table.time[-1] <= 2.5
+    assert (tmp_path / "subject01_walk_grf.xml").is_file()
+
+
+# ------------------------------------------------------------------------------ batch Makefile
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_batch_makefile_runs_two_trials_and_compares(shared_data: Path, tmp_path):
+    from converters.opensim_io.table import read_table, write_table
+
+    p = shared_data / GAIT
+    trials, reference = tmp_path / "trials", tmp_path / "reference"
+    trials.mkdir()
+    reference.mkdir()
+    ik = read_table(p / "IK/subject01_walk_IK.mot")
+    write_table(ik, trials / "walkA_IK.mot")
+    first = ik.time <= 1.5
+    write_table(ik.with_data(ik.data[first], time=ik.time[first]), trials / "walkB.mot")
+    shutil.copy(p / "ID/Results/subject01_walk_ID.sto", reference / "walkA_ID.sto")
+    kintwin = Path(sys.executable).with_name("kintwin")
+    result = subprocess.run(
+        [
+            "make", "-f", str(REPO / "examples/batch/Makefile"), "-j2",
+            f"KINTWIN={kintwin}", f"MODEL={p / 'subject01.osim'}", f"TRIALS={trials}",
+            f"REFERENCE={reference}", f"OUT={tmp_path / 'out'}", f"POLICY={SHIPPED}",
+        ],
+        capture_output=True, text=True, env={**os.environ, "MPLBACKEND": "Agg"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = tmp_path / "out"
+    for name in ("walkA", "walkB"):
+        assert (out / f"{name}_id.sto").is_file() and (out / f"{name}_grf.xml").is_file()
+    assert (out / "walkA_compare.json").is_file() and (out / "walkA_compare.png").is_file()
+    assert not (out / "walkB_compare.json").exists()  # no reference for walkB
+    assert read_table(out / "walkB_id.sto").time[-1] <= 1.5

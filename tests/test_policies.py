@@ -203,3 +203,24 @@ def test_overground_trial_has_no_belt_and_a_3d_root(shared_data: Path):
         ["pelvis_tilt", "pelvis_list", "pelvis_rotation", "pelvis_tx", "pelvis_ty", "pelvis_tz"]
     )
     assert not set(root) & set(env.action_names)
+
+
+def test_coupled_knee_does_not_sag_under_body_weight(walk):
+    """The knee's coupled translations are equality constraints; MuJoCo's default softness let
+    them sag 5 cm in 0.1 s of stance (the pelvis then sank although every joint tracked)."""
+    import mujoco
+
+    from policies.env import TrackingEnv
+
+    env = TrackingEnv(walk[0], walk[1])
+    env.reset(frame=20)
+    for _ in range(12):
+        env.step(np.zeros(len(env.action_names)))
+    d, task = env.data, env.task
+    equality = d.efc_type == mujoco.mjtConstraint.mjCNSTR_EQUALITY
+    assert np.abs(d.efc_pos[equality]).max() < 2e-3  # m
+    reference = mujoco.MjData(task.model)
+    reference.qpos[: task.nq] = env.ref.qpos[env.t]
+    mujoco.mj_kinematics(task.model, reference)
+    sag = reference.xpos[task.root_body][2] - d.xpos[task.root_body][2]
+    assert abs(sag) < 0.01  # m

@@ -365,12 +365,20 @@ class _Builder:
         for coordinate in self.model.coordinates.values():
             if coordinate.locked and coordinate.name in own:
                 eq = self.spec.add_equality(name=f"lock_{coordinate.name}")
+                self._stiffen(eq)
                 eq.type = mujoco.mjtEq.mjEQ_JOINT
                 eq.objtype = mujoco.mjtObj.mjOBJ_JOINT
                 eq.name1 = own[coordinate.name].name
                 data = np.array(eq.data)
                 data[: 1 + POLY_DEGREE] = 0.0  # q = qpos0: a lock
                 eq.data = data
+
+    def _stiffen(self, eq) -> None:
+        """Make a kinematic equality nearly rigid: MuJoCo's default (0.02 s time constant,
+        impedance 0.9-0.95) lets a knee's coupled translations sag by centimetres under body
+        weight. The time constant is the stable minimum, two time steps."""
+        eq.solref = [2.0 * self.options.timestep, 1.0]
+        eq.solimp = [0.99, 0.999, 0.001, 0.5, 2.0]
 
     def _lock(self, slot: JointSlot, kinematics: KinematicMap) -> None:
         """Hold ``slot`` at its default in simulation; report how far its true value strays."""
@@ -379,6 +387,7 @@ class _Builder:
         x = np.linspace(lo, hi, self.options.fit_samples)
         y = slot.function.value(kinematics.complete({coordinate.name: x})[slot.coordinate])
         eq = self.spec.add_equality(name=f"hold_{slot.name}")
+        self._stiffen(eq)
         eq.type = mujoco.mjtEq.mjEQ_JOINT
         eq.objtype = mujoco.mjtObj.mjOBJ_JOINT
         eq.name1 = slot.name
@@ -425,6 +434,7 @@ class _Builder:
         driver.limited = mujoco.mjtLimited.mjLIMITED_TRUE
         driver.range = [lo, hi]
         eq = self.spec.add_equality(name=f"couple_{slot.name}")
+        self._stiffen(eq)
         eq.type = mujoco.mjtEq.mjEQ_JOINT
         eq.objtype = mujoco.mjtObj.mjOBJ_JOINT
         eq.name1, eq.name2 = slot.name, independent.name

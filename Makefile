@@ -38,7 +38,18 @@ demo: install
 	  --coordinates $(EXAMPLE)/IK/subject01_walk_IK.mot \
 	  --external-loads $(EXAMPLE)/ExperimentalData/subject01_walk_grf.xml --lowpass-hz 6 \
 	  -o $(DEMO_DIR)/subject01_walk_ID_classic.sto --force
-	@echo "demo outputs in $(DEMO_DIR)/: model/ (MJCF), validation/ (muscle CSV + plot), subject01_walk_ID_classic.sto"
+	$(BIN)/kintwin id --model $(EXAMPLE)/subject01.osim \
+	  --coordinates $(EXAMPLE)/IK/subject01_walk_IK.mot \
+	  --policy policies/pretrained/gait10dof18musc_walk_torque -o $(DEMO_DIR)/imitation --force
+	$(BIN)/kintwin compare $(DEMO_DIR)/imitation/subject01_walk_id.sto \
+	  $(EXAMPLE)/ID/Results/subject01_walk_ID.sto --model $(EXAMPLE)/subject01.osim \
+	  --plot $(DEMO_DIR)/imitation/id_vs_opensim_id.png --force
+	$(BIN)/kintwin compare $(DEMO_DIR)/imitation/subject01_walk_grf.mot \
+	  $(EXAMPLE)/ExperimentalData/subject01_walk_grf.mot --rename r_= --rename l_=1_ \
+	  --model $(EXAMPLE)/subject01.osim --plot $(DEMO_DIR)/imitation/grf_vs_force_plates.png --force
+	@echo "demo outputs in $(DEMO_DIR)/: model/ (MJCF), validation/ (muscle CSV + plot),"
+	@echo "  subject01_walk_ID_classic.sto (with force plates), imitation/ (no force plates: ID, GRF,"
+	@echo "  kinematics, summary, plots against OpenSim's ID and the force plates)"
 
 test: install
 	$(BIN)/python -m pytest

@@ -202,6 +202,19 @@ def test_shifted_event_gives_its_error_in_ms(tmp_path: Path):
     assert "error +12.0 ms" in result.output and "max timing error: 12.0 ms" in result.output
 
 
+def test_crossing_at_the_start_is_not_matched_to_a_later_event(tmp_path: Path):
+    """The reference foot is loaded from before its first sample; ours rises through the
+    threshold 8 ms in. That is the start, not a heel strike to match with the next one."""
+    time = np.arange(1001) / 1000.0
+    reference_vy = _stance(time, -0.1, 0.5) + _stance(time, 0.8, 1.2)
+    ours_vy = np.where(time < 0.008, 0.0, reference_vy)
+    ref = _write(tmp_path / "ref.mot", time, _grf_columns(reference_vy, "r_"))
+    ours = _write(tmp_path / "ours.mot", time, _grf_columns(ours_vy, "r_"))
+    report = _json_run(tmp_path, ours, ref)
+    assert [e["kind"] for e in report["events"]] == ["toe_off", "heel_strike"]
+    assert report["max_event_error_ms"] == pytest.approx(0.0, abs=1e-6)
+
+
 # --------------------------------------------------------------------------------------- real data
 
 

@@ -258,3 +258,26 @@ def test_batch_makefile_runs_two_trials_and_compares(shared_data: Path, tmp_path
     assert (out / "walkA_compare.json").is_file() and (out / "walkA_compare.png").is_file()
     assert not (out / "walkB_compare.json").exists()  # no reference for walkB
     assert read_table(out / "walkB_id.sto").time[-1] <= 1.5
+
+
+def test_adapt_minutes_fine_tunes_a_copy_of_the_policy(shared_data: Path, tmp_path):
+    from converters.opensim_io.table import read_table, write_table
+
+    p = shared_data / GAIT
+    ik = read_table(p / "IK/subject01_walk_IK.mot")
+    part = ik.time <= 1.0
+    trial = tmp_path / "short_IK.mot"
+    write_table(ik.with_data(ik.data[part], time=ik.time[part]), trial)
+    before = (SHIPPED / "policy.pt").read_bytes()
+    result = CliRunner().invoke(
+        cli,
+        ["id", "--model", str(p / "subject01.osim"), "--coordinates", str(trial),
+         "--policy", str(SHIPPED), "--adapt-minutes", "0.05", "-o", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    adapted = tmp_path / "out/short_adapted_policy"
+    card = json.loads((adapted / "card.json").read_text())
+    assert card["steps"] > 0 and card["training_motions"] == [str(trial)]
+    summary = json.loads((tmp_path / "out/short_summary.json").read_text())
+    assert summary["adapted_policy"] == str(adapted)
+    assert (SHIPPED / "policy.pt").read_bytes() == before  # the shipped policy is untouched

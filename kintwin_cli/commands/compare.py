@@ -19,6 +19,12 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.argument("reference", type=TABLE_FILE)
 @click.option("--mass", type=POSITIVE, help="Subject mass (kg): adds RMSE per kg and in %BW.")
 @click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Take --mass from this .osim model (the sum of its body masses).",
+)
+@click.option(
     "--height", type=POSITIVE, help="Subject height (m), with --mass: moment RMSE in %BW·height."
 )
 @click.option(
@@ -43,6 +49,7 @@ def compare(
     ours: Path,
     reference: Path,
     mass: float | None,
+    model_path: Path | None,
     height: float | None,
     threshold: float,
     renames: tuple[str, ...],
@@ -64,7 +71,7 @@ def compare(
     Examples:
       kintwin compare my_ID.sto subject01_walk_ID.sto --mass 72.6 --height 1.8
       kintwin compare my_grf.mot subject01_walk_grf.mot --mass 72.6 --plot grf.png
-      kintwin compare my_ID.sto subject01_walk_ID.sto --json id_errors.json --force
+      kintwin compare my_ID.sto subject01_walk_ID.sto --model subject01.osim --json id.json
       kintwin compare walk_grf.mot subject01_walk_grf.mot --rename r_= --rename l_=1_ --mass 72.6
     """
     from converters.compare import (
@@ -77,6 +84,12 @@ def compare(
     from converters.files import check_writable
     from converters.opensim_io.table import read_table
 
+    if model_path is not None:
+        if mass is not None:
+            raise KintwinError("give --mass or --model, not both")
+        from converters.osim.parser import load_osim
+
+        mass = load_osim(model_path).total_mass
     if height is not None and mass is None:
         raise KintwinError("--height needs --mass (%BW·height uses both)")
     for path in (plot_path, json_path):

@@ -19,7 +19,14 @@ import numpy as np
 from converters.errors import KintwinError
 from converters.motion import Trajectory
 
-__all__ = ["TrackingConfig", "TrackingEnv", "VectorEnv", "estimate_belt_speed", "BELT_JOINT"]
+__all__ = [
+    "TrackingConfig",
+    "TrackingEnv",
+    "VectorEnv",
+    "estimate_belt_speed",
+    "calibrate_contacts",
+    "BELT_JOINT",
+]
 
 BELT_JOINT = "kintwin_belt"
 BELT_HALF_LENGTH = 50.0  # m; the belt is moved back by whole metres when it travels far
@@ -56,9 +63,16 @@ class TrackingConfig:
     max_pose_error: float = 0.7  # rad RMS over coordinates before termination
     lowpass_hz: float | None = 6.0  # filter applied to the reference coordinates
     action_filter_hz: float | None = 8.0  # first-order low-pass on the actions; None: off
+    calibrate_contacts: bool = True  # shrink foot spheres the training motions push into the floor
+    contact_penetration: float = 0.002  # m of penetration the calibration leaves
+    contact_radii: tuple[tuple[str, float], ...] | None = None  # (sphere, radius m): calibrated
 
     def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+        """JSON-ready values (tuples as lists)."""
+        values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+        if self.contact_radii is not None:
+            values["contact_radii"] = [list(pair) for pair in self.contact_radii]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> TrackingConfig:
@@ -66,6 +80,8 @@ class TrackingConfig:
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         if "future_frames" in known:
             known["future_frames"] = tuple(known["future_frames"])
+        if known.get("contact_radii") is not None:
+            known["contact_radii"] = tuple((str(n), float(r)) for n, r in known["contact_radii"])
         return cls(**known)
 
     @property
@@ -174,6 +190,8 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
     actuated = [c for c in coords if c not in root]
     mass = float(converted.map.get("total_mass") or np.sum(m0.body_mass))
     spec = converted.conversion.spec.copy()
+    for name, radius in config.contact_radii or ():
+        spec.geom(name).size = [radius, 0.0, 0.0]
     _add_actuators(spec, actuated, root, config, mass)
     _add_belt(spec, converted)
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
@@ -295,6 +313,36 @@ def estimate_belt_speed(task: TaskModel, trajectory: Trajectory) -> float:
     root_speed = abs(root_x[-1] - root_x[0]) / (time[-1] - time[0])
     treadmill = abs(stance_speed) > 0.3 and root_speed < 0.25 * abs(stance_speed)
     return stance_speed if treadmill else 0.0
+
+
+def calibrate_contacts(converted, trajectories: list[Trajectory], config: TrackingConfig):
+    """``config`` with ``contact_radii`` set: each foot sphere that the motions push more than
+    ``contact_penetration`` into the floor is shrunk about its centre until they do not.
+
+    Rigid-toe models (no MTP coordinate) are posed by IK with the toes in the floor at push-off
+    (up to 2.6 cm in the Gait10dof18musc walk); in simulation those spheres would carry the
+    body, pull the centre of pressure forwards and stop the ankle reaching its reference angle.
+    The radii are part of the policy's config, so every trial it tracks uses the same feet.
+    """
+    from dataclasses import replace
+
+    task = build_task_model(converted, replace(config, contact_radii=None))
+    m, d = task.model, mujoco.MjData(task.model)
+    lowest = {int(g): np.inf for geoms in task.foot_geoms for g in geoms}
+    for trajectory in trajectories:
+        for q in trajectory.qpos:
+            d.qpos[: task.nq] = q
+            mujoco.mj_kinematics(m, d)
+            for g in lowest:
+                lowest[g] = min(lowest[g], d.geom_xpos[g][2] - m.geom_size[g][0])
+    radii = []
+    for g, bottom in lowest.items():
+        radius = float(m.geom_size[g][0])
+        depth = task.floor_height - bottom - config.contact_penetration
+        if depth > 0:
+            radius = float(max(radius - depth, 0.25 * radius))
+        radii.append((m.geom(g).name, radius))
+    return replace(config, contact_radii=tuple(radii))
 
 
 def make_reference(task: TaskModel, trajectory: Trajectory, config: TrackingConfig) -> Reference:

@@ -346,7 +346,7 @@ def _open_session(
     from pathlib import Path
 
     from policies.checkpoint import LAST_FILE, load_checkpoint
-    from policies.env import TrackingConfig, TrackingEnv, VectorEnv
+    from policies.env import TrackingConfig, TrackingEnv, VectorEnv, calibrate_contacts
 
     outdir = Path(outdir)
     if resume:
@@ -356,6 +356,8 @@ def _open_session(
         tracking = TrackingConfig.from_dict(saved)
         cfg = PPOConfig(**old["ppo_config"])
     tracking, cfg = tracking or TrackingConfig(), cfg or PPOConfig()
+    if tracking.calibrate_contacts and tracking.contact_radii is None:
+        tracking = calibrate_contacts(converted, trajectories, tracking)
     outdir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.torch_threads)
     generator = _seed_all(cfg.seed)

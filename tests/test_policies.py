@@ -224,3 +224,27 @@ def test_coupled_knee_does_not_sag_under_body_weight(walk):
     mujoco.mj_kinematics(task.model, reference)
     sag = reference.xpos[task.root_body][2] - d.xpos[task.root_body][2]
     assert abs(sag) < 0.01  # m
+
+
+def test_contact_calibration_keeps_the_reference_out_of_the_floor(walk):
+    import mujoco
+
+    from policies.env import TrackingConfig, build_task_model, calibrate_contacts
+
+    config = calibrate_contacts(walk[0], [walk[1]], TrackingConfig())
+    assert TrackingConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    before = build_task_model(walk[0], TrackingConfig())
+    task = build_task_model(walk[0], config)
+    m, d = task.model, mujoco.MjData(task.model)
+    deepest, shrunk = 0.0, 0
+    for geoms in task.foot_geoms:
+        for g in geoms:
+            shrunk += m.geom_size[g][0] < before.model.geom_size[g][0] - 1e-12
+    for q in walk[1].qpos:
+        d.qpos[: task.nq] = q
+        mujoco.mj_kinematics(m, d)
+        for geoms in task.foot_geoms:
+            bottoms = d.geom_xpos[geoms, 2] - m.geom_size[geoms, 0]
+            deepest = max(deepest, task.floor_height - bottoms.min())
+    assert deepest <= config.contact_penetration + 1e-9
+    assert 0 < shrunk < sum(len(g) for g in task.foot_geoms)  # the toes, not the heels

@@ -543,6 +543,23 @@ class _Reference:
                 self._arms[(muscle, c)] = table[:, k]
         return np.column_stack([self._arms[(muscle, c)] for c in coordinates])
 
+    def evaluate(
+        self, muscle: str, poses: dict[str, np.ndarray], coordinates: list[str] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """OpenSim's lengths (n,) and moment arms about ``coordinates`` (n, c) of ``muscle`` at
+        ``poses`` (arrays of independent coordinates, the others at their defaults)."""
+        values = self.kinematics.complete(poses)
+        n = len(next(iter(values.values())))
+        handles = [self.osim.getCoordinateSet().get(c) for c in coordinates]
+        lengths, arms = np.zeros(n), np.zeros((n, len(handles)))
+        for i in range(n):
+            self.set_pose({c: float(v[i]) for c, v in values.items()})
+            path = self.handles[muscle]
+            lengths[i] = path.getLength(self.state)
+            for k, handle in enumerate(handles):
+                arms[i, k] = path.computeMomentArm(self.state, handle)
+        return lengths, arms
+
     def set_pose(self, values: dict[str, float]) -> None:
         coordinates = self.osim.getCoordinateSet()
         for name, value in values.items():
@@ -1209,6 +1226,66 @@ class _StandIn:
 
 
 ARM_STEP = 1e-6  # coordinate nudge (rad or m) for moment arms by finite differences
+SWITCH_SAMPLES = 61  # values of each spanned coordinate scanned for OpenSim's abrupt switches
+SWITCH_REFINEMENTS = 16  # bisections locating one
+SWITCH_JUMP = 5e-3  # m: a jump of OpenSim's moment arm this large is a switch (half the bar)
+SWITCH_GAP = 5e-4  # m: OpenSim's length jumping more across a switch makes it a glitch instead
+SWITCH_OFFSETS = (0.0025, 0.01)  # rad (translations: a tenth, m) from a switch, fitted poses
+
+
+def _switches(builder, reference, muscle: str, coordinate: str) -> list[float]:
+    """Values of ``coordinate`` (the others at their defaults) where OpenSim's moment arm of
+    ``muscle`` about it jumps by more than ``SWITCH_JUMP`` while its length stays continuous:
+    a wrap changing sides as the straight line sweeps over the surface's centre, which the
+    random reference poses rarely come near. Found on a scan of the coordinate's range, each
+    jump narrowed by bisection; jumps of the length too (OpenSim's brief far-side glitches,
+    conditional points) are left out."""
+    spec = builder.model.coordinates[coordinate]
+    lo, hi = max(spec.range[0], -np.pi), min(spec.range[1], np.pi)
+    if spec.locked or hi <= lo:
+        return []
+
+    def evaluate(xs) -> tuple[np.ndarray, np.ndarray]:
+        lengths, arms = reference.evaluate(
+            muscle, {coordinate: np.asarray(xs, dtype=float)}, [coordinate]
+        )
+        return lengths, arms[:, 0]
+
+    x = np.linspace(lo, hi, SWITCH_SAMPLES)
+    lengths, arms = evaluate(x)
+    steps = np.abs(np.diff(arms))
+    found = []
+    for k in np.flatnonzero(steps > SWITCH_JUMP):
+        a, b, la, lb, ma, mb = x[k], x[k + 1], lengths[k], lengths[k + 1], arms[k], arms[k + 1]
+        for _ in range(SWITCH_REFINEMENTS):
+            (lm,), (mm,) = evaluate([0.5 * (a + b)])
+            if abs(mm - ma) >= abs(mb - mm):
+                b, lb, mb = 0.5 * (a + b), lm, mm
+            else:
+                a, la, ma = 0.5 * (a + b), lm, mm
+        if abs(mb - ma) > SWITCH_JUMP and abs(lb - la) < SWITCH_GAP:
+            found.append(0.5 * (a + b))
+    return found
+
+
+def _fit_poses(builder, reference, muscle: str, coordinates: list[str]) -> tuple[dict, int]:
+    """The poses a muscle's stand-ins and plans are fitted at: the reference poses, then either
+    side of each of OpenSim's switches along a spanned coordinate (:func:`_switches`), where
+    a stand-in's own switch must fall too. (independent coordinate -> values, extra poses)."""
+    extra = []
+    for coordinate in coordinates:
+        spec = builder.model.coordinates[coordinate]
+        unit = 0.1 if spec.motion_type == "translational" else 1.0
+        for x in _switches(builder, reference, muscle, coordinate):
+            for offset in SWITCH_OFFSETS:
+                for value in (x - offset * unit, x + offset * unit):
+                    if spec.range[0] <= value <= spec.range[1]:
+                        extra.append((coordinate, value))
+    poses = {}
+    for name, values in reference.poses.items():
+        added = [value if c == name else builder.defaults[name] for c, value in extra]
+        poses[name] = np.concatenate([values, np.asarray(added, dtype=float)])
+    return poses, len(extra)
 
 
 class _Target:
@@ -1261,40 +1338,45 @@ def _settle(builder, samples, layouts: list) -> None:
         return
     reference = samples.reference
     spans = {m.name: _spanned(builder, samples, reference, m) for m, _, _ in trial}
-    nudged = list(dict.fromkeys(c for coordinates in spans.values() for c in coordinates))
     tendons = [_add_tendon(builder, p.tendon, sites, p) for _, sites, plans in trial for p in plans]
     model = builder.spec.compile()
     data = mujoco.MjData(model)
     kinematics = _current_kinematics(builder, model)
-    qpos = np.stack(
-        [kinematics.qpos(reference.poses, model.nq)]
-        + [
-            kinematics.qpos({**reference.poses, c: reference.poses[c] + ARM_STEP}, model.nq)
-            for c in nudged
-        ]
-    )
     targets = {}
-    for name, coordinates in spans.items():
-        rows = [0] + [1 + nudged.index(c) for c in coordinates]
-        arms = reference.moment_arms(name, coordinates)
-        targets[name] = _Target(reference.lengths[name], arms, qpos[rows])
+    for muscle, _, _ in trial:
+        coordinates = spans[muscle.name]
+        poses, added = _fit_poses(builder, reference, muscle.name, coordinates)
+        lengths, arms = (
+            reference.lengths[muscle.name],
+            reference.moment_arms(muscle.name, coordinates),
+        )
+        if added:
+            tail = {c: v[-added:] for c, v in poses.items()}
+            more_lengths, more_arms = reference.evaluate(muscle.name, tail, coordinates)
+            lengths = np.concatenate([lengths, more_lengths])
+            arms = np.concatenate([arms, more_arms])
+        qpos = np.stack(
+            [kinematics.qpos(poses, model.nq)]
+            + [kinematics.qpos({**poses, c: poses[c] + ARM_STEP}, model.nq) for c in coordinates]
+        )
+        targets[muscle.name] = _Target(lengths, arms, qpos)
     for stand_in in samples.tuning:
         stand_in.tune(model, data, targets[stand_in.muscle])
-    lengths = np.zeros((*qpos.shape[:2], model.ntendon))
-    for index in np.ndindex(qpos.shape[:2]):
-        data.qpos[:] = qpos[index]
-        mujoco.mj_kinematics(model, data)
-        mujoco.mj_comPos(model, data)
-        mujoco.mj_tendon(model, data)
-        lengths[index] = data.ten_length
     for tendon in tendons:
         builder.spec.delete(tendon)
     for k, (muscle, sites, plans) in enumerate(layouts):
         if not any(plans is other for _, _, other in trial):
             continue
         target = targets[muscle.name]
-        rows = [0] + [1 + nudged.index(c) for c in spans[muscle.name]]
-        ours = [lengths[rows][:, :, model.tendon(p.tendon).id] for p in plans]
+        ids = [model.tendon(p.tendon).id for p in plans]
+        lengths = np.zeros((*target.qpos.shape[:2], len(ids)))
+        for index in np.ndindex(target.qpos.shape[:2]):
+            data.qpos[:] = target.qpos[index]
+            mujoco.mj_kinematics(model, data)
+            mujoco.mj_comPos(model, data)
+            mujoco.mj_tendon(model, data)
+            lengths[index] = data.ten_length[ids]
+        ours = [lengths[:, :, j] for j in range(len(plans))]
         scores = [target.misfit(o) for o in ours]
         best = plans[int(np.argmin(scores))]
         losers = _Plan("", "")

@@ -1227,23 +1227,26 @@ class _StandIn:
 
 ARM_STEP = 1e-6  # coordinate nudge (rad or m) for moment arms by finite differences
 SWITCH_SAMPLES = 61  # values of each spanned coordinate scanned for OpenSim's abrupt switches
-SWITCH_REFINEMENTS = 16  # bisections locating one
-SWITCH_JUMP = 5e-3  # m: a jump of OpenSim's moment arm this large is a switch (half the bar)
-SWITCH_GAP = 5e-4  # m: OpenSim's length jumping more across a switch makes it a glitch instead
-SWITCH_OFFSETS = (0.0025, 0.01)  # rad (translations: a tenth, m) from a switch, fitted poses
+SWITCH_WIDTH = 1e-4  # rad (translations: a tenth, m): how narrow a switch is bisected
+SWITCH_STEP = np.radians(0.1)  # rad (m / 10): either side of a switch, where it is measured
+SWITCH_JUMP = 5e-3  # m: OpenSim's moment arm jumping this much there makes a switch
+SWITCH_GAP = 5e-3  # m: its length missing its first order by this much makes a glitch instead
+SWITCH_OFFSETS = (0.0025, 0.01)  # rad (m / 10) either side of a switch: the poses fitted
 
 
 def _switches(builder, reference, muscle: str, coordinate: str) -> list[float]:
     """Values of ``coordinate`` (the others at their defaults) where OpenSim's moment arm of
-    ``muscle`` about it jumps by more than ``SWITCH_JUMP`` while its length stays continuous:
-    a wrap changing sides as the straight line sweeps over the surface's centre, which the
-    random reference poses rarely come near. Found on a scan of the coordinate's range, each
-    jump narrowed by bisection; jumps of the length too (OpenSim's brief far-side glitches,
-    conditional points) are left out."""
+    ``muscle`` about it jumps: a wrap changing sides as the straight line sweeps over the
+    surface's centre (within thousandths of a degree in OpenSim), which random reference poses
+    rarely come near. Found on a scan of the coordinate's range, each narrowed by bisection to
+    ``SWITCH_WIDTH`` and kept if OpenSim's moment arm differs by ``SWITCH_JUMP`` one step
+    either side while its length stays continuous to first order (within ``SWITCH_GAP``:
+    OpenSim's brief far-side glitches are not switches)."""
     spec = builder.model.coordinates[coordinate]
     lo, hi = max(spec.range[0], -np.pi), min(spec.range[1], np.pi)
     if spec.locked or hi <= lo:
         return []
+    unit = 0.1 if spec.motion_type == "translational" else 1.0
 
     def evaluate(xs) -> tuple[np.ndarray, np.ndarray]:
         lengths, arms = reference.evaluate(
@@ -1252,18 +1255,21 @@ def _switches(builder, reference, muscle: str, coordinate: str) -> list[float]:
         return lengths, arms[:, 0]
 
     x = np.linspace(lo, hi, SWITCH_SAMPLES)
-    lengths, arms = evaluate(x)
-    steps = np.abs(np.diff(arms))
+    _, arms = evaluate(x)
     found = []
-    for k in np.flatnonzero(steps > SWITCH_JUMP):
-        a, b, la, lb, ma, mb = x[k], x[k + 1], lengths[k], lengths[k + 1], arms[k], arms[k + 1]
-        for _ in range(SWITCH_REFINEMENTS):
-            (lm,), (mm,) = evaluate([0.5 * (a + b)])
+    for k in np.flatnonzero(np.abs(np.diff(arms)) > SWITCH_JUMP):
+        a, b, ma, mb = x[k], x[k + 1], arms[k], arms[k + 1]
+        while b - a > SWITCH_WIDTH * unit:
+            middle = 0.5 * (a + b)
+            mm = evaluate([middle])[1][0]
             if abs(mm - ma) >= abs(mb - mm):
-                b, lb, mb = 0.5 * (a + b), lm, mm
+                b, mb = middle, mm
             else:
-                a, la, ma = 0.5 * (a + b), lm, mm
-        if abs(mb - ma) > SWITCH_JUMP and abs(lb - la) < SWITCH_GAP:
+                a, ma = middle, mm
+        step = SWITCH_STEP * unit
+        (l1, l2), (m1, m2) = evaluate([a - step, b + step])
+        first_order = l2 - l1 + 0.5 * (m1 + m2) * (b - a + 2 * step)
+        if abs(m2 - m1) > SWITCH_JUMP and abs(first_order) < SWITCH_GAP:
             found.append(0.5 * (a + b))
     return found
 

@@ -329,7 +329,7 @@ class _Session:
         for env, rng_state in zip(self.envs.envs, ckpt["env_rng"], strict=False):
             env.rng.bit_generator.state = rng_state
         self.eval_env.rng.bit_generator.state = ckpt["eval_rng"]
-        self.state = {k: ckpt[k] for k in self.state}
+        self.state = {k: ckpt.get(k, self.state[k]) for k in self.state}
 
     def evaluate(self) -> dict:
         """Deterministic whole-trial tracking; ``eval_score`` (deg) adds 90° x untracked fraction."""
@@ -365,7 +365,13 @@ def _open_session(
     eval_env = TrackingEnv(None, None, tracking, cfg.seed - 1, envs.task, envs.references)
     agent = Agent(len(envs.obs_names), len(envs.action_names), cfg.hidden, cfg.init_log_std)
     optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
-    state = {"global_step": 0, "iteration": 0, "best_error": float("inf"), "wall_time": 0.0}
+    state = {
+        "global_step": 0,
+        "iteration": 0,
+        "best_error": float("inf"),
+        "wall_time": 0.0,
+        "cpu_time": 0.0,
+    }
     session = _Session(
         converted, motions, outdir, tracking, cfg, envs, eval_env, agent,
         RunningNorm(len(envs.obs_names)), optimizer, generator, {**state, "history": []},
@@ -384,7 +390,7 @@ def _iterate(s: _Session, raw_obs: np.ndarray, clock) -> tuple[dict, np.ndarray]
 
     from policies.checkpoint import POLICY_FILE, save_checkpoint
 
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     rollout, raw_obs = collect_rollout(s.envs, s.agent, s.norm, raw_obs, s.cfg)
     advantages, returns = compute_gae(s.agent, rollout, s.cfg)
     losses = ppo_update(s.agent, s.optimizer, rollout, advantages, returns, s.cfg, s.generator)
@@ -398,10 +404,12 @@ def _iterate(s: _Session, raw_obs: np.ndarray, clock) -> tuple[dict, np.ndarray]
     elif s.state["history"]:
         evaluation = s.state["history"][-1]["eval"]
     s.state["wall_time"] = clock()
+    s.state["cpu_time"] += time.process_time() - cpu0
     row = {
         "iteration": s.state["iteration"],
         "global_step": s.state["global_step"],
         "wall_time": s.state["wall_time"],
+        "cpu_time": s.state["cpu_time"],
         "steps_per_s": speed,
         **rollout.episode_stats,
         **losses,
@@ -502,6 +510,7 @@ def _write_card(s: _Session, row: dict) -> dict:
         "steps": meta["global_step"],
         "iterations": meta["iteration"],
         "wall_time_s": meta["wall_time"],
+        "cpu_time_s": meta["cpu_time"],
         "metrics": {
             "best_eval_score_deg": meta["best_error"],
             **{k: row.get(k) for k in ("tracking_error_deg", "reward", *_NO_EVAL)},

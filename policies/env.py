@@ -66,6 +66,7 @@ class TrackingConfig:
     calibrate_contacts: bool = True  # shrink foot spheres the training motions push into the floor
     contact_penetration: float = 0.002  # m of penetration the calibration leaves
     contact_radii: tuple[tuple[str, float], ...] | None = None  # (sphere, radius m): calibrated
+    contact_solref: tuple[float, float] | None = None  # foot spheres' (time constant s, damping)
 
     def to_dict(self) -> dict:
         """JSON-ready values (tuples as lists)."""
@@ -80,6 +81,8 @@ class TrackingConfig:
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         if "future_frames" in known:
             known["future_frames"] = tuple(known["future_frames"])
+        if known.get("contact_solref") is not None:
+            known["contact_solref"] = tuple(float(x) for x in known["contact_solref"])
         if known.get("contact_radii") is not None:
             known["contact_radii"] = tuple((str(n), float(r)) for n, r in known["contact_radii"])
         return cls(**known)
@@ -192,6 +195,10 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
     spec = converted.conversion.spec.copy()
     for name, radius in config.contact_radii or ():
         spec.geom(name).size = [radius, 0.0, 0.0]
+    if config.contact_solref is not None:
+        for geom in spec.geoms:
+            if geom.type == mujoco.mjtGeom.mjGEOM_SPHERE and geom.contype:
+                geom.solref = list(config.contact_solref)
     _add_actuators(spec, actuated, root, config, mass)
     _add_belt(spec, converted)
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
@@ -459,6 +466,18 @@ class TrackingEnv:
         qdot = ref.qvel[frame][task.coord_dof[task.actuated]]
         return q + self.config.kv_ratio * qdot
 
+    def _reference_ahead(self, k: int) -> np.ndarray:
+        """Reference coordinates ``k`` control steps ahead; past the trial's end they continue at
+        the last frame's velocity, so the policy does not see the motion stop (and brake)."""
+        ref, task = self.ref, self.task
+        last = len(ref.qpos) - 1
+        frame = min(self.t + k, last)
+        q = ref.qpos[frame][task.coord_qpos]
+        beyond = self.t + k - last
+        if beyond > 0:
+            q = q + beyond * self.config.control_dt * ref.qvel[last][task.coord_dof]
+        return q
+
     def observation(self) -> np.ndarray:
         """The observation vector (see ``obs_names``)."""
         d, task, ref = self.data, self.task, self.ref
@@ -468,7 +487,7 @@ class TrackingEnv:
         parts = [q[keep], qd, [d.xpos[task.root_body][2]], d.xquat[task.root_body]]
         parts.append([ref.belt_speed])
         for k in self.config.future_frames:
-            parts.append(ref.qpos[min(self.t + k, last)][task.coord_qpos] - q)
+            parts.append(self._reference_ahead(k) - q)
         parts.append(ref.qvel[min(self.t + 1, last)][task.coord_dof] - qd)
         parts.append(self.prev_action)
         return np.concatenate(parts).astype(np.float32)

@@ -111,7 +111,7 @@ def train(
 
 
 def _parse_settings(settings: tuple[str, ...]) -> dict:
-    """``NAME=VALUE`` pairs as TrackingConfig values (numbers, true/false, none)."""
+    """``NAME=VALUE`` pairs as TrackingConfig values (numbers, ``a,b`` pairs, true/false, none)."""
     from converters.errors import KintwinError
     from policies.env import TrackingConfig
 
@@ -128,7 +128,8 @@ def _parse_settings(settings: tuple[str, ...]) -> dict:
             values[name] = lowered == "true"
         else:
             try:
-                values[name] = float(text)
+                numbers = [float(x) for x in text.split(",")]
             except ValueError:
                 raise KintwinError(f"--set '{item}': '{text}' is not a number") from None
+            values[name] = numbers[0] if len(numbers) == 1 else tuple(numbers)
     return values

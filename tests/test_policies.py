@@ -248,3 +248,15 @@ def test_contact_calibration_keeps_the_reference_out_of_the_floor(walk):
             deepest = max(deepest, task.floor_height - bottoms.min())
     assert deepest <= config.contact_penetration + 1e-9
     assert 0 < shrunk < sum(len(g) for g in task.foot_geoms)  # the toes, not the heels
+
+
+def test_reference_ahead_continues_past_the_end(walk):
+    from policies.env import TrackingEnv
+
+    env = TrackingEnv(walk[0], walk[1])
+    last = len(env.ref.qpos) - 1
+    env.reset(frame=last - 2)
+    task, dt = env.task, env.config.control_dt
+    np.testing.assert_array_equal(env._reference_ahead(1), env.ref.qpos[last - 1][task.coord_qpos])
+    expected = env.ref.qpos[last][task.coord_qpos] + 8 * dt * env.ref.qvel[last][task.coord_dof]
+    np.testing.assert_allclose(env._reference_ahead(10), expected)

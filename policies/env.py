@@ -244,23 +244,20 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
 
 
 def _feet(model: mujoco.MjModel, root_body: int) -> dict:
-    """Contact spheres and bodies of each foot (as the GRF export groups them), floor height."""
+    """Contact spheres of each foot (grouped as the GRF export groups them), the map from geom to
+    foot, and the floor's height."""
     from policies.foot_loads import foot_groups
 
     belt = model.body(BELT_JOINT).id
-    groups = foot_groups(model, root_body, belt)
     sphere = mujoco.mjtGeom.mjGEOM_SPHERE
-    geoms = [
-        np.array(
-            [
-                g
-                for g in range(model.ngeom)
-                if model.geom_bodyid[g] in group.bodies and model.geom_type[g] == sphere
-            ],
-            dtype=int,
-        )  # fmt: skip
-        for group in groups
-    ]
+    foot_geoms, foot_of_geom = [], np.full(model.ngeom, -1, dtype=int)
+    foot_of_geom[model.geom_bodyid == belt] = -2
+    for group in foot_groups(model, root_body, belt):
+        in_foot = np.isin(model.geom_bodyid, list(group.bodies))
+        spheres = np.flatnonzero(in_foot & (model.geom_type == sphere))
+        if len(spheres):
+            foot_of_geom[in_foot] = len(foot_geoms)
+            foot_geoms.append(spheres)
     d = mujoco.MjData(model)
     mujoco.mj_kinematics(model, d)
     tops = [
@@ -268,13 +265,8 @@ def _feet(model: mujoco.MjModel, root_body: int) -> dict:
         for g in range(model.ngeom)
         if model.geom_bodyid[g] == belt and model.geom_type[g] == mujoco.mjtGeom.mjGEOM_BOX
     ]
-    geoms = [g for g in geoms if len(g)]
-    foot_of_geom = np.full(model.ngeom, -1, dtype=int)
-    foot_of_geom[model.geom_bodyid == belt] = -2
-    for k, bodies in enumerate(group.bodies for group in groups):
-        foot_of_geom[np.isin(model.geom_bodyid, list(bodies))] = k
     return {
-        "foot_geoms": geoms,
+        "foot_geoms": foot_geoms,
         "foot_of_geom": foot_of_geom,
         "floor_height": float(max(tops)) if tops else 0.0,
     }

@@ -18,7 +18,9 @@
   segment and order) decide the layout: each wrap goes in the segment where OpenSim applies it;
   wraps OpenSim applies one after the other in one segment get a split site between them (on a
   mover tabulated over the coordinate relating their bodies, on OpenSim's straight path between
-  them); an ellipsoid gets a sphere or cylinder of the muscle's own fitted to OpenSim. Where
+  them); an ellipsoid gets a sphere or cylinder of the muscle's own fitted to OpenSim, also
+  either side of the coordinate values where OpenSim's moment arm jumps (a wrap switching sides
+  as the straight line sweeps over the surface's centre), so that it switches there too. Where
   MuJoCo's rules differ from OpenSim's (finite cylinders, spheres and ellipsoids that OpenSim
   wraps only where the line crosses them, OpenSim's multi-wrap length summed from positions
   cached in its first pass), rival layouts - with and without side sites, split or one tuned
@@ -1013,15 +1015,17 @@ _PROBE = """<mujoco><worldbody><site name="a"/><site name="b"/><site name="side"
 
 
 class _StandIn:
-    """A plan's own sphere or cylinder for one wrap object, tuned to OpenSim's lengths.
+    """A plan's own sphere or cylinder for one wrap object, tuned to OpenSim's path.
 
     MuJoCo wraps only spheres and (infinite) cylinders. For an ellipsoid the family (a sphere, or
     a cylinder along one of its axes other than the quadrant's) is open; a cylinder may tilt and
-    shift, a sphere shift. Radius and pose are fitted to OpenSim's lengths of the muscle at the
-    reference poses: each family from its natural start (the ellipsoid's mean radius, the mean
-    of the two radii across the axis; the surface itself) by Nelder-Mead on RMS + half the
-    98th percentile of the length error; the best is kept if it beats the untuned stand-in. The
-    side site stays on the quadrant's side at twice the radius."""
+    shift, a sphere shift. Radius and pose are fitted to OpenSim's lengths and moment arms of the
+    muscle at its fit poses (:func:`_fit_poses`: the reference poses, and either side of
+    OpenSim's side switches, which a sphere smears over degrees where the line passes the centre
+    along an ellipsoid's long axis): each family from its natural start (the ellipsoid's mean
+    radius, the mean of the two radii across the axis; the surface itself) by Nelder-Mead on
+    :meth:`_Target.misfit`; the best is kept if it beats the untuned stand-in. The side site
+    stays on the quadrant's side at twice the radius."""
 
     def __init__(self, tendon: str, muscle: str, spec: WrapObjectSpec, geom, side) -> None:
         self.tendon, self.muscle, self.spec, self.geom, self.side = tendon, muscle, spec, geom, side
@@ -1334,7 +1338,7 @@ def _matrix(quat: np.ndarray) -> np.ndarray:
 
 
 def _settle(builder, samples, layouts: list) -> None:
-    """Tune every stand-in to OpenSim's lengths and moment arms at the reference poses and keep,
+    """Tune every stand-in to OpenSim's lengths and moment arms at the fit poses and keep,
     for each muscle with several plans, the one closest to OpenSim: ``layouts`` then holds one
     plan each. Plans with stand-ins or rivals get a provisional tendon for this, removed after."""
     trial = [

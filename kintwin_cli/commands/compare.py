@@ -64,7 +64,8 @@ def compare(
     with --mass also RMSE per kg and in %BW (forces), with --height too in %BW·height (moments).
     Ground reaction force files (*force_vx/vy/vz columns) also get heel strikes and toe-offs
     (vertical force crossing --threshold), each matched to the nearest reference event of the
-    same kind: timing error in ms, positive when ours is later. Columns found in one file only
+    same kind: timing error in ms, positive when ours is later (events within 40 ms of
+    either end of the common span are left out: their partner may lie outside the data). Columns found in one file only
     are listed as missing. --json holds every number, NaN as null.
 
     \b

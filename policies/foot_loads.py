@@ -118,12 +118,10 @@ class FootLoadRecorder:
             self._sum[group, 3:] += np.cross(contact.pos, force)
         self._count += 1
 
-    def take(self) -> list[tuple[np.ndarray, np.ndarray, float]]:
-        """Per group, the mean (force, centre of pressure, free torque) since the last take."""
+    def take(self) -> np.ndarray:
+        """(n_groups, 6) mean wrench per group since the last take: force, then its moment about
+        the world origin (additive, so it can be averaged and filtered before the centre of
+        pressure is found)."""
         mean = self._sum / max(1, self._count)
         self._sum[:], self._count = 0.0, 0
-        out = []
-        for force, moment in zip(mean[:, :3], mean[:, 3:], strict=True):
-            point, torque = centre_of_pressure(force, moment, self.height)
-            out.append((force.copy(), point, torque))
-        return out
+        return mean

@@ -231,25 +231,25 @@ def _id_table(converted, env, rollout, lowpass_hz):
 
 
 def _feet(rollout, lowpass_hz) -> list:
+    """Each foot's loads: the mean contact wrench filtered, then its centre of pressure and free
+    torque (filtering the force alone would leave it acting at a stale or zero point)."""
     from converters.opensim_io.ground_reactions import FootLoads
+    from policies.foot_loads import MIN_VERTICAL_FORCE, centre_of_pressure
 
     names = {"r": "right", "l": "left"}
     feet = []
     for k, group in enumerate(rollout.feet):
         prefix = f"{group.name}_" if group.name in names else f"{k + 1}_"
         force = lowpass(rollout.foot_force[:, k], lowpass_hz, rollout.control_dt)
-        torque = lowpass(rollout.foot_torque[:, k], lowpass_hz, rollout.control_dt)
-        unloaded = force[:, 2] < 0.0  # filtering rings below zero at lift-off: no pulling floor
-        force[unloaded] = 0.0
-        torque[unloaded] = 0.0
+        moment = lowpass(rollout.foot_moment[:, k], lowpass_hz, rollout.control_dt)
+        points, torques = np.zeros_like(force), np.zeros(len(force))
+        for i in range(len(force)):
+            points[i], torques[i] = centre_of_pressure(force[i], moment[i], rollout.floor_height)
+        force[force[:, 2] < MIN_VERTICAL_FORCE] = 0.0  # filter ringing in swing: no force
         feet.append(
             FootLoads(
-                prefix,
-                names.get(group.name, group.name),
-                group.applied_to_body,
-                force,
-                rollout.foot_cop[:, k],
-                torque,
+                prefix, names.get(group.name, group.name), group.applied_to_body, force,
+                points, torques,
             )  # fmt: skip
         )
     return feet

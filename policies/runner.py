@@ -29,12 +29,12 @@ class Rollout:
     reference: np.ndarray  # (T, n_coord) reference coordinate values, rad or m
     torques: np.ndarray  # (T, n_act) mean actuator forces, N·m (or N)
     foot_force: np.ndarray  # (T, n_feet, 3) N, floor on foot
-    foot_cop: np.ndarray  # (T, n_feet, 3) m, centre of pressure on the floor (0 when unloaded)
-    foot_torque: np.ndarray  # (T, n_feet) N·m, free torque about the vertical
+    foot_moment: np.ndarray  # (T, n_feet, 3) N·m, that force's moment about the world origin
     coordinate_names: list[str]
     rotational: list[bool]  # per coordinate: True for angles, False for translations
     action_names: list[str]
     feet: list[FootGroup] = field(default_factory=list)
+    floor_height: float = 0.0  # m, world height of the floor surface
     control_dt: float = 0.01
     fell: bool = False
 
@@ -74,21 +74,19 @@ def run_policy(
         task.model, task.root_body, task.model.body(BELT_JOINT).id, task.floor_height
     )
     env.contact_recorder = recorder if loads else None
-    rows: dict[str, list] = {k: [] for k in ("qpos", "q", "ref", "tau", "f", "p", "m")}
+    rows: dict[str, list] = {k: [] for k in ("qpos", "q", "ref", "tau", "wrench")}
     fell = False
     try:
         while True:
             with torch.no_grad():
                 action = agent.actor_mean(torch.from_numpy(norm(obs[None])))[0].numpy()
             obs, _, terminated, truncated, _ = env.step(action)
-            loads = recorder.take()
+            wrench = recorder.take()
             rows["qpos"].append(env.data.qpos[: task.nq].copy())
             rows["q"].append(env.data.qpos[task.coord_qpos].copy())
             rows["ref"].append(env.ref.qpos[env.t][task.coord_qpos])
             rows["tau"].append(env.mean_force.copy())
-            rows["f"].append([f for f, _, _ in loads])
-            rows["p"].append([p for _, p, _ in loads])
-            rows["m"].append([t for _, _, t in loads])
+            rows["wrench"].append(wrench if loads else wrench[:0])
             if terminated or truncated:
                 fell = bool(terminated)
                 break
@@ -96,15 +94,15 @@ def run_policy(
         env.contact_recorder = None
     n, dt = len(rows["q"]), env.config.control_dt
     n_feet = len(recorder.groups) if loads else 0
+    wrenches = np.array(rows["wrench"]).reshape(n, n_feet, 6)
     return Rollout(
         time=env.ref.time0 + (start + 1 + np.arange(n)) * dt,
         qpos=np.array(rows["qpos"]),
         coordinates=np.array(rows["q"]),
         reference=np.array(rows["ref"]),
         torques=np.array(rows["tau"]),
-        foot_force=np.array(rows["f"]).reshape(n, n_feet, 3),
-        foot_cop=np.array(rows["p"]).reshape(n, n_feet, 3),
-        foot_torque=np.array(rows["m"]).reshape(n, n_feet),
+        foot_force=wrenches[:, :, :3],
+        foot_moment=wrenches[:, :, 3:],
         coordinate_names=list(task.coordinates),
         rotational=[
             task.model.jnt_type[task.model.joint(c).id] == mujoco.mjtJoint.mjJNT_HINGE
@@ -112,6 +110,7 @@ def run_policy(
         ],
         action_names=env.action_names,
         feet=recorder.groups if loads else [],
+        floor_height=task.floor_height,
         control_dt=dt,
         fell=fell,
     )

@@ -121,6 +121,8 @@ def _training(policy: Path) -> dict:
             }
         )
     measured = "cpu_time_s" in card
+    scored = [r for r in rows if r["eval_score"] not in ("", "nan")]
+    best = min(scored, key=lambda r: float(r["eval_score"])) if scored else None
     return {
         "wall_minutes": card["wall_time_s"] / 60.0,
         "steps": card["steps"],
@@ -128,6 +130,14 @@ def _training(policy: Path) -> dict:
         # one process; its CPU time if the card has it, else wall time (one busy core)
         "cpu_minutes": (card["cpu_time_s"] if measured else card["wall_time_s"]) / 60.0,
         "cpu_minutes_source": "process CPU time" if measured else "wall time of one process",
+        "shipped_checkpoint_at": None
+        if best is None
+        else {
+            "iteration": int(best["iteration"]),
+            "wall_minutes": float(best["wall_time"]) / 60.0,
+            "cpu_minutes": float(best.get("cpu_time") or best["wall_time"]) / 60.0,
+            "eval_tracking_deg": float(best["eval_score"]),
+        },
         "curve": curve,
     }
 

@@ -281,3 +281,36 @@ def test_adapt_minutes_fine_tunes_a_copy_of_the_policy(shared_data: Path, tmp_pa
     summary = json.loads((tmp_path / "out/short_summary.json").read_text())
     assert summary["adapted_policy"] == str(adapted)
     assert (SHIPPED / "policy.pt").read_bytes() == before  # the shipped policy is untouched
+
+
+def test_a_fall_is_reported_and_the_tracked_part_written(shared_data: Path, tmp_path):
+    """An untrained policy falls: the files cover the tracked part, the summary and a warning
+    say so."""
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+    from policies.env import TrackingConfig
+    from policies.ppo import PPOConfig, train
+
+    p = shared_data / GAIT
+    converted = convert_osim(p / "subject01.osim", ConvertOptions(meshes=False, muscles=False))
+    ik = p / "IK/subject01_walk_IK.mot"
+    m = converted.mj_model
+    walk = make_trajectory(
+        coordinate_series(read_table(ik), converted.osim, ik), converted.kinematics, m.nq, m.nv, 6.0
+    )
+    weak = TrackingConfig(torque_per_kg=0.3)  # too weak to hold the body up
+    cfg = PPOConfig(num_envs=2, num_steps=16, checkpoint_every=1, eval_every=1)
+    train(converted, [walk], [str(ik)], tmp_path / "policy", weak, cfg, max_steps=32)
+    result = CliRunner().invoke(
+        cli,
+        ["id", "--model", str(p / "subject01.osim"), "--coordinates", str(ik),
+         "--policy", str(tmp_path / "policy"), "-o", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "fell at" in result.output
+    summary = json.loads((tmp_path / "out/subject01_walk_summary.json").read_text())
+    assert summary["fell"] and summary["fraction_tracked"] < 0.5
+    table = read_table(tmp_path / "out/subject01_walk_id.sto")
+    assert table.time[-1] <= summary["time_span_s"][1]

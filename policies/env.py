@@ -602,6 +602,21 @@ class VectorEnv:
         """(num_envs, n_obs) observations after reference-state initialisation."""
         return np.stack([env.reset() for env in self.envs])
 
+    def rng_states(self) -> list[dict]:
+        """The random generator state of every copy (for checkpoints)."""
+        return [env.rng.bit_generator.state for env in self.envs]
+
+    def set_rng_states(self, states: list[dict]) -> None:
+        for env, state in zip(self.envs, states, strict=False):
+            env.rng.bit_generator.state = state
+
+    def worker_cpu_seconds(self) -> float:
+        """CPU time of worker processes: none, the copies step in this process."""
+        return 0.0
+
+    def close(self) -> None:
+        """Nothing to release (the process version has workers)."""
+
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
         """Step every copy: (obs, reward, terminated, truncated, final_obs, tracking_error_deg)."""
         out = [env.step(a) for env, a in zip(self.envs, actions, strict=True)]

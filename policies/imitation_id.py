@@ -20,6 +20,7 @@ Forces are low-pass filtered (zero-lag 2nd-order Butterworth, run forwards and b
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +159,7 @@ def _adapt(
     train(
         converted, [trajectory], [str(coordinates)], directory, config, cfg,
         max_seconds=minutes * 60.0, on_iteration=progress, init=checkpoint,
+        workers=os.cpu_count() or 1,
     )  # fmt: skip
     sha = converted.map["source_sha256"]
     return load_checkpoint(directory, sha, str(converted.osim.path)), directory
@@ -248,8 +250,12 @@ def _feet(rollout, lowpass_hz) -> list:
         force[force[:, 2] < MIN_VERTICAL_FORCE] = 0.0  # filter ringing in swing: no force
         feet.append(
             FootLoads(
-                prefix, names.get(group.name, group.name), group.applied_to_body, force,
-                points, torques,
+                prefix,
+                names.get(group.name, group.name),
+                group.applied_to_body,
+                force,
+                points,
+                torques,
             )  # fmt: skip
         )
     return feet

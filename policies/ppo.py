@@ -310,7 +310,7 @@ class _Session:
             "optimizer": self.optimizer.state_dict(),
             "torch_generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
-            "env_rng": [env.rng.bit_generator.state for env in self.envs.envs],
+            "env_rng": self.envs.rng_states(),
             "eval_rng": self.eval_env.rng.bit_generator.state,
         }
         save_checkpoint(self.outdir / LAST_FILE, self.agent, self.norm, {**self.meta(), **extra})
@@ -326,8 +326,7 @@ class _Session:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.generator.set_state(ckpt["torch_generator"])
         torch.set_rng_state(ckpt["torch_rng"])
-        for env, rng_state in zip(self.envs.envs, ckpt["env_rng"], strict=False):
-            env.rng.bit_generator.state = rng_state
+        self.envs.set_rng_states(ckpt["env_rng"])
         self.eval_env.rng.bit_generator.state = ckpt["eval_rng"]
         self.state = {k: ckpt.get(k, self.state[k]) for k in self.state}
 
@@ -341,12 +340,13 @@ class _Session:
 
 
 def _open_session(
-    converted, trajectories, motions, outdir, tracking, cfg, resume, init=None
+    converted, trajectories, motions, outdir, tracking, cfg, resume, init=None, workers=1
 ) -> _Session:
     from pathlib import Path
 
     from policies.checkpoint import LAST_FILE, load_checkpoint
-    from policies.env import TrackingConfig, TrackingEnv, VectorEnv, calibrate_contacts
+    from policies.env import TrackingConfig, TrackingEnv, calibrate_contacts
+    from policies.parallel import make_vector_env
 
     outdir = Path(outdir)
     if resume:
@@ -361,7 +361,7 @@ def _open_session(
     outdir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.torch_threads)
     generator = _seed_all(cfg.seed)
-    envs = VectorEnv(converted, trajectories, tracking, cfg.num_envs, cfg.seed)
+    envs = make_vector_env(converted, trajectories, tracking, cfg.num_envs, cfg.seed, workers)
     eval_env = TrackingEnv(None, None, tracking, cfg.seed - 1, envs.task, envs.references)
     agent = Agent(len(envs.obs_names), len(envs.action_names), cfg.hidden, cfg.init_log_std)
     optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
@@ -390,7 +390,7 @@ def _iterate(s: _Session, raw_obs: np.ndarray, clock) -> tuple[dict, np.ndarray]
 
     from policies.checkpoint import POLICY_FILE, save_checkpoint
 
-    t0, cpu0 = time.time(), time.process_time()
+    t0, cpu0 = time.time(), time.process_time() + s.envs.worker_cpu_seconds()
     rollout, raw_obs = collect_rollout(s.envs, s.agent, s.norm, raw_obs, s.cfg)
     advantages, returns = compute_gae(s.agent, rollout, s.cfg)
     losses = ppo_update(s.agent, s.optimizer, rollout, advantages, returns, s.cfg, s.generator)
@@ -404,7 +404,7 @@ def _iterate(s: _Session, raw_obs: np.ndarray, clock) -> tuple[dict, np.ndarray]
     elif s.state["history"]:
         evaluation = s.state["history"][-1]["eval"]
     s.state["wall_time"] = clock()
-    s.state["cpu_time"] += time.process_time() - cpu0
+    s.state["cpu_time"] += time.process_time() + s.envs.worker_cpu_seconds() - cpu0
     row = {
         "iteration": s.state["iteration"],
         "global_step": s.state["global_step"],
@@ -450,17 +450,29 @@ def train(
     resume: bool = False,
     on_iteration=None,
     init: dict | None = None,
+    workers: int = 1,
 ) -> dict:
     """Train a tracking policy into ``outdir``; returns the final card.
 
     Stops after ``max_steps`` environment steps in total (resumed ones included) or
     ``max_seconds`` of wall time in this call. ``on_iteration(row)`` gets each log row.
     ``init`` (a loaded checkpoint) starts a new run from its weights, for fine-tuning.
+    ``workers`` processes step the copies (the results do not depend on how many).
     The best policy by deterministic whole-trial tracking is ``policy.pt``; ``last.pt`` resumes.
     """
+    s = _open_session(
+        converted, trajectories, motions, outdir, tracking, cfg, resume, init, workers
+    )
+    try:
+        return _run(s, max_steps, max_seconds, on_iteration)
+    finally:
+        s.envs.close()
+
+
+def _run(s: _Session, max_steps, max_seconds, on_iteration) -> dict:
+    """The training loop of an open session; returns the final card."""
     import time
 
-    s = _open_session(converted, trajectories, motions, outdir, tracking, cfg, resume, init)
     raw_obs = s.envs.reset()
     start, wall_start, row = time.time(), s.state["wall_time"], {}
 

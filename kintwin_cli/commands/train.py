@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -25,6 +26,12 @@ EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT/last.pt.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--envs", "num_envs", type=int, default=16, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes stepping the simulations [default: one per CPU core]; results do not "
+    "depend on it.",
+)
 @click.option("--treadmill", type=float, help="Belt speed, m/s along OpenSim +x (default: detect).")
 @click.option("--overground", is_flag=True, help="Fixed ground: no treadmill detection.")
 @click.option("--residual-root", is_flag=True, help="Penalised residual forces on the root.")
@@ -46,6 +53,7 @@ def train(
     resume: bool,
     seed: int,
     num_envs: int,
+    workers: int | None,
     treadmill: float | None,
     overground: bool,
     residual_root: bool,
@@ -104,6 +112,7 @@ def train(
         converted, trajectories, [str(p) for p in paths], outdir, tracking,
         PPOConfig(num_envs=num_envs, seed=seed), steps,
         None if minutes is None else minutes * 60, resume, progress,
+        workers=workers or os.cpu_count() or 1,
     )  # fmt: skip
     bar.close()
     best = card["metrics"]["best_eval_score_deg"]

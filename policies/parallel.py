@@ -1,0 +1,144 @@
+"""The copies of a :class:`~policies.env.VectorEnv` spread over worker processes (one per core).
+
+Each worker owns a contiguous block of the copies, seeded exactly as the single-process
+``VectorEnv`` seeds them, so the results do not depend on the number of workers. The main process
+keeps the task model and references (for names and evaluation) and talks to the workers over
+pipes. Workers are forked, so the converted model is shared, not pickled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+
+import numpy as np
+
+from policies.env import (
+    TrackingConfig,
+    TrackingEnv,
+    VectorEnv,
+    build_task_model,
+    make_reference,
+)
+
+__all__ = ["ProcessVectorEnv", "make_vector_env"]
+
+
+def _worker(pipe, converted, trajectories, config, num_envs: int, seed: int) -> None:
+    """Serve one block of copies until told to close."""
+    envs = VectorEnv(converted, trajectories, config, num_envs, seed)
+    while True:
+        command, payload = pipe.recv()
+        if command == "step":
+            pipe.send(envs.step(payload))
+        elif command == "reset":
+            pipe.send(envs.reset())
+        elif command == "cpu":
+            pipe.send(time.process_time())
+        elif command == "get_rng":
+            pipe.send(envs.rng_states())
+        elif command == "set_rng":
+            envs.set_rng_states(payload)
+            pipe.send(None)
+        else:  # close
+            pipe.close()
+            return
+
+
+def _blocks(num_envs: int, workers: int) -> list[tuple[int, int]]:
+    """Contiguous (start, stop) index blocks, as even as possible."""
+    bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+class ProcessVectorEnv:
+    """Same interface as :class:`VectorEnv` (``reset``, ``step``, names, task, references, RNG
+    states), with the copies stepped in ``workers`` processes."""
+
+    def __init__(
+        self,
+        converted,
+        trajectories: list,
+        config: TrackingConfig | None = None,
+        num_envs: int = 8,
+        seed: int = 0,
+        workers: int = 2,
+    ) -> None:
+        self.config = config or TrackingConfig()
+        self.task = build_task_model(converted, self.config)
+        self.references = [make_reference(self.task, t, self.config) for t in trajectories]
+        names = TrackingEnv(None, None, self.config, seed, self.task, self.references)
+        self._obs_names, self._action_names = names.obs_names, names.action_names
+        self.num_envs = num_envs
+        context = mp.get_context("fork")
+        self._pipes, self._processes = [], []
+        for start, stop in _blocks(num_envs, workers):
+            ours, theirs = context.Pipe()
+            process = context.Process(
+                target=_worker,
+                args=(theirs, converted, trajectories, self.config, stop - start, seed + start),
+                daemon=True,
+            )
+            process.start()
+            theirs.close()
+            self._pipes.append(ours)
+            self._processes.append(process)
+        self._blocks = _blocks(num_envs, workers)
+
+    @property
+    def obs_names(self) -> list[str]:
+        return self._obs_names
+
+    @property
+    def action_names(self) -> list[str]:
+        return self._action_names
+
+    def reset(self) -> np.ndarray:
+        for pipe in self._pipes:
+            pipe.send(("reset", None))
+        return np.concatenate([pipe.recv() for pipe in self._pipes])
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
+        for pipe, (start, stop) in zip(self._pipes, self._blocks, strict=True):
+            pipe.send(("step", actions[start:stop]))
+        parts = [pipe.recv() for pipe in self._pipes]
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(len(parts[0])))
+
+    def rng_states(self) -> list[dict]:
+        for pipe in self._pipes:
+            pipe.send(("get_rng", None))
+        return [state for pipe in self._pipes for state in pipe.recv()]
+
+    def set_rng_states(self, states: list[dict]) -> None:
+        for pipe, (start, stop) in zip(self._pipes, self._blocks, strict=True):
+            pipe.send(("set_rng", states[start:stop]))
+        for pipe in self._pipes:
+            pipe.recv()
+
+    def worker_cpu_seconds(self) -> float:
+        """Total CPU time the workers have used so far."""
+        for pipe in self._pipes:
+            pipe.send(("cpu", None))
+        return float(sum(pipe.recv() for pipe in self._pipes))
+
+    def close(self) -> None:
+        for pipe, process in zip(self._pipes, self._processes, strict=True):
+            try:
+                pipe.send(("close", None))
+            except (BrokenPipeError, OSError):
+                pass
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+        self._pipes, self._processes = [], []
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def make_vector_env(converted, trajectories, config, num_envs: int, seed: int, workers: int):
+    """A :class:`ProcessVectorEnv` for more than one worker, else an in-process VectorEnv."""
+    workers = max(1, min(workers, num_envs))
+    if workers == 1:
+        return VectorEnv(converted, trajectories, config, num_envs, seed)
+    return ProcessVectorEnv(converted, trajectories, config, num_envs, seed, workers)

@@ -63,6 +63,7 @@ class TrackingConfig:
     max_pose_error: float = 0.7  # rad RMS over coordinates before termination
     lowpass_hz: float | None = 6.0  # filter applied to the reference coordinates
     action_filter_hz: float | None = 8.0  # first-order low-pass on the actions; None: off
+    touch_down: float | None = 0.0005  # m: stance feet start this far into the floor; None: off
     calibrate_contacts: bool = True  # shrink foot spheres the training motions push into the floor
     contact_penetration: float = 0.002  # m of penetration the calibration leaves
     contact_radii: tuple[tuple[str, float], ...] | None = None  # (sphere, radius m): calibrated
@@ -133,6 +134,7 @@ class TaskModel:
     foot_geoms: list[np.ndarray] = field(default_factory=list)  # contact spheres of each foot
     foot_of_geom: np.ndarray | None = None  # per geom: its foot's index, -1 others, -2 floor
     floor_height: float = 0.0  # m, world height of the floor surface
+    root_height: tuple[int, float] | None = None  # (qpos index, sign) that raises the root
 
 
 def _root_coordinates(converted, coordinates: list[str]) -> list[str]:
@@ -220,6 +222,15 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
         if c not in root_set and model.jnt_type[jid[i]] == mujoco.mjtJoint.mjJNT_HINGE
     ]
     root_body = int(model.jnt_bodyid[model.joint(root[0]).id]) if root else 1
+    vertical = [
+        (int(model.jnt_qposadr[jid[i]]), float(np.sign(d.xaxis[jid[i]][2])))
+        for i, c in enumerate(coords)
+        if c in root_set
+        and model.jnt_type[jid[i]] == mujoco.mjtJoint.mjJNT_SLIDE
+        and abs(d.xaxis[jid[i]][2]) > 0.5
+    ]
+    free = [j for j in range(model.njnt) if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
+    root_height = (int(model.jnt_qposadr[free[0]]) + 2, 1.0) if free else None
     return TaskModel(
         model=model,
         nq=m0.nq,
@@ -240,6 +251,7 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
         frame_skip=max(1, round(config.control_dt / model.opt.timestep)),
         action_names=actuated + ([f"{c}_residual" for c in root] if config.residual_root else []),
         **_feet(model, root_body),
+        root_height=vertical[0] if vertical else root_height,
     )
 
 
@@ -440,10 +452,31 @@ class TrackingEnv:
         d.qvel[: task.nv] = self.ref.qvel[frame]
         d.qvel[task.belt_dof] = self.ref.belt_speed
         d.ctrl[: self.n_act] = self._pd_centre(frame)
+        mujoco.mj_kinematics(task.model, d)
+        self._touch_down()
         mujoco.mj_forward(task.model, d)
         self.prev_action[:] = 0.0
         self.prev_torque[:] = d.actuator_force[: self.n_act]
         return self.observation()
+
+    def _touch_down(self) -> None:
+        """Move the root vertically so the lowest stance foot just touches the floor.
+
+        The reference pose can leave the stance foot a millimetre above the floor; the body then
+        falls onto it and the ground reaction force starts from zero. Touching (``touch_down``
+        deep) lets the contact carry the body from the first step.
+        """
+        task, d, m = self.task, self.data, self.task.model
+        stance = None if self.ref.stance is None else self.ref.stance[self.t]
+        if self.config.touch_down is None or task.root_height is None or stance is None:
+            return
+        feet = [geoms for geoms, on in zip(task.foot_geoms, stance, strict=True) if on]
+        if not feet:
+            return
+        bottoms = [d.geom_xpos[g, 2] - m.geom_size[g, 0] for g in feet]
+        gap = min(float(b.min()) for b in bottoms) - task.floor_height + self.config.touch_down
+        index, sign = task.root_height
+        d.qpos[index] -= sign * gap
 
     def _pd_centre(self, frame: int) -> np.ndarray:
         """PD control value that tracks the reference at ``frame`` with zero action.

@@ -296,3 +296,20 @@ def test_training_with_two_workers_matches_one(walk, tmp_path: Path):
     keys = ("reward", "tracking_error_deg", "approx_kl", "eval_score")
     logs = [list(csv.DictReader(open(tmp_path / str(w) / "log.csv"))) for w in (1, 2)]
     assert [[r[k] for k in keys] for r in logs[0]] == [[r[k] for k in keys] for r in logs[1]]
+
+
+def test_reset_touches_the_stance_foot_down(walk):
+    from policies.env import TrackingEnv
+
+    env = TrackingEnv(walk[0], walk[1])
+    task, d, m = env.task, env.data, env.task.model
+    for frame in (0, 40, 120):
+        env.reset(frame=frame)
+        stance = env.ref.stance[frame]
+        assert stance.any()
+        lowest = min(
+            (d.geom_xpos[g, 2] - m.geom_size[g, 0]).min()
+            for g, on in zip(task.foot_geoms, stance, strict=True)
+            if on
+        )
+        assert lowest == pytest.approx(task.floor_height - env.config.touch_down, abs=1e-9)

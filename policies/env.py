@@ -67,7 +67,7 @@ class TrackingConfig:
     calibrate_contacts: bool = True  # shrink foot spheres the training motions push into the floor
     contact_penetration: float = 0.002  # m of penetration the calibration leaves
     contact_radii: tuple[tuple[str, float], ...] | None = None  # (sphere, radius m): calibrated
-    contact_solref: tuple[float, float] | None = None  # foot spheres' (time constant s, damping)
+    contact_solref: tuple[float, float] | None = (0.03, 1.5)  # foot spheres: time constant s, damping ratio
 
     def to_dict(self) -> dict:
         """JSON-ready values (tuples as lists)."""

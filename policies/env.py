@@ -59,6 +59,8 @@ class TrackingConfig:
     w_effort: float = 0.1  # penalty per squared torque / limit
     w_torque_rate: float = 1.0  # penalty per squared change of torque / limit between steps
     w_residual: float = 0.1  # penalty per squared residual action
+    w_grf: float = 0.2  # trials with force plates only: simulated GRF per foot near the measured
+    k_grf: float = 10.0  # 1/(body weight)²
     max_root_error: float = 0.3  # m of root position error before termination
     max_pose_error: float = 0.7  # rad RMS over coordinates before termination
     lowpass_hz: float | None = 6.0  # filter applied to the reference coordinates
@@ -67,7 +69,10 @@ class TrackingConfig:
     calibrate_contacts: bool = True  # shrink foot spheres the training motions push into the floor
     contact_penetration: float = 0.002  # m of penetration the calibration leaves
     contact_radii: tuple[tuple[str, float], ...] | None = None  # (sphere, radius m): calibrated
-    contact_solref: tuple[float, float] | None = (0.03, 1.5)  # foot spheres: time constant s, damping ratio
+    contact_solref: tuple[float, float] | None = (
+        0.03,
+        1.5,
+    )  # foot spheres: time constant s, damping ratio
 
     def to_dict(self) -> dict:
         """JSON-ready values (tuples as lists)."""
@@ -107,6 +112,7 @@ class Reference:
     belt_speed: float  # m/s along world +x (OpenSim +x)
     time0: float = 0.0  # s, trial time of the first frame
     stance: np.ndarray | None = None  # (T, n_feet) bool: the foot's lowest sphere on the floor
+    grf: np.ndarray | None = None  # (T, n_feet, 3) N, measured GRF per foot (world), if given
 
 
 @dataclass
@@ -356,8 +362,34 @@ def calibrate_contacts(converted, trajectories: list[Trajectory], config: Tracki
     return replace(config, contact_radii=tuple(radii))
 
 
-def make_reference(task: TaskModel, trajectory: Trajectory, config: TrackingConfig) -> Reference:
-    """Resample ``trajectory`` at the control rate and compute its root and end-effector paths."""
+def measured_grf(task: TaskModel, loads, grid: np.ndarray) -> np.ndarray:
+    """(T, n_feet, 3) N: the force-plate forces of ``loads`` (ExternalLoads) per foot, MuJoCo
+    world frame, at the times ``grid``. A force counts for the foot in the same leg as the body
+    it is applied to (calcn_r and toes_r both belong to the right foot)."""
+    from converters.spatial import OPENSIM_TO_MUJOCO
+    from policies.foot_loads import branch_roots
+
+    m = task.model
+    branch = branch_roots(m, task.root_body)
+    foot_of_branch = {branch[int(m.geom_bodyid[g[0]])]: k for k, g in enumerate(task.foot_geoms)}
+    out = np.zeros((len(grid), len(task.foot_geoms), 3))
+    for force in loads.forces:
+        body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, force.body)
+        foot = foot_of_branch.get(branch.get(body, -1))
+        if foot is None:
+            raise KintwinError(
+                f"{loads.data_file}: force '{force.name}' acts on '{force.body}', not on a foot"
+            )
+        series = np.column_stack([np.interp(grid, loads.time, c) for c in force.force.T])
+        out[:, foot] += series @ OPENSIM_TO_MUJOCO.T
+    return out
+
+
+def make_reference(
+    task: TaskModel, trajectory: Trajectory, config: TrackingConfig, loads=None
+) -> Reference:
+    """Resample ``trajectory`` at the control rate and compute its root and end-effector paths;
+    ``loads`` (ExternalLoads of the same trial) adds the measured GRF per foot."""
     time = trajectory.time
     grid = np.arange(time[0], time[-1] + 1e-9, config.control_dt)
     qpos = np.column_stack([np.interp(grid, time, c) for c in trajectory.qpos.T])
@@ -377,8 +409,9 @@ def make_reference(task: TaskModel, trajectory: Trajectory, config: TrackingConf
     speed = config.belt_speed
     if speed is None:
         speed = estimate_belt_speed(task, trajectory)
+    grf = None if loads is None else measured_grf(task, loads, grid)
     return Reference(
-        qpos, qvel, np.array(root_pos), np.array(ee), float(speed), float(grid[0]), stance
+        qpos, qvel, np.array(root_pos), np.array(ee), float(speed), float(grid[0]), stance, grf
     )
 
 
@@ -547,6 +580,27 @@ class TrackingEnv:
         obs = self.observation() if stable else np.zeros(len(self.obs_names), np.float32)
         return obs, (reward if stable else 0.0), terminated, truncated, info
 
+    def _grf_term(self) -> float:
+        """Measured-GRF agreement, only for a reference with force plates (else 0)."""
+        if self.ref.grf is None:
+            return 0.0
+        task, m, d = self.task, self.task.model, self.data
+        sim = np.zeros((len(task.foot_geoms), 3))
+        wrench = np.zeros(6)
+        for i in range(d.ncon):
+            foot = task.foot_of_geom[d.contact.geom2[i]]
+            other = task.foot_of_geom[d.contact.geom1[i]]
+            sign = 1.0
+            if foot < 0:  # the foot is geom1: the force on it is the opposite
+                foot, other, sign = other, foot, -1.0
+            if foot < 0 or other != -2:
+                continue
+            mujoco.mj_contactForce(m, d, i, wrench)
+            sim[foot] += sign * (d.contact.frame[i].reshape(3, 3).T @ wrench[:3])
+        weight = task.total_mass * 9.81
+        error = np.sum((sim - self.ref.grf[self.t]) ** 2) / weight**2
+        return self.config.w_grf * float(np.exp(-self.config.k_grf * error))
+
     def _contact_match(self) -> float:
         """Fraction of feet whose floor contact agrees with the reference's stance (1 if none)."""
         stance = self.ref.stance
@@ -572,6 +626,7 @@ class TrackingEnv:
             "root": cfg.w_root * np.exp(-cfg.k_root * root_sq),
             "ee": cfg.w_ee * np.exp(-cfg.k_ee * np.sum(ee**2)),
             "contact": cfg.w_contact * self._contact_match(),
+            "grf": self._grf_term(),
             "smooth": -cfg.w_smooth * float(np.mean((a - self.prev_action) ** 2)),
             "effort": -cfg.w_effort * float(np.mean(torque**2)),
             "torque_rate": -cfg.w_torque_rate * float(np.mean(torque_rate**2)),
@@ -613,10 +668,15 @@ class VectorEnv:
         config: TrackingConfig | None = None,
         num_envs: int = 8,
         seed: int = 0,
+        loads: list | None = None,
     ) -> None:
         self.config = config or TrackingConfig()
         self.task = build_task_model(converted, self.config)
-        self.references = [make_reference(self.task, t, self.config) for t in trajectories]
+        loads = loads or [None] * len(trajectories)
+        self.references = [
+            make_reference(self.task, t, self.config, g)
+            for t, g in zip(trajectories, loads, strict=True)
+        ]
         self.envs = [
             TrackingEnv(None, None, self.config, seed + i, self.task, self.references)
             for i in range(num_envs)

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-__all__ = ["FootGroup", "foot_groups", "FootLoadRecorder", "centre_of_pressure"]
+__all__ = [
+    "FootGroup",
+    "foot_groups",
+    "branch_roots",
+    "FootLoadRecorder",
+    "centre_of_pressure",
+]
 
 MIN_VERTICAL_FORCE = 1.0  # N; below it a foot is unloaded and its centre of pressure is zero
 
@@ -28,7 +34,7 @@ class FootGroup:
     applied_to_body: str  # the body carrying the most contact geoms (heel segment on ties)
 
 
-def _branch_roots(model: mujoco.MjModel, root_body: int) -> dict[int, int]:
+def branch_roots(model: mujoco.MjModel, root_body: int) -> dict[int, int]:
     """For every body below ``root_body``: the child of ``root_body`` its branch starts at."""
     branch = {}
     for b in range(1, model.nbody):
@@ -42,7 +48,7 @@ def _branch_roots(model: mujoco.MjModel, root_body: int) -> dict[int, int]:
 
 def foot_groups(model: mujoco.MjModel, root_body: int, floor_body: int) -> list[FootGroup]:
     """One group per leg that has contact geoms able to touch the floor body's geoms."""
-    branch = _branch_roots(model, root_body)
+    branch = branch_roots(model, root_body)
     counts: dict[int, dict[int, int]] = {}
     for g in range(model.ngeom):
         body = int(model.geom_bodyid[g])

@@ -24,9 +24,9 @@ from policies.env import (
 __all__ = ["ProcessVectorEnv", "make_vector_env"]
 
 
-def _worker(pipe, converted, trajectories, config, num_envs: int, seed: int) -> None:
+def _worker(pipe, converted, trajectories, config, num_envs: int, seed: int, loads) -> None:
     """Serve one block of copies until told to close."""
-    envs = VectorEnv(converted, trajectories, config, num_envs, seed)
+    envs = VectorEnv(converted, trajectories, config, num_envs, seed, loads)
     while True:
         command, payload = pipe.recv()
         if command == "step":
@@ -63,10 +63,15 @@ class ProcessVectorEnv:
         num_envs: int = 8,
         seed: int = 0,
         workers: int = 2,
+        loads: list | None = None,
     ) -> None:
         self.config = config or TrackingConfig()
         self.task = build_task_model(converted, self.config)
-        self.references = [make_reference(self.task, t, self.config) for t in trajectories]
+        loads = loads or [None] * len(trajectories)
+        self.references = [
+            make_reference(self.task, t, self.config, g)
+            for t, g in zip(trajectories, loads, strict=True)
+        ]
         names = TrackingEnv(None, None, self.config, seed, self.task, self.references)
         self._obs_names, self._action_names = names.obs_names, names.action_names
         self.num_envs = num_envs
@@ -76,7 +81,15 @@ class ProcessVectorEnv:
             ours, theirs = context.Pipe()
             process = context.Process(
                 target=_worker,
-                args=(theirs, converted, trajectories, self.config, stop - start, seed + start),
+                args=(
+                    theirs,
+                    converted,
+                    trajectories,
+                    self.config,
+                    stop - start,
+                    seed + start,
+                    loads,
+                ),  # fmt: skip
                 daemon=True,
             )
             process.start()
@@ -136,9 +149,11 @@ class ProcessVectorEnv:
         self.close()
 
 
-def make_vector_env(converted, trajectories, config, num_envs: int, seed: int, workers: int):
+def make_vector_env(
+    converted, trajectories, config, num_envs: int, seed: int, workers: int, loads=None
+):
     """A :class:`ProcessVectorEnv` for more than one worker, else an in-process VectorEnv."""
     workers = max(1, min(workers, num_envs))
     if workers == 1:
-        return VectorEnv(converted, trajectories, config, num_envs, seed)
-    return ProcessVectorEnv(converted, trajectories, config, num_envs, seed, workers)
+        return VectorEnv(converted, trajectories, config, num_envs, seed, loads)
+    return ProcessVectorEnv(converted, trajectories, config, num_envs, seed, workers, loads)

@@ -340,8 +340,9 @@ class _Session:
 
 
 def _open_session(
-    converted, trajectories, motions, outdir, tracking, cfg, resume, init=None, workers=1
-) -> _Session:
+    converted, trajectories, motions, outdir, tracking, cfg, resume, init=None, workers=1,
+    loads=None,
+) -> _Session:  # fmt: skip
     from pathlib import Path
 
     from policies.checkpoint import LAST_FILE, load_checkpoint
@@ -361,7 +362,9 @@ def _open_session(
     outdir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.torch_threads)
     generator = _seed_all(cfg.seed)
-    envs = make_vector_env(converted, trajectories, tracking, cfg.num_envs, cfg.seed, workers)
+    envs = make_vector_env(
+        converted, trajectories, tracking, cfg.num_envs, cfg.seed, workers, loads
+    )
     eval_env = TrackingEnv(None, None, tracking, cfg.seed - 1, envs.task, envs.references)
     agent = Agent(len(envs.obs_names), len(envs.action_names), cfg.hidden, cfg.init_log_std)
     optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
@@ -451,6 +454,7 @@ def train(
     on_iteration=None,
     init: dict | None = None,
     workers: int = 1,
+    loads: list | None = None,
 ) -> dict:
     """Train a tracking policy into ``outdir``; returns the final card.
 
@@ -458,10 +462,11 @@ def train(
     ``max_seconds`` of wall time in this call. ``on_iteration(row)`` gets each log row.
     ``init`` (a loaded checkpoint) starts a new run from its weights, for fine-tuning.
     ``workers`` processes step the copies (the results do not depend on how many).
+    ``loads`` (one ExternalLoads or None per trajectory) adds measured-GRF reward terms.
     The best policy by deterministic whole-trial tracking is ``policy.pt``; ``last.pt`` resumes.
     """
     s = _open_session(
-        converted, trajectories, motions, outdir, tracking, cfg, resume, init, workers
+        converted, trajectories, motions, outdir, tracking, cfg, resume, init, workers, loads
     )
     try:
         return _run(s, max_steps, max_seconds, on_iteration)
@@ -519,6 +524,7 @@ def _write_card(s: _Session, row: dict) -> dict:
         "drive": "torque",
         "training_motions": s.motions,
         "belt_speeds_m_per_s": [ref.belt_speed for ref in s.envs.references],
+        "force_plates_used": [ref.grf is not None for ref in s.envs.references],
         "steps": meta["global_step"],
         "iterations": meta["iteration"],
         "wall_time_s": meta["wall_time"],

@@ -313,3 +313,37 @@ def test_reset_touches_the_stance_foot_down(walk):
             if on
         )
         assert lowest == pytest.approx(task.floor_height - env.config.touch_down, abs=1e-9)
+
+
+def test_measured_grf_is_split_by_foot_in_the_mujoco_frame(walk, shared_data: Path):
+    from converters.opensim_io.external_loads import load_external_loads
+    from policies.env import TrackingConfig, build_task_model, measured_grf
+
+    loads = load_external_loads(shared_data / GAIT / "ExperimentalData/subject01_walk_grf.xml")
+    task = build_task_model(walk[0], TrackingConfig())
+    grid = np.array([0.1, 0.5, 1.0])
+    grf = measured_grf(task, loads, grid)
+    plates = {f.body: f.force for f in loads.forces}
+    for k, body in enumerate(("calcn_r", "calcn_l")):  # feet are ordered right, left
+        vertical = np.interp(grid, loads.time, plates[body][:, 1])  # OpenSim y is up
+        lateral = np.interp(grid, loads.time, plates[body][:, 2])  # OpenSim z is MuJoCo -y
+        np.testing.assert_allclose(grf[:, k, 2], vertical)
+        np.testing.assert_allclose(grf[:, k, 1], -lateral)
+
+
+def test_train_with_force_plates_for_a_motion(shared_data: Path, tmp_path: Path):
+    from kintwin_cli.main import cli
+
+    p = shared_data / GAIT
+    ik, xml = p / "IK/subject01_walk_IK.mot", p / "ExperimentalData/subject01_walk_grf.xml"
+    args = ["train", "--model", str(p / "subject01.osim"), "--motions", str(ik),
+            "--steps", "64", "--envs", "2", "--workers", "1", "-o", str(tmp_path / "pol")]  # fmt: skip
+    result = CliRunner().invoke(cli, [*args, "--grf-for", f"{ik}={xml}"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "pol/card.json").read_text())
+    assert card["force_plates_used"] == [True]
+    other = tmp_path / "other_IK.mot"
+    other.write_bytes(ik.read_bytes())
+    result = CliRunner().invoke(cli, [*args[:-2], "-o", str(tmp_path / "x"),
+                                      "--grf-for", f"{other}={xml}"])  # fmt: skip
+    assert result.exit_code == 2 and "is not one of the --motions" in result.output

@@ -19,6 +19,14 @@ EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="IK coordinates (.mot/.sto); repeat the option or list several after it.",
 )  # fmt: skip
 @click.argument("more_motions", nargs=-1, type=EXISTING_FILE)
+@click.option(
+    "--grf-for",
+    "grf_for",
+    multiple=True,
+    metavar="MOTION=LOADS.xml",
+    help="Force plates of a training motion (OpenSim ExternalLoads): adds a reward for "
+    "simulated GRF near the measured, per foot. Repeatable.",
+)
 @click.option("--drive", type=click.Choice(["torque"]), default="torque", show_default=True)
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(path_type=Path))
 @click.option("--minutes", type=float, help="Wall-time budget of this run, minutes.")
@@ -46,6 +54,7 @@ def train(
     model: Path,
     motions: tuple[Path, ...],
     more_motions: tuple[Path, ...],
+    grf_for: tuple[str, ...],
     drive: str,
     outdir: Path,
     minutes: float | None,
@@ -98,6 +107,7 @@ def train(
         )  # fmt: skip
         for p in paths
     ]
+    loads = _training_loads(grf_for, paths)
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
 
     def progress(row: dict) -> None:
@@ -112,7 +122,7 @@ def train(
         converted, trajectories, [str(p) for p in paths], outdir, tracking,
         PPOConfig(num_envs=num_envs, seed=seed), steps,
         None if minutes is None else minutes * 60, resume, progress,
-        workers=workers or os.cpu_count() or 1,
+        workers=workers or os.cpu_count() or 1, loads=loads,
     )  # fmt: skip
     bar.close()
     best = card["metrics"]["best_eval_score_deg"]
@@ -142,3 +152,22 @@ def _parse_settings(settings: tuple[str, ...]) -> dict:
                 raise KintwinError(f"--set '{item}': '{text}' is not a number") from None
             values[name] = numbers[0] if len(numbers) == 1 else tuple(numbers)
     return values
+
+
+def _training_loads(grf_for: tuple[str, ...], motions: list[Path]) -> list | None:
+    """One ExternalLoads (or None) per motion from ``MOTION=LOADS.xml`` pairs."""
+    from converters.errors import KintwinError
+    from converters.opensim_io.external_loads import load_external_loads
+
+    if not grf_for:
+        return None
+    by_motion = {}
+    for item in grf_for:
+        motion, _, xml = item.partition("=")
+        if not xml:
+            raise KintwinError(f"--grf-for '{item}': expected MOTION=LOADS.xml")
+        matches = [p for p in motions if p.resolve() == Path(motion).resolve()]
+        if not matches:
+            raise KintwinError(f"--grf-for '{item}': {motion} is not one of the --motions")
+        by_motion[matches[0]] = load_external_loads(xml)
+    return [by_motion.get(p) for p in motions]

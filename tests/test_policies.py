@@ -347,3 +347,29 @@ def test_train_with_force_plates_for_a_motion(shared_data: Path, tmp_path: Path)
     result = CliRunner().invoke(cli, [*args[:-2], "-o", str(tmp_path / "x"),
                                       "--grf-for", f"{other}={xml}"])  # fmt: skip
     assert result.exit_code == 2 and "is not one of the --motions" in result.output
+
+
+def test_overground_trial_gets_a_still_floor(shared_data: Path):
+    """3dpredictsim's gait trials walk over fixed force plates: no belt."""
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+    from policies.env import TrackingEnv
+
+    d = shared_data / "3dpredictsim-subject2"
+    converted = convert_osim(
+        d / "Models/subject2_withMTP_weldRadius_scaled_FK.osim",
+        ConvertOptions(meshes=False, muscles=False),
+    )
+    ik = d / "IK/IK_gait_14.mot"
+    m = converted.mj_model
+    trajectory = make_trajectory(
+        coordinate_series(read_table(ik), converted.osim, ik), converted.kinematics, m.nq, m.nv, 6.0
+    )
+    env = TrackingEnv(converted, trajectory)
+    assert env.ref.belt_speed == 0.0 and len(env.task.foot_geoms) == 2
+    env.reset(frame=0)
+    for _ in range(10):
+        *_, terminated, _, info = env.step(np.zeros(len(env.action_names)))
+        assert not terminated and np.isfinite(info["tracking_error_deg"])

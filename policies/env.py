@@ -113,6 +113,7 @@ class Reference:
     time0: float = 0.0  # s, trial time of the first frame
     stance: np.ndarray | None = None  # (T, n_feet) bool: the foot's lowest sphere on the floor
     grf: np.ndarray | None = None  # (T, n_feet, 3) N, measured GRF per foot (world), if given
+    period: int | None = None  # frames of one cycle if the motion is periodic (gait), else None
 
 
 @dataclass
@@ -410,9 +411,25 @@ def make_reference(
     if speed is None:
         speed = estimate_belt_speed(task, trajectory)
     grf = None if loads is None else measured_grf(task, loads, grid)
+    period = motion_period(qpos[:, task.coord_qpos[task.rotational]], config.control_dt)
     return Reference(
-        qpos, qvel, np.array(root_pos), np.array(ee), float(speed), float(grid[0]), stance, grf
-    )
+        qpos, qvel, np.array(root_pos), np.array(ee), float(speed), float(grid[0]), stance, grf,
+        period,
+    )  # fmt: skip
+
+
+def motion_period(angles: np.ndarray, dt: float, similarity: float = 0.9) -> int | None:
+    """Frames of the motion's cycle: the lag (0.4-2 s) at which the joint angles best repeat
+    themselves, if they do to ``similarity`` (1 - mean squared difference / variance); else None.
+    """
+    n = len(angles)
+    variance = float(np.mean(np.var(angles, axis=0)))
+    lags = range(max(2, round(0.4 / dt)), min(round(2.0 / dt), n // 2) + 1)
+    if variance <= 0 or not lags:
+        return None
+    misfit = [np.mean((angles[lag:] - angles[:-lag]) ** 2) / variance for lag in lags]
+    best = int(np.argmin(misfit))
+    return list(lags)[best] if 1.0 - misfit[best] >= similarity else None
 
 
 class TrackingEnv:
@@ -525,16 +542,21 @@ class TrackingEnv:
         return q + self.config.kv_ratio * qdot
 
     def _reference_ahead(self, k: int) -> np.ndarray:
-        """Reference coordinates ``k`` control steps ahead; past the trial's end they continue at
-        the last frame's velocity, so the policy does not see the motion stop (and brake)."""
+        """Reference coordinates ``k`` control steps ahead. Past the trial's end a periodic motion
+        (gait) repeats its last cycle, shifted to join on; any other continues at the last
+        frame's velocity. The policy then never sees the motion stop (and brake)."""
         ref, task = self.ref, self.task
         last = len(ref.qpos) - 1
         frame = min(self.t + k, last)
         q = ref.qpos[frame][task.coord_qpos]
         beyond = self.t + k - last
-        if beyond > 0:
-            q = q + beyond * self.config.control_dt * ref.qvel[last][task.coord_dof]
-        return q
+        if beyond <= 0:
+            return q
+        if ref.period is not None and beyond <= ref.period:
+            one_cycle_ago = ref.qpos[last + beyond - ref.period][task.coord_qpos]
+            drift = ref.qpos[last][task.coord_qpos] - ref.qpos[last - ref.period][task.coord_qpos]
+            return one_cycle_ago + drift
+        return q + beyond * self.config.control_dt * ref.qvel[last][task.coord_dof]
 
     def observation(self) -> np.ndarray:
         """The observation vector (see ``obs_names``)."""

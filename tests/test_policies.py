@@ -251,14 +251,23 @@ def test_contact_calibration_keeps_the_reference_out_of_the_floor(walk):
 
 
 def test_reference_ahead_continues_past_the_end(walk):
+    """Past the end a periodic walk repeats its last stride; other motions keep their velocity."""
+    from dataclasses import replace
+
     from policies.env import TrackingEnv
 
     env = TrackingEnv(walk[0], walk[1])
-    last = len(env.ref.qpos) - 1
+    ref, task, dt = env.ref, env.task, env.config.control_dt
+    assert ref.period * dt == pytest.approx(1.234, abs=0.02)  # the stride between heel strikes
+    last = len(ref.qpos) - 1
     env.reset(frame=last - 2)
-    task, dt = env.task, env.config.control_dt
-    np.testing.assert_array_equal(env._reference_ahead(1), env.ref.qpos[last - 1][task.coord_qpos])
-    expected = env.ref.qpos[last][task.coord_qpos] + 8 * dt * env.ref.qvel[last][task.coord_dof]
+    coords = task.coord_qpos
+    np.testing.assert_array_equal(env._reference_ahead(1), ref.qpos[last - 1][coords])
+    drift = ref.qpos[last][coords] - ref.qpos[last - ref.period][coords]
+    expected = ref.qpos[last + 8 - ref.period][coords] + drift
+    np.testing.assert_allclose(env._reference_ahead(10), expected)
+    env.ref = replace(ref, period=None)
+    expected = ref.qpos[last][coords] + 8 * dt * ref.qvel[last][task.coord_dof]
     np.testing.assert_allclose(env._reference_ahead(10), expected)
 
 

@@ -68,7 +68,7 @@ def run_policy(
     Stops early if the model falls (the env's termination rule); ``fell`` says so. Without
     ``loads`` the foot arrays are empty (faster, for evaluation during training).
     """
-    obs = env.reset(reference=reference, frame=start)
+    obs = _warm_start(env, agent, norm, env.reset(reference=reference, frame=start))
     task = env.task
     recorder = FootLoadRecorder(
         task.model, task.root_body, task.model.body(BELT_JOINT).id, task.floor_height
@@ -114,6 +114,17 @@ def run_policy(
         control_dt=dt,
         fell=fell,
     )
+
+
+def _warm_start(env: TrackingEnv, agent: Agent, norm: RunningNorm, obs: np.ndarray) -> np.ndarray:
+    """Start the action filter at the policy's own action for the first state (a fixed point of
+    a few iterations), as if it had been tracking already, instead of at zero."""
+    for _ in range(5):
+        with torch.no_grad():
+            action = agent.actor_mean(torch.from_numpy(norm(obs[None])))[0].numpy()
+        env.prev_action[:] = np.clip(action, -1.0, 1.0)
+        obs = env.observation()
+    return obs
 
 
 def evaluate(env: TrackingEnv, agent: Agent, norm: RunningNorm) -> dict:

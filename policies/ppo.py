@@ -377,7 +377,7 @@ def _open_session(
     }
     session = _Session(
         converted, motions, outdir, tracking, cfg, envs, eval_env, agent,
-        RunningNorm(len(envs.obs_names)), optimizer, generator, {**state, "history": []},
+        RunningNorm(len(envs.obs_names)), optimizer, generator, {**state, "last_eval": None},
     )  # fmt: skip
     if resume:
         session.resume()
@@ -404,8 +404,8 @@ def _iterate(s: _Session, raw_obs: np.ndarray, clock) -> tuple[dict, np.ndarray]
     evaluation = None
     if s.state["iteration"] % s.cfg.eval_every == 1 or s.cfg.eval_every == 1:
         evaluation = s.evaluate()
-    elif s.state["history"]:
-        evaluation = s.state["history"][-1]["eval"]
+    elif s.state["last_eval"] is not None:
+        evaluation = s.state["last_eval"]
     s.state["wall_time"] = clock()
     s.state["cpu_time"] += time.process_time() + s.envs.worker_cpu_seconds() - cpu0
     row = {
@@ -418,7 +418,7 @@ def _iterate(s: _Session, raw_obs: np.ndarray, clock) -> tuple[dict, np.ndarray]
         **losses,
         **(evaluation or _NO_EVAL),
     }
-    s.state["history"].append({k: row[k] for k in _HISTORY_KEYS} | {"eval": _eval_part(row)})
+    s.state["last_eval"] = _eval_part(row) if evaluation is not None else None
     if evaluation is not None and evaluation["eval_score"] < s.state["best_error"]:
         s.state["best_error"] = evaluation["eval_score"]
         save_checkpoint(s.outdir / POLICY_FILE, s.agent, s.norm, s.meta())
@@ -434,7 +434,6 @@ _NO_EVAL = {
     "eval_fraction_tracked": float("nan"),
     "eval_score": float("nan"),
 }
-_HISTORY_KEYS = ("global_step", "wall_time", "tracking_error_deg", "reward")
 
 
 def _eval_part(row: dict) -> dict:

@@ -25,6 +25,7 @@ __all__ = [
     "VectorEnv",
     "estimate_belt_speed",
     "calibrate_contacts",
+    "task_and_references",
     "BELT_JOINT",
 ]
 
@@ -677,6 +678,18 @@ def _touching(model: mujoco.MjModel, data: mujoco.MjData, foot_of_geom: np.ndarr
     return touching
 
 
+def task_and_references(
+    converted, trajectories: list[Trajectory], config: TrackingConfig, loads: list | None = None
+) -> tuple[TaskModel, list[Reference]]:
+    """The task model and one reference per trajectory (with its force plates, if any)."""
+    task = build_task_model(converted, config)
+    loads = loads or [None] * len(trajectories)
+    references = [
+        make_reference(task, t, config, g) for t, g in zip(trajectories, loads, strict=True)
+    ]
+    return task, references
+
+
 class VectorEnv:
     """``num_envs`` copies of :class:`TrackingEnv` sharing one model, stepped in one process.
 
@@ -693,12 +706,9 @@ class VectorEnv:
         loads: list | None = None,
     ) -> None:
         self.config = config or TrackingConfig()
-        self.task = build_task_model(converted, self.config)
-        loads = loads or [None] * len(trajectories)
-        self.references = [
-            make_reference(self.task, t, self.config, g)
-            for t, g in zip(trajectories, loads, strict=True)
-        ]
+        self.task, self.references = task_and_references(
+            converted, trajectories, self.config, loads
+        )
         self.envs = [
             TrackingEnv(None, None, self.config, seed + i, self.task, self.references)
             for i in range(num_envs)

@@ -13,13 +13,7 @@ import time
 
 import numpy as np
 
-from policies.env import (
-    TrackingConfig,
-    TrackingEnv,
-    VectorEnv,
-    build_task_model,
-    make_reference,
-)
+from policies.env import TrackingConfig, TrackingEnv, VectorEnv, task_and_references
 
 __all__ = ["ProcessVectorEnv", "make_vector_env"]
 
@@ -66,12 +60,9 @@ class ProcessVectorEnv:
         loads: list | None = None,
     ) -> None:
         self.config = config or TrackingConfig()
-        self.task = build_task_model(converted, self.config)
-        loads = loads or [None] * len(trajectories)
-        self.references = [
-            make_reference(self.task, t, self.config, g)
-            for t, g in zip(trajectories, loads, strict=True)
-        ]
+        self.task, self.references = task_and_references(
+            converted, trajectories, self.config, loads
+        )
         names = TrackingEnv(None, None, self.config, seed, self.task, self.references)
         self._obs_names, self._action_names = names.obs_names, names.action_names
         self.num_envs = num_envs

@@ -48,7 +48,7 @@ EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     "settings",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Override a tracking setting (policies/env.py TrackingConfig), e.g. --set w_contact=0.2.",
+    help="Override a tracking setting (policies/config.py TrackingConfig), e.g. --set w_contact=0.2.",
 )
 def train(
     model: Path,

@@ -1,0 +1,78 @@
+"""Settings of the tracking task, saved with every policy (``to_dict``/``from_dict``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["TrackingConfig"]
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Settings of the tracking task (SI units; angles in radians)."""
+
+    control_dt: float = 0.01  # s between policy actions (100 Hz); a multiple of the 2 ms step
+    future_frames: tuple[int, ...] = (1, 3, 10)  # control steps ahead observed in the reference
+    kp_per_kg: float = 6.0  # PD stiffness, N·m/rad per kg of body mass
+    kv_ratio: float = 0.1  # PD damping as a fraction of the stiffness, s
+    torque_per_kg: float = 3.0  # torque limit, N·m per kg of body mass
+    action_scale: float = 0.5  # rad (or m) of PD-target offset per unit action
+    belt_speed: float | None = None  # m/s along OpenSim +x; None: detect from the reference
+    residual_root: bool = False  # penalised motors on the root degrees of freedom
+    residual_per_bw: float = 0.05  # residual limit, fraction of body weight (N, or N·m per m)
+    w_pose: float = 0.4
+    k_pose: float = 10.0  # 1/rad²
+    w_vel: float = 0.1
+    k_vel: float = 0.05  # s²/rad²
+    w_root: float = 0.2
+    k_root: float = 400.0  # 1/m² (and 1/rad² for root angles)
+    w_ee: float = 0.15
+    k_ee: float = 100.0  # 1/m²
+    w_contact: float = 0.15  # feet touching the floor when, and only when, the reference's do
+    contact_height: float = 0.01  # m; a reference foot this close to the floor is in stance
+    w_smooth: float = 0.05  # penalty per squared change of action
+    w_effort: float = 0.1  # penalty per squared torque / limit
+    w_torque_rate: float = 1.0  # penalty per squared change of torque / limit between steps
+    w_residual: float = 0.1  # penalty per squared residual action
+    w_grf: float = 0.2  # trials with force plates only: simulated GRF per foot near the measured
+    k_grf: float = 10.0  # 1/(body weight)²
+    max_root_error: float = 0.3  # m of root position error before termination
+    max_pose_error: float = 0.7  # rad RMS over coordinates before termination
+    lowpass_hz: float | None = 6.0  # filter applied to the reference coordinates
+    action_filter_hz: float | None = 8.0  # first-order low-pass on the actions; None: off
+    touch_down: float | None = 0.0005  # m: stance feet start this far into the floor; None: off
+    calibrate_contacts: bool = True  # shrink foot spheres the training motions push into the floor
+    contact_penetration: float = 0.002  # m of penetration the calibration leaves
+    contact_radii: tuple[tuple[str, float], ...] | None = None  # (sphere, radius m): calibrated
+    contact_solref: tuple[float, float] | None = (
+        0.03,
+        1.5,
+    )  # foot spheres: time constant s, damping ratio
+
+    def to_dict(self) -> dict:
+        """JSON-ready values (tuples as lists)."""
+        values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+        if self.contact_radii is not None:
+            values["contact_radii"] = [list(pair) for pair in self.contact_radii]
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrackingConfig:
+        """The config saved by ``to_dict`` (fields it lacks take their defaults)."""
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        if "future_frames" in known:
+            known["future_frames"] = tuple(known["future_frames"])
+        if known.get("contact_solref") is not None:
+            known["contact_solref"] = tuple(float(x) for x in known["contact_solref"])
+        if known.get("contact_radii") is not None:
+            known["contact_radii"] = tuple((str(n), float(r)) for n, r in known["contact_radii"])
+        return cls(**known)
+
+    @property
+    def action_alpha(self) -> float:
+        """Weight of a new action in the first-order filter at the control rate."""
+        if not self.action_filter_hz:
+            return 1.0
+        return float(1.0 - np.exp(-2.0 * np.pi * self.action_filter_hz * self.control_dt))

@@ -1,0 +1,173 @@
+"""References: a trial resampled at the control rate with what the reward and observations need
+(root and end-effector paths, stance from kinematics, belt speed, cycle period, force plates),
+and the foot-contact calibration on the training motions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from converters.errors import KintwinError
+from converters.motion import Trajectory
+from policies.config import TrackingConfig
+from policies.task import TaskModel, build_task_model
+
+__all__ = [
+    "Reference",
+    "make_reference",
+    "estimate_belt_speed",
+    "calibrate_contacts",
+    "measured_grf",
+    "motion_period",
+]
+
+
+@dataclass
+class Reference:
+    """A trajectory resampled at the control rate, with its forward kinematics (world frame)."""
+
+    qpos: np.ndarray  # (T, nq) of the converted model (belt excluded)
+    qvel: np.ndarray  # (T, nv)
+    root_pos: np.ndarray  # (T, 3) m
+    ee_rel: np.ndarray  # (T, n_ee, 3) m, end effectors relative to the root body
+    belt_speed: float  # m/s along world +x (OpenSim +x)
+    time0: float = 0.0  # s, trial time of the first frame
+    stance: np.ndarray | None = None  # (T, n_feet) bool: the foot's lowest sphere on the floor
+    grf: np.ndarray | None = None  # (T, n_feet, 3) N, measured GRF per foot (world), if given
+    period: int | None = None  # frames of one cycle if the motion is periodic (gait), else None
+
+
+def _contact_points(task: TaskModel, d: mujoco.MjData) -> np.ndarray:
+    """(n_spheres, 3) world positions of the contact spheres."""
+    ids = [
+        g
+        for g in range(task.model.ngeom)
+        if task.model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE
+    ]
+    return d.geom_xpos[ids].copy()
+
+
+def estimate_belt_speed(task: TaskModel, trajectory: Trajectory) -> float:
+    """Belt speed (m/s, OpenSim +x) of a treadmill trial, or 0.0 for an overground one.
+
+    The lowest contact sphere at each frame is taken as the stance foot; on a treadmill it slides
+    backwards at the belt speed while the root barely moves.
+    """
+    m, d = task.model, mujoco.MjData(task.model)
+    lowest = []
+    for qpos in trajectory.qpos:
+        d.qpos[: task.nq] = qpos
+        mujoco.mj_kinematics(m, d)
+        points = _contact_points(task, d)
+        lowest.append(points[np.argmin(points[:, 2])] if len(points) else np.zeros(3))
+    lowest = np.array(lowest)
+    time = trajectory.time
+    if len(time) < 3 or not len(task.horizontal):
+        return 0.0
+    stance = lowest[:, 2] < lowest[:, 2].min() + 0.01  # within 1 cm of the lowest point: stance
+    stance_speed = float(np.median(np.gradient(lowest[:, 0], time)[stance]))
+    root_x = trajectory.qpos[:, task.coord_qpos[task.horizontal[0]]]
+    root_speed = abs(root_x[-1] - root_x[0]) / (time[-1] - time[0])
+    treadmill = abs(stance_speed) > 0.3 and root_speed < 0.25 * abs(stance_speed)
+    return stance_speed if treadmill else 0.0
+
+
+def calibrate_contacts(converted, trajectories: list[Trajectory], config: TrackingConfig):
+    """``config`` with ``contact_radii`` set: each foot sphere that the motions push more than
+    ``contact_penetration`` into the floor is shrunk about its centre until they do not.
+
+    Rigid-toe models (no MTP coordinate) are posed by IK with the toes in the floor at push-off
+    (up to 2.6 cm in the Gait10dof18musc walk); in simulation those spheres would carry the
+    body, pull the centre of pressure forwards and stop the ankle reaching its reference angle.
+    The radii are part of the policy's config, so every trial it tracks uses the same feet.
+    """
+    from dataclasses import replace
+
+    task = build_task_model(converted, replace(config, contact_radii=None))
+    m, d = task.model, mujoco.MjData(task.model)
+    lowest = {int(g): np.inf for geoms in task.foot_geoms for g in geoms}
+    for trajectory in trajectories:
+        for q in trajectory.qpos:
+            d.qpos[: task.nq] = q
+            mujoco.mj_kinematics(m, d)
+            for g in lowest:
+                lowest[g] = min(lowest[g], d.geom_xpos[g][2] - m.geom_size[g][0])
+    radii = []
+    for g, bottom in lowest.items():
+        radius = float(m.geom_size[g][0])
+        depth = task.floor_height - bottom - config.contact_penetration
+        if depth > 0:
+            radius = float(max(radius - depth, 0.25 * radius))
+        radii.append((m.geom(g).name, radius))
+    return replace(config, contact_radii=tuple(radii))
+
+
+def measured_grf(task: TaskModel, loads, grid: np.ndarray) -> np.ndarray:
+    """(T, n_feet, 3) N: the force-plate forces of ``loads`` (ExternalLoads) per foot, MuJoCo
+    world frame, at the times ``grid``. A force counts for the foot in the same leg as the body
+    it is applied to (calcn_r and toes_r both belong to the right foot)."""
+    from converters.spatial import OPENSIM_TO_MUJOCO
+    from policies.foot_loads import branch_roots
+
+    m = task.model
+    branch = branch_roots(m, task.root_body)
+    foot_of_branch = {branch[int(m.geom_bodyid[g[0]])]: k for k, g in enumerate(task.foot_geoms)}
+    out = np.zeros((len(grid), len(task.foot_geoms), 3))
+    for force in loads.forces:
+        body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, force.body)
+        foot = foot_of_branch.get(branch.get(body, -1))
+        if foot is None:
+            raise KintwinError(
+                f"{loads.data_file}: force '{force.name}' acts on '{force.body}', not on a foot"
+            )
+        series = np.column_stack([np.interp(grid, loads.time, c) for c in force.force.T])
+        out[:, foot] += series @ OPENSIM_TO_MUJOCO.T
+    return out
+
+
+def make_reference(
+    task: TaskModel, trajectory: Trajectory, config: TrackingConfig, loads=None
+) -> Reference:
+    """Resample ``trajectory`` at the control rate and compute its root and end-effector paths;
+    ``loads`` (ExternalLoads of the same trial) adds the measured GRF per foot."""
+    time = trajectory.time
+    grid = np.arange(time[0], time[-1] + 1e-9, config.control_dt)
+    qpos = np.column_stack([np.interp(grid, time, c) for c in trajectory.qpos.T])
+    qvel = np.column_stack([np.interp(grid, time, c) for c in trajectory.qvel.T])
+    d = mujoco.MjData(task.model)
+    root_pos, ee, lowest = [], [], []
+    for q in qpos:
+        d.qpos[: task.nq] = q
+        mujoco.mj_kinematics(task.model, d)
+        root_pos.append(d.xpos[task.root_body].copy())
+        ee.append(d.xpos[task.ee_bodies] - d.xpos[task.root_body])
+        bottoms = d.geom_xpos[:, 2] - task.model.geom_size[:, 0]
+        lowest.append([bottoms[geoms].min() for geoms in task.foot_geoms])
+    stance = np.array(lowest).reshape(len(qpos), len(task.foot_geoms)) < (
+        task.floor_height + config.contact_height
+    )
+    speed = config.belt_speed
+    if speed is None:
+        speed = estimate_belt_speed(task, trajectory)
+    grf = None if loads is None else measured_grf(task, loads, grid)
+    period = motion_period(qpos[:, task.coord_qpos[task.rotational]], config.control_dt)
+    return Reference(
+        qpos, qvel, np.array(root_pos), np.array(ee), float(speed), float(grid[0]), stance, grf,
+        period,
+    )  # fmt: skip
+
+
+def motion_period(angles: np.ndarray, dt: float, similarity: float = 0.9) -> int | None:
+    """Frames of the motion's cycle: the lag (0.4-2 s) at which the joint angles best repeat
+    themselves, if they do to ``similarity`` (1 - mean squared difference / variance); else None.
+    """
+    n = len(angles)
+    variance = float(np.mean(np.var(angles, axis=0)))
+    lags = range(max(2, round(0.4 / dt)), min(round(2.0 / dt), n // 2) + 1)
+    if variance <= 0 or not lags:
+        return None
+    misfit = [np.mean((angles[lag:] - angles[:-lag]) ** 2) / variance for lag in lags]
+    best = int(np.argmin(misfit))
+    return list(lags)[best] if 1.0 - misfit[best] >= similarity else None

@@ -13,6 +13,7 @@ import numpy as np
 from converters.errors import KintwinError
 from converters.motion import Trajectory
 from policies.config import TrackingConfig
+from policies.foot_loads import floor_wrenches
 from policies.reference import (
     Reference,
     calibrate_contacts,
@@ -210,19 +211,9 @@ class TrackingEnv:
         """Measured-GRF agreement, only for a reference with force plates (else 0)."""
         if self.ref.grf is None:
             return 0.0
-        task, m, d = self.task, self.task.model, self.data
-        sim = np.zeros((len(task.foot_geoms), 3))
-        wrench = np.zeros(6)
-        for i in range(d.ncon):
-            foot = task.foot_of_geom[d.contact.geom2[i]]
-            other = task.foot_of_geom[d.contact.geom1[i]]
-            sign = 1.0
-            if foot < 0:  # the foot is geom1: the force on it is the opposite
-                foot, other, sign = other, foot, -1.0
-            if foot < 0 or other != -2:
-                continue
-            mujoco.mj_contactForce(m, d, i, wrench)
-            sim[foot] += sign * (d.contact.frame[i].reshape(3, 3).T @ wrench[:3])
+        task = self.task
+        wrenches = floor_wrenches(task.model, self.data, task.foot_of_geom, len(task.foot_geoms))
+        sim = wrenches[:, :3]
         weight = task.total_mass * 9.81
         error = np.sum((sim - self.ref.grf[self.t]) ** 2) / weight**2
         return self.config.w_grf * float(np.exp(-self.config.k_grf * error))

@@ -19,6 +19,7 @@ __all__ = [
     "foot_groups",
     "branch_roots",
     "FootLoadRecorder",
+    "floor_wrenches",
     "centre_of_pressure",
 ]
 
@@ -91,41 +92,46 @@ def centre_of_pressure(
     return point, float(torque)
 
 
+def floor_wrenches(
+    model: mujoco.MjModel, data: mujoco.MjData, foot_of_geom: np.ndarray, n_feet: int
+) -> np.ndarray:
+    """(n_feet, 6) the floor's force on each foot now and its moment about the world origin.
+
+    ``foot_of_geom`` maps each geom to its foot's index, -1 for others and -2 for the floor.
+    """
+    wrenches, contact_wrench = np.zeros((n_feet, 6)), np.zeros(6)
+    for i in range(data.ncon):
+        contact = data.contact[i]
+        f1, f2 = foot_of_geom[contact.geom1], foot_of_geom[contact.geom2]
+        if f1 == -2 and f2 >= 0:
+            foot, sign = f2, 1.0  # the contact force acts on geom2, from geom1
+        elif f2 == -2 and f1 >= 0:
+            foot, sign = f1, -1.0
+        else:
+            continue
+        mujoco.mj_contactForce(model, data, i, contact_wrench)
+        force = sign * (contact.frame.reshape(3, 3).T @ contact_wrench[:3])  # rows: the axes
+        wrenches[foot, :3] += force
+        wrenches[foot, 3:] += np.cross(contact.pos, force)
+    return wrenches
+
+
 class FootLoadRecorder:
     """Accumulates the floor's wrench on each foot over physics steps; ``take`` averages them."""
 
-    def __init__(self, model: mujoco.MjModel, root_body: int, floor_body: int, height: float):
-        self.groups = foot_groups(model, root_body, floor_body)
-        self.floor_body = floor_body
-        self.height = height
-        self._group_of = {b: k for k, g in enumerate(self.groups) for b in g.bodies}
-        self._sum = np.zeros((len(self.groups), 6))
+    def __init__(self, foot_of_geom: np.ndarray, n_feet: int):
+        self.foot_of_geom = foot_of_geom
+        self._sum = np.zeros((n_feet, 6))
         self._count = 0
-        self._wrench = np.zeros(6)
 
     def __call__(self, env) -> None:
         """Add the current contacts of ``env`` (a TrackingEnv after a physics step)."""
         m, d = env.task.model, env.data
-        for i in range(d.ncon):
-            contact = d.contact[i]
-            b1, b2 = int(m.geom_bodyid[contact.geom1]), int(m.geom_bodyid[contact.geom2])
-            if self.floor_body not in (b1, b2):
-                continue
-            other = b2 if b1 == self.floor_body else b1
-            group = self._group_of.get(other)
-            if group is None:
-                continue
-            mujoco.mj_contactForce(m, d, i, self._wrench)
-            # contact frame rows are the axes; the force acts on geom2, from geom1
-            force = contact.frame.reshape(3, 3).T @ self._wrench[:3]
-            if b1 != self.floor_body:
-                force = -force
-            self._sum[group, :3] += force
-            self._sum[group, 3:] += np.cross(contact.pos, force)
+        self._sum += floor_wrenches(m, d, self.foot_of_geom, len(self._sum))
         self._count += 1
 
     def take(self) -> np.ndarray:
-        """(n_groups, 6) mean wrench per group since the last take: force, then its moment about
+        """(n_feet, 6) mean wrench per foot since the last take: force, then its moment about
         the world origin (additive, so it can be averaged and filtered before the centre of
         pressure is found)."""
         mean = self._sum / max(1, self._count)

@@ -48,6 +48,13 @@ class ImitationOutputs:
     def all(self) -> list[Path]:
         return [self.id_sto, self.grf_mot, self.grf_xml, self.kinematics_mot, self.summary_json]
 
+    @property
+    def adapted_policy(self) -> Path:
+        """Where ``--adapt-minutes`` puts the fine-tuned policy."""
+        return self.summary_json.with_name(
+            self.summary_json.name.replace("_summary.json", "_adapted_policy")
+        )
+
 
 def trial_name(coordinates: Path) -> str:
     """The trial's name: the coordinates file's stem without a trailing ``_IK``."""
@@ -97,7 +104,7 @@ def run_imitation_id(
     from policies.runner import run_policy
 
     started = time.perf_counter()
-    for path in outputs.all():
+    for path in outputs.all() + ([outputs.adapted_policy] if adapt_minutes else []):
         check_writable(path, force)  # before any work
     converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
     checkpoint = load_checkpoint(policy_dir, converted.map["source_sha256"], str(model))
@@ -106,9 +113,8 @@ def run_imitation_id(
     adapted = None
     if adapt_minutes:
         checkpoint, adapted = _adapt(
-            converted, trajectory, coordinates, outputs, checkpoint, config, adapt_minutes,
-            force, progress,
-        )  # fmt: skip
+            converted, trajectory, coordinates, outputs, checkpoint, config, adapt_minutes, progress
+        )
     env = TrackingEnv(converted, trajectory, config)
     if checkpoint["obs_names"] != env.obs_names:
         raise KintwinError(f"{policy_dir}: the policy's observations do not match this model")
@@ -139,21 +145,15 @@ def _trajectory(converted, coordinates: Path, config, time_range):
     return make_trajectory(series, converted.kinematics, m.nq, m.nv, config.lowpass_hz)
 
 
-def _adapt(
-    converted, trajectory, coordinates, outputs, checkpoint, config, minutes, force, progress
-):
+def _adapt(converted, trajectory, coordinates, outputs, checkpoint, config, minutes, progress):
     """Fine-tune the policy on this trial for ``minutes``; returns its best checkpoint and dir."""
     import shutil
 
     from policies.checkpoint import load_checkpoint
     from policies.ppo import PPOConfig, train
 
-    directory = outputs.summary_json.with_name(
-        outputs.summary_json.name.replace("_summary.json", "_adapted_policy")
-    )
+    directory = outputs.adapted_policy  # checked writable before any work
     if directory.exists():
-        if not force:
-            check_writable(directory, force)
         shutil.rmtree(directory)
     cfg = PPOConfig(**{**checkpoint["ppo_config"], "learning_rate": 1e-4})
     train(

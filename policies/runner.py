@@ -8,7 +8,7 @@ import mujoco
 import numpy as np
 import torch
 
-from policies.env import BELT_JOINT, TrackingEnv
+from policies.env import TrackingEnv
 from policies.foot_loads import FootGroup, FootLoadRecorder
 from policies.ppo import Agent, RunningNorm
 
@@ -43,11 +43,6 @@ class Rollout:
         """(T,) s, the middle of each control period."""
         return self.time - 0.5 * self.control_dt
 
-    @property
-    def contact_force(self) -> np.ndarray:
-        """(T, 3) total floor force on the model, N."""
-        return self.foot_force.sum(axis=1)
-
     def rmse(self) -> dict[str, float]:
         """Per-coordinate tracking RMSE: degrees for rotational, centimetres for translational."""
         err = np.sqrt(np.mean((self.coordinates - self.reference) ** 2, axis=0))
@@ -70,9 +65,7 @@ def run_policy(
     """
     obs = _warm_start(env, agent, norm, env.reset(reference=reference, frame=start))
     task = env.task
-    recorder = FootLoadRecorder(
-        task.model, task.root_body, task.model.body(BELT_JOINT).id, task.floor_height
-    )
+    recorder = FootLoadRecorder(task.foot_of_geom, len(task.foot_geoms))
     env.contact_recorder = recorder if loads else None
     rows: dict[str, list] = {k: [] for k in ("qpos", "q", "ref", "tau", "wrench")}
     fell = False
@@ -93,7 +86,7 @@ def run_policy(
     finally:
         env.contact_recorder = None
     n, dt = len(rows["q"]), env.config.control_dt
-    n_feet = len(recorder.groups) if loads else 0
+    n_feet = len(task.feet) if loads else 0
     wrenches = np.array(rows["wrench"]).reshape(n, n_feet, 6)
     return Rollout(
         time=env.ref.time0 + (start + 1 + np.arange(n)) * dt,
@@ -109,7 +102,7 @@ def run_policy(
             for c in task.coordinates
         ],
         action_names=env.action_names,
-        feet=recorder.groups if loads else [],
+        feet=list(task.feet) if loads else [],
         floor_height=task.floor_height,
         control_dt=dt,
         fell=fell,

@@ -46,6 +46,7 @@ class TaskModel:
     total_mass: float  # kg
     frame_skip: int
     action_names: list[str] = field(default_factory=list)
+    feet: list = field(default_factory=list)  # FootGroup of each foot (name, body loads go to)
     foot_geoms: list[np.ndarray] = field(default_factory=list)  # contact spheres of each foot
     foot_of_geom: np.ndarray | None = None  # per geom: its foot's index, -1 others, -2 floor
     floor_height: float = 0.0  # m, world height of the floor surface
@@ -177,7 +178,7 @@ def _feet(model: mujoco.MjModel, root_body: int) -> dict:
 
     belt = model.body(BELT_JOINT).id
     sphere = mujoco.mjtGeom.mjGEOM_SPHERE
-    foot_geoms, foot_of_geom = [], np.full(model.ngeom, -1, dtype=int)
+    feet, foot_geoms, foot_of_geom = [], [], np.full(model.ngeom, -1, dtype=int)
     foot_of_geom[model.geom_bodyid == belt] = -2
     for group in foot_groups(model, root_body, belt):
         in_foot = np.isin(model.geom_bodyid, list(group.bodies))
@@ -185,6 +186,7 @@ def _feet(model: mujoco.MjModel, root_body: int) -> dict:
         if len(spheres):
             foot_of_geom[in_foot] = len(foot_geoms)
             foot_geoms.append(spheres)
+            feet.append(group)
     d = mujoco.MjData(model)
     mujoco.mj_kinematics(model, d)
     tops = [
@@ -193,6 +195,7 @@ def _feet(model: mujoco.MjModel, root_body: int) -> dict:
         if model.geom_bodyid[g] == belt and model.geom_type[g] == mujoco.mjtGeom.mjGEOM_BOX
     ]
     return {
+        "feet": feet,
         "foot_geoms": foot_geoms,
         "foot_of_geom": foot_of_geom,
         "floor_height": float(max(tops)) if tops else 0.0,

@@ -87,15 +87,16 @@ def calibrate_contacts(converted, trajectories: list[Trajectory], config: Tracki
 
     task = build_task_model(converted, replace(config, contact_radii=None))
     m, d = task.model, mujoco.MjData(task.model)
-    lowest = {int(g): np.inf for geoms in task.foot_geoms for g in geoms}
+    spheres = np.concatenate(task.foot_geoms)
+    lowest = np.full(len(spheres), np.inf)
     for trajectory in trajectories:
         for q in trajectory.qpos:
             d.qpos[: task.nq] = q
             mujoco.mj_kinematics(m, d)
-            for g in lowest:
-                lowest[g] = min(lowest[g], d.geom_xpos[g][2] - m.geom_size[g][0])
+            bottoms = d.geom_xpos[spheres, 2] - m.geom_size[spheres, 0]
+            lowest = np.minimum(lowest, bottoms)
     radii = []
-    for g, bottom in lowest.items():
+    for g, bottom in zip(spheres.tolist(), lowest.tolist(), strict=True):
         radius = float(m.geom_size[g][0])
         depth = task.floor_height - bottom - config.contact_penetration
         if depth > 0:

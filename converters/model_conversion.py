@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,24 +62,35 @@ def convert_osim(
     balances) put back. Forward simulation uses the default, stable model.
 
     Meshes are written as STL files into a temporary folder (``ConvertedModel.mesh_dir``) that
-    :func:`write_converted` copies next to the MJCF.
+    :func:`write_converted` copies next to the MJCF; the folder is removed with the object.
     """
     options = options or ConvertOptions()
     osim = load_osim(path)
-    mesh_dir = Path(tempfile.mkdtemp(prefix="kintwin_meshes_"))
-    conversion = build_model(osim, options, mesh_dir)
+    mesh_dir = Path(tempfile.mkdtemp(prefix="kintwin_meshes_")) if options.meshes else None
     try:
+        conversion = build_model(osim, options, mesh_dir)
         mj_model = conversion.spec.compile()
     except ValueError as error:
+        _remove(mesh_dir)
         raise KintwinError(f"{path}: MuJoCo rejected the converted model: {error}") from None
+    except BaseException:
+        _remove(mesh_dir)
+        raise
     for slot in conversion.kinematics.slots:
         joint = mj_model.joint(slot.name)
         slot.qpos, slot.dof = int(joint.qposadr[0]), int(joint.dofadr[0])
     if exact:
         make_exact(mj_model, conversion.inertia_overrides)
-    return ConvertedModel(
+    converted = ConvertedModel(
         osim, conversion, mj_model, build_map(osim, conversion, mj_model), mesh_dir
     )
+    weakref.finalize(converted, _remove, mesh_dir)
+    return converted
+
+
+def _remove(folder: Path | None) -> None:
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _relative_meshdir(xml: str, meshdir: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import tempfile
 from pathlib import Path
 
 import mujoco
@@ -166,6 +168,20 @@ def test_old_format_model_is_upgraded(shared_data: Path):
     converted = convert_osim(old, ConvertOptions(meshes=False, muscle_actuators=False))
     assert converted.osim.version == 30000
     assert list(converted.osim.coordinates) == ["r_shoulder_elev", "r_elbow_flex"]
+
+
+def test_conversion_leaves_no_temporary_folders(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Batch pipelines convert thousands of times: meshes and upgraded copies must not pile up."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    old = shared_data / "opensim-core/Applications/Analyze/tests/resources/arm26.osim"
+    convert_osim(old, ConvertOptions(meshes=False, muscle_actuators=False))
+    converted = convert_osim(shared_data / "opensim-models/Models/Arm26/arm26.osim")
+    assert converted.mesh_dir is not None and any(converted.mesh_dir.glob("*.stl"))
+    del converted
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
 
 
 def _edited_arm26(shared_data: Path, tmp_path: Path, old: str, new: str) -> Path:

@@ -86,7 +86,7 @@ def load_osim(path: str | Path) -> OsimModel:
     root = parse_xml(path)
     version = _document_version(path, root)
     if version < CURRENT_VERSION:
-        root = parse_xml(_upgraded_copy(path))
+        root = _upgraded_root(path)
     model = root.find("Model")
     if model is None:
         raise FileFormatError(path, "no <Model> element: not an OpenSim model")
@@ -104,8 +104,9 @@ def _document_version(path: Path, root: etree._Element) -> int:
         ) from None
 
 
-def _upgraded_copy(path: Path) -> Path:
-    """Let the opensim package read an old-format model and print it in the current format."""
+def _upgraded_root(path: Path) -> etree._Element:
+    """Let the opensim package read an old-format model, print it in the current format (in a
+    temporary folder, removed afterwards) and parse that."""
     import opensim
 
     opensim.Logger.setLevelString("off")  # the upgrade itself is what we report
@@ -116,9 +117,10 @@ def _upgraded_copy(path: Path) -> Path:
         raise FileFormatError(
             path, f"OpenSim could not read this old-format model: {first}"
         ) from None
-    target = Path(tempfile.mkdtemp(prefix="kintwin_upgrade_")) / path.name
-    model.printToXML(str(target))
-    return target
+    with tempfile.TemporaryDirectory(prefix="kintwin_upgrade_") as folder:
+        target = Path(folder) / path.name
+        model.printToXML(str(target))
+        return parse_xml(target)
 
 
 # ------------------------------------------------------------------------------------ helpers

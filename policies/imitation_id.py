@@ -247,7 +247,10 @@ def _feet(rollout, lowpass_hz) -> list:
         points, torques = np.zeros_like(force), np.zeros(len(force))
         for i in range(len(force)):
             points[i], torques[i] = centre_of_pressure(force[i], moment[i], rollout.floor_height)
-        force[force[:, 2] < MIN_VERTICAL_FORCE] = 0.0  # filter ringing in swing: no force
+        # No force where the foot did not touch in that control period: the filter's spread
+        # would otherwise load the foot before heel strike and after toe off (and ring in swing).
+        airborne = (rollout.foot_force[:, k, 2] <= 0.0) | (force[:, 2] < MIN_VERTICAL_FORCE)
+        force[airborne], points[airborne], torques[airborne] = 0.0, 0.0, 0.0
         feet.append(
             FootLoads(
                 prefix,

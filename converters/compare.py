@@ -68,6 +68,10 @@ class CompareConfig:
             start may cross the threshold just after it in one file and just before it in the
             other, and a reference event 30 ms before the end may be matched 15 ms after it.
             40 ms: the timing tolerance gait studies use.
+        event_match_s: an event of ours with no reference event of the same kind this close is
+            unmatched (listed, and counted as a count mismatch, not as a timing error): a foot
+            that touches down just after the start in one file while the other has it loaded
+            already would otherwise be paired with the next stride's event, a second away.
     """
 
     mass_kg: float | None = None
@@ -75,6 +79,7 @@ class CompareConfig:
     event_threshold_n: float = 20.0
     gravity: float = GRAVITY
     event_edge_s: float = 0.04
+    event_match_s: float = 0.2
 
     def __post_init__(self) -> None:
         for name in ("mass_kg", "height_m"):
@@ -123,7 +128,7 @@ class EventError:
         group: the vertical force column the event comes from (e.g. '1_ground_force_vy').
         kind: 'heel_strike' (force rises above the threshold) or 'toe_off' (falls below it).
         time: our event time (s).
-        reference_time: the nearest reference event (s); None if the reference has none.
+        reference_time: the nearest reference event (s); None if there is none close enough.
         error_ms: (time - reference_time) in milliseconds; None if unmatched.
     """
 
@@ -345,18 +350,20 @@ def event_errors(
     ours: dict[str, np.ndarray],
     reference: dict[str, np.ndarray],
     span: tuple[float, float],
+    max_distance: float = np.inf,
 ) -> list[EventError]:
-    """Each of our events inside ``span`` against the nearest reference event of the same kind."""
+    """Each of our events inside ``span`` against the nearest reference event of the same kind
+    (unmatched when none lies within ``max_distance`` s)."""
     found = []
     for kind in EVENT_KINDS:
         theirs = reference[kind]
         for t in ours[kind]:
             if not in_span(t, span):
                 continue
-            if len(theirs) == 0:
+            nearest = float(theirs[np.argmin(np.abs(theirs - t))]) if len(theirs) else np.inf
+            if abs(nearest - t) > max_distance or not np.isfinite(nearest):
                 found.append(EventError(group, kind, float(t), None, None))
                 continue
-            nearest = float(theirs[np.argmin(np.abs(theirs - t))])
             found.append(EventError(group, kind, float(t), nearest, 1000.0 * (float(t) - nearest)))
     return sorted(found, key=lambda e: e.time)
 
@@ -418,7 +425,7 @@ def compare_tables(
     for ours_label, label in [(o, r) for o, r in pairs if is_vertical_force(r)]:
         mine = gait_events(ours.time, ours_columns[ours_label], config.event_threshold_n)
         theirs = gait_events(reference.time, reference_columns[label], config.event_threshold_n)
-        events += event_errors(label, mine, theirs, inner)
+        events += event_errors(label, mine, theirs, inner, config.event_match_s)
         counts[label] = {
             k: {"ours": _count(mine[k], inner), "reference": _count(theirs[k], inner)}
             for k in EVENT_KINDS

@@ -215,6 +215,24 @@ def test_crossing_at_the_start_is_not_matched_to_a_later_event(tmp_path: Path):
     assert report["max_event_error_ms"] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_event_with_no_partner_nearby_is_unmatched_not_a_second_off(tmp_path: Path):
+    """Ours touches down 60 ms in (past the 40 ms edge) while the reference foot is loaded from
+    before its first sample: listed without a partner, not paired with the heel strike at 0.8 s."""
+    time = np.arange(1001) / 1000.0
+    reference_vy = _stance(time, -0.1, 0.5) + _stance(time, 0.8, 1.2)
+    ours_vy = np.where(time < 0.06, 0.0, reference_vy)
+    ref = _write(tmp_path / "ref.mot", time, _grf_columns(reference_vy, "r_"))
+    ours = _write(tmp_path / "ours.mot", time, _grf_columns(ours_vy, "r_"))
+    report = _json_run(tmp_path, ours, ref)
+    first = report["events"][0]
+    assert first["kind"] == "heel_strike" and first["time"] == pytest.approx(0.06, abs=2e-3)
+    assert first["reference_time"] is None and first["error_ms"] is None
+    assert report["max_event_error_ms"] == pytest.approx(0.0, abs=1e-6)
+    assert report["event_counts"]["r_ground_force_vy"]["heel_strike"] == {"ours": 2, "reference": 1}
+    result = _run("compare", ours, ref)
+    assert "no reference event within 200 ms" in result.output
+
+
 # --------------------------------------------------------------------------------------- real data
 
 

@@ -64,9 +64,10 @@ def compare(
     with --mass also RMSE per kg and in %BW (forces), with --height too in %BW·height (moments).
     Ground reaction force files (*force_vx/vy/vz columns) also get heel strikes and toe-offs
     (vertical force crossing --threshold), each matched to the nearest reference event of the
-    same kind: timing error in ms, positive when ours is later (events within 40 ms of
-    either end of the common span are left out: their partner may lie outside the data). Columns found in one file only
-    are listed as missing. --json holds every number, NaN as null.
+    same kind within 200 ms: timing error in ms, positive when ours is later (events within
+    40 ms of either end of the common span are left out: their partner may lie outside the
+    data; events with no partner are listed as such). Columns found in one file only are
+    listed as missing. --json holds every number, NaN as null.
 
     \b
     Examples:
@@ -153,7 +154,10 @@ def _format_events(comparison) -> list[str]:
     lines = [f"gait events (vertical force crossing {comparison.config.event_threshold_n:g} N):"]
     for e in comparison.events:
         if e.error_ms is None:
-            lines.append(f"  {e.group:<20}{e.kind:<12}{e.time:>9.4f} s  no reference event")
+            lines.append(
+                f"  {e.group:<20}{e.kind:<12}{e.time:>9.4f} s  no reference event within "
+                f"{1000 * comparison.config.event_match_s:.0f} ms"
+            )
         else:
             lines.append(
                 f"  {e.group:<20}{e.kind:<12}{e.time:>9.4f} s  reference {e.reference_time:.4f} s"

@@ -40,12 +40,8 @@ class Reference:
 
 
 def _contact_points(task: TaskModel, d: mujoco.MjData) -> np.ndarray:
-    """(n_spheres, 3) world positions of the contact spheres."""
-    ids = [
-        g
-        for g in range(task.model.ngeom)
-        if task.model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE
-    ]
+    """(n_spheres, 3) world positions of the feet's contact spheres."""
+    ids = np.concatenate(task.foot_geoms) if task.foot_geoms else np.zeros(0, dtype=int)
     return d.geom_xpos[ids].copy()
 
 

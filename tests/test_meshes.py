@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import re
 import struct
-import time
 import zlib
 from pathlib import Path
 
@@ -482,17 +481,15 @@ def test_find_mesh_search_order_and_case(tmp_path: Path) -> None:
     assert find_mesh("missing.vtp", model_dir, [extra]) is None
 
 
-def test_typical_model_meshes_convert_well_under_a_second(
-    shared_data: Path, tmp_path: Path
-) -> None:
-    """Gait2392: its 20 meshes are found in ../../Geometry, read and written in well under 1 s."""
+def test_typical_model_meshes_are_found_read_and_written(shared_data: Path, tmp_path: Path) -> None:
+    """Gait2392: its 20 meshes are found in ../../Geometry, read and written (the time it takes
+    is in the conversion benchmark, benchmarks/bench_convert.py)."""
     model = shared_data / "opensim-models" / "Models" / "Gait2392_Simbody" / "subject01.osim"
     meshes = etree.parse(str(model)).iter("Mesh")
     entries = [
         (m.findtext("mesh_file").strip(), m.findtext("scale_factors", "1 1 1")) for m in meshes
     ]
     assert len(entries) == 20
-    start = time.perf_counter()
     for name, scale in entries:
         path = find_mesh(name, model.parent)
         assert path is not None, name
@@ -502,4 +499,3 @@ def test_typical_model_meshes_convert_well_under_a_second(
             )
             is None
         )
-    assert time.perf_counter() - start < 0.5

@@ -72,7 +72,9 @@ def estimate_belt_speed(task: TaskModel, trajectory: Trajectory) -> float:
 
 def calibrate_contacts(converted, trajectories: list[Trajectory], config: TrackingConfig):
     """``config`` with ``contact_radii`` set: each foot sphere that the motions push more than
-    ``contact_penetration`` into the floor is shrunk about its centre until they do not.
+    ``contact_penetration`` into the floor is shrunk about its centre until they do not; with
+    ``contact_grow``, each one they never press that deep grows (by at most that much) until
+    its lowest point does, so that heel and forefoot carry the flat foot as the kinematics place it.
 
     Rigid-toe models (no MTP coordinate) are posed by IK with the toes in the floor at push-off
     (up to 2.6 cm in the Gait10dof18musc walk); in simulation those spheres would carry the
@@ -97,6 +99,8 @@ def calibrate_contacts(converted, trajectories: list[Trajectory], config: Tracki
         depth = task.floor_height - bottom - config.contact_penetration
         if depth > 0:
             radius = float(max(radius - depth, 0.25 * radius))
+        elif config.contact_grow > 0:
+            radius = float(radius + min(-depth, config.contact_grow))
         radii.append((m.geom(g).name, radius))
     return replace(config, contact_radii=tuple(radii))
 

@@ -250,6 +250,37 @@ def test_contact_calibration_keeps_the_reference_out_of_the_floor(walk):
     assert 0 < shrunk < sum(len(g) for g in task.foot_geoms)  # the toes, not the heels
 
 
+def test_contact_growth_brings_every_sphere_to_the_calibrated_depth(walk):
+    """With contact_grow, each foot sphere's lowest point over the motion sits exactly
+    contact_penetration below the floor unless its growth is capped."""
+    from dataclasses import replace
+
+    import mujoco
+
+    from policies.env import TrackingConfig, build_task_model, calibrate_contacts
+
+    grow = 0.004
+    plain = calibrate_contacts(walk[0], [walk[1]], TrackingConfig())
+    config = calibrate_contacts(walk[0], [walk[1]], replace(TrackingConfig(), contact_grow=grow))
+    task = build_task_model(walk[0], config)
+    m, d = task.model, mujoco.MjData(task.model)
+    spheres = np.concatenate(task.foot_geoms)
+    lowest = np.full(len(spheres), np.inf)
+    for q in walk[1].qpos:
+        d.qpos[: task.nq] = q
+        mujoco.mj_kinematics(m, d)
+        lowest = np.minimum(lowest, d.geom_xpos[spheres, 2] - m.geom_size[spheres, 0])
+    depth = task.floor_height - lowest
+    grown = np.array(config.contact_radii)[:, 1].astype(float) - np.array(plain.contact_radii)[
+        :, 1
+    ].astype(float)
+    assert np.all((grown >= -1e-12) & (grown <= grow + 1e-12))
+    assert np.any(grown > 1e-4)  # the walk's heels and metatarsals hover above the floor
+    capped = grown >= grow - 1e-12
+    assert depth[~capped] == pytest.approx(config.contact_penetration, abs=1e-9)
+    assert np.all(depth[capped] < config.contact_penetration)
+
+
 def test_reference_ahead_continues_past_the_end(walk):
     """Past the end a periodic walk repeats its last stride; other motions keep their velocity."""
     from dataclasses import replace

@@ -247,9 +247,10 @@ def _feet(rollout, lowpass_hz) -> list:
         points, torques = np.zeros_like(force), np.zeros(len(force))
         for i in range(len(force)):
             points[i], torques[i] = centre_of_pressure(force[i], moment[i], rollout.floor_height)
-        # No force where the foot did not touch in that control period: the filter's spread
-        # would otherwise load the foot before heel strike and after toe off (and ring in swing).
-        airborne = (rollout.foot_force[:, k, 2] <= 0.0) | (force[:, 2] < MIN_VERTICAL_FORCE)
+        # No force where the foot is off the floor: the filter's spread would otherwise load
+        # the foot before heel strike and after toe off (and ring in swing).
+        touching = _bridge_gaps(rollout.foot_force[:, k, 2] > 0.0, lowpass_hz, rollout.control_dt)
+        airborne = ~touching | (force[:, 2] < MIN_VERTICAL_FORCE)
         force[airborne], points[airborne], torques[airborne] = 0.0, 0.0, 0.0
         feet.append(
             FootLoads(
@@ -262,6 +263,21 @@ def _feet(rollout, lowpass_hz) -> list:
             )  # fmt: skip
         )
     return feet
+
+
+def _bridge_gaps(touching: np.ndarray, lowpass_hz: float | None, dt: float) -> np.ndarray:
+    """``touching`` (per control period) with gaps inside a contact that are no longer than the
+    filter's time constant 1/(2π·cut-off) filled: a bounce that short is below what the filtered
+    forces resolve, so the filtered force is kept there (none bridged without a filter)."""
+    if not lowpass_hz:
+        return touching
+    longest = int(1.0 / (2.0 * np.pi * lowpass_hz) / dt + 1e-9)
+    filled = touching.copy()
+    contact = np.flatnonzero(touching)
+    for before, after in zip(contact[:-1], contact[1:], strict=True):
+        if 1 < after - before <= longest + 1:
+            filled[before + 1 : after] = True
+    return filled
 
 
 def _write_outputs(converted, env, rollout, outputs: ImitationOutputs, lowpass_hz, force) -> None:

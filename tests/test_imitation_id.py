@@ -48,16 +48,18 @@ def test_unloaded_foot_has_no_centre_of_pressure():
 
 def test_filtered_grf_is_zero_while_the_foot_is_off_the_floor():
     """The 6 Hz filter spreads a heel strike backwards in time; the export must not load a foot
-    before it touches (that made heel strikes look 40 ms early)."""
+    before it touches (that made heel strikes look 40 ms early). A bounce shorter than the
+    filter's time constant keeps its filtered force (no toe-off and heel strike 10 ms apart)."""
     from policies.foot_loads import FootGroup
     from policies.imitation_id import _feet
     from policies.runner import Rollout
 
-    n, strike = 200, 100
+    n, strike, bounce = 200, 100, 150
     force = np.zeros((n, 2, 3))
     force[strike:, 0] = [50.0, 0.0, 800.0]  # right foot lands at row 100
     moment = np.zeros((n, 2, 3))
     moment[strike:, 0] = np.cross([0.3, 0.0, 0.0], force[strike, 0])  # acting at x = 0.3 m
+    force[bounce, 0] = moment[bounce, 0] = 0.0  # one 10 ms bounce: below a 6 Hz filter's reach
     feet = [FootGroup("r", frozenset({1}), "calcn_r"), FootGroup("l", frozenset({2}), "calcn_l")]
     rollout = Rollout(
         time=np.arange(n) * 0.01, qpos=np.zeros((n, 1)), coordinates=np.zeros((n, 1)),
@@ -67,7 +69,7 @@ def test_filtered_grf_is_zero_while_the_foot_is_off_the_floor():
     )  # fmt: skip
     right, left = _feet(rollout, 6.0)
     assert np.all(right.force[:strike] == 0.0) and np.all(right.point[:strike] == 0.0)
-    assert np.all(right.force[strike + 5 :, 2] > 700.0)
+    assert np.all(right.force[strike + 5 :, 2] > 600.0)
     assert right.point[strike + 5 :, 0] == pytest.approx(0.3)
     assert np.all(left.force == 0.0)
 

@@ -45,7 +45,7 @@ class TrackingConfig:
     touch_down: float | None = 0.0005  # m: stance feet start this far into the floor; None: off
     calibrate_contacts: bool = True  # shrink foot spheres the training motions push into the floor
     contact_penetration: float = 0.002  # m of penetration the calibration leaves
-    contact_grow: float = 0.0  # m: spheres the motions never press that deep grow up to this
+    contact_grow: float = 0.005  # m: spheres the motions never press that deep grow up to this
     contact_radii: tuple[tuple[str, float], ...] | None = None  # (sphere, radius m): calibrated
     contact_solref: tuple[float, float] | None = (
         0.03,

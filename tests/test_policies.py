@@ -260,7 +260,7 @@ def test_contact_growth_brings_every_sphere_to_the_calibrated_depth(walk):
     from policies.env import TrackingConfig, build_task_model, calibrate_contacts
 
     grow = 0.004
-    plain = calibrate_contacts(walk[0], [walk[1]], TrackingConfig())
+    plain = calibrate_contacts(walk[0], [walk[1]], replace(TrackingConfig(), contact_grow=0.0))
     config = calibrate_contacts(walk[0], [walk[1]], replace(TrackingConfig(), contact_grow=grow))
     task = build_task_model(walk[0], config)
     m, d = task.model, mujoco.MjData(task.model)

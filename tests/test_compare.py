@@ -202,27 +202,29 @@ def test_shifted_event_gives_its_error_in_ms(tmp_path: Path):
     assert "error +12.0 ms" in result.output and "max timing error: 12.0 ms" in result.output
 
 
-def test_crossing_at_the_start_is_not_matched_to_a_later_event(tmp_path: Path):
-    """The reference foot is loaded from before its first sample; ours rises through the
-    threshold 8 ms in. That is the start, not a heel strike to match with the next one."""
+def _late_first_contact(tmp_path: Path, delay: float) -> tuple[Path, Path]:
+    """(ours, reference): the reference foot is loaded from before its first sample and again
+    from 0.8 s; ours is the same but unloaded for the first ``delay`` seconds."""
     time = np.arange(1001) / 1000.0
     reference_vy = _stance(time, -0.1, 0.5) + _stance(time, 0.8, 1.2)
-    ours_vy = np.where(time < 0.008, 0.0, reference_vy)
+    ours_vy = np.where(time < delay, 0.0, reference_vy)
     ref = _write(tmp_path / "ref.mot", time, _grf_columns(reference_vy, "r_"))
-    ours = _write(tmp_path / "ours.mot", time, _grf_columns(ours_vy, "r_"))
+    return _write(tmp_path / "ours.mot", time, _grf_columns(ours_vy, "r_")), ref
+
+
+def test_crossing_at_the_start_is_not_matched_to_a_later_event(tmp_path: Path):
+    """Ours rises through the threshold 8 ms in: that is the start, not a heel strike to match
+    with the next one."""
+    ours, ref = _late_first_contact(tmp_path, 0.008)
     report = _json_run(tmp_path, ours, ref)
     assert [e["kind"] for e in report["events"]] == ["toe_off", "heel_strike"]
     assert report["max_event_error_ms"] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_event_with_no_partner_nearby_is_unmatched_not_a_second_off(tmp_path: Path):
-    """Ours touches down 60 ms in (past the 40 ms edge) while the reference foot is loaded from
-    before its first sample: listed without a partner, not paired with the heel strike at 0.8 s."""
-    time = np.arange(1001) / 1000.0
-    reference_vy = _stance(time, -0.1, 0.5) + _stance(time, 0.8, 1.2)
-    ours_vy = np.where(time < 0.06, 0.0, reference_vy)
-    ref = _write(tmp_path / "ref.mot", time, _grf_columns(reference_vy, "r_"))
-    ours = _write(tmp_path / "ours.mot", time, _grf_columns(ours_vy, "r_"))
+    """Ours touches down 60 ms in (past the 40 ms edge): listed without a partner, not paired
+    with the heel strike at 0.8 s."""
+    ours, ref = _late_first_contact(tmp_path, 0.06)
     report = _json_run(tmp_path, ours, ref)
     first = report["events"][0]
     assert first["kind"] == "heel_strike" and first["time"] == pytest.approx(0.06, abs=2e-3)

@@ -127,9 +127,11 @@ def _training(policy: Path) -> dict:
         "wall_minutes": card["wall_time_s"] / 60.0,
         "steps": card["steps"],
         "torch_threads": card["ppo_config"]["torch_threads"],
-        # one process; its CPU time if the card has it, else wall time (one busy core)
+        # CPU time of the trainer and its workers if the card has it, else wall time (one core)
         "cpu_minutes": (card["cpu_time_s"] if measured else card["wall_time_s"]) / 60.0,
-        "cpu_minutes_source": "process CPU time" if measured else "wall time of one process",
+        "cpu_minutes_source": "process CPU time (trainer + workers)"
+        if measured
+        else "wall time of one process",
         "shipped_checkpoint_at": None
         if best is None
         else {

@@ -43,7 +43,7 @@ class TrackingConfig:
     lowpass_hz: float | None = 6.0  # filter applied to the reference coordinates
     action_filter_hz: float | None = 8.0  # first-order low-pass on the actions; None: off
     touch_down: float | None = 0.0005  # m: stance feet start this far into the floor; None: off
-    calibrate_contacts: bool = True  # shrink foot spheres the training motions push into the floor
+    calibrate_contacts: bool = True  # fit foot spheres to how deep the training motions press them
     contact_penetration: float = 0.002  # m of penetration the calibration leaves
     contact_grow: float = 0.005  # m: spheres the motions never press that deep grow up to this
     contact_radii: tuple[tuple[str, float], ...] | None = None  # (sphere, radius m): calibrated

@@ -21,7 +21,13 @@ from policies.reference import (
     make_reference,
     measured_grf,
 )
-from policies.task import BELT_HALF_LENGTH, BELT_JOINT, TaskModel, build_task_model
+from policies.task import (
+    BELT_HALF_LENGTH,
+    BELT_JOINT,
+    TaskModel,
+    build_task_model,
+    foot_clearance,
+)
 
 __all__ = [
     "TrackingConfig",
@@ -121,17 +127,15 @@ class TrackingEnv:
         falls onto it and the ground reaction force starts from zero. Touching (``touch_down``
         deep) lets the contact carry the body from the first step.
         """
-        task, d, m = self.task, self.data, self.task.model
+        task = self.task
         stance = None if self.ref.stance is None else self.ref.stance[self.t]
         if self.config.touch_down is None or task.root_height is None or stance is None:
             return
-        feet = [geoms for geoms, on in zip(task.foot_geoms, stance, strict=True) if on]
-        if not feet:
+        if not np.any(stance):
             return
-        bottoms = [d.geom_xpos[g, 2] - m.geom_size[g, 0] for g in feet]
-        gap = min(float(b.min()) for b in bottoms) - task.floor_height + self.config.touch_down
+        gap = float(foot_clearance(task, self.data)[stance].min()) + self.config.touch_down
         index, sign = task.root_height
-        d.qpos[index] -= sign * gap
+        self.data.qpos[index] -= sign * gap
 
     def _pd_centre(self, frame: int) -> np.ndarray:
         """PD control value that tracks the reference at ``frame`` with zero action.

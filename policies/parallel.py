@@ -68,7 +68,8 @@ class ProcessVectorEnv:
         self.num_envs = num_envs
         context = mp.get_context("fork")
         self._pipes, self._processes = [], []
-        for start, stop in _blocks(num_envs, workers):
+        self._blocks = _blocks(num_envs, workers)
+        for start, stop in self._blocks:
             ours, theirs = context.Pipe()
             process = context.Process(
                 target=_worker,
@@ -87,7 +88,6 @@ class ProcessVectorEnv:
             theirs.close()
             self._pipes.append(ours)
             self._processes.append(process)
-        self._blocks = _blocks(num_envs, workers)
 
     @property
     def obs_names(self) -> list[str]:

@@ -12,7 +12,7 @@ import numpy as np
 from converters.errors import KintwinError
 from converters.motion import Trajectory
 from policies.config import TrackingConfig
-from policies.task import TaskModel, build_task_model
+from policies.task import TaskModel, build_task_model, foot_clearance
 
 __all__ = [
     "Reference",
@@ -138,17 +138,14 @@ def make_reference(
     qpos = np.column_stack([np.interp(grid, time, c) for c in trajectory.qpos.T])
     qvel = np.column_stack([np.interp(grid, time, c) for c in trajectory.qvel.T])
     d = mujoco.MjData(task.model)
-    root_pos, ee, lowest = [], [], []
+    root_pos, ee, clearance = [], [], []
     for q in qpos:
         d.qpos[: task.nq] = q
         mujoco.mj_kinematics(task.model, d)
         root_pos.append(d.xpos[task.root_body].copy())
         ee.append(d.xpos[task.ee_bodies] - d.xpos[task.root_body])
-        bottoms = d.geom_xpos[:, 2] - task.model.geom_size[:, 0]
-        lowest.append([bottoms[geoms].min() for geoms in task.foot_geoms])
-    stance = np.array(lowest).reshape(len(qpos), len(task.foot_geoms)) < (
-        task.floor_height + config.contact_height
-    )
+        clearance.append(foot_clearance(task, d))
+    stance = np.array(clearance).reshape(len(qpos), len(task.foot_geoms)) < config.contact_height
     speed = config.belt_speed
     if speed is None:
         speed = estimate_belt_speed(task, trajectory)

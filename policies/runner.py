@@ -71,9 +71,7 @@ def run_policy(
     fell = False
     try:
         while True:
-            with torch.no_grad():
-                action = agent.actor_mean(torch.from_numpy(norm(obs[None])))[0].numpy()
-            obs, _, terminated, truncated, _ = env.step(action)
+            obs, _, terminated, truncated, _ = env.step(_mean_action(agent, norm, obs))
             wrench = recorder.take()
             rows["qpos"].append(env.data.qpos[: task.nq].copy())
             rows["q"].append(env.data.qpos[task.coord_qpos].copy())
@@ -109,13 +107,17 @@ def run_policy(
     )
 
 
+def _mean_action(agent: Agent, norm: RunningNorm, obs: np.ndarray) -> np.ndarray:
+    """The policy's deterministic (mean) action for one observation."""
+    with torch.no_grad():
+        return agent.actor_mean(torch.from_numpy(norm(obs[None])))[0].numpy()
+
+
 def _warm_start(env: TrackingEnv, agent: Agent, norm: RunningNorm, obs: np.ndarray) -> np.ndarray:
     """Start the action filter at the policy's own action for the first state (a fixed point of
     a few iterations), as if it had been tracking already, instead of at zero."""
     for _ in range(5):
-        with torch.no_grad():
-            action = agent.actor_mean(torch.from_numpy(norm(obs[None])))[0].numpy()
-        env.prev_action[:] = np.clip(action, -1.0, 1.0)
+        env.prev_action[:] = np.clip(_mean_action(agent, norm, obs), -1.0, 1.0)
         obs = env.observation()
     return obs
 

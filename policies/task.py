@@ -18,7 +18,7 @@ import numpy as np
 
 from policies.config import TrackingConfig
 
-__all__ = ["TaskModel", "build_task_model", "BELT_JOINT", "BELT_HALF_LENGTH"]
+__all__ = ["TaskModel", "build_task_model", "foot_clearance", "BELT_JOINT", "BELT_HALF_LENGTH"]
 
 BELT_JOINT = "kintwin_belt"
 BELT_HALF_LENGTH = 50.0  # m; the belt is moved back by whole metres when it travels far
@@ -200,6 +200,13 @@ def _feet(model: mujoco.MjModel, root_body: int) -> dict:
         "foot_of_geom": foot_of_geom,
         "floor_height": float(max(tops)) if tops else 0.0,
     }
+
+
+def foot_clearance(task: TaskModel, data: mujoco.MjData) -> np.ndarray:
+    """(n_feet,) m: height of each foot's lowest contact sphere above the floor (kinematics of
+    ``data`` must be current)."""
+    bottoms = data.geom_xpos[:, 2] - task.model.geom_size[:, 0]
+    return np.array([bottoms[geoms].min() - task.floor_height for geoms in task.foot_geoms])
 
 
 def _end_effectors(model: mujoco.MjModel) -> list[int]:

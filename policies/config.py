@@ -41,6 +41,7 @@ class TrackingConfig:
     max_root_error: float = 0.3  # m of root position error before termination
     max_pose_error: float = 0.7  # rad RMS over coordinates before termination
     lowpass_hz: float | None = 6.0  # filter applied to the reference coordinates
+    cycle_padding_s: float = 0.3  # s of a periodic motion's own cycle added before and after it
     action_filter_hz: float | None = 8.0  # first-order low-pass on the actions; None: off
     touch_down: float | None = 0.0005  # m: stance feet start this far into the floor; None: off
     calibrate_contacts: bool = True  # fit foot spheres to how deep the training motions press them

@@ -218,8 +218,7 @@ class TrackingEnv:
         task = self.task
         wrenches = floor_wrenches(task.model, self.data, task.foot_of_geom, len(task.foot_geoms))
         sim = wrenches[:, :3]
-        weight = task.total_mass * 9.81
-        error = np.sum((sim - self.ref.grf[self.t]) ** 2) / weight**2
+        error = np.sum((sim - self.ref.grf[self.t]) ** 2) / task.body_weight**2
         return self.config.w_grf * float(np.exp(-self.config.k_grf * error))
 
     def _contact_match(self) -> float:

@@ -1,8 +1,9 @@
 """Imitation inverse dynamics: a trained policy tracks a trial; what the body did is the answer.
 
 ``run_imitation_id`` converts the model, checks that the policy was trained for it, optionally
-fine-tunes the policy on the trial, rolls it out deterministically from the trial's first frame
-and writes four files beside each other:
+fine-tunes the policy on the trial, rolls it out deterministically (a periodic trial from the
+start of its padding, see ``policies.reference``, else from its first frame) and writes four
+files beside each other, each covering the trial's own time span:
 
 * ``<trial>_id.sto`` — generalized forces in OpenSim's ID layout (the actuated coordinates' mean
   actuator torque over each control period; root columns hold the residual forces used, zero
@@ -31,8 +32,6 @@ from converters.errors import KintwinError
 from converters.files import atomic_output, check_writable
 
 __all__ = ["ImitationOutputs", "output_paths", "run_imitation_id", "trial_name"]
-
-GRAVITY = 9.80665
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ def run_imitation_id(
     from converters.model_conversion import convert_osim
     from policies.checkpoint import agent_from_checkpoint, load_checkpoint
     from policies.env import TrackingConfig, TrackingEnv
-    from policies.runner import run_policy
+    from policies.runner import run_policy, trial_span
 
     started = time.perf_counter()
     for path in outputs.all() + ([outputs.adapted_policy] if adapt_minutes else []):
@@ -120,9 +119,11 @@ def run_imitation_id(
         raise KintwinError(f"{policy_dir}: the policy's observations do not match this model")
     agent, norm = agent_from_checkpoint(checkpoint)
     rollout = run_policy(env, agent, norm)
-    summary = _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz)
+    rows = rollout.rows_within(trial_span(env))
+    trial = rollout.take(rows)
+    summary = _summary(converted, env, trial, model, coordinates, policy_dir, lowpass_hz)
     summary["adapted_policy"] = None if adapted is None else str(adapted)
-    _write_outputs(converted, env, rollout, outputs, lowpass_hz, force)
+    _write_outputs(converted, env, rollout, rows, outputs, lowpass_hz, force)
     summary["wall_time_s"] = time.perf_counter() - started
     with atomic_output(outputs.summary_json, force) as tmp:
         tmp.write_text(json.dumps(summary, indent=1) + "\n")
@@ -166,15 +167,16 @@ def _adapt(converted, trajectory, coordinates, outputs, checkpoint, config, minu
 
 
 def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz) -> dict:
+    """The summary of ``rollout``, the trial's rows of the run."""
     task = env.task
     rmse = rollout.rmse()
     names, rot_flags = rollout.coordinate_names, rollout.rotational
     rotational = [c for c, rot in zip(names, rot_flags, strict=True) if rot]
     non_root_rot = [task.coordinates[i] for i in task.rotational]
-    weight = task.total_mass * GRAVITY
+    weight = task.body_weight
     residual = _residuals(env, rollout)
     residual_rms = float(np.sqrt(np.mean(residual**2))) if residual.size else 0.0
-    reference_len = len(env.ref.qpos) - 1
+    trial_frames = env.ref.trial.stop - env.ref.trial.start - 1
     return {
         "trial": str(coordinates),
         "model": str(model),
@@ -184,8 +186,9 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
         "control_dt_s": rollout.control_dt,
         "belt_speed_m_per_s": env.ref.belt_speed,
         "treadmill": env.ref.belt_speed != 0.0,
-        "fell": rollout.fell,
-        "fraction_tracked": len(rollout.time) / max(1, reference_len),
+        "fell": len(rollout.time) < trial_frames,
+        "fraction_tracked": len(rollout.time) / max(1, trial_frames),
+        "padding_s": env.ref.first * rollout.control_dt,
         "tracking_rmse": {c: rmse[c] for c in rollout.coordinate_names},
         "tracking_units": {c: ("deg" if c in rotational else "cm") for c in rmse},
         "tracking_rms_deg": float(np.sqrt(np.mean([rmse[c] ** 2 for c in non_root_rot]))),
@@ -207,8 +210,9 @@ def _residuals(env, rollout) -> np.ndarray:
     return rollout.torques[:, n_act:] * gear
 
 
-def _id_table(converted, env, rollout, lowpass_hz):
-    """OpenSim ID table: actuated coordinates from the actuators, root ones from residuals."""
+def _id_table(converted, env, rollout, lowpass_hz, rows=slice(None)):
+    """OpenSim ID table of ``rows`` of the run (filtered over all of it): actuated coordinates
+    from the actuators, root ones from residuals."""
     from converters.inverse_dynamics import ID_TABLE_NAME, id_labels
     from converters.opensim_io.table import Table
 
@@ -221,9 +225,9 @@ def _id_table(converted, env, rollout, lowpass_hz):
         values[:, task.root] = _residuals(env, rollout)
     labels = id_labels(converted)
     order = [coords.index(c) for c in converted.kinematics.independent_coordinates]
-    values = lowpass(values[:, order], lowpass_hz, rollout.control_dt)
+    values = lowpass(values[:, order], lowpass_hz, rollout.control_dt)[rows]
     return Table(
-        time=rollout.force_time,
+        time=rollout.force_time[rows],
         labels=labels,
         data=values,
         name=ID_TABLE_NAME,
@@ -232,9 +236,10 @@ def _id_table(converted, env, rollout, lowpass_hz):
     )
 
 
-def _feet(rollout, lowpass_hz) -> list:
-    """Each foot's loads: the mean contact wrench filtered, then its centre of pressure and free
-    torque (filtering the force alone would leave it acting at a stale or zero point)."""
+def _feet(rollout, lowpass_hz, rows=slice(None)) -> list:
+    """Each foot's loads in ``rows`` of the run: the mean contact wrench filtered (over all of
+    it), then its centre of pressure and free torque (filtering the force alone would leave it
+    acting at a stale or zero point)."""
     from converters.opensim_io.ground_reactions import FootLoads
     from policies.foot_loads import MIN_VERTICAL_FORCE, centre_of_pressure
 
@@ -242,14 +247,15 @@ def _feet(rollout, lowpass_hz) -> list:
     feet = []
     for k, group in enumerate(rollout.feet):
         prefix = f"{group.name}_" if group.name in names else f"{k + 1}_"
-        force = lowpass(rollout.foot_force[:, k], lowpass_hz, rollout.control_dt)
-        moment = lowpass(rollout.foot_moment[:, k], lowpass_hz, rollout.control_dt)
+        force = lowpass(rollout.foot_force[:, k], lowpass_hz, rollout.control_dt)[rows]
+        moment = lowpass(rollout.foot_moment[:, k], lowpass_hz, rollout.control_dt)[rows]
         points, torques = np.zeros_like(force), np.zeros(len(force))
         for i in range(len(force)):
             points[i], torques[i] = centre_of_pressure(force[i], moment[i], rollout.floor_height)
         # No force where the foot is off the floor: the filter's spread would otherwise load
         # the foot before heel strike and after toe off (and ring in swing).
         touching = _bridge_gaps(rollout.foot_force[:, k, 2] > 0.0, lowpass_hz, rollout.control_dt)
+        touching = touching[rows]
         airborne = ~touching | (force[:, 2] < MIN_VERTICAL_FORCE)
         force[airborne], points[airborne], torques[airborne] = 0.0, 0.0, 0.0
         feet.append(
@@ -280,21 +286,21 @@ def _bridge_gaps(touching: np.ndarray, lowpass_hz: float | None, dt: float) -> n
     return filled
 
 
-def _write_outputs(converted, env, rollout, outputs: ImitationOutputs, lowpass_hz, force) -> None:
-    """Write the ID, GRF (+ XML) and kinematics files (each atomically)."""
+def _write_outputs(converted, env, rollout, rows, outputs: ImitationOutputs, lowpass_hz, force):
+    """Write the ID, GRF (+ XML) and kinematics files of ``rows`` of the run (each atomically)."""
     from converters.motion import coordinates_from_qpos, coordinates_table
     from converters.opensim_io.ground_reactions import grf_table, write_external_loads
     from converters.opensim_io.table import write_table
 
-    feet = _feet(rollout, lowpass_hz)
+    feet = _feet(rollout, lowpass_hz, rows)
     joints = [""] * rollout.qpos.shape[1]
     for slot in converted.kinematics.slots:
         joints[slot.qpos] = slot.name
-    values = coordinates_from_qpos(rollout.qpos, joints, converted.kinematics)
-    kinematics = coordinates_table(rollout.time, values, converted.osim, in_degrees=True)
+    values = coordinates_from_qpos(rollout.qpos[rows], joints, converted.kinematics)
+    kinematics = coordinates_table(rollout.time[rows], values, converted.osim, in_degrees=True)
     tables = [
-        (_id_table(converted, env, rollout, lowpass_hz), outputs.id_sto),
-        (grf_table(rollout.force_time, feet), outputs.grf_mot),
+        (_id_table(converted, env, rollout, lowpass_hz, rows), outputs.id_sto),
+        (grf_table(rollout.force_time[rows], feet), outputs.grf_mot),
         (kinematics, outputs.kinematics_mot),
     ]
     for table, path in tables:

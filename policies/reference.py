@@ -1,6 +1,11 @@
 """References: a trial resampled at the control rate with what the reward and observations need
 (root and end-effector paths, stance from kinematics, belt speed, cycle period, force plates),
-and the foot-contact calibration on the training motions."""
+and the foot-contact calibration on the training motions.
+
+A periodic motion (gait) is padded with ``cycle_padding_s`` of its own cycle before and after
+the trial: a simulation started in the padding has settled when the trial begins, and the
+trial's last frames are mid-motion, in training as in use (no end where the policy learnt
+little, no filter edge inside the trial's outputs)."""
 
 from __future__ import annotations
 
@@ -21,22 +26,35 @@ __all__ = [
     "calibrate_contacts",
     "measured_grf",
     "motion_period",
+    "pad_periodic",
 ]
 
 
 @dataclass
 class Reference:
-    """A trajectory resampled at the control rate, with its forward kinematics (world frame)."""
+    """A trajectory resampled at the control rate, with its forward kinematics (world frame).
+
+    Rows ``first`` to ``first + n_trial - 1`` are the trial; rows before and after are the
+    periodic padding (none for other motions).
+    """
 
     qpos: np.ndarray  # (T, nq) of the converted model (belt excluded)
     qvel: np.ndarray  # (T, nv)
     root_pos: np.ndarray  # (T, 3) m
     ee_rel: np.ndarray  # (T, n_ee, 3) m, end effectors relative to the root body
     belt_speed: float  # m/s along world +x (OpenSim +x)
-    time0: float = 0.0  # s, trial time of the first frame
+    time0: float = 0.0  # s, trial time of row 0 (before the trial's start when padded)
     stance: np.ndarray | None = None  # (T, n_feet) bool: the foot's lowest sphere on the floor
     grf: np.ndarray | None = None  # (T, n_feet, 3) N, measured GRF per foot (world), if given
     period: int | None = None  # frames of one cycle if the motion is periodic (gait), else None
+    first: int = 0  # row of the trial's first frame
+    n_trial: int | None = None  # frames of the trial (None: every row)
+
+    @property
+    def trial(self) -> slice:
+        """The rows of the trial itself."""
+        n = len(self.qpos) - self.first if self.n_trial is None else self.n_trial
+        return slice(self.first, self.first + n)
 
 
 def _contact_points(task: TaskModel, d: mujoco.MjData) -> np.ndarray:
@@ -131,12 +149,23 @@ def measured_grf(task: TaskModel, loads, grid: np.ndarray) -> np.ndarray:
 def make_reference(
     task: TaskModel, trajectory: Trajectory, config: TrackingConfig, loads=None
 ) -> Reference:
-    """Resample ``trajectory`` at the control rate and compute its root and end-effector paths;
-    ``loads`` (ExternalLoads of the same trial) adds the measured GRF per foot."""
+    """Resample ``trajectory`` at the control rate, pad a periodic one with its own cycle
+    (``cycle_padding_s``) and compute the root and end-effector paths; ``loads`` (ExternalLoads
+    of the same trial) adds the measured GRF per foot."""
     time = trajectory.time
     grid = np.arange(time[0], time[-1] + 1e-9, config.control_dt)
     qpos = np.column_stack([np.interp(grid, time, c) for c in trajectory.qpos.T])
     qvel = np.column_stack([np.interp(grid, time, c) for c in trajectory.qvel.T])
+    grf = None if loads is None else measured_grf(task, loads, grid)
+    period = motion_period(qpos[:, task.coord_qpos[task.rotational]], config.control_dt)
+    pad = 0
+    if period is not None:
+        pad = min(round(config.cycle_padding_s / config.control_dt), period)
+        drifting = _drifting_qpos(task.model, task.nq)
+        qpos = pad_periodic(qpos, period, pad, drifting)
+        qvel = pad_periodic(qvel, period, pad, np.zeros(qvel.shape[1], dtype=bool))
+        if grf is not None:
+            grf = pad_periodic(grf, period, pad, np.zeros(grf.shape[1:], dtype=bool))
     d = mujoco.MjData(task.model)
     root_pos, ee, clearance = [], [], []
     for q in qpos:
@@ -149,12 +178,39 @@ def make_reference(
     speed = config.belt_speed
     if speed is None:
         speed = estimate_belt_speed(task, trajectory)
-    grf = None if loads is None else measured_grf(task, loads, grid)
-    period = motion_period(qpos[:, task.coord_qpos[task.rotational]], config.control_dt)
     return Reference(
-        qpos, qvel, np.array(root_pos), np.array(ee), float(speed), float(grid[0]), stance, grf,
-        period,
+        qpos, qvel, np.array(root_pos), np.array(ee), float(speed),
+        float(grid[0] - pad * config.control_dt), stance, grf, period, pad, len(grid),
     )  # fmt: skip
+
+
+def pad_periodic(values: np.ndarray, period: int, pad: int, drifting: np.ndarray) -> np.ndarray:
+    """``values`` (T, ...) with ``pad`` rows before and after taken from its first and last
+    cycle of ``period`` rows; the ``drifting`` entries (e.g. the pelvis position walking
+    overground) are shifted by the change over that cycle so that they join on."""
+    if pad <= 0:
+        return values
+    last = len(values) - 1
+    start_drift = np.where(drifting, values[period] - values[0], 0.0)
+    end_drift = np.where(drifting, values[last] - values[last - period], 0.0)
+    before = values[period - pad : period] - start_drift
+    after = values[last - period + 1 : last - period + 1 + pad] + end_drift
+    return np.concatenate([before, values, after])
+
+
+def _drifting_qpos(model: mujoco.MjModel, nq: int) -> np.ndarray:
+    """(nq,) bool: the qpos entries that may drift from cycle to cycle: every scalar one
+    (hinges, slides), not the quaternions of ball and free joints (copied without drift)."""
+    drifting = np.ones(nq, dtype=bool)
+    for j in range(model.njnt):
+        address = int(model.jnt_qposadr[j])
+        if address >= nq:
+            continue
+        if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE:
+            drifting[address + 3 : address + 7] = False
+        elif model.jnt_type[j] == mujoco.mjtJoint.mjJNT_BALL:
+            drifting[address : address + 4] = False
+    return drifting
 
 
 def motion_period(angles: np.ndarray, dt: float, similarity: float = 0.9) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mujoco
 import numpy as np
@@ -12,7 +12,7 @@ from policies.env import TrackingEnv
 from policies.foot_loads import FootGroup, FootLoadRecorder
 from policies.ppo import Agent, RunningNorm
 
-__all__ = ["Rollout", "run_policy", "evaluate"]
+__all__ = ["Rollout", "run_policy", "evaluate", "trial_span"]
 
 
 @dataclass
@@ -43,6 +43,17 @@ class Rollout:
         """(T,) s, the middle of each control period."""
         return self.time - 0.5 * self.control_dt
 
+    def rows_within(self, span: tuple[float, float]) -> np.ndarray:
+        """(T,) bool: the rows of a trial spanning ``span`` (s): the states after its first
+        frame to its last, whose periods lie inside it (as a rollout from its first frame)."""
+        return (self.time > span[0] + 1e-9) & (self.time <= span[1] + 1e-9)
+
+    def take(self, rows: np.ndarray) -> Rollout:
+        """The rollout restricted to ``rows`` (a bool mask or indices)."""
+        per_row = ("time", "qpos", "coordinates", "reference", "torques", "foot_force")
+        arrays = {name: getattr(self, name)[rows] for name in per_row + ("foot_moment",)}
+        return replace(self, **arrays)
+
     def rmse(self) -> dict[str, float]:
         """Per-coordinate tracking RMSE: degrees for rotational, centimetres for translational."""
         err = np.sqrt(np.mean((self.coordinates - self.reference) ** 2, axis=0))
@@ -58,7 +69,8 @@ def run_policy(
     start: int = 0,
     loads: bool = True,
 ) -> Rollout:
-    """Track reference ``reference`` from frame ``start`` to its end with the mean action.
+    """Track reference ``reference`` from row ``start`` to its end (periodic padding included)
+    with the mean action.
 
     Stops early if the model falls (the env's termination rule); ``fell`` says so. Without
     ``loads`` the foot arrays are empty (faster, for evaluation during training).
@@ -122,16 +134,26 @@ def _warm_start(env: TrackingEnv, agent: Agent, norm: RunningNorm, obs: np.ndarr
     return obs
 
 
+def trial_span(env: TrackingEnv, reference: int = 0) -> tuple[float, float]:
+    """Trial time (s) of the first and last frame of reference ``reference`` (padding excluded)."""
+    ref, dt = env.references[reference], env.config.control_dt
+    rows = ref.trial
+    return ref.time0 + rows.start * dt, ref.time0 + (rows.stop - 1) * dt
+
+
 def evaluate(env: TrackingEnv, agent: Agent, norm: RunningNorm) -> dict:
-    """Deterministic whole-trial tracking metrics over every reference, from its first frame."""
+    """Deterministic tracking metrics over every reference's trial, each tracked from the start
+    of its padding (the trial's first frame when it has none)."""
     errors, falls, covered = [], 0, []
     for i, ref in enumerate(env.references):
         roll = run_policy(env, agent, norm, reference=i, loads=False)
+        roll = roll.take(roll.rows_within(trial_span(env, i)))
+        frames = ref.trial.stop - ref.trial.start - 1
         rot = env.task.rotational
         err = roll.coordinates[:, rot] - roll.reference[:, rot]
-        errors.append(float(np.degrees(np.sqrt(np.mean(err**2)))))
-        falls += int(roll.fell)
-        covered.append(len(roll.time) / max(1, len(ref.qpos) - 1))
+        errors.append(float(np.degrees(np.sqrt(np.mean(err**2)))) if len(err) else 180.0)
+        falls += int(len(roll.time) < frames)
+        covered.append(len(roll.time) / max(1, frames))
     return {
         "eval_tracking_error_deg": float(np.mean(errors)),
         "eval_falls": falls,

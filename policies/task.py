@@ -44,6 +44,7 @@ class TaskModel:
     belt_dof: int
     torque_limit: float  # N·m
     total_mass: float  # kg
+    body_weight: float  # N: total mass times the model's gravity
     frame_skip: int
     action_names: list[str] = field(default_factory=list)
     feet: list = field(default_factory=list)  # FootGroup of each foot (name, body loads go to)
@@ -60,7 +61,9 @@ def _root_coordinates(converted, coordinates: list[str]) -> list[str]:
     return [c for c in coordinates if m.body_parentid[m.jnt_bodyid[m.joint(c).id]] in (0, ground)]
 
 
-def _add_actuators(spec: mujoco.MjSpec, actuated: list[str], root: list[str], cfg, mass) -> None:
+def _add_actuators(
+    spec: mujoco.MjSpec, actuated: list[str], root: list[str], cfg, mass: float, weight: float
+) -> None:
     kp = cfg.kp_per_kg * mass
     limit = cfg.torque_per_kg * mass
     for name in actuated:
@@ -74,7 +77,7 @@ def _add_actuators(spec: mujoco.MjSpec, actuated: list[str], root: list[str], cf
                 name=f"{name}_residual", target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT
             )
             act.set_to_motor()
-            act.gear[0] = cfg.residual_per_bw * mass * 9.81
+            act.gear[0] = cfg.residual_per_bw * weight
             act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
             act.ctrlrange = [-1.0, 1.0]
 
@@ -117,7 +120,8 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
         for geom in spec.geoms:
             if geom.type == mujoco.mjtGeom.mjGEOM_SPHERE and geom.contype:
                 geom.solref = list(config.contact_solref)
-    _add_actuators(spec, actuated, root, config, mass)
+    weight = mass * float(np.linalg.norm(m0.opt.gravity))
+    _add_actuators(spec, actuated, root, config, mass, weight)
     _add_belt(spec, converted)
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     model = spec.compile()
@@ -164,6 +168,7 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
         belt_dof=int(model.jnt_dofadr[model.joint(BELT_JOINT).id]),
         torque_limit=config.torque_per_kg * mass,
         total_mass=mass,
+        body_weight=weight,
         frame_skip=max(1, round(config.control_dt / model.opt.timestep)),
         action_names=actuated + ([f"{c}_residual" for c in root] if config.residual_root else []),
         **_feet(model, root_body),

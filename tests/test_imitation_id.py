@@ -173,6 +173,12 @@ def test_imitation_outputs_are_opensim_files(shared_data: Path, shipped_run):
     assert kinematics.in_degrees and "knee_angle_r" in kinematics.labels
     grf = read_table(out / "subject01_walk_grf.mot")
     assert grf.labels[0] == "r_ground_force_vx" and np.all(np.isfinite(grf.data))
+    # The run starts in the walk's padding; the files cover the trial: states after its first
+    # frame (0 s) to its last (2.5 s), forces at the middle of each 10 ms period between.
+    assert summary["padding_s"] == pytest.approx(0.3)
+    np.testing.assert_allclose(kinematics.time, 0.01 * np.arange(1, 251), atol=1e-9)
+    np.testing.assert_allclose(ours.time, 0.01 * np.arange(1, 251) - 0.005, atol=1e-9)
+    np.testing.assert_allclose(grf.time, ours.time, atol=1e-12)
     weight = summary["body_mass_kg"] * 9.80665
     total = grf.column("r_ground_force_vy") + grf.column("l_ground_force_vy")
     assert 0.8 * weight < total.mean() < 1.2 * weight  # the floor carries the body on average

@@ -213,7 +213,7 @@ def test_coupled_knee_does_not_sag_under_body_weight(walk):
     from policies.env import TrackingEnv
 
     env = TrackingEnv(walk[0], walk[1])
-    env.reset(frame=20)
+    env.reset(frame=env.ref.first + 20)  # trial frame 20
     for _ in range(12):
         env.step(np.zeros(len(env.action_names)))
     d, task = env.data, env.task
@@ -300,6 +300,51 @@ def test_reference_ahead_continues_past_the_end(walk):
     env.ref = replace(ref, period=None)
     expected = ref.qpos[last][coords] + 8 * dt * ref.qvel[last][task.coord_dof]
     np.testing.assert_allclose(env._reference_ahead(10), expected)
+
+
+def test_periodic_padding_continues_a_drifting_cycle_exactly():
+    """A periodic signal plus a steady drift is padded with exactly its own continuation; a
+    non-drifting entry (a quaternion component) is copied from the cycle unchanged."""
+    from policies.reference import pad_periodic
+
+    period, pad, dt = 50, 20, 0.01
+    rows = np.arange(-pad, 173 + pad)
+    wave = np.sin(2 * np.pi * rows / period)
+    truth = np.column_stack([wave + 0.3 * rows * dt, np.cos(2 * np.pi * rows / period)])
+    padded = pad_periodic(truth[pad:-pad], period, pad, np.array([True, False]))
+    np.testing.assert_allclose(padded, truth, atol=1e-12)
+    with_drift_everywhere = pad_periodic(truth[pad:-pad], period, pad, np.array([True, True]))
+    np.testing.assert_allclose(with_drift_everywhere, truth, atol=1e-12)  # cos has no drift
+    assert pad_periodic(truth, period, 0, np.array([True, True])) is truth
+
+
+def test_walk_reference_is_padded_with_its_own_stride(walk):
+    """The walk's rows are the unpadded reference between 0.3 s of its first and last stride."""
+    from dataclasses import replace
+
+    from policies.env import TrackingEnv
+    from policies.runner import trial_span
+
+    env = TrackingEnv(walk[0], walk[1])
+    plain = TrackingEnv(
+        walk[0], walk[1], replace(env.config, cycle_padding_s=0.0), task=env.task
+    ).ref
+    ref, dt = env.ref, env.config.control_dt
+    assert ref.first == 30 and ref.n_trial == len(plain.qpos) == 251
+    assert len(ref.qpos) == 251 + 60 and ref.period == plain.period
+    for name in ("qpos", "qvel", "root_pos", "ee_rel", "stance"):
+        np.testing.assert_array_equal(getattr(ref, name)[ref.trial], getattr(plain, name))
+    assert ref.time0 + ref.first * dt == pytest.approx(plain.time0)
+    assert trial_span(env) == pytest.approx((walk[1].time[0], walk[1].time[0] + 2.5))
+    coords = env.task.coord_qpos[env.task.rotational]  # joint angles: one stride earlier
+    np.testing.assert_allclose(
+        ref.qpos[:30, coords],
+        plain.qpos[ref.period - 30 : ref.period, coords]
+        - (plain.qpos[ref.period, coords] - plain.qpos[0, coords]),
+    )
+    jump = np.abs(np.diff(ref.qpos[:, coords], axis=0)).max(axis=0)
+    inside = np.abs(np.diff(plain.qpos[:, coords], axis=0)).max(axis=0)
+    assert np.all(jump <= 1.5 * inside)  # the strides join on without a step
 
 
 def test_worker_processes_step_exactly_like_one_process(walk):

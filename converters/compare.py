@@ -352,19 +352,30 @@ def event_errors(
     span: tuple[float, float],
     max_distance: float = np.inf,
 ) -> list[EventError]:
-    """Each of our events inside ``span`` against the nearest reference event of the same kind
-    (unmatched when none lies within ``max_distance`` s)."""
+    """Each of our events inside ``span`` paired one-to-one with a reference event of the same
+    kind, closest pairs first (unmatched when no free reference event lies within
+    ``max_distance`` s: an extra event, such as a foot bouncing, is not paired with the event
+    another of ours already matched)."""
     found = []
     for kind in EVENT_KINDS:
-        theirs = reference[kind]
-        for t in ours[kind]:
-            if not in_span(t, span):
-                continue
-            nearest = float(theirs[np.argmin(np.abs(theirs - t))]) if len(theirs) else np.inf
-            if abs(nearest - t) > max_distance or not np.isfinite(nearest):
-                found.append(EventError(group, kind, float(t), None, None))
-                continue
-            found.append(EventError(group, kind, float(t), nearest, 1000.0 * (float(t) - nearest)))
+        mine = [float(t) for t in ours[kind] if in_span(t, span)]
+        theirs = [float(t) for t in reference[kind]]
+        pairs = sorted(
+            (abs(t - r), i, j)
+            for i, t in enumerate(mine)
+            for j, r in enumerate(theirs)
+            if abs(t - r) <= max_distance
+        )
+        partner: dict[int, float] = {}
+        taken: set[int] = set()
+        for _, i, j in pairs:
+            if i not in partner and j not in taken:
+                partner[i] = theirs[j]
+                taken.add(j)
+        for i, t in enumerate(mine):
+            r = partner.get(i)
+            error = None if r is None else 1000.0 * (t - r)
+            found.append(EventError(group, kind, t, r, error))
     return sorted(found, key=lambda e: e.time)
 
 

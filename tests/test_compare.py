@@ -232,7 +232,24 @@ def test_event_with_no_partner_nearby_is_unmatched_not_a_second_off(tmp_path: Pa
     assert report["max_event_error_ms"] == pytest.approx(0.0, abs=1e-6)
     assert report["event_counts"]["r_ground_force_vy"]["heel_strike"] == {"ours": 2, "reference": 1}
     result = _run("compare", ours, ref)
-    assert "no reference event within 200 ms" in result.output
+    assert "unmatched: no free reference event within 200 ms" in result.output
+
+
+def test_a_bounce_is_an_extra_event_not_a_second_match(tmp_path: Path):
+    """Ours lifts off for 30 ms just after the heel strike at 0.8 s: the heel strike at 0.8 s
+    keeps its partner; the bounce's toe-off and heel strike are extra events, unmatched (not
+    paired again with the reference's 0.8 s heel strike, 130 ms away)."""
+    time = np.arange(1001) / 1000.0
+    reference_vy = _stance(time, -0.1, 0.5) + _stance(time, 0.8, 1.2)
+    ours_vy = np.where((time > 0.9) & (time < 0.93), 0.0, reference_vy)
+    ref = _write(tmp_path / "ref.mot", time, _grf_columns(reference_vy, "r_"))
+    ours = _write(tmp_path / "ours.mot", time, _grf_columns(ours_vy, "r_"))
+    report = _json_run(tmp_path, ours, ref)
+    strikes = [e for e in report["events"] if e["kind"] == "heel_strike"]
+    assert [e["reference_time"] is None for e in strikes] == [False, True]
+    assert strikes[0]["error_ms"] == pytest.approx(0.0, abs=1e-3)
+    assert report["max_event_error_ms"] == pytest.approx(0.0, abs=1e-3)
+    assert report["event_counts"]["r_ground_force_vy"]["heel_strike"] == {"ours": 2, "reference": 1}
 
 
 # --------------------------------------------------------------------------------------- real data

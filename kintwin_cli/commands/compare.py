@@ -155,8 +155,8 @@ def _format_events(comparison) -> list[str]:
     for e in comparison.events:
         if e.error_ms is None:
             lines.append(
-                f"  {e.group:<20}{e.kind:<12}{e.time:>9.4f} s  no reference event within "
-                f"{1000 * comparison.config.event_match_s:.0f} ms"
+                f"  {e.group:<20}{e.kind:<12}{e.time:>9.4f} s  unmatched: no free reference "
+                f"event within {1000 * comparison.config.event_match_s:.0f} ms"
             )
         else:
             lines.append(

@@ -55,9 +55,10 @@ def inverse_dynamics(
 ) -> None:
     """Inverse dynamics: generalized forces at every coordinate, pelvis residuals included.
 
-    Imitation (with --policy): the policy drives the converted model along the trial from its
-    first frame; the torques it needed are the answer, and the simulated feet give the ground
-    reaction forces. Writes OUTPUT/<trial>_id.sto, <trial>_grf.mot + <trial>_grf.xml (OpenSim
+    Imitation (with --policy): the policy drives the converted model along the trial (a gait
+    trial from 0.3 s of its own stride before the first frame, to settle, until 0.3 s after the
+    last); the torques it needed are the answer, and the simulated feet give the ground
+    reaction forces. The files cover the trial's time span. Writes OUTPUT/<trial>_id.sto, <trial>_grf.mot + <trial>_grf.xml (OpenSim
     ExternalLoads, ground frame), <trial>_kinematics.mot and <trial>_summary.json (tracking
     error, falls, residuals). A policy trained for another model is refused.
 

@@ -50,9 +50,16 @@ class Rollout:
 
     def take(self, rows: np.ndarray) -> Rollout:
         """The rollout restricted to ``rows`` (a bool mask or indices)."""
-        per_row = ("time", "qpos", "coordinates", "reference", "torques", "foot_force")
-        arrays = {name: getattr(self, name)[rows] for name in per_row + ("foot_moment",)}
-        return replace(self, **arrays)
+        per_row = (
+            "time",
+            "qpos",
+            "coordinates",
+            "reference",
+            "torques",
+            "foot_force",
+            "foot_moment",
+        )
+        return replace(self, **{name: getattr(self, name)[rows] for name in per_row})
 
     def rmse(self) -> dict[str, float]:
         """Per-coordinate tracking RMSE: degrees for rotational, centimetres for translational."""

@@ -122,13 +122,13 @@ class ColumnComparison:
 
 @dataclass(frozen=True)
 class EventError:
-    """One of our gait events against the nearest reference event of the same kind.
+    """One of our gait events against its partner: a reference event of the same kind.
 
     Attributes:
         group: the vertical force column the event comes from (e.g. '1_ground_force_vy').
         kind: 'heel_strike' (force rises above the threshold) or 'toe_off' (falls below it).
         time: our event time (s).
-        reference_time: the nearest reference event (s); None if there is none close enough.
+        reference_time: the paired reference event (s); None if no free one is close enough.
         error_ms: (time - reference_time) in milliseconds; None if unmatched.
     """
 

@@ -151,9 +151,10 @@ class TrackingEnv:
         return q + self.config.kv_ratio * qdot
 
     def _reference_ahead(self, k: int) -> np.ndarray:
-        """Reference coordinates ``k`` control steps ahead. Past the trial's end a periodic motion
-        (gait) repeats its last cycle, shifted to join on; any other continues at the last
-        frame's velocity. The policy then never sees the motion stop (and brake)."""
+        """Reference coordinates ``k`` control steps ahead. Past the reference's last row (the end
+        of a gait's padding) a periodic motion repeats its last cycle, shifted to join on; any
+        other continues at the last frame's velocity. The policy then never sees the motion stop
+        (and brake)."""
         ref, task = self.ref, self.task
         last = len(ref.qpos) - 1
         frame = min(self.t + k, last)

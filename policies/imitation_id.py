@@ -176,7 +176,7 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
     weight = task.body_weight
     residual = _residuals(env, rollout)
     residual_rms = float(np.sqrt(np.mean(residual**2))) if residual.size else 0.0
-    trial_frames = env.ref.trial.stop - env.ref.trial.start - 1
+    trial_steps = env.ref.trial_steps
     return {
         "trial": str(coordinates),
         "model": str(model),
@@ -186,8 +186,8 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
         "control_dt_s": rollout.control_dt,
         "belt_speed_m_per_s": env.ref.belt_speed,
         "treadmill": env.ref.belt_speed != 0.0,
-        "fell": len(rollout.time) < trial_frames,
-        "fraction_tracked": len(rollout.time) / max(1, trial_frames),
+        "fell": len(rollout.time) < trial_steps,
+        "fraction_tracked": len(rollout.time) / max(1, trial_steps),
         "padding_s": env.ref.first * rollout.control_dt,
         "tracking_rmse": {c: rmse[c] for c in rollout.coordinate_names},
         "tracking_units": {c: ("deg" if c in rotational else "cm") for c in rmse},

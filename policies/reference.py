@@ -56,6 +56,11 @@ class Reference:
         n = len(self.qpos) - self.first if self.n_trial is None else self.n_trial
         return slice(self.first, self.first + n)
 
+    @property
+    def trial_steps(self) -> int:
+        """Control steps from the trial's first frame to its last (rows a full rollout files)."""
+        return self.trial.stop - self.trial.start - 1
+
 
 def _contact_points(task: TaskModel, d: mujoco.MjData) -> np.ndarray:
     """(n_spheres, 3) world positions of the feet's contact spheres."""

@@ -63,11 +63,11 @@ def compare(
     interpolated onto REFERENCE's times. Per column: RMSE, Pearson r and peak absolute error;
     with --mass also RMSE per kg and in %BW (forces), with --height too in %BW·height (moments).
     Ground reaction force files (*force_vx/vy/vz columns) also get heel strikes and toe-offs
-    (vertical force crossing --threshold), each matched to the nearest reference event of the
-    same kind within 200 ms: timing error in ms, positive when ours is later (events within
-    40 ms of either end of the common span are left out: their partner may lie outside the
-    data; events with no partner are listed as such). Columns found in one file only are
-    listed as missing. --json holds every number, NaN as null.
+    (vertical force crossing --threshold), each paired one-to-one with a reference event of the
+    same kind within 200 ms, closest pairs first: timing error in ms, positive when ours is
+    later (events within 40 ms of either end of the common span are left out: their partner
+    may lie outside the data; events with no partner are listed as such). Columns found in one
+    file only are listed as missing. --json holds every number, NaN as null.
 
     \b
     Examples:

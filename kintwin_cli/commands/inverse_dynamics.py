@@ -58,9 +58,10 @@ def inverse_dynamics(
     Imitation (with --policy): the policy drives the converted model along the trial (a gait
     trial from 0.3 s of its own stride before the first frame, to settle, until 0.3 s after the
     last); the torques it needed are the answer, and the simulated feet give the ground
-    reaction forces. The files cover the trial's time span. Writes OUTPUT/<trial>_id.sto, <trial>_grf.mot + <trial>_grf.xml (OpenSim
-    ExternalLoads, ground frame), <trial>_kinematics.mot and <trial>_summary.json (tracking
-    error, falls, residuals). A policy trained for another model is refused.
+    reaction forces. The files cover the trial's time span. Writes OUTPUT/<trial>_id.sto,
+    <trial>_grf.mot + <trial>_grf.xml (OpenSim ExternalLoads, ground frame),
+    <trial>_kinematics.mot and <trial>_summary.json (tracking error, falls, residuals). A
+    policy trained for another model is refused.
 
     Classic: reproduces OpenSim's InverseDynamicsTool (filtering, splines, external loads) on
     the converted MuJoCo model; it needs measured ground reaction forces.

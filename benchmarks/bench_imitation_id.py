@@ -122,7 +122,9 @@ def _training(policy: Path) -> dict:
         )
     measured = "cpu_time_s" in card
     scored = [r for r in rows if r["eval_score"] not in ("", "nan")]
-    best = min(scored, key=lambda r: float(r["eval_score"])) if scored else None
+    shipped = card["metrics"].get("policy_checkpoint")  # older cards: the best evaluation
+    if shipped is None and scored:
+        shipped = min(scored, key=lambda r: float(r["eval_score"]))
     return {
         "wall_minutes": card["wall_time_s"] / 60.0,
         "steps": card["steps"],
@@ -133,12 +135,12 @@ def _training(policy: Path) -> dict:
         if measured
         else "wall time of one process",
         "shipped_checkpoint_at": None
-        if best is None
+        if shipped is None
         else {
-            "iteration": int(best["iteration"]),
-            "wall_minutes": float(best["wall_time"]) / 60.0,
-            "cpu_minutes": float(best.get("cpu_time") or best["wall_time"]) / 60.0,
-            "eval_tracking_deg": float(best["eval_score"]),
+            "iteration": int(shipped["iteration"]),
+            "wall_minutes": float(shipped["wall_time"]) / 60.0,
+            "cpu_minutes": float(shipped.get("cpu_time") or shipped["wall_time"]) / 60.0,
+            "eval_tracking_deg": float(shipped["eval_score"]),
         },
         "curve": curve,
     }

@@ -1,4 +1,4 @@
-"""Policy directories: ``policy.pt`` (best), ``last.pt`` (for resuming) and ``card.json``.
+"""Policy directories: ``policy.pt`` (to use), ``last.pt`` (for resuming) and ``card.json``.
 
 A checkpoint holds the network weights, the observation normaliser, observation and action
 names, the configs, the sha256 of the ``.osim`` it was trained on and the package versions, so it

@@ -38,6 +38,8 @@ class TrackingConfig:
     w_residual: float = 0.1  # penalty per squared residual action
     w_grf: float = 0.2  # trials with force plates only: simulated GRF per foot near the measured
     k_grf: float = 10.0  # 1/(body weight)²
+    w_load_share: float = 0.15  # double support: trailing foot's share of the vertical load
+    k_load_share: float = 50.0  # 1/share²; the prior share falls linearly from 1 to 0
     max_root_error: float = 0.3  # m of root position error before termination
     max_pose_error: float = 0.7  # rad RMS over coordinates before termination
     lowpass_hz: float | None = 6.0  # filter applied to the reference coordinates

@@ -222,6 +222,22 @@ class TrackingEnv:
         error = np.sum((sim - self.ref.grf[self.t]) ** 2) / task.body_weight**2
         return self.config.w_grf * float(np.exp(-self.config.k_grf * error))
 
+    def _load_share_term(self) -> float:
+        """Agreement of the feet's shares of the vertical load with the reference's double
+        support prior (``w_load_share`` where the prior is silent)."""
+        cfg, ref = self.config, self.ref
+        prior = None if ref.load_share is None else ref.load_share[self.t]
+        if prior is None or np.isnan(prior[0]) or not cfg.w_load_share:
+            return cfg.w_load_share
+        task = self.task
+        wrenches = floor_wrenches(task.model, self.data, task.foot_of_geom, len(task.foot_geoms))
+        vertical = np.maximum(wrenches[:, 2], 0.0)
+        total = float(vertical.sum())
+        if total < 0.2 * task.body_weight:  # feet barely loaded: no share to speak of
+            return 0.0
+        error = (vertical[0] / total - prior[0]) ** 2
+        return cfg.w_load_share * float(np.exp(-cfg.k_load_share * error))
+
     def _contact_match(self) -> float:
         """Fraction of feet whose floor contact agrees with the reference's stance (1 if none)."""
         stance = self.ref.stance
@@ -248,6 +264,7 @@ class TrackingEnv:
             "ee": cfg.w_ee * np.exp(-cfg.k_ee * np.sum(ee**2)),
             "contact": cfg.w_contact * self._contact_match(),
             "grf": self._grf_term(),
+            "load_share": self._load_share_term(),
             "smooth": -cfg.w_smooth * float(np.mean((a - self.prev_action) ** 2)),
             "effort": -cfg.w_effort * float(np.mean(torque**2)),
             "torque_rate": -cfg.w_torque_rate * float(np.mean(torque_rate**2)),

@@ -147,7 +147,7 @@ def _trajectory(converted, coordinates: Path, config, time_range):
 
 
 def _adapt(converted, trajectory, coordinates, outputs, checkpoint, config, minutes, progress):
-    """Fine-tune the policy on this trial for ``minutes``; returns its best checkpoint and dir."""
+    """Fine-tune the policy on this trial for ``minutes``; returns its policy.pt and dir."""
     import shutil
 
     from policies.checkpoint import load_checkpoint

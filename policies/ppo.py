@@ -49,6 +49,7 @@ class PPOConfig:
     torch_threads: int = 1
     anneal_lr: bool = True  # learning rate falls linearly to 5 % over the step or time budget
     target_kl: float | None = 0.03  # stop an update's epochs once approx_kl exceeds this
+    keep_within_deg: float = 0.25  # policy.pt: latest evaluation this close to the best score
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -372,6 +373,7 @@ def _open_session(
         "global_step": 0,
         "iteration": 0,
         "best_error": float("inf"),
+        "policy_eval": None,  # iteration, steps, times and score of policy.pt
         "wall_time": 0.0,
         "cpu_time": 0.0,
     }
@@ -402,7 +404,8 @@ def _iterate(s: _Session, raw_obs: np.ndarray, clock) -> tuple[dict, np.ndarray]
     s.state["iteration"] += 1
     speed = n / (time.time() - t0)
     evaluation = None
-    if s.state["iteration"] % s.cfg.eval_every == 1 or s.cfg.eval_every == 1:
+    fresh = s.state["iteration"] % s.cfg.eval_every == 1 or s.cfg.eval_every == 1
+    if fresh:
         evaluation = s.evaluate()
     elif s.state["last_eval"] is not None:
         evaluation = s.state["last_eval"]
@@ -419,9 +422,12 @@ def _iterate(s: _Session, raw_obs: np.ndarray, clock) -> tuple[dict, np.ndarray]
         **(evaluation or _NO_EVAL),
     }
     s.state["last_eval"] = _eval_part(row) if evaluation is not None else None
-    if evaluation is not None and evaluation["eval_score"] < s.state["best_error"]:
-        s.state["best_error"] = evaluation["eval_score"]
-        save_checkpoint(s.outdir / POLICY_FILE, s.agent, s.norm, s.meta())
+    if fresh:
+        score = evaluation["eval_score"]
+        s.state["best_error"] = min(s.state["best_error"], score)
+        if score <= s.state["best_error"] + s.cfg.keep_within_deg:
+            s.state["policy_eval"] = {k: row[k] for k in _POLICY_KEYS}
+            save_checkpoint(s.outdir / POLICY_FILE, s.agent, s.norm, s.meta())
     if s.state["iteration"] % s.cfg.checkpoint_every == 0:
         s.save_last()
         _write_card(s, row)
@@ -434,6 +440,9 @@ _NO_EVAL = {
     "eval_fraction_tracked": float("nan"),
     "eval_score": float("nan"),
 }
+
+
+_POLICY_KEYS = ("iteration", "global_step", "wall_time", "cpu_time", "eval_score")
 
 
 def _eval_part(row: dict) -> dict:
@@ -462,7 +471,10 @@ def train(
     ``init`` (a loaded checkpoint) starts a new run from its weights, for fine-tuning.
     ``workers`` processes step the copies (the results do not depend on how many).
     ``loads`` (one ExternalLoads or None per trajectory) adds measured-GRF reward terms.
-    The best policy by deterministic whole-trial tracking is ``policy.pt``; ``last.pt`` resumes.
+    ``policy.pt`` is the latest policy whose deterministic whole-trial tracking came within
+    ``keep_within_deg`` of the best so far: among policies that track about equally well, the
+    one trained longest on the other reward terms (load share, smoothness, effort), yet never
+    one caught in a dip. ``last.pt`` resumes.
     """
     s = _open_session(
         converted, trajectories, motions, outdir, tracking, cfg, resume, init, workers, loads
@@ -530,6 +542,7 @@ def _write_card(s: _Session, row: dict) -> dict:
         "cpu_time_s": meta["cpu_time"],
         "metrics": {
             "best_eval_score_deg": meta["best_error"],
+            "policy_checkpoint": meta["policy_eval"],
             **{k: row.get(k) for k in ("tracking_error_deg", "reward", *_NO_EVAL)},
         },
         "tracking_config": meta["tracking_config"],

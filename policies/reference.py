@@ -27,6 +27,7 @@ __all__ = [
     "measured_grf",
     "motion_period",
     "pad_periodic",
+    "double_support_share",
 ]
 
 
@@ -46,6 +47,7 @@ class Reference:
     time0: float = 0.0  # s, trial time of row 0 (before the trial's start when padded)
     stance: np.ndarray | None = None  # (T, n_feet) bool: the foot's lowest sphere on the floor
     grf: np.ndarray | None = None  # (T, n_feet, 3) N, measured GRF per foot (world), if given
+    load_share: np.ndarray | None = None  # (T, n_feet) prior share of vertical load; NaN: none
     period: int | None = None  # frames of one cycle if the motion is periodic (gait), else None
     first: int = 0  # row of the trial's first frame
     n_trial: int | None = None  # frames of the trial (None: every row)
@@ -185,8 +187,52 @@ def make_reference(
         speed = estimate_belt_speed(task, trajectory)
     return Reference(
         qpos, qvel, np.array(root_pos), np.array(ee), float(speed),
-        float(grid[0] - pad * config.control_dt), stance, grf, period, pad, len(grid),
+        float(grid[0] - pad * config.control_dt), stance, grf, double_support_share(stance),
+        period, pad, len(grid),
     )  # fmt: skip
+
+
+def double_support_share(stance: np.ndarray) -> np.ndarray | None:
+    """(T, 2) prior share of the vertical load on each foot in double support, NaN elsewhere;
+    None unless there are exactly two feet.
+
+    Kinematics do not say how two feet on the floor share the body's weight. The prior is a
+    smooth transition: the trailing foot (the one that lifts off when double support ends)
+    carries all of it the frame before double support begins and none the frame after it
+    ends, linearly in between; the leading foot carries the rest. A double support that
+    ends with the motion has no known trailing foot unless one foot was down before it.
+    """
+    if stance.ndim != 2 or stance.shape[1] != 2:
+        return None
+    n = len(stance)
+    share = np.full((n, 2), np.nan)
+    both = stance.all(axis=1)
+    start = 0
+    while start < n:
+        if not both[start]:
+            start += 1
+            continue
+        end = start
+        while end + 1 < n and both[end + 1]:
+            end += 1
+        trailing = _trailing_foot(stance, start, end)
+        if trailing is not None:
+            rows = np.arange(start, end + 1)
+            falling = (end + 1 - rows) / (end - start + 2)
+            share[rows, trailing] = falling
+            share[rows, 1 - trailing] = 1.0 - falling
+        start = end + 1
+    return share
+
+
+def _trailing_foot(stance: np.ndarray, start: int, end: int) -> int | None:
+    """The foot that leaves the floor after double support rows ``start..end``, or else the
+    one that was down alone before them; None when neither is known."""
+    if end + 1 < len(stance) and stance[end + 1].sum() == 1:
+        return int(np.argmax(stance[end + 1] == 0))
+    if start > 0 and stance[start - 1].sum() == 1:
+        return int(np.argmax(stance[start - 1]))
+    return None
 
 
 def pad_periodic(values: np.ndarray, period: int, pad: int, drifting: np.ndarray) -> np.ndarray:

@@ -113,6 +113,32 @@ def test_resume_continues_the_step_count(walk, trained: Path):
     assert [int(r.split(",")[0]) for r in rows] == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.parametrize("keep_within_deg", [0.0, 1e9])
+def test_policy_pt_is_the_latest_evaluation_near_the_best(walk, tmp_path: Path, keep_within_deg):
+    """With no tolerance policy.pt is the best evaluation; with an unbounded one, the last.
+    The card names its iteration and score, and policy.pt holds that iteration's weights."""
+    import csv
+
+    import torch
+
+    from policies.ppo import PPOConfig, train
+
+    cfg = PPOConfig(num_envs=2, num_steps=16, eval_every=1, keep_within_deg=keep_within_deg)
+    card = train(walk[0], [walk[1]], ["walk"], tmp_path, cfg=cfg, max_steps=4 * 2 * 16)
+    with open(tmp_path / "log.csv") as f:
+        scores = [float(r["eval_score"]) for r in csv.DictReader(f)]
+    kept = card["metrics"]["policy_checkpoint"]
+    expected = 4 if keep_within_deg else 1 + int(np.argmin(scores))
+    assert kept["iteration"] == expected and kept["eval_score"] == scores[expected - 1]
+    assert card["metrics"]["best_eval_score_deg"] == min(scores)
+    policy = torch.load(tmp_path / "policy.pt", weights_only=False)
+    assert policy["iteration"] == expected and policy["policy_eval"] == kept
+    if keep_within_deg:  # the last iteration's weights, as last.pt has them
+        last = torch.load(tmp_path / "last.pt", weights_only=False)
+        for name, value in policy["agent"].items():
+            assert torch.equal(value, last["agent"][name]), name
+
+
 def test_checkpoint_evaluates_without_the_trainer(walk, trained: Path):
     from policies.checkpoint import agent_from_checkpoint, load_checkpoint
     from policies.env import TrackingEnv
@@ -458,3 +484,63 @@ def test_overground_trial_gets_a_still_floor(shared_data: Path):
     for _ in range(10):
         *_, terminated, _, info = env.step(np.zeros(len(env.action_names)))
         assert not terminated and np.isfinite(info["tracking_error_deg"])
+
+
+def test_double_support_hands_the_load_from_trailing_to_leading_foot():
+    """Prior shares: the trailing foot (the one that lifts off) goes from all of the load the
+    frame before double support to none the frame after, linearly; the shares sum to one;
+    NaN outside double support and where no trailing foot is known; None unless two feet."""
+    from policies.reference import double_support_share
+
+    right, left, both = [True, False], [False, True], [True, True]
+    stance = np.array([right, right, both, both, both, left, left, both, both])
+    share = double_support_share(stance)
+    np.testing.assert_allclose(share[2:5, 0], [3 / 4, 2 / 4, 1 / 4])  # right trails
+    np.testing.assert_allclose(share[2:5].sum(axis=1), 1.0)
+    assert np.isnan(share[[0, 1, 5, 6]]).all()
+    np.testing.assert_allclose(share[7:, 1], [2 / 3, 1 / 3])  # ends with the motion: left
+    starts_in_it = double_support_share(np.array([both, both, left]))  # known from the lift-off
+    np.testing.assert_allclose(starts_in_it[:2, 0], [2 / 3, 1 / 3])
+    assert np.isnan(double_support_share(np.array([both, both]))).all()  # no foot known
+    assert double_support_share(np.ones((4, 1), dtype=bool)) is None
+
+
+def test_load_share_reward_peaks_at_the_simulated_share(walk):
+    """The term is its full weight where the simulated right foot's share of the vertical
+    load equals the prior and falls off as exp(-k error²); outside double support it is the
+    full weight whatever the feet do."""
+    from dataclasses import replace
+
+    import mujoco
+
+    from policies.env import TrackingEnv
+    from policies.foot_loads import floor_wrenches
+
+    env = TrackingEnv(walk[0], walk[1])
+    cfg, task, ref = env.config, env.task, env.ref
+    zero = np.zeros(len(env.action_names))
+    for frame in np.flatnonzero(~np.isnan(ref.load_share[:, 0])):  # a state with both feet down
+        env.reset(frame=int(frame))
+        env.step(zero)
+        vertical = floor_wrenches(task.model, env.data, task.foot_of_geom, 2)[:, 2]
+        if vertical.min() > 10.0 and not np.isnan(ref.load_share[env.t, 0]):
+            break
+    assert vertical.min() > 10.0  # both feet touch the floor
+    frame = env.t
+    m, d, normal = task.model, env.data, {"r": 0.0, "l": 0.0}  # the floor is flat: normal = z
+    for i in range(d.ncon):
+        force = np.zeros(6)
+        mujoco.mj_contactForce(m, d, i, force)
+        bodies = [m.body(m.geom_bodyid[g]).name for g in (d.contact[i].geom1, d.contact[i].geom2)]
+        side = [b[-1] for b in bodies if b.endswith(("_r", "_l"))]
+        normal[side[0]] += force[0]
+    share = normal["r"] / (normal["r"] + normal["l"])  # feet are ordered right, left
+    prior = ref.load_share.copy()
+    for offset in (0.0, 0.1, -0.2):
+        prior[frame] = [share + offset, 1 - share - offset]
+        env.ref = replace(ref, load_share=prior)
+        expected = cfg.w_load_share * np.exp(-cfg.k_load_share * offset**2)
+        assert env._load_share_term() == pytest.approx(expected, rel=1e-9)
+    prior[frame] = np.nan
+    env.ref = replace(ref, load_share=prior)
+    assert env._load_share_term() == cfg.w_load_share

@@ -125,8 +125,14 @@ def train(
         workers=workers or os.cpu_count() or 1, loads=loads,
     )  # fmt: skip
     bar.close()
-    best = card["metrics"]["best_eval_score_deg"]
-    note(f"wrote {outdir} ({card['steps']} steps, best whole-trial tracking error {best:.2f}°)")
+    best, kept = card["metrics"]["best_eval_score_deg"], card["metrics"]["policy_checkpoint"]
+    if kept is None:
+        note(f"wrote {outdir} ({card['steps']} steps, no evaluation yet: no policy.pt)")
+        return
+    note(
+        f"wrote {outdir} ({card['steps']} steps; policy.pt from step {kept['global_step']}, "
+        f"whole-trial tracking error {kept['eval_score']:.2f}°, best {best:.2f}°)"
+    )
 
 
 def _parse_settings(settings: tuple[str, ...]) -> dict:

@@ -50,6 +50,7 @@ class TrackingConfig:
     contact_penetration: float = 0.002  # m of penetration the calibration leaves
     contact_grow: float = 0.005  # m: spheres the motions never press that deep grow up to this
     contact_radii: tuple[tuple[str, float], ...] | None = None  # (sphere, radius m): calibrated
+    heel_friction: float | None = 0.3  # each foot's rearmost sphere; None: as converted
     contact_solref: tuple[float, float] | None = (
         0.03,
         1.5,
@@ -66,6 +67,7 @@ class TrackingConfig:
     def from_dict(cls, values: dict) -> TrackingConfig:
         """The config saved by ``to_dict`` (fields it lacks take their defaults)."""
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        known.setdefault("heel_friction", None)  # policies from before it existed: feet unchanged
         if "future_frames" in known:
             known["future_frames"] = tuple(known["future_frames"])
         if known.get("contact_solref") is not None:

@@ -151,7 +151,7 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
     ]
     free = [j for j in range(model.njnt) if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
     root_height = (int(model.jnt_qposadr[free[0]]) + 2, 1.0) if free else None
-    return TaskModel(
+    task = TaskModel(
         model=model,
         nq=m0.nq,
         nv=m0.nv,
@@ -174,6 +174,29 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
         **_feet(model, root_body),
         root_height=vertical[0] if vertical else root_height,
     )
+    if config.heel_friction is not None:
+        _set_heel_friction(task, config.heel_friction)
+    return task
+
+
+def _set_heel_friction(task: TaskModel, friction: float) -> None:
+    """Give each foot's rearmost sphere (at the default pose) the sliding ``friction``.
+
+    A rigid heel has none of the heel pad's and shoe's shear compliance. The kinematics put the
+    heel on the floor while it still moves forwards over it, and with full friction the policy
+    brakes hard at every heel strike. Walking needs a friction coefficient of about 0.2 at
+    heel contact, so a heel capped a little above that can carry any force of normal walking
+    but slides instead of braking harder. MuJoCo takes the larger of two geoms' friction, so the
+    floor gets this value too (if it is lower) and the other spheres keep theirs.
+    """
+    m = task.model
+    d = mujoco.MjData(m)
+    mujoco.mj_kinematics(m, d)
+    for geoms in task.foot_geoms:
+        heel = geoms[int(np.argmin(d.geom_xpos[geoms, 0]))]
+        m.geom_friction[heel, 0] = friction
+    floor = task.foot_of_geom == -2
+    m.geom_friction[floor, 0] = np.minimum(m.geom_friction[floor, 0], friction)
 
 
 def _feet(model: mujoco.MjModel, root_body: int) -> dict:

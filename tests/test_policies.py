@@ -544,3 +544,30 @@ def test_load_share_reward_peaks_at_the_simulated_share(walk):
     prior[frame] = np.nan
     env.ref = replace(ref, load_share=prior)
     assert env._load_share_term() == cfg.w_load_share
+
+
+def test_heel_spheres_slide_at_the_heel_friction(walk):
+    """Contacts of each foot's rearmost sphere get ``heel_friction``, the others keep the
+    converted friction; a config without the field (an older policy) changes nothing."""
+    from dataclasses import replace
+
+    from policies.config import TrackingConfig
+    from policies.env import TrackingEnv
+
+    env = TrackingEnv(walk[0], walk[1])
+    m, d, task = env.task.model, env.data, env.task
+    heels = {f"kintwin_contact1_{side}" for side in "rl"}  # the spheres at the calcaneus
+    seen = set()
+    for frame in range(20, 280, 10):  # heel and forefoot contacts on both feet
+        env.reset(frame=frame)
+        env.step(np.zeros(len(env.action_names)))
+        for i in range(d.ncon):
+            names = {m.geom(g).name for g in (d.contact[i].geom1, d.contact[i].geom2)}
+            heel = bool(names & heels)
+            expected = env.config.heel_friction if heel else 0.8
+            assert d.contact[i].friction[0] == pytest.approx(expected), names
+            seen.add(heel)
+    assert seen == {True, False}
+    assert TrackingConfig.from_dict({}).heel_friction is None
+    plain = TrackingEnv(walk[0], walk[1], replace(env.config, heel_friction=None)).task.model
+    assert np.all(plain.geom_friction[np.concatenate(task.foot_geoms), 0] == 0.8)

@@ -67,7 +67,6 @@ class TrackingConfig:
     def from_dict(cls, values: dict) -> TrackingConfig:
         """The config saved by ``to_dict`` (fields it lacks take their defaults)."""
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
-        known.setdefault("heel_friction", None)  # policies from before it existed: feet unchanged
         if "future_frames" in known:
             known["future_frames"] = tuple(known["future_frames"])
         if known.get("contact_solref") is not None:
@@ -75,6 +74,12 @@ class TrackingConfig:
         if known.get("contact_radii") is not None:
             known["contact_radii"] = tuple((str(n), float(r)) for n, r in known["contact_radii"])
         return cls(**known)
+
+    @classmethod
+    def from_saved(cls, values: dict) -> TrackingConfig:
+        """The config of a saved policy: settings that change the simulation and that the
+        policy predates stay off (the feet it was trained with), the rest take defaults."""
+        return cls.from_dict({"heel_friction": None, **values})
 
     @property
     def action_alpha(self) -> float:

@@ -107,7 +107,7 @@ def run_imitation_id(
         check_writable(path, force)  # before any work
     converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
     checkpoint = load_checkpoint(policy_dir, converted.map["source_sha256"], str(model))
-    config = TrackingConfig.from_dict(checkpoint["tracking_config"])
+    config = TrackingConfig.from_saved(checkpoint["tracking_config"])
     trajectory = _trajectory(converted, coordinates, config, time_range)
     adapted = None
     if adapt_minutes:

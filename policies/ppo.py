@@ -355,7 +355,7 @@ def _open_session(
         sha, name = converted.map["source_sha256"], converted.osim.path
         old = load_checkpoint(outdir / LAST_FILE, sha, name)
         saved = old["tracking_config"]
-        tracking = TrackingConfig.from_dict(saved)
+        tracking = TrackingConfig.from_saved(saved)
         cfg = PPOConfig(**old["ppo_config"])
     tracking, cfg = tracking or TrackingConfig(), cfg or PPOConfig()
     if tracking.calibrate_contacts and tracking.contact_radii is None:

@@ -574,6 +574,7 @@ def test_heel_spheres_slide_at_the_heel_friction(walk):
             assert d.contact[i].friction[0] == pytest.approx(expected), names
             seen.add(heel)
     assert seen == {True, False}
-    assert TrackingConfig.from_dict({}).heel_friction is None
+    assert TrackingConfig.from_saved({}).heel_friction is None  # a policy from before it
+    assert TrackingConfig.from_dict({}).heel_friction == 0.3  # a new run (kintwin train)
     plain = TrackingEnv(walk[0], walk[1], replace(env.config, heel_friction=None)).task.model
     assert np.all(plain.geom_friction[np.concatenate(task.foot_geoms), 0] == 0.8)

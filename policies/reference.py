@@ -204,24 +204,14 @@ def double_support_share(stance: np.ndarray) -> np.ndarray | None:
     """
     if stance.ndim != 2 or stance.shape[1] != 2:
         return None
-    n = len(stance)
-    share = np.full((n, 2), np.nan)
-    both = stance.all(axis=1)
-    start = 0
-    while start < n:
-        if not both[start]:
-            start += 1
-            continue
-        end = start
-        while end + 1 < n and both[end + 1]:
-            end += 1
-        trailing = _trailing_foot(stance, start, end)
+    share = np.full((len(stance), 2), np.nan)
+    edges = np.diff(np.concatenate([[0], stance.all(axis=1).astype(int), [0]]))
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        trailing = _trailing_foot(stance, start, stop - 1)
         if trailing is not None:
-            rows = np.arange(start, end + 1)
-            falling = (end + 1 - rows) / (end - start + 2)
-            share[rows, trailing] = falling
-            share[rows, 1 - trailing] = 1.0 - falling
-        start = end + 1
+            falling = (stop - np.arange(start, stop)) / (stop - start + 1)
+            share[start:stop, trailing] = falling
+            share[start:stop, 1 - trailing] = 1.0 - falling
     return share
 
 

@@ -186,6 +186,16 @@ def test_cli_train_runs(shared_data: Path, tmp_path: Path):
     result = CliRunner().invoke(cli, [*args, "--steps", "256", "--envs", "2"])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "card.json").read_text())["steps"] == 256
+    assert "policy.pt from step" in result.output
+    # a run from before policy.pt was chosen this way, resumed at its budget: no new evaluation
+    import torch
+
+    last = torch.load(tmp_path / "last.pt", weights_only=False)
+    del last["policy_eval"]
+    torch.save(last, tmp_path / "last.pt")
+    again = CliRunner().invoke(cli, [*args, "--steps", "256", "--envs", "2", "--resume"])
+    assert again.exit_code == 0, again.output
+    assert "256 steps, best whole-trial tracking error" in again.output
 
 
 def test_residual_root_forces_are_optional_actions(walk):

@@ -126,8 +126,8 @@ def train(
     )  # fmt: skip
     bar.close()
     best, kept = card["metrics"]["best_eval_score_deg"], card["metrics"]["policy_checkpoint"]
-    if kept is None:
-        note(f"wrote {outdir} ({card['steps']} steps, no evaluation yet: no policy.pt)")
+    if kept is None:  # no evaluation in this call (a resumed run already at its budget)
+        note(f"wrote {outdir} ({card['steps']} steps, best whole-trial tracking error {best:.2f}°)")
         return
     note(
         f"wrote {outdir} ({card['steps']} steps; policy.pt from step {kept['global_step']}, "

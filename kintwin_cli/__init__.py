@@ -1,3 +1,5 @@
 """KinTwin CLI: OpenSim-compatible inverse dynamics and muscle activations by imitation in MuJoCo."""
 
-__version__ = "0.1.0"
+from converters.version import __version__
+
+__all__ = ["__version__"]

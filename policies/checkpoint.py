@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from converters.errors import KintwinError
+from converters.version import __version__
 from policies.ppo import Agent, RunningNorm
 
 __all__ = [
@@ -38,7 +39,6 @@ def package_versions() -> dict[str, str]:
     import mujoco
     import numpy
 
-    from kintwin_cli import __version__
 
     return {
         "kintwin": __version__,

@@ -10,6 +10,7 @@ import mujoco
 from converters.mjcf.builder import Conversion
 from converters.osim.model import OsimModel
 from converters.spatial import OPENSIM_TO_MUJOCO
+from converters.version import __version__
 
 __all__ = ["build_map", "MAP_VERSION"]
 
@@ -22,8 +23,6 @@ def _sha256(path: str | Path) -> str:
 
 def build_map(model: OsimModel, conversion: Conversion, mj_model: mujoco.MjModel) -> dict:
     """A json-ready description: coordinates, dependent joints, bodies, markers, contacts, mass."""
-    from kintwin_cli import __version__
-
     kinematics = conversion.kinematics
     coupled = {c.dependent: c for c in kinematics.couplings}
     own = {s.coordinate: s for s in kinematics.slots if s.function is None}

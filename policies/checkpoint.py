@@ -7,6 +7,7 @@ can be evaluated without the training process. A policy is refused for any other
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 
 from converters.errors import KintwinError
 from converters.version import __version__
-from policies.ppo import Agent, RunningNorm
+from policies.agent import Agent, RunningNorm
 
 __all__ = [
     "POLICY_FILE",
@@ -27,6 +28,7 @@ __all__ = [
     "agent_from_checkpoint",
     "write_card",
     "read_card",
+    "file_sha256",
 ]
 
 POLICY_FILE = "policy.pt"
@@ -38,7 +40,6 @@ def package_versions() -> dict[str, str]:
     """Versions of the packages a checkpoint depends on."""
     import mujoco
     import numpy
-
 
     return {
         "kintwin": __version__,
@@ -105,6 +106,15 @@ def agent_from_checkpoint(ckpt: dict) -> tuple[Agent, RunningNorm]:
     return agent, norm
 
 
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes: names a training file wherever a colleague keeps it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_card(policy_dir: str | Path, card: dict) -> Path:
     """Write ``card.json`` (model hash, coordinates, drive, motions, steps, wall time, metrics)."""
     path = Path(policy_dir) / CARD_FILE
@@ -115,6 +125,8 @@ def write_card(policy_dir: str | Path, card: dict) -> Path:
 
 
 def read_card(policy_dir: str | Path) -> dict:
+    """The card of a policy directory (older cards hold absolute paths where newer ones hold
+    file names and SHA-256)."""
     path = Path(policy_dir) / CARD_FILE
     if not path.exists():
         raise KintwinError(f"{path}: no policy card there")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TrackingConfig"]
+from converters.errors import KintwinError
+
+__all__ = ["TrackingConfig", "parse_settings"]
 
 
 @dataclass(frozen=True)
@@ -87,3 +90,26 @@ class TrackingConfig:
         if not self.action_filter_hz:
             return 1.0
         return float(1.0 - np.exp(-2.0 * np.pi * self.action_filter_hz * self.control_dt))
+
+
+def parse_settings(items: Iterable[str]) -> dict:
+    """``NAME=VALUE`` texts as TrackingConfig values: numbers, ``a,b`` tuples of numbers,
+    true/false, none. Raises KintwinError naming the item (and the known names)."""
+    values = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        if name not in TrackingConfig.__dataclass_fields__ or not text:
+            known = ", ".join(TrackingConfig.__dataclass_fields__)
+            raise KintwinError(f"--set '{item}': expected NAME=VALUE with NAME one of {known}")
+        lowered = text.strip().lower()
+        if lowered in ("none", "null"):
+            values[name] = None
+        elif lowered in ("true", "false"):
+            values[name] = lowered == "true"
+        else:
+            try:
+                numbers = [float(x) for x in text.split(",")]
+            except ValueError:
+                raise KintwinError(f"--set '{item}': '{text}' is not a number") from None
+            values[name] = numbers[0] if len(numbers) == 1 else tuple(numbers)
+    return values

@@ -212,6 +212,32 @@ class TrackingEnv:
         obs = self.observation() if stable else np.zeros(len(self.obs_names), np.float32)
         return obs, (reward if stable else 0.0), terminated, truncated, info
 
+    def snapshot(self) -> dict:
+        """Everything the next ``step`` depends on, to resume a run exactly: MuJoCo's
+        integration state (warm start included), the reference and its frame, the filtered
+        action, the last torque and the random generator."""
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        physics = np.empty(mujoco.mj_stateSize(self.task.model, spec))
+        mujoco.mj_getState(self.task.model, self.data, physics, spec)
+        reference = next(i for i, r in enumerate(self.references) if r is self.ref)
+        return {
+            "physics": physics,
+            "reference": reference,
+            "t": self.t,
+            "prev_action": self.prev_action.copy(),
+            "prev_torque": self.prev_torque.copy(),
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def restore(self, snapshot: dict) -> None:
+        """Return to a :meth:`snapshot` (of a copy of the same task)."""
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        mujoco.mj_setState(self.task.model, self.data, snapshot["physics"], spec)
+        self.ref, self.t = self.references[snapshot["reference"]], int(snapshot["t"])
+        self.prev_action[:] = snapshot["prev_action"]
+        self.prev_torque[:] = snapshot["prev_torque"]
+        self.rng.bit_generator.state = snapshot["rng"]
+
     def _grf_term(self) -> float:
         """Measured-GRF agreement, only for a reference with force plates (else 0)."""
         if self.ref.grf is None:
@@ -349,6 +375,14 @@ class VectorEnv:
     def set_rng_states(self, states: list[dict]) -> None:
         for env, state in zip(self.envs, states, strict=False):
             env.rng.bit_generator.state = state
+
+    def snapshots(self) -> list[dict]:
+        """Every copy's :meth:`TrackingEnv.snapshot`."""
+        return [env.snapshot() for env in self.envs]
+
+    def restore(self, snapshots: list[dict]) -> None:
+        for env, snapshot in zip(self.envs, snapshots, strict=True):
+            env.restore(snapshot)
 
     def worker_cpu_seconds(self) -> float:
         """CPU time of worker processes: none, the copies step in this process."""

@@ -151,7 +151,8 @@ def _adapt(converted, trajectory, coordinates, outputs, checkpoint, config, minu
     import shutil
 
     from policies.checkpoint import load_checkpoint
-    from policies.ppo import PPOConfig, train
+    from policies.ppo import PPOConfig
+    from policies.train import train
 
     directory = outputs.adapted_policy  # checked writable before any work
     if directory.exists():

@@ -31,6 +31,11 @@ def _worker(pipe, converted, trajectories, config, num_envs: int, seed: int, loa
             pipe.send(time.process_time())
         elif command == "get_rng":
             pipe.send(envs.rng_states())
+        elif command == "snapshots":
+            pipe.send(envs.snapshots())
+        elif command == "restore":
+            envs.restore(payload)
+            pipe.send(None)
         elif command == "set_rng":
             envs.set_rng_states(payload)
             pipe.send(None)
@@ -47,7 +52,7 @@ def _blocks(num_envs: int, workers: int) -> list[tuple[int, int]]:
 
 class ProcessVectorEnv:
     """Same interface as :class:`VectorEnv` (``reset``, ``step``, names, task, references, RNG
-    states), with the copies stepped in ``workers`` processes."""
+    states, snapshots), with the copies stepped in ``workers`` processes."""
 
     def __init__(
         self,
@@ -116,6 +121,18 @@ class ProcessVectorEnv:
     def set_rng_states(self, states: list[dict]) -> None:
         for pipe, (start, stop) in zip(self._pipes, self._blocks, strict=True):
             pipe.send(("set_rng", states[start:stop]))
+        for pipe in self._pipes:
+            pipe.recv()
+
+    def snapshots(self) -> list[dict]:
+        """Every copy's :meth:`~policies.env.TrackingEnv.snapshot`, in copy order."""
+        for pipe in self._pipes:
+            pipe.send(("snapshots", None))
+        return [snapshot for pipe in self._pipes for snapshot in pipe.recv()]
+
+    def restore(self, snapshots: list[dict]) -> None:
+        for pipe, (start, stop) in zip(self._pipes, self._blocks, strict=True):
+            pipe.send(("restore", snapshots[start:stop]))
         for pipe in self._pipes:
             pipe.recv()
 

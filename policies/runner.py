@@ -8,9 +8,9 @@ import mujoco
 import numpy as np
 import torch
 
+from policies.agent import Agent, RunningNorm
 from policies.env import TrackingEnv
 from policies.foot_loads import FootGroup, FootLoadRecorder
-from policies.ppo import Agent, RunningNorm
 
 __all__ = ["Rollout", "run_policy", "evaluate", "trial_span"]
 

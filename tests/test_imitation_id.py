@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -307,7 +308,8 @@ def test_adapt_minutes_fine_tunes_a_copy_of_the_policy(shared_data: Path, tmp_pa
     assert result.exit_code == 0, result.output
     adapted = tmp_path / "out/short_adapted_policy"
     card = json.loads((adapted / "card.json").read_text())
-    assert card["steps"] > 0 and card["training_motions"] == [str(trial)]
+    assert card["steps"] > 0 and card["training_motions"] == [trial.name]
+    assert card["training_motions_sha256"] == [hashlib.sha256(trial.read_bytes()).hexdigest()]
     summary = json.loads((tmp_path / "out/short_summary.json").read_text())
     assert summary["adapted_policy"] == str(adapted)
     assert (SHIPPED / "policy.pt").read_bytes() == before  # the shipped policy is untouched
@@ -321,7 +323,8 @@ def test_a_fall_is_reported_and_the_tracked_part_written(shared_data: Path, tmp_
     from converters.motion import coordinate_series, make_trajectory
     from converters.opensim_io.table import read_table
     from policies.env import TrackingConfig
-    from policies.ppo import PPOConfig, train
+    from policies.ppo import PPOConfig
+    from policies.train import train
 
     p = shared_data / GAIT
     converted = convert_osim(p / "subject01.osim", ConvertOptions(meshes=False, muscles=False))

@@ -34,7 +34,8 @@ def walk(shared_data: Path):
 @pytest.fixture(scope="module")
 def trained(walk, tmp_path_factory) -> Path:
     """A policy directory after 3 PPO iterations (small batches)."""
-    from policies.ppo import PPOConfig, train
+    from policies.ppo import PPOConfig
+    from policies.train import train
 
     outdir = tmp_path_factory.mktemp("policy")
     cfg = PPOConfig(num_envs=4, num_steps=32, checkpoint_every=2, eval_every=2)
@@ -105,7 +106,7 @@ def test_training_writes_checkpoints_card_and_log(trained: Path):
 
 
 def test_resume_continues_the_step_count(walk, trained: Path):
-    from policies.ppo import train
+    from policies.train import train
 
     card = train(walk[0], [walk[1]], ["walk"], trained, max_steps=5 * 4 * 32, resume=True)
     assert card["steps"] == 5 * 4 * 32 and card["iterations"] == 5
@@ -121,7 +122,8 @@ def test_policy_pt_is_the_latest_evaluation_near_the_best(walk, tmp_path: Path, 
 
     import torch
 
-    from policies.ppo import PPOConfig, train
+    from policies.ppo import PPOConfig
+    from policies.train import train
 
     cfg = PPOConfig(num_envs=2, num_steps=16, eval_every=1, keep_within_deg=keep_within_deg)
     card = train(walk[0], [walk[1]], ["walk"], tmp_path, cfg=cfg, max_steps=4 * 2 * 16)
@@ -404,7 +406,8 @@ def test_worker_processes_step_exactly_like_one_process(walk):
 
 
 def test_training_with_two_workers_matches_one(walk, tmp_path: Path):
-    from policies.ppo import PPOConfig, train
+    from policies.ppo import PPOConfig
+    from policies.train import train
 
     cfg = PPOConfig(num_envs=4, num_steps=16, eval_every=2, checkpoint_every=2)
     cards = [

@@ -12,6 +12,19 @@ from kintwin_cli.output import note
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
+def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -> tuple:
+    """``MOTION=LOADS.xml`` texts as (motion, loads) paths."""
+    from converters.errors import KintwinError
+
+    pairs = []
+    for item in items:
+        motion, _, xml = item.partition("=")
+        if not motion or not xml:
+            raise KintwinError(f"--grf-for '{item}': expected MOTION=LOADS.xml")
+        pairs.append((Path(motion), Path(xml)))
+    return tuple(pairs)
+
+
 @click.command()
 @click.option("--model", required=True, type=EXISTING_FILE, help="The .osim model.")
 @click.option(
@@ -24,6 +37,7 @@ EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     "grf_for",
     multiple=True,
     metavar="MOTION=LOADS.xml",
+    callback=_pairs,
     help="Force plates of a training motion (OpenSim ExternalLoads): adds a reward for "
     "simulated GRF near the measured, per foot. Repeatable.",
 )
@@ -32,6 +46,7 @@ EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--minutes", type=float, help="Wall-time budget of this run, minutes.")
 @click.option("--steps", type=int, help="Total environment steps (resumed ones included).")
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT/last.pt.")
+@click.option("--force", is_flag=True, help="Replace the run already in OUTPUT.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--envs", "num_envs", type=int, default=16, show_default=True)
 @click.option(
@@ -54,12 +69,13 @@ def train(
     model: Path,
     motions: tuple[Path, ...],
     more_motions: tuple[Path, ...],
-    grf_for: tuple[str, ...],
+    grf_for: tuple[tuple[Path, Path], ...],
     drive: str,
     outdir: Path,
     minutes: float | None,
     steps: int | None,
     resume: bool,
+    force: bool,
     seed: int,
     num_envs: int,
     workers: int | None,
@@ -79,35 +95,18 @@ def train(
     """
     from tqdm import tqdm
 
-    from converters.errors import KintwinError
-    from converters.mjcf.builder import ConvertOptions
-    from converters.model_conversion import convert_osim
-    from converters.motion import coordinate_series, make_trajectory
-    from converters.opensim_io.table import read_table
-    from policies.env import TrackingConfig
-    from policies.ppo import PPOConfig
-    from policies.ppo import train as run_training
+    from policies.config import parse_settings
+    from policies.train import TrainingRun, train_policy
 
-    if minutes is None and steps is None:
-        raise KintwinError("give a budget: --minutes N or --steps N")
-    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
-    belt = 0.0 if overground else treadmill
-    tracking = TrackingConfig.from_dict(
-        {"belt_speed": belt, "residual_root": residual_root, **_parse_settings(settings)}
-    )
-    m = converted.mj_model
-    paths = list(motions) + list(more_motions)
-    trajectories = [
-        make_trajectory(
-            coordinate_series(read_table(p), converted.osim, p),
-            converted.kinematics,
-            m.nq,
-            m.nv,
-            tracking.lowpass_hz,
-        )  # fmt: skip
-        for p in paths
-    ]
-    loads = _training_loads(grf_for, paths)
+    tracking = {
+        "belt_speed": 0.0 if overground else treadmill,
+        "residual_root": residual_root,
+        **parse_settings(settings),
+    }
+    run = TrainingRun(
+        model, (*motions, *more_motions), outdir, steps, minutes, resume, force, grf_for,
+        tracking, seed, num_envs, workers or os.cpu_count() or 1,
+    )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
 
     def progress(row: dict) -> None:
@@ -118,13 +117,10 @@ def train(
             err=f"{row['tracking_error_deg']:.2f}°",
         )
 
-    card = run_training(
-        converted, trajectories, [str(p) for p in paths], outdir, tracking,
-        PPOConfig(num_envs=num_envs, seed=seed), steps,
-        None if minutes is None else minutes * 60, resume, progress,
-        workers=workers or os.cpu_count() or 1, loads=loads,
-    )  # fmt: skip
-    bar.close()
+    try:
+        card = train_policy(run, progress)
+    finally:
+        bar.close()
     best, kept = card["metrics"]["best_eval_score_deg"], card["metrics"]["policy_checkpoint"]
     if kept is None:  # no evaluation in this call (a resumed run already at its budget)
         note(f"wrote {outdir} ({card['steps']} steps, best whole-trial tracking error {best:.2f}°)")
@@ -133,47 +129,3 @@ def train(
         f"wrote {outdir} ({card['steps']} steps; policy.pt from step {kept['global_step']}, "
         f"whole-trial tracking error {kept['eval_score']:.2f}°, best {best:.2f}°)"
     )
-
-
-def _parse_settings(settings: tuple[str, ...]) -> dict:
-    """``NAME=VALUE`` pairs as TrackingConfig values (numbers, ``a,b`` pairs, true/false, none)."""
-    from converters.errors import KintwinError
-    from policies.env import TrackingConfig
-
-    values = {}
-    for item in settings:
-        name, _, text = item.partition("=")
-        if name not in TrackingConfig.__dataclass_fields__ or not text:
-            known = ", ".join(TrackingConfig.__dataclass_fields__)
-            raise KintwinError(f"--set '{item}': expected NAME=VALUE with NAME one of {known}")
-        lowered = text.strip().lower()
-        if lowered in ("none", "null"):
-            values[name] = None
-        elif lowered in ("true", "false"):
-            values[name] = lowered == "true"
-        else:
-            try:
-                numbers = [float(x) for x in text.split(",")]
-            except ValueError:
-                raise KintwinError(f"--set '{item}': '{text}' is not a number") from None
-            values[name] = numbers[0] if len(numbers) == 1 else tuple(numbers)
-    return values
-
-
-def _training_loads(grf_for: tuple[str, ...], motions: list[Path]) -> list | None:
-    """One ExternalLoads (or None) per motion from ``MOTION=LOADS.xml`` pairs."""
-    from converters.errors import KintwinError
-    from converters.opensim_io.external_loads import load_external_loads
-
-    if not grf_for:
-        return None
-    by_motion = {}
-    for item in grf_for:
-        motion, _, xml = item.partition("=")
-        if not xml:
-            raise KintwinError(f"--grf-for '{item}': expected MOTION=LOADS.xml")
-        matches = [p for p in motions if p.resolve() == Path(motion).resolve()]
-        if not matches:
-            raise KintwinError(f"--grf-for '{item}': {motion} is not one of the --motions")
-        by_motion[matches[0]] = load_external_loads(xml)
-    return [by_motion.get(p) for p in motions]

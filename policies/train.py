@@ -1,0 +1,467 @@
+"""The training run: PPO iterations, log, checkpoints, card and resume, into one policy directory.
+
+``train`` runs on a converted model and trajectories already in memory (tests, fine-tuning);
+``train_policy`` is ``kintwin train``: it reads the files of a :class:`TrainingRun`, then calls
+``train``. A run writes ``log.csv``/``log.jsonl`` (one row per iteration), ``policy.pt`` (the
+policy to use), ``last.pt`` (everything needed to continue: weights, normaliser, optimizer,
+random generators and every simulated copy's state) and ``card.json``.
+
+A run killed at any moment resumes from its last ``last.pt`` (``resume=True``), losing at most
+``checkpoint_every`` iterations, and then computes exactly what the uninterrupted run computes:
+the log is cut back to the checkpoint's iteration, and the copies continue from the states they
+had, not from fresh resets.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from converters.errors import KintwinError
+from policies.agent import Agent, RunningNorm
+from policies.checkpoint import (
+    CARD_FILE,
+    LAST_FILE,
+    POLICY_FILE,
+    file_sha256,
+    load_checkpoint,
+    package_versions,
+    save_checkpoint,
+    write_card,
+)
+from policies.config import TrackingConfig
+from policies.ppo import PPOConfig, collect_rollout, compute_gae, ppo_update
+
+__all__ = ["TrainingRun", "train_policy", "train", "prepare_output", "RUN_FILES"]
+
+LOG_FILES = ("log.jsonl", "log.csv")
+RUN_FILES = (POLICY_FILE, LAST_FILE, CARD_FILE, *LOG_FILES)  # what a run writes
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """``kintwin train``: what to learn from, for how long, into which directory."""
+
+    model: Path  # the .osim model
+    motions: tuple[Path, ...]  # IK coordinates (.mot/.sto) to imitate
+    outdir: Path  # the policy directory
+    max_steps: int | None = None  # environment steps in total, resumed ones included
+    max_minutes: float | None = None  # wall time of this call, min
+    resume: bool = False  # continue from outdir/last.pt (its settings win)
+    force: bool = False  # outdir holds a previous run: replace it
+    force_plates: tuple[tuple[Path, Path], ...] = ()  # (motion, ExternalLoads .xml) pairs
+    tracking: dict = field(default_factory=dict)  # TrackingConfig fields to override
+    seed: int = 1
+    num_envs: int = 16  # simulated copies
+    workers: int = 1  # processes stepping the copies (results do not depend on it)
+
+
+def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None = None) -> dict:
+    """Read the model, motions and force plates of ``run``, train, return the final card.
+
+    Refuses (before any work) a run without a budget, a non-empty output directory unless
+    resuming or forced, and force plates for a motion that is not trained on.
+    """
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+
+    if run.max_steps is None and run.max_minutes is None:
+        raise KintwinError("give a budget: --minutes N or --steps N")
+    prepare_output(run.outdir, run.resume, run.force)
+    loads = _training_loads(run.force_plates, list(run.motions))
+    converted = convert_osim(run.model, ConvertOptions(meshes=False, muscles=False))
+    tracking = TrackingConfig.from_dict(run.tracking)
+    m = converted.mj_model
+    trajectories = [
+        make_trajectory(series, converted.kinematics, m.nq, m.nv, tracking.lowpass_hz)
+        for series in (coordinate_series(read_table(p), converted.osim, p) for p in run.motions)
+    ]
+    seconds = None if run.max_minutes is None else run.max_minutes * 60.0
+    return train(
+        converted, trajectories, [str(p) for p in run.motions], run.outdir, tracking,
+        PPOConfig(num_envs=run.num_envs, seed=run.seed), run.max_steps, seconds, run.resume,
+        on_iteration, workers=run.workers, loads=loads, force=run.force,
+    )  # fmt: skip
+
+
+def _training_loads(pairs: tuple[tuple[Path, Path], ...], motions: list[Path]) -> list | None:
+    """One ExternalLoads (or None) per motion from (motion, ExternalLoads .xml) pairs."""
+    from converters.opensim_io.external_loads import load_external_loads
+
+    if not pairs:
+        return None
+    by_motion = {}
+    for motion, xml in pairs:
+        matches = [p for p in motions if Path(p).resolve() == Path(motion).resolve()]
+        if not matches:
+            raise KintwinError(f"--grf-for '{motion}={xml}': {motion} is not one of the --motions")
+        by_motion[matches[0]] = load_external_loads(xml)
+    return [by_motion.get(p) for p in motions]
+
+
+def prepare_output(outdir: str | Path, resume: bool, force: bool) -> None:
+    """Check (and with ``force`` clear) the policy directory before a run.
+
+    Resuming needs ``last.pt`` there. Otherwise the directory must be missing or empty; with
+    ``force`` the previous run's files (:data:`RUN_FILES`) are removed so the new run starts
+    clean instead of appending to the old log. Raises KintwinError.
+    """
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise KintwinError(f"{outdir}: not a directory")
+    if resume:
+        if not (outdir / LAST_FILE).is_file():
+            raise KintwinError(f"{outdir}: nothing to resume (no {LAST_FILE} there)")
+        return
+    if not outdir.is_dir() or not any(outdir.iterdir()):
+        return
+    if not force:
+        raise KintwinError(
+            f"{outdir}: not empty; use --resume to continue the run there or --force to replace it"
+        )
+    for name in RUN_FILES:
+        for path in (outdir / name, outdir / f"{name}.tmp"):
+            path.unlink(missing_ok=True)
+
+
+def train(
+    converted,
+    trajectories: list,
+    motions: list[str],
+    outdir: str | Path,
+    tracking: TrackingConfig | None = None,
+    cfg: PPOConfig | None = None,
+    max_steps: int | None = None,
+    max_seconds: float | None = None,
+    resume: bool = False,
+    on_iteration: Callable[[dict], None] | None = None,
+    init: dict | None = None,
+    workers: int = 1,
+    loads: list | None = None,
+    force: bool = False,
+) -> dict:
+    """Train a tracking policy into ``outdir``; returns the final card.
+
+    ``motions`` names the trajectories on the card (their files' names and SHA-256 when they
+    are paths). Stops after ``max_steps`` environment steps in total (resumed ones included)
+    or ``max_seconds`` of wall time in this call. ``on_iteration(row)`` gets each log row.
+    ``init`` (a loaded checkpoint) starts a new run from its weights, for fine-tuning.
+    ``workers`` processes step the copies (the results do not depend on how many).
+    ``loads`` (one ExternalLoads or None per trajectory) adds measured-GRF reward terms.
+    ``policy.pt`` is the latest policy whose deterministic whole-trial tracking came within
+    ``keep_within_deg`` of the best so far: among policies that track about equally well, the
+    one trained longest on the other reward terms (load share, smoothness, effort), yet never
+    one caught in a dip. ``last.pt`` resumes. See :func:`prepare_output` for ``force``.
+    """
+    prepare_output(outdir, resume, force)
+    s = _open_session(
+        converted, trajectories, motions, outdir, tracking, cfg, resume, init, workers, loads
+    )
+    try:
+        return _run(s, max_steps, max_seconds, on_iteration)
+    finally:
+        s.envs.close()
+
+
+# ------------------------------------------------------------------------------ the session
+
+
+@dataclass
+class _Session:
+    """The live objects of one training run."""
+
+    converted: object
+    motions: list[dict]  # {"file": name, "sha256": digest or None} per trajectory
+    outdir: Path
+    tracking: TrackingConfig
+    cfg: PPOConfig
+    envs: object  # VectorEnv or ProcessVectorEnv
+    eval_env: object  # TrackingEnv
+    agent: Agent
+    norm: RunningNorm
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    state: dict
+    raw_obs: np.ndarray | None = None  # the copies' current observations, unnormalised
+
+    def meta(self) -> dict:
+        """Everything a checkpoint holds besides weights and normaliser."""
+        return {
+            "model_sha256": self.converted.map["source_sha256"],
+            "model_name": Path(self.converted.osim.path).name,
+            "obs_names": self.envs.obs_names,
+            "action_names": self.envs.action_names,
+            "coordinates": self.envs.task.coordinates,
+            "tracking_config": self.tracking.to_dict(),
+            "ppo_config": self.cfg.to_dict(),
+            "drive": "torque",
+            **self.state,
+        }
+
+    def save_last(self) -> None:
+        """``last.pt``: the checkpoint plus optimizer, random generators and the copies'
+        states and observations, for ``--resume``."""
+        extra = {
+            "optimizer": self.optimizer.state_dict(),
+            "torch_generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "env_states": self.envs.snapshots(),
+            "raw_obs": self.raw_obs,
+            "eval_rng": self.eval_env.rng.bit_generator.state,
+        }
+        save_checkpoint(self.outdir / LAST_FILE, self.agent, self.norm, {**self.meta(), **extra})
+
+    def resume(self) -> None:
+        """Load ``last.pt`` into the live objects and counters; cut the log back to it."""
+        conv = self.converted
+        ckpt = load_checkpoint(self.outdir / LAST_FILE, conv.map["source_sha256"], conv.osim.path)
+        self.agent.load_state_dict(ckpt["agent"])
+        self.norm.load_state_dict(ckpt["obs_norm"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.generator.set_state(ckpt["torch_generator"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        if "env_states" in ckpt:
+            self.envs.restore(ckpt["env_states"])
+            self.raw_obs = ckpt["raw_obs"]
+        else:  # a last.pt from before the copies' states were saved: fresh resets
+            self.envs.set_rng_states(ckpt["env_rng"])
+        self.eval_env.rng.bit_generator.state = ckpt["eval_rng"]
+        self.state = {k: ckpt.get(k, self.state[k]) for k in self.state}
+        _truncate_log(self.outdir, self.state["iteration"])
+
+    def evaluate(self) -> dict:
+        """Deterministic whole-trial tracking; ``eval_score`` (deg) adds 90° x untracked fraction."""
+        from policies.runner import evaluate
+
+        result = evaluate(self.eval_env, self.agent, self.norm)
+        untracked = 1.0 - result["eval_fraction_tracked"]
+        return {**result, "eval_score": result["eval_tracking_error_deg"] + 90.0 * untracked}
+
+
+def _seed_all(seed: int) -> torch.Generator:
+    """Seed torch's global generator (action sampling); the minibatch generator to return."""
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def _describe(motion: str) -> dict:
+    """A training motion as a colleague can find it: file name and SHA-256 (None for a label
+    that is not a file)."""
+    path = Path(motion)
+    return {"file": path.name, "sha256": file_sha256(path) if path.is_file() else None}
+
+
+def _open_session(
+    converted, trajectories, motions, outdir, tracking, cfg, resume, init=None, workers=1,
+    loads=None,
+) -> _Session:  # fmt: skip
+    from policies.env import TrackingEnv, calibrate_contacts
+    from policies.parallel import make_vector_env
+
+    outdir = Path(outdir)
+    if resume:
+        sha, name = converted.map["source_sha256"], converted.osim.path
+        old = load_checkpoint(outdir / LAST_FILE, sha, name)
+        tracking = TrackingConfig.from_saved(old["tracking_config"])
+        cfg = PPOConfig(**old["ppo_config"])
+    tracking, cfg = tracking or TrackingConfig(), cfg or PPOConfig()
+    if tracking.calibrate_contacts and tracking.contact_radii is None:
+        tracking = calibrate_contacts(converted, trajectories, tracking)
+    outdir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.torch_threads)
+    generator = _seed_all(cfg.seed)
+    envs = make_vector_env(
+        converted, trajectories, tracking, cfg.num_envs, cfg.seed, workers, loads
+    )
+    eval_env = TrackingEnv(None, None, tracking, cfg.seed - 1, envs.task, envs.references)
+    agent = Agent(len(envs.obs_names), len(envs.action_names), cfg.hidden, cfg.init_log_std)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
+    state = {
+        "global_step": 0,
+        "iteration": 0,
+        "best_error": float("inf"),
+        "policy_eval": None,  # iteration, steps, times and score of policy.pt
+        "wall_time": 0.0,
+        "cpu_time": 0.0,
+        "last_eval": None,  # the latest evaluation's log keys, repeated until the next one
+    }
+    session = _Session(
+        converted, [_describe(m) for m in motions], outdir, tracking, cfg, envs, eval_env,
+        agent, RunningNorm(len(envs.obs_names)), optimizer, generator, state,
+    )  # fmt: skip
+    if resume:
+        session.resume()
+    elif init is not None:  # fine-tuning: start from another run's weights and normaliser
+        agent.load_state_dict(init["agent"])
+        session.norm.load_state_dict(init["obs_norm"])
+    return session
+
+
+# ------------------------------------------------------------------------------ the loop
+
+
+def _run(s: _Session, max_steps, max_seconds, on_iteration) -> dict:
+    """The training loop of an open session; returns the final card."""
+    if s.raw_obs is None:
+        s.raw_obs = s.envs.reset()
+    start, wall_start, row = time.time(), s.state["wall_time"], {}
+
+    def clock() -> float:
+        return wall_start + time.time() - start
+
+    while not (max_steps is not None and s.state["global_step"] >= max_steps) and not (
+        max_seconds is not None and time.time() - start >= max_seconds
+    ):
+        if s.cfg.anneal_lr:
+            done = _budget_used(s.state["global_step"], max_steps, time.time() - start, max_seconds)
+            s.optimizer.param_groups[0]["lr"] = s.cfg.learning_rate * max(0.05, 1.0 - done)
+        row = _iterate(s, clock)
+        if on_iteration is not None:
+            on_iteration(row)
+    if row:
+        s.save_last()
+    return _write_card(s, row)
+
+
+def _iterate(s: _Session, clock: Callable[[], float]) -> dict:
+    """One PPO iteration, its evaluation, log row and checkpoints (the row is logged first, so
+    a checkpoint's iteration is always in the log)."""
+    t0, cpu0 = time.time(), time.process_time() + s.envs.worker_cpu_seconds()
+    exp, s.raw_obs = collect_rollout(s.envs, s.agent, s.norm, s.raw_obs, s.cfg)
+    with torch.no_grad():
+        next_value = s.agent.value(exp.next_obs)
+    advantages, returns = compute_gae(
+        exp.rewards, exp.values, exp.dones, next_value, exp.next_done,
+        s.cfg.gamma, s.cfg.gae_lambda,
+    )  # fmt: skip
+    losses = ppo_update(s.agent, s.optimizer, exp, advantages, returns, s.cfg, s.generator)
+    n = s.cfg.num_envs * s.cfg.num_steps
+    s.state["global_step"] += n
+    s.state["iteration"] += 1
+    speed = n / (time.time() - t0)
+    evaluation = None
+    fresh = s.state["iteration"] % s.cfg.eval_every == 1 or s.cfg.eval_every == 1
+    if fresh:
+        evaluation = s.evaluate()
+    elif s.state["last_eval"] is not None:
+        evaluation = s.state["last_eval"]
+    s.state["wall_time"] = clock()
+    s.state["cpu_time"] += time.process_time() + s.envs.worker_cpu_seconds() - cpu0
+    row = {
+        "iteration": s.state["iteration"],
+        "global_step": s.state["global_step"],
+        "wall_time": s.state["wall_time"],
+        "cpu_time": s.state["cpu_time"],
+        "steps_per_s": speed,
+        **exp.episode_stats,
+        **losses,
+        **(evaluation or _NO_EVAL),
+    }
+    s.state["last_eval"] = _eval_part(row) if evaluation is not None else None
+    _log(s.outdir, row)
+    if fresh:
+        score = evaluation["eval_score"]
+        s.state["best_error"] = min(s.state["best_error"], score)
+        if score <= s.state["best_error"] + s.cfg.keep_within_deg:
+            s.state["policy_eval"] = {k: row[k] for k in _POLICY_KEYS}
+            save_checkpoint(s.outdir / POLICY_FILE, s.agent, s.norm, s.meta())
+    if s.state["iteration"] % s.cfg.checkpoint_every == 0:
+        s.save_last()
+        _write_card(s, row)
+    return row
+
+
+_NO_EVAL = {
+    "eval_tracking_error_deg": float("nan"),
+    "eval_falls": -1,
+    "eval_fraction_tracked": float("nan"),
+    "eval_score": float("nan"),
+}
+
+
+_POLICY_KEYS = ("iteration", "global_step", "wall_time", "cpu_time", "eval_score")
+
+
+def _eval_part(row: dict) -> dict:
+    return {k: row[k] for k in _NO_EVAL}
+
+
+def _budget_used(
+    steps: int, max_steps: int | None, seconds: float, max_seconds: float | None
+) -> float:
+    """Fraction (0..1) of the step or time budget used, whichever is further along."""
+    used = 0.0
+    if max_steps:
+        used = max(used, steps / max_steps)
+    if max_seconds:
+        used = max(used, seconds / max_seconds)
+    return min(1.0, used)
+
+
+# ------------------------------------------------------------------------------ log and card
+
+
+def _log(outdir: Path, row: dict) -> None:
+    """Append ``row`` to ``log.jsonl`` and ``log.csv`` (header first)."""
+    with open(outdir / "log.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    path = outdir / "log.csv"
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _truncate_log(outdir: Path, iterations: int) -> None:
+    """Keep the first ``iterations`` complete rows of each log (one row per iteration from
+    the first): a killed run may have logged past its last checkpoint, or half a row."""
+    for name, header in zip(LOG_FILES, (0, 1), strict=True):
+        path = outdir / name
+        if not path.exists():
+            continue
+        lines = path.read_text().splitlines(keepends=True)[: header + iterations]
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(line for line in lines if line.endswith("\n")))
+        os.replace(tmp, path)
+
+
+def _write_card(s: _Session, row: dict) -> dict:
+    """``card.json`` of the run so far; files are named (with their SHA-256), not located."""
+    meta = s.meta()
+    card = {
+        "model": meta["model_name"],
+        "model_sha256": meta["model_sha256"],
+        "coordinates": meta["coordinates"],
+        "actuated": meta["action_names"],
+        "drive": "torque",
+        "training_motions": [m["file"] for m in s.motions],
+        "training_motions_sha256": [m["sha256"] for m in s.motions],
+        "belt_speeds_m_per_s": [ref.belt_speed for ref in s.envs.references],
+        "force_plates_used": [ref.grf is not None for ref in s.envs.references],
+        "steps": meta["global_step"],
+        "iterations": meta["iteration"],
+        "wall_time_s": meta["wall_time"],
+        "cpu_time_s": meta["cpu_time"],
+        "metrics": {
+            "best_eval_score_deg": meta["best_error"],
+            "policy_checkpoint": meta["policy_eval"],
+            **{k: row.get(k) for k in ("tracking_error_deg", "reward", *_NO_EVAL)},
+        },
+        "tracking_config": meta["tracking_config"],
+        "ppo_config": meta["ppo_config"],
+        "versions": package_versions(),
+    }
+    write_card(s.outdir, card)
+    return card

@@ -1,8 +1,10 @@
-"""Writing output files safely: never overwrite without force, never leave partial output."""
+"""Writing output files safely (never overwrite without force, never leave partial output), and
+naming input files by content (SHA-256) in what we write."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -10,7 +12,7 @@ from pathlib import Path
 
 from converters.errors import OutputExistsError
 
-__all__ = ["atomic_output", "check_writable"]
+__all__ = ["atomic_output", "check_writable", "file_sha256"]
 
 
 def check_writable(path: str | Path, force: bool) -> Path:
@@ -38,3 +40,12 @@ def atomic_output(path: str | Path, force: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes: names an input wherever a colleague keeps it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

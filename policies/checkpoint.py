@@ -7,7 +7,6 @@ can be evaluated without the training process. A policy is refused for any other
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -28,7 +27,6 @@ __all__ = [
     "agent_from_checkpoint",
     "write_card",
     "read_card",
-    "file_sha256",
 ]
 
 POLICY_FILE = "policy.pt"
@@ -104,15 +102,6 @@ def agent_from_checkpoint(ckpt: dict) -> tuple[Agent, RunningNorm]:
     norm = RunningNorm(len(ckpt["obs_names"]))
     norm.load_state_dict(ckpt["obs_norm"])
     return agent, norm
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes: names a training file wherever a colleague keeps it."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_card(policy_dir: str | Path, card: dict) -> Path:

@@ -12,7 +12,8 @@ files beside each other, each covering the trial's own time span:
   pressure and free torque per foot in OpenSim's ground frame, with the ExternalLoads to apply
   them (the lab frame on a treadmill: the belt moves, the floor does not);
 * ``<trial>_kinematics.mot`` — the simulated motion (all coordinates, degrees);
-* ``<trial>_summary.json`` — tracking RMSE per coordinate, fall, residuals, settings, timings.
+* ``<trial>_summary.json`` — tracking RMSE per coordinate, fall, residuals, settings, timings;
+  the trial, model and policy by name and SHA-256 (not by where this machine keeps them).
 
 Forces are low-pass filtered (zero-lag 2nd-order Butterworth, run forwards and backwards) at
 ``lowpass_hz``, by default the 6 Hz OpenSim's ID setups apply to coordinates.
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from converters.errors import KintwinError
-from converters.files import atomic_output, check_writable
+from converters.files import atomic_output, check_writable, file_sha256
 
 __all__ = ["ImitationOutputs", "output_paths", "run_imitation_id", "trial_name"]
 
@@ -122,7 +123,8 @@ def run_imitation_id(
     rows = rollout.rows_within(trial_span(env))
     trial = rollout.take(rows)
     summary = _summary(converted, env, trial, model, coordinates, policy_dir, lowpass_hz)
-    summary["adapted_policy"] = None if adapted is None else str(adapted)
+    # beside the summary: named relative to it, as the other outputs are
+    summary["adapted_policy"] = None if adapted is None else adapted.name
     _write_outputs(converted, env, rollout, rows, outputs, lowpass_hz, force)
     summary["wall_time_s"] = time.perf_counter() - started
     with atomic_output(outputs.summary_json, force) as tmp:
@@ -179,10 +181,12 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
     residual_rms = float(np.sqrt(np.mean(residual**2))) if residual.size else 0.0
     trial_steps = env.ref.trial_steps
     return {
-        "trial": str(coordinates),
-        "model": str(model),
+        "trial": Path(coordinates).name,
+        "trial_sha256": file_sha256(coordinates),
+        "model": Path(model).name,
         "model_sha256": converted.map["source_sha256"],
-        "policy": str(policy_dir),
+        "policy": _policy_name(policy_dir),
+        "policy_sha256": file_sha256(_policy_file(policy_dir)),
         "time_span_s": [float(rollout.time[0]), float(rollout.time[-1])],
         "control_dt_s": rollout.control_dt,
         "belt_speed_m_per_s": env.ref.belt_speed,
@@ -202,6 +206,20 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
         "lowpass_hz": lowpass_hz,
         "feet": [{"name": f.name, "body": f.applied_to_body} for f in rollout.feet],
     }
+
+
+def _policy_file(policy: Path) -> Path:
+    """The checkpoint file of a policy given as a directory or a file."""
+    from policies.checkpoint import POLICY_FILE
+
+    policy = Path(policy)
+    return policy / POLICY_FILE if policy.is_dir() else policy
+
+
+def _policy_name(policy: Path) -> str:
+    """A policy's name: its directory's (for a checkpoint file inside one) or its file's."""
+    policy = Path(policy).resolve()
+    return policy.parent.name if policy.is_file() and policy.suffix == ".pt" else policy.name
 
 
 def _residuals(env, rollout) -> np.ndarray:

@@ -26,12 +26,12 @@ import numpy as np
 import torch
 
 from converters.errors import KintwinError
+from converters.files import file_sha256
 from policies.agent import Agent, RunningNorm
 from policies.checkpoint import (
     CARD_FILE,
     LAST_FILE,
     POLICY_FILE,
-    file_sha256,
     load_checkpoint,
     package_versions,
     save_checkpoint,

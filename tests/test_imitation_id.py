@@ -161,6 +161,24 @@ def test_shipped_policy_tracks_the_walk(shipped_run):
         assert value <= limits[summary["tracking_units"][name]], name
 
 
+def test_summary_names_files_not_machine_paths(shared_data: Path, shipped_run):
+    """Trial, model and policy by name and SHA-256: a colleague can check them anywhere."""
+    _, summary = shipped_run
+    p = shared_data / GAIT
+
+    def sha(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    assert summary["trial"] == "subject01_walk_IK.mot"
+    assert summary["trial_sha256"] == sha(p / "IK/subject01_walk_IK.mot")
+    assert summary["model"] == "subject01.osim"
+    assert summary["model_sha256"] == sha(p / "subject01.osim")
+    assert summary["policy"] == SHIPPED.name
+    assert summary["policy_sha256"] == sha(SHIPPED / "policy.pt")
+    text = json.dumps(summary)
+    assert str(shared_data) not in text and str(REPO) not in text and '"/' not in text
+
+
 def test_imitation_outputs_are_opensim_files(shared_data: Path, shipped_run):
     from converters.opensim_io.table import read_table
 
@@ -311,7 +329,7 @@ def test_adapt_minutes_fine_tunes_a_copy_of_the_policy(shared_data: Path, tmp_pa
     assert card["steps"] > 0 and card["training_motions"] == [trial.name]
     assert card["training_motions_sha256"] == [hashlib.sha256(trial.read_bytes()).hexdigest()]
     summary = json.loads((tmp_path / "out/short_summary.json").read_text())
-    assert summary["adapted_policy"] == str(adapted)
+    assert summary["adapted_policy"] == adapted.name  # beside the summary
     assert (SHIPPED / "policy.pt").read_bytes() == before  # the shipped policy is untouched
 
 

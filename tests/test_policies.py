@@ -180,6 +180,8 @@ def test_cli_train_needs_a_budget(shared_data: Path, tmp_path: Path):
 
 
 def test_cli_train_runs(shared_data: Path, tmp_path: Path):
+    import torch
+
     from kintwin_cli.main import cli
 
     model = shared_data / GAIT / "subject01.osim"
@@ -190,7 +192,6 @@ def test_cli_train_runs(shared_data: Path, tmp_path: Path):
     assert json.loads((tmp_path / "card.json").read_text())["steps"] == 256
     assert "policy.pt from step" in result.output
     # a run from before policy.pt was chosen this way, resumed at its budget: no new evaluation
-    import torch
 
     last = torch.load(tmp_path / "last.pt", weights_only=False)
     del last["policy_eval"]
@@ -198,6 +199,70 @@ def test_cli_train_runs(shared_data: Path, tmp_path: Path):
     again = CliRunner().invoke(cli, [*args, "--steps", "256", "--envs", "2", "--resume"])
     assert again.exit_code == 0, again.output
     assert "256 steps, best whole-trial tracking error" in again.output
+    # --force starts a new run: the old policy, card and log go, other files stay
+    (tmp_path / "notes.txt").write_text("mine")
+    forced = CliRunner().invoke(cli, [*args, "--steps", "128", "--envs", "2", "--force"])
+    assert forced.exit_code == 0, forced.output
+    card = json.loads((tmp_path / "card.json").read_text())
+    assert card["steps"] == 128 and card["iterations"] == 1
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 1
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 2  # header + iteration 1
+    assert torch.load(tmp_path / "last.pt", weights_only=False)["iteration"] == 1
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def _strings(value) -> list[str]:
+    """Every string in a json-like value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def test_card_names_files_not_machine_paths(shared_data: Path, tmp_path: Path):
+    """A colleague can find the card's model and motions anywhere: file name and SHA-256."""
+    import hashlib
+
+    from kintwin_cli.main import cli
+
+    model = shared_data / GAIT / "subject01.osim"
+    motion = shared_data / GAIT / "IK" / "subject01_walk_IK.mot"
+    args = ["train", "--model", str(model), "--motions", str(motion), "-o", str(tmp_path / "p")]
+    result = CliRunner().invoke(cli, [*args, "--steps", "32", "--envs", "2"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "p/card.json").read_text())
+    assert card["model"] == "subject01.osim"
+    assert card["model_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert card["training_motions"] == ["subject01_walk_IK.mot"]
+    assert card["training_motions_sha256"] == [hashlib.sha256(motion.read_bytes()).hexdigest()]
+    paths = [s for s in _strings(card) if "/" in s or "\\" in s]
+    assert not paths, paths
+
+
+def test_train_refuses_a_used_directory(walk, shared_data: Path, tmp_path: Path):
+    """Without --resume or --force an output directory with anything in it is refused before
+    any work, in one line; --resume needs last.pt."""
+    from kintwin_cli.main import cli
+    from policies.train import train
+
+    model = shared_data / GAIT / "subject01.osim"
+    motion = shared_data / GAIT / "IK" / "subject01_walk_IK.mot"
+    (tmp_path / "card.json").write_text("{}")
+    args = ["train", "--model", str(model), "--motions", str(motion), "--steps", "64"]
+    result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"kintwin: error: {tmp_path}: not empty; use --resume to continue the run there or "
+        "--force to replace it"
+    ]
+    assert (tmp_path / "card.json").read_text() == "{}" and len(list(tmp_path.iterdir())) == 1
+    with pytest.raises(KintwinError, match="not empty"):
+        train(walk[0], [walk[1]], ["walk"], tmp_path, max_steps=32)
+    result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path), "--resume"])
+    assert result.exit_code == 2 and "nothing to resume (no last.pt there)" in result.output
 
 
 def test_residual_root_forces_are_optional_actions(walk):

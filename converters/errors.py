@@ -51,9 +51,11 @@ class MissingPathError(KintwinError):
 class OutputExistsError(KintwinError):
     """Refusal to overwrite an existing output file without --force."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, problem: str = "exists already; use --force to overwrite it"
+    ) -> None:
         self.path = Path(path)
-        super().__init__(f"{path}: exists already; use --force to overwrite it")
+        super().__init__(f"{path}: {problem}")
 
 
 class UnknownNameError(KintwinError):

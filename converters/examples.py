@@ -30,7 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from converters.errors import ChecksumError, FileFormatError, KintwinError, UnknownNameError
+from converters.errors import (
+    ChecksumError,
+    FileFormatError,
+    KintwinError,
+    OutputExistsError,
+    UnknownNameError,
+)
 from converters.files import atomic_output
 
 __all__ = [
@@ -214,17 +220,21 @@ def fetch_example(
     Files come from ``source_dir`` (a local checkout of the repository) if given, else from
     ``base_url`` (``{base_url}/{ref}/{path}``), else from ``$KINTWIN_EXAMPLES_FROM``, else from
     ``$KINTWIN_EXAMPLES_URL`` or :data:`DEFAULT_BASE_URL`. Files already present with the pinned
-    SHA-256 are kept ('cached') unless ``force``. Each file is written to a temporary file, verified
+    SHA-256 are kept ('cached') unless ``force``; a file present with other content (edited, or
+    damaged) is refused with OutputExistsError before anything is fetched, unless ``force``. Each file is written to a temporary file, verified
     and then moved into place, so a failure (DownloadError, ChecksumError, a file missing from
     ``source_dir``) never leaves a partial or wrong file. ``timeout`` is in seconds, per request.
     """
     manifest = load_manifest(name)
     root = example_dir(name, dest)
+    present = {e.path for e in manifest.files if not force and _matches(root / e.path, e)}
+    if not force:
+        _refuse_changed_files(root, [e for e in manifest.files if e.path not in present])
     writer, fresh = _writer(manifest, source_dir, base_url, timeout)
     statuses: dict[str, Status] = {}
     for index, entry in enumerate(manifest.files, start=1):
         target = root / entry.path
-        if not force and _matches(target, entry):
+        if entry.path in present:
             statuses[entry.path] = "cached"
         else:
             _fetch_file(entry, target, writer)
@@ -352,6 +362,17 @@ def _local_file(root: Path, path: str) -> Path:
     if not source.is_file():
         raise KintwinError(f"{source}: missing from the local copy of opensim-models at {root}")
     return source
+
+
+def _refuse_changed_files(root: Path, missing: list[ManifestFile]) -> None:
+    """Raise OutputExistsError if a file to fetch exists with other content (a local edit is
+    never replaced without ``force``)."""
+    changed = [root / e.path for e in missing if (root / e.path).exists()]
+    if changed:
+        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+        raise OutputExistsError(
+            changed[0], f"differs from the pinned file{more}; use --force to fetch it again"
+        )
 
 
 def _matches(path: Path, entry: ManifestFile) -> bool:

@@ -146,13 +146,13 @@ def write_converted(
     paths = output_paths(converted, outdir)
     for path in paths.values():
         check_writable(path, force)
+    spec = converted.conversion.spec  # every text made before the first file is written
+    xml = full_precision_xml(spec, spec.to_xml(), converted.balanced_model())
+    xml = _relative_meshdir(xml, f"{paths['mjcf'].stem}_meshes")
     for key, path in paths.items():
         if key.startswith("mesh:"):
             with atomic_output(path, force) as tmp:
                 shutil.copyfile(converted.mesh_dir / path.name, tmp)
-    spec = converted.conversion.spec
-    xml = full_precision_xml(spec, spec.to_xml(), converted.balanced_model())
-    xml = _relative_meshdir(xml, f"{paths['mjcf'].stem}_meshes")
     with atomic_output(paths["mjcf"], force) as tmp:
         tmp.write_text(xml)
     with atomic_output(paths["map"], force) as tmp:

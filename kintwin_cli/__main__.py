@@ -1,3 +1,3 @@
 from kintwin_cli.main import cli
 
-cli()
+cli(prog_name="kintwin")

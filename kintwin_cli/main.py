@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import click
 
@@ -24,8 +25,23 @@ COMMANDS = {
 EXIT_USAGE = 2
 
 
+class OneLineError(click.ClickException):
+    """A usage error shown as one line, ``kintwin: error: <message>``, with exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"kintwin: error: {self.message}", file=file, err=True)
+
+
 class KintwinGroup(click.Group):
-    """Lazy sub-commands, and every project error turned into one line on stderr with exit code 2."""
+    """Lazy sub-commands, and every error turned into one line on stderr with exit code 2.
+
+    Project errors (:class:`KintwinError`) and OS errors are caught where the sub-command runs
+    (``--debug`` lets them through with their traceback); click's own usage errors (a missing
+    file, an unknown option, a missing argument, a bad choice) are rewritten into the same one
+    line, whether they come from the root's options or a sub-command's.
+    """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -36,17 +52,43 @@ class KintwinGroup(click.Group):
         module, attribute = COMMANDS[name]
         return getattr(importlib.import_module(module), attribute)
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as error:
+            raise _one_line(error) from None
+
     def invoke(self, ctx: click.Context) -> object:
         from converters.errors import KintwinError
 
         try:
             return super().invoke(ctx)
+        except click.ClickException as error:
+            raise _one_line(error) from None
         except (KintwinError, OSError) as error:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             message = str(error) if isinstance(error, KintwinError) else _os_message(error)
-            click.echo(f"kintwin: error: {message}", err=True)
+            click.echo(f"kintwin: error: {_single_line(message)}", err=True)
             sys.exit(EXIT_USAGE)
+
+
+def _one_line(error: click.ClickException) -> click.ClickException:
+    """``error`` as a :class:`OneLineError` (the bare ``kintwin`` help screen is left alone)."""
+    from kintwin_cli.options import InputPathError
+
+    if isinstance(error, OneLineError | click.exceptions.NoArgsIsHelpError):
+        return error
+    message = _single_line(error.format_message()).rstrip(".")
+    message = message[:1].lower() + message[1:] if message[1:2].islower() else message
+    ctx = getattr(error, "ctx", None)
+    if isinstance(error, click.UsageError) and not isinstance(error, InputPathError) and ctx:
+        message += f" (see '{ctx.command_path} --help')"
+    return OneLineError(message)
+
+
+def _single_line(message: str) -> str:
+    return "; ".join(line.strip() for line in message.strip().splitlines() if line.strip())
 
 
 def _os_message(error: OSError) -> str:
@@ -54,7 +96,7 @@ def _os_message(error: OSError) -> str:
     return f"{where}{error.strerror or error}"
 
 
-@click.group(cls=KintwinGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("kintwin", cls=KintwinGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="kintwin")
 @click.option("-v", "--verbose", count=True, help="More messages (repeat for more).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")

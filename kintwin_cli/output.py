@@ -1,8 +1,22 @@
-"""Messages to the user, honouring -v/-q (results go to stdout, notes to stderr)."""
+"""Messages to the user, honouring -v/-q, and the ``--json`` summary.
+
+Results go to stdout (:func:`result`), notes and warnings to stderr. With ``--json`` (no FILE)
+stdout carries one JSON object only, and :func:`result` writes to stderr instead.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
 import click
+
+from kintwin_cli.options import JSON_STDOUT, json_to_stdout
+
+__all__ = ["verbosity", "note", "warn", "result", "JsonSummary", "json_safe"]
 
 
 def verbosity() -> int:
@@ -21,3 +35,56 @@ def warn(message: str) -> None:
     """A warning on stderr (shown unless -q)."""
     if verbosity() >= 0:
         click.echo(f"kintwin: warning: {message}", err=True)
+
+
+def result(text: str) -> None:
+    """A command's human-readable result: stdout, or stderr when stdout carries the JSON."""
+    click.echo(text, err=json_to_stdout())
+
+
+class JsonSummary:
+    """Where ``--json`` sends a command's summary; create it before any work.
+
+    A FILE target is checked at once (an existing file needs ``force``), so a long run is not
+    wasted on an output it may not write; :meth:`emit` writes it atomically.
+    """
+
+    def __init__(self, target: Path | str | None, force: bool = False) -> None:
+        from converters.files import check_writable
+
+        self.target = target
+        self.force = force
+        if target is not None and target != JSON_STDOUT:
+            self.target = check_writable(target, force)
+
+    def emit(self, summary: dict) -> None:
+        """Print ``summary`` on stdout or write it to the FILE (nothing without ``--json``)."""
+        if self.target is None:
+            return
+        text = json.dumps(json_safe(summary), indent=1, allow_nan=False)
+        if self.target == JSON_STDOUT:
+            click.echo(text)
+            return
+        from converters.files import atomic_output
+
+        with atomic_output(self.target, self.force) as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
+        note(f"wrote {self.target}", level=1)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN/inf as None, paths as strings, numpy values and dataclasses as plain
+    JSON types (JSON has no NaN)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [json_safe(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist") and not isinstance(value, str):  # numpy arrays and scalars
+        return json_safe(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -65,6 +65,8 @@ def trial_name(coordinates: Path) -> str:
 def output_paths(outdir: Path, trial: str, id_file: Path | None = None) -> ImitationOutputs:
     """``<trial>_id.sto`` etc. in ``outdir``; ``id_file`` replaces the ID file's path."""
     outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise KintwinError(f"{outdir}: imitation ID writes several files; give a directory")
     return ImitationOutputs(
         id_sto=Path(id_file) if id_file is not None else outdir / f"{trial}_id.sto",
         grf_mot=outdir / f"{trial}_grf.mot",

@@ -127,8 +127,9 @@ def test_bad_trc(case: str, tmp_path: Path):
 
 
 def test_missing_file_is_a_usage_error(tmp_path: Path):
-    result = _run("convert", "table", str(tmp_path / "nope.mot"), str(tmp_path / "out.sto"))
-    assert result.exit_code == 2 and "does not exist" in result.output
+    missing = tmp_path / "nope.mot"
+    result = _run("convert", "table", str(missing), str(tmp_path / "out.sto"))
+    _assert_one_line_error(result, missing, None, "no such file (argument SOURCE)")
 
 
 def test_debug_shows_the_traceback(tmp_path: Path):

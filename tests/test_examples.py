@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from converters.errors import ChecksumError, KintwinError, UnknownNameError
+from converters.errors import ChecksumError, KintwinError, OutputExistsError, UnknownNameError
 from converters.examples import (
     DownloadError,
     Manifest,
@@ -199,10 +199,11 @@ def test_second_fetch_reports_cached_and_downloads_nothing(
     files = fetch_example(NAME, dest=dest, base_url=server.url)
     assert len(server.requests) == first
     assert files.count("cached") == len(manifest.files)
-    (dest / manifest.roles["grf"]).write_text("damaged")  # a damaged file is fetched again
-    files = fetch_example(NAME, dest=dest, base_url=server.url)
-    assert server.requests[first:] == [f"/{manifest.ref}/{manifest.roles['grf']}"]
-    assert files.statuses[manifest.roles["grf"]] == "downloaded"
+    edited = dest / manifest.roles["grf"]
+    edited.write_text("edited")  # a changed file is never replaced without force
+    with pytest.raises(OutputExistsError, match="differs from the pinned file; use --force"):
+        fetch_example(NAME, dest=dest, base_url=server.url)
+    assert len(server.requests) == first and edited.read_text() == "edited"
     files = fetch_example(NAME, dest=dest, base_url=server.url, force=True)
     assert files.count("downloaded") == len(manifest.files)
     _assert_complete(dest, manifest)
@@ -278,6 +279,17 @@ def test_cli_fetch_then_path(models_dir: Path, manifest: Manifest, tmp_path: Pat
     assert f"{len(manifest.files)} cached" in result.stdout
     result = runner.invoke(cli, ["examples", "path", "--dest", str(dest)])
     assert result.exit_code == 0 and result.stdout.strip() == str(dest.resolve())
+    model = dest / manifest.roles["model"]
+    model.write_text(model.read_text().replace("</Model>", "<!-- mine --></Model>"))
+    fetch = ["examples", "fetch", "--from", str(models_dir), "--dest", str(dest)]
+    result = runner.invoke(cli, fetch)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("kintwin:")]
+    assert result.exit_code == 2 and errors == [
+        f"kintwin: error: {model}: differs from the pinned file; use --force to fetch it again"
+    ]
+    assert "<!-- mine -->" in model.read_text()
+    assert runner.invoke(cli, [*fetch, "--force"]).exit_code == 0
+    assert "<!-- mine -->" not in model.read_text()
 
 
 def test_cli_fetch_quiet_prints_nothing(models_dir: Path, tmp_path: Path) -> None:

@@ -145,11 +145,16 @@ def shipped_run(shared_data: Path, tmp_path_factory) -> tuple[Path, dict]:
         [
             "id", "--model", str(p / "subject01.osim"),
             "--coordinates", str(p / "IK/subject01_walk_IK.mot"),
-            "--policy", str(SHIPPED), "-o", str(out),
+            "--policy", str(SHIPPED), "-o", str(out), "--json",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    return out, json.loads((out / "subject01_walk_summary.json").read_text())
+    summary = json.loads((out / "subject01_walk_summary.json").read_text())
+    printed = json.loads(result.stdout)  # --json: the same summary on stdout, with the outputs
+    assert printed["method"] == "imitation"
+    assert printed["outputs"]["id_sto"] == str(out / "subject01_walk_id.sto")
+    assert {k: v for k, v in printed.items() if k not in ("method", "outputs")} == summary
+    return out, summary
 
 
 def test_shipped_policy_tracks_the_walk(shipped_run):

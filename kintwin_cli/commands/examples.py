@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from kintwin_cli.output import verbosity
+
 DEFAULT_EXAMPLE = "gait10dof18musc"
 EXIT_NOT_FETCHED = 1
 _ROLE_LABELS = {
@@ -28,11 +30,6 @@ _dest_option = click.option(
     help="Example folder to use instead of <cache>/examples/NAME "
     "(cache: $KINTWIN_CACHE, else $XDG_CACHE_HOME/kintwin, else ~/.cache/kintwin).",
 )
-
-
-def _verbosity(ctx: click.Context) -> int:
-    obj = ctx.find_root().obj
-    return obj.get("verbosity", 0) if isinstance(obj, dict) else 0
 
 
 @click.group("examples")
@@ -75,9 +72,7 @@ def examples() -> None:
     show_default=True,
     help="Network timeout per request, in seconds.",
 )
-@click.pass_context
 def fetch(
-    ctx: click.Context,
     name: str,
     source_dir: Path | None,
     base_url: str | None,
@@ -108,7 +103,7 @@ def fetch(
         force=force,
         timeout=timeout,
     )
-    if _verbosity(ctx) < 0:
+    if verbosity() < 0:
         run()
         return
     label = f"fetching {name}"

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from kintwin_cli.options import EXISTING_FILE
+
 
 @click.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=EXISTING_FILE)
 def inspect(path: Path) -> None:
     """Summarize a .sto/.mot/.csv table, a .trc marker file, an .osim model or a setup .xml.
 

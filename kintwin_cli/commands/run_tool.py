@@ -2,40 +2,36 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
 
-from kintwin_cli.output import note
-
-EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+from kintwin_cli.options import (
+    EXISTING_FILE,
+    OUTPUT_DIR,
+    force_option,
+    json_option,
+    method_option,
+    model_option,
+    policy_option,
+    resolve_method,
+)
+from kintwin_cli.output import JsonSummary, note
 
 
 @click.command("run-tool")
 @click.argument("setup", type=EXISTING_FILE)
-@click.option("--model", "model_path", type=EXISTING_FILE, help="Override <model_file>.")
+@model_option(required=False, help="Override <model_file>.")
 @click.option("--coordinates", type=EXISTING_FILE, help="Override <coordinates_file>.")
 @click.option("--external-loads", type=EXISTING_FILE, help="Override <external_loads_file>.")
 @click.option("--grf", type=EXISTING_FILE, help="Override the ExternalLoads <datafile>.")
-@click.option(
-    "--results-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Override <results_directory>.",
-)
-@click.option(
-    "--method",
-    type=click.Choice(["imitation", "classic"]),
-    help="imitation (default with --policy): a trained policy tracks the coordinates in "
-    "simulation; the setup's external loads are ignored. classic: the setup's measured external "
-    "loads, as OpenSim does.",
-)
-@click.option(
-    "--policy",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Policy directory (kintwin train) for imitation.",
-)
+@click.option("--results-dir", type=OUTPUT_DIR, help="Override <results_directory>.")
+@method_option("the coordinates")
+@policy_option()
 @click.option("--adapt-minutes", type=float, help="Imitation: fine-tune the policy on the trial.")
-@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+@json_option("a summary (outputs and, with --policy, tracking, falls, residuals)")
+@force_option("Overwrite the output file if it exists.")
 def run_tool(
     setup: Path,
     model_path: Path | None,
@@ -46,6 +42,7 @@ def run_tool(
     method: str | None,
     policy: Path | None,
     adapt_minutes: float | None,
+    json_target: Path | str | None,
     force: bool,
 ) -> None:
     """Run an OpenSim InverseDynamicsTool setup, writing the output file it names.
@@ -54,7 +51,8 @@ def run_tool(
     (for example absolute Windows paths) can be pointed elsewhere with the options.
 
     With --policy the generalized forces come from imitation (see kintwin id): the setup's
-    output file gets them, and the simulated GRF, kinematics and summary go beside it.
+    output file gets them, and the simulated GRF, kinematics and summary go beside it; the
+    setup's external loads are ignored.
 
     \b
     Examples:
@@ -64,49 +62,44 @@ def run_tool(
         --external-loads External_Loads_gait_14.xml --grf GRF_gait_14.mot --results-dir out/
     """
     from converters.opensim_io.setups import read_id_setup
-    from converters.workflows import run_classic_id
 
+    method = resolve_method(method, policy, adapt_minutes)
+    summary = JsonSummary(json_target, force)
     overrides = {
         "model_file": model_path,
         "coordinates_file": coordinates,
         "external_loads_file": external_loads,
         "results_directory": results_dir,
     }
-    from converters.errors import KintwinError
-
-    method = method or ("imitation" if policy is not None else "classic")
-    if method == "imitation":
-        if policy is None:
-            raise KintwinError("--method imitation needs --policy POLICY_DIR (see kintwin train)")
-    elif policy is not None or adapt_minutes is not None:
-        raise KintwinError("--policy and --adapt-minutes belong to --method imitation")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if method == "imitation":
         overrides["external_loads_file"] = None  # ignored: the simulation makes its own
     config = read_id_setup(setup, overrides)
-    time_range = (
-        None if not all(abs(t) < float("inf") for t in config.time_range) else config.time_range
-    )
+    span = config.time_range
+    time_range = span if all(math.isfinite(t) for t in span) else None
+    output = config.output_gen_force_file
     if method == "imitation":
-        from kintwin_cli.commands.inverse_dynamics import run_imitation
+        from kintwin_cli.imitation import run_imitation
 
-        output = config.output_gen_force_file
-        run_imitation(
-            config.model_file, config.coordinates_file, policy, output.parent, None,
-            adapt_minutes, time_range, force, id_file=output,
-        )  # fmt: skip
+        summary.emit(
+            run_imitation(
+                config.model_file,
+                config.coordinates_file,
+                policy,
+                output.parent,
+                None,
+                adapt_minutes,
+                time_range,
+                force,
+                id_file=output,
+            )  # fmt: skip
+        )
         return
+    from converters.workflows import run_classic_id
+
     table = run_classic_id(
-        config.model_file,
-        config.coordinates_file,
-        config.external_loads_file,
-        grf,
-        config.lowpass_cutoff_frequency_for_coordinates,
-        time_range,
-        config.output_gen_force_file,
-        force,
-    )
-    note(
-        f"wrote {config.output_gen_force_file} ({table.n_rows} frames, {len(table.labels)} "
-        "generalized forces)"
-    )
+        config.model_file, config.coordinates_file, config.external_loads_file, grf,
+        config.lowpass_cutoff_frequency_for_coordinates, time_range, output, force,
+    )  # fmt: skip
+    note(f"wrote {output} ({table.n_rows} frames, {len(table.labels)} generalized forces)")
+    summary.emit({"method": "classic", "outputs": {"id_sto": str(output)}, "frames": table.n_rows})

@@ -1,0 +1,62 @@
+"""Imitation ID as ``kintwin id`` and ``kintwin run-tool`` run it: progress bar and report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from kintwin_cli.output import note, warn
+
+__all__ = ["run_imitation", "DEFAULT_FORCE_LOWPASS_HZ"]
+
+DEFAULT_FORCE_LOWPASS_HZ = 6.0  # as OpenSim's ID setups filter the coordinates
+
+
+def run_imitation(
+    model_path: Path,
+    coordinates: Path,
+    policy: Path,
+    outdir: Path,
+    lowpass_hz: float | None,
+    adapt_minutes: float | None,
+    time_range: tuple[float, float] | None,
+    force: bool,
+    id_file: Path | None = None,
+) -> dict:
+    """Run imitation ID into ``outdir`` (``lowpass_hz``: None = the default, 0 = off) and
+    report it; returns the summary with the output paths added under ``"outputs"``."""
+    from policies.imitation_id import output_paths, run_imitation_id, trial_name
+
+    outputs = output_paths(outdir, trial_name(coordinates), id_file)
+    progress = None
+    if adapt_minutes:
+        note(f"fine-tuning the policy on {coordinates.name} for {adapt_minutes:g} min")
+        progress = _adapt_progress(adapt_minutes)
+    cutoff = DEFAULT_FORCE_LOWPASS_HZ if lowpass_hz is None else (lowpass_hz or None)
+    summary = run_imitation_id(
+        model_path, coordinates, policy, outputs, cutoff, adapt_minutes, time_range, force,
+        progress,
+    )  # fmt: skip
+    if summary["fell"]:
+        end = summary["time_span_s"][1]
+        warn(f"the model fell at {end:.2f} s; the outputs cover the tracked part only")
+    note(
+        f"wrote {outputs.id_sto}, {outputs.grf_mot.name}, {outputs.grf_xml.name}, "
+        f"{outputs.kinematics_mot.name}, {outputs.summary_json.name} "
+        f"(tracking {summary['tracking_rms_deg']:.2f}° RMS, {summary['wall_time_s']:.1f} s)"
+    )
+    names = ("id_sto", "grf_mot", "grf_xml", "kinematics_mot", "summary_json")
+    paths = {name: str(getattr(outputs, name)) for name in names}
+    return {"method": "imitation", **summary, "outputs": paths}
+
+
+def _adapt_progress(minutes: float) -> Callable[[dict], None]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=round(minutes * 60), unit="s", dynamic_ncols=True, disable=None)
+
+    def progress(row: dict) -> None:
+        bar.n = min(bar.total, round(row["wall_time"]))
+        bar.set_postfix(err=f"{row['tracking_error_deg']:.2f}°", refresh=True)
+
+    return progress

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from converters.opensim_io.ground_reactions import MIN_VERTICAL_FORCE, centre_of_pressure
+
 __all__ = [
     "FootGroup",
     "foot_groups",
@@ -21,9 +23,8 @@ __all__ = [
     "FootLoadRecorder",
     "floor_wrenches",
     "centre_of_pressure",
+    "MIN_VERTICAL_FORCE",
 ]
-
-MIN_VERTICAL_FORCE = 1.0  # N; below it a foot is unloaded and its centre of pressure is zero
 
 
 @dataclass(frozen=True)
@@ -72,24 +73,6 @@ def _depth(model: mujoco.MjModel, body: int) -> int:
     while body:
         body, depth = int(model.body_parentid[body]), depth + 1
     return depth
-
-
-def centre_of_pressure(
-    force: np.ndarray, moment: np.ndarray, height: float
-) -> tuple[np.ndarray, float]:
-    """Point on the horizontal plane z = ``height`` and free (vertical) torque of a wrench.
-
-    ``force`` and ``moment`` (about the world origin) are world-frame (z up). At the returned
-    point the horizontal moment vanishes. An unloaded foot gives the origin and zero torque.
-    """
-    fx, fy, fz = force
-    if fz < MIN_VERTICAL_FORCE:
-        return np.zeros(3), 0.0
-    px = (height * fx - moment[1]) / fz
-    py = (moment[0] + height * fy) / fz
-    point = np.array([px, py, height])
-    torque = moment[2] - (px * fy - py * fx)
-    return point, float(torque)
 
 
 def floor_wrenches(

@@ -18,7 +18,15 @@ from converters.files import atomic_output
 from converters.opensim_io.table import Table
 from converters.spatial import OPENSIM_TO_MUJOCO
 
-__all__ = ["FootLoads", "grf_table", "external_loads_xml", "write_external_loads"]
+__all__ = [
+    "FootLoads",
+    "centre_of_pressure",
+    "grf_table",
+    "external_loads_xml",
+    "write_external_loads",
+]
+
+MIN_VERTICAL_FORCE = 1.0  # N; below it a foot is unloaded and its centre of pressure is zero
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,24 @@ class FootLoads:
     force: np.ndarray  # (T, 3) N
     point: np.ndarray  # (T, 3) m
     free_torque: np.ndarray  # (T,) N·m about the vertical
+
+
+def centre_of_pressure(
+    force: np.ndarray, moment: np.ndarray, height: float
+) -> tuple[np.ndarray, float]:
+    """Point on the horizontal plane z = ``height`` and free (vertical) torque of a wrench.
+
+    ``force`` and ``moment`` (about the world origin) are world-frame (z up). At the returned
+    point the horizontal moment vanishes. An unloaded foot gives the origin and zero torque.
+    """
+    fx, fy, fz = force
+    if fz < MIN_VERTICAL_FORCE:
+        return np.zeros(3), 0.0
+    px = (height * fx - moment[1]) / fz
+    py = (moment[0] + height * fy) / fz
+    point = np.array([px, py, height])
+    torque = moment[2] - (px * fy - py * fx)
+    return point, float(torque)
 
 
 def _to_opensim(vectors: np.ndarray) -> np.ndarray:
@@ -85,10 +111,14 @@ def external_loads_xml(datafile: str, feet: list[FootLoads], name: str = "Simula
 
 
 def write_external_loads(
-    path: str | Path, datafile: str, feet: list[FootLoads], force: bool = False
+    path: str | Path,
+    datafile: str,
+    feet: list[FootLoads],
+    force: bool = False,
+    name: str = "SimulatedGRF",
 ) -> Path:
     """Write the ExternalLoads XML (``datafile`` relative to it, as OpenSim resolves it)."""
     path = Path(path)
     with atomic_output(path, force) as tmp:
-        tmp.write_bytes(external_loads_xml(datafile, feet))
+        tmp.write_bytes(external_loads_xml(datafile, feet, name))
     return path

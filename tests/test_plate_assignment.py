@@ -175,3 +175,27 @@ def test_files_are_read_by_opensim_and_not_overwritten(walk, tmp_path: Path):
     with pytest.raises(OutputExistsError):
         convert_plates_to_feet(plates_file, model, ik, tmp_path / "trial")
     assert mot.read_bytes() == before
+
+
+def test_convert_grf_command_writes_feet_and_refuses_a_table_without_plates(walk, tmp_path: Path):
+    from click.testing import CliRunner
+
+    from kintwin_cli.main import cli
+
+    model, ik, converted, series = walk
+    table, _ = synthetic_plates(converted, series)
+    plates_file = write_table(table, tmp_path / "plates.mot")
+    args = ["convert", "grf", str(plates_file), "--model", str(model), "--coordinates", str(ik)]
+    result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "walk")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "walk_grf.mot").is_file() and (tmp_path / "walk_grf.xml").is_file()
+    assert "plate1: load not assigned" in result.output
+    no_plates = write_table(
+        Table(time=np.arange(3.0), labels=["a"], data=np.zeros((3, 1))), tmp_path / "x.mot"
+    )
+    args[2] = str(no_plates)
+    result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "none")])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0
+    assert "no force plate columns" in result.output
+    assert not list(tmp_path.glob("none*"))

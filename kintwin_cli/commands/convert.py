@@ -10,6 +10,8 @@ from kintwin_cli.options import (
     EXISTING_DIR,
     EXISTING_FILE,
     OUTPUT_FILE,
+    POSITIVE,
+    coordinates_option,
     force_option,
     lowpass_option,
     model_option,
@@ -192,3 +194,62 @@ def markers(source: Path, model_path: Path, output: Path, force: bool) -> None:
     if done.unmatched:
         warn(f"markers in {source.name} that the model does not have: {', '.join(done.unmatched)}")
     note(f"wrote {output} ({len(done.names)} markers, {done.frames} frames)")
+
+
+@convert.command("grf")
+@click.argument("plates", type=EXISTING_FILE)
+@model_option(help="The subject's .osim model (its feet are posed by the coordinates).")
+@coordinates_option()
+@output_option("Prefix: writes PREFIX_grf.mot and PREFIX_grf.xml.", kind="any", name="prefix")
+@click.option(
+    "--threshold",
+    type=POSITIVE,
+    default=20.0,
+    show_default=True,
+    help="Vertical force (N) above which a plate is loaded.",
+)
+@click.option(
+    "--max-distance",
+    type=POSITIVE,
+    default=0.25,
+    show_default=True,
+    help="Farthest (m) a foot may be from a plate's centre of pressure to take its load.",
+)
+@force_option("Overwrite the outputs if they exist.")
+def grf(
+    plates: Path,
+    model_path: Path,
+    coordinates: Path,
+    prefix: Path,
+    threshold: float,
+    max_distance: float,
+    force: bool,
+) -> None:
+    """Per-plate force file -> ground reactions per foot (a GRF .mot + ExternalLoads .xml).
+
+    Each loaded plate goes, frame by frame, to the foot whose contact points (posed by the IK
+    coordinates) lie nearest its centre of pressure; plates under one foot are summed. Frames
+    where a loaded plate could not be assigned (no foot near, no kinematics) are listed.
+
+    \b
+    Example:
+      kintwin convert grf walking1_grf.mot --model subject4.osim \\
+        --coordinates walking1_ik.mot -o feet/walking1
+    """
+    from converters.plate_assignment import convert_plates_to_feet
+
+    done, (mot, xml) = convert_plates_to_feet(
+        plates, model_path, coordinates, prefix, threshold, max_distance, force
+    )
+    for name, first, last, reason in done.left_out:
+        warn(f"{name}: load not assigned at {first:.3f}-{last:.3f} s: {reason}")
+    counts = ", ".join(
+        f"{plate.name} -> "
+        + "/".join(
+            f"{foot.name} {int((done.plate_foot[:, p] == f).sum())}"
+            for f, foot in enumerate(done.feet)
+        )
+        for p, plate in enumerate(done.plates)
+    )
+    note(f"frames per foot: {counts}")
+    note(f"wrote {mot} and {xml.name} ({len(done.time)} frames)")

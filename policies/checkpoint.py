@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from converters.errors import KintwinError
+from converters.model_family import family_differences
 from converters.version import __version__
 from policies.agent import Agent, RunningNorm
 
@@ -68,11 +69,17 @@ def save_checkpoint(path: str | Path, agent: Agent, norm: RunningNorm, meta: dic
 
 
 def load_checkpoint(
-    path: str | Path, model_sha256: str | None = None, model_name: str = ""
+    path: str | Path,
+    model_sha256: str | None = None,
+    model_name: str = "",
+    family: dict | None = None,
 ) -> dict:
-    """Read a checkpoint (a file, or a policy directory's ``policy.pt``); check the model hash.
+    """Read a checkpoint (a file, or a policy directory's ``policy.pt``); check the model.
 
-    Raises KintwinError when the policy was trained on another model, naming both.
+    A checkpoint that records its model family (``model_family``) accepts any model of the
+    family (``family``, from :func:`converters.model_family.model_family`): a subject scaled
+    differently. Older checkpoints accept only the model file they were trained on (its
+    SHA-256). Raises KintwinError naming what differs.
     """
     path = Path(path)
     if path.is_dir():
@@ -83,7 +90,14 @@ def load_checkpoint(
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # noqa: BLE001 - any unreadable file is one user error
         raise KintwinError(f"{path}: not a readable policy checkpoint ({error})") from None
-    if model_sha256 is not None and ckpt.get("model_sha256") != model_sha256:
+    if family is not None and "model_family" in ckpt:
+        differences = family_differences(ckpt["model_family"], family)
+        if differences:
+            raise KintwinError(
+                f"{path}: policy was trained for the family of model '{ckpt.get('model_name')}'; "
+                f"'{model_name}' is not of it: {'; '.join(differences[:3])}"
+            )
+    elif model_sha256 is not None and ckpt.get("model_sha256") != model_sha256:
         raise KintwinError(
             f"{path}: policy was trained for model '{ckpt.get('model_name')}' "
             f"(sha256 {str(ckpt.get('model_sha256'))[:12]}…), not for '{model_name}' "

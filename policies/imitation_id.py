@@ -101,6 +101,7 @@ def run_imitation_id(
     """Track the trial with the policy and write ``outputs``; returns the summary."""
     from converters.mjcf.builder import ConvertOptions
     from converters.model_conversion import convert_osim
+    from converters.model_family import model_family
     from policies.checkpoint import agent_from_checkpoint, load_checkpoint
     from policies.env import TrackingConfig, TrackingEnv
     from policies.runner import run_policy, trial_span
@@ -109,7 +110,9 @@ def run_imitation_id(
     for path in outputs.all() + ([outputs.adapted_policy] if adapt_minutes else []):
         check_writable(path, force)  # before any work
     converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
-    checkpoint = load_checkpoint(policy_dir, converted.map["source_sha256"], str(model))
+    checkpoint = load_checkpoint(
+        policy_dir, converted.map["source_sha256"], str(model), model_family(converted.osim)
+    )
     config = TrackingConfig.from_saved(checkpoint["tracking_config"])
     trajectory = _trajectory(converted, coordinates, config, time_range)
     adapted = None

@@ -27,6 +27,7 @@ import torch
 
 from converters.errors import KintwinError
 from converters.files import file_sha256
+from converters.model_family import model_family
 from policies.agent import Agent, RunningNorm
 from policies.checkpoint import (
     CARD_FILE,
@@ -199,6 +200,7 @@ class _Session:
         return {
             "model_sha256": self.converted.map["source_sha256"],
             "model_name": Path(self.converted.osim.path).name,
+            "model_family": model_family(self.converted.osim),
             "obs_names": self.envs.obs_names,
             "action_names": self.envs.action_names,
             "coordinates": self.envs.task.coordinates,
@@ -224,7 +226,12 @@ class _Session:
     def resume(self) -> None:
         """Load ``last.pt`` into the live objects and counters; cut the log back to it."""
         conv = self.converted
-        ckpt = load_checkpoint(self.outdir / LAST_FILE, conv.map["source_sha256"], conv.osim.path)
+        ckpt = load_checkpoint(
+            self.outdir / LAST_FILE,
+            conv.map["source_sha256"],
+            conv.osim.path,
+            model_family(conv.osim),
+        )
         self.agent.load_state_dict(ckpt["agent"])
         self.norm.load_state_dict(ckpt["obs_norm"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -271,7 +278,7 @@ def _open_session(
     outdir = Path(outdir)
     if resume:
         sha, name = converted.map["source_sha256"], converted.osim.path
-        old = load_checkpoint(outdir / LAST_FILE, sha, name)
+        old = load_checkpoint(outdir / LAST_FILE, sha, name, model_family(converted.osim))
         tracking = TrackingConfig.from_saved(old["tracking_config"])
         cfg = PPOConfig(**old["ppo_config"])
     tracking, cfg = tracking or TrackingConfig(), cfg or PPOConfig()

@@ -656,3 +656,28 @@ def test_heel_spheres_slide_at_the_heel_friction(walk):
     assert TrackingConfig.from_dict({}).heel_friction == 0.3  # a new run (kintwin train)
     plain = TrackingEnv(walk[0], walk[1], replace(env.config, heel_friction=None)).task.model
     assert np.all(plain.geom_friction[np.concatenate(task.foot_geoms), 0] == 0.8)
+
+
+def test_policy_accepts_a_scaled_model_of_its_family_and_names_what_differs(
+    shared_data: Path, trained: Path, tmp_path: Path
+):
+    import re
+
+    from converters.model_family import model_family
+    from converters.osim.parser import load_osim
+    from policies.checkpoint import load_checkpoint
+
+    source = (shared_data / GAIT / "subject01.osim").read_text()
+    heavier = re.sub(
+        r"<mass>([0-9.eE+-]+)</mass>", lambda m: f"<mass>{float(m[1]) * 1.1!r}</mass>", source
+    )
+    assert heavier != source
+    scaled = tmp_path / "subject01_heavier.osim"
+    scaled.write_text(heavier)
+    osim = load_osim(scaled)
+    ckpt = load_checkpoint(trained, "another sha", str(scaled), model_family(osim))
+    assert ckpt["model_family"] == model_family(load_osim(shared_data / GAIT / "subject01.osim"))
+    renamed = tmp_path / "subject01_renamed.osim"
+    renamed.write_text(source.replace("knee_angle_r", "knee_flexion_r"))
+    with pytest.raises(KintwinError, match=r"is not of it: coordinates missing: knee_angle_r"):
+        load_checkpoint(trained, "another sha", str(renamed), model_family(load_osim(renamed)))

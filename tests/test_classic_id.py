@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,10 @@ def test_run_tool_names_the_missing_field_and_option(shared_data: Path):
 def test_run_tool_never_overwrites_without_force(shared_data: Path, tmp_path: Path):
     p = shared_data / GAIT10
     args = ["run-tool", str(p / "ID/walk_Setup_ID.xml"), "--results-dir", str(tmp_path)]
-    assert _run(*args).exit_code == 0
+    first = _run(*args, "--json")
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.stdout)  # --json: the summary alone on stdout
+    assert summary["outputs"]["id_sto"] == str(tmp_path / "subject01_walk_ID.sto")
     again = _run(*args)
     assert again.exit_code == 2 and "use --force" in again.output
     assert _run(*args, "--force").exit_code == 0

@@ -92,11 +92,12 @@ def inverse_dynamics(
             )  # fmt: skip
         )
         return
-    from converters.workflows import run_classic_id
+    from converters.workflows import ClassicIDConfig, run_classic_id
 
-    table = run_classic_id(
-        model_path, coordinates, external_loads, grf, lowpass_hz, time_range, output, force
+    config = ClassicIDConfig(
+        model_path, coordinates, output, external_loads, grf, lowpass_hz, time_range, force
     )
+    table = run_classic_id(config)
     note(f"wrote {output} ({table.n_rows} frames, {len(table.labels)} generalized forces)")
     summary.emit(_classic_summary(table, output))
 

@@ -95,11 +95,19 @@ def run_tool(
             )  # fmt: skip
         )
         return
-    from converters.workflows import run_classic_id
+    from converters.workflows import ClassicIDConfig, run_classic_id
 
     table = run_classic_id(
-        config.model_file, config.coordinates_file, config.external_loads_file, grf,
-        config.lowpass_cutoff_frequency_for_coordinates, time_range, output, force,
-    )  # fmt: skip
+        ClassicIDConfig(
+            config.model_file,
+            config.coordinates_file,
+            output,
+            config.external_loads_file,
+            grf,
+            config.lowpass_cutoff_frequency_for_coordinates,
+            time_range,
+            force,
+        )  # fmt: skip
+    )
     note(f"wrote {output} ({table.n_rows} frames, {len(table.labels)} generalized forces)")
     summary.emit({"method": "classic", "outputs": {"id_sto": str(output)}, "frames": table.n_rows})

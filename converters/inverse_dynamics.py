@@ -14,7 +14,7 @@ import numpy as np
 
 from converters.errors import KintwinError
 from converters.model_conversion import ConvertedModel
-from converters.motion import CoordinateSeries, make_trajectory
+from converters.motion import CoordinateSeries, Trajectory, make_trajectory
 from converters.opensim_io.external_loads import ExternalLoads
 from converters.opensim_io.table import Table
 from converters.osim.functions import GCVSpline
@@ -66,15 +66,18 @@ def classic_inverse_dynamics(
     loads: ExternalLoads | None = None,
     lowpass_hz: float | None = None,
     time_range: tuple[float, float] | None = None,
+    trajectory: Trajectory | None = None,
 ) -> Table:
     """OpenSim-format ID table over the frames of ``series`` inside ``time_range``.
 
-    ``converted`` must be the exact model (``convert_osim(..., exact=True)``).
+    ``converted`` must be the exact model (``convert_osim(..., exact=True)``). ``trajectory``,
+    if given, is ``make_trajectory(series, ...)`` already computed (it is not recomputed).
     """
     model = converted.mj_model
     if np.any(model.dof_armature != 0):
         raise KintwinError("classic inverse dynamics needs the exact model (no armature)")
-    trajectory = make_trajectory(series, converted.kinematics, model.nq, model.nv, lowpass_hz)
+    if trajectory is None:
+        trajectory = make_trajectory(series, converted.kinematics, model.nq, model.nv, lowpass_hz)
     keep = np.ones(len(trajectory.time), dtype=bool)
     if time_range is not None:
         keep = (trajectory.time >= time_range[0] - 1e-9) & (trajectory.time <= time_range[1] + 1e-9)

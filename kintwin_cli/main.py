@@ -20,6 +20,7 @@ COMMANDS = {
     "run-tool": ("kintwin_cli.commands.run_tool", "run_tool"),
     "train": ("kintwin_cli.commands.train", "train"),
     "compare": ("kintwin_cli.commands.compare", "compare"),
+    "so": ("kintwin_cli.commands.static_optimization", "static_optimization"),
 }
 
 EXIT_USAGE = 2

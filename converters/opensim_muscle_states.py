@@ -1,0 +1,187 @@
+"""Muscle quantities static optimization needs, from the ``opensim`` package itself.
+
+Per frame and muscle: the force the muscle makes at full activation with a rigid tendon
+(OpenSim's ``calcInextensibleTendonActiveFiberForce(s, 1)``: F0 fl(l) fv(v) cos(alpha), the
+multiplier ``use_muscle_physiology`` gives the static optimization), the muscle-tendon length and
+the moment arms about every independent coordinate (-dL/dq, central differences of OpenSim's path
+lengths with dependent coordinates following their couplers). Moment arms are only computed for
+the coordinates of the joints a muscle's path spans (tree path between the bodies of its points and
+wrap surfaces, plus the coordinates its moving or conditional points depend on).
+
+This module (with :func:`run_opensim_static_optimization`) is one of the places that run the
+``opensim`` package; it moves into ``converters/opensim_reference/`` when that package exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from converters.errors import KintwinError
+from converters.mjcf.kinematic_map import KinematicMap
+from converters.osim.model import Muscle, OsimModel
+
+__all__ = ["MuscleStates", "muscle_states", "spanned_coordinates", "run_opensim_static_optimization"]
+
+_STEP = 1e-6  # central-difference step of the moment arms (rad or m)
+
+
+@dataclass(frozen=True)
+class MuscleStates:
+    """Muscle quantities over a motion.
+
+    Attributes:
+        names: the muscles, in model order.
+        coordinates: the independent coordinates the moment arms are about.
+        length: (n, m) muscle-tendon lengths, m.
+        max_active_force: (n, m) rigid-tendon active force along the tendon at activation 1, N.
+        moment_arm: (n, m, c) moment arms (-dL/dq), m (or dimensionless for translations).
+        min_control, max_control: (m,) each muscle's activation bounds.
+    """
+
+    names: list[str]
+    coordinates: list[str]
+    length: np.ndarray
+    max_active_force: np.ndarray
+    moment_arm: np.ndarray
+    min_control: np.ndarray
+    max_control: np.ndarray
+
+
+@contextlib.contextmanager
+def _quiet_opensim() -> Iterator[object]:
+    import opensim
+
+    previous = opensim.Logger.getLevelString()
+    opensim.Logger.setLevelString("error")
+    try:
+        yield opensim
+    finally:
+        opensim.Logger.setLevelString(previous)
+
+
+def spanned_coordinates(osim: OsimModel, muscle: Muscle) -> list[str]:
+    """Coordinates whose motion can change ``muscle``'s length, in model order."""
+    parent = {j.child_body: j for j in osim.joints}
+    bodies = {p.body for p in muscle.points}
+    bodies |= {
+        osim.wrap_objects[w.wrap_object].body
+        for w in muscle.wraps
+        if w.wrap_object in osim.wrap_objects
+    }
+
+    def chain(body: str) -> list[str]:
+        out = [body]
+        while out[-1] in parent:
+            out.append(parent[out[-1]].parent_body)
+        return out
+
+    chains = [chain(b) for b in sorted(bodies)]
+    common = set.intersection(*(set(c) for c in chains)) if chains else set()
+    found = set()
+    for c in chains:
+        for body in c:
+            if body in common:
+                break
+            found.update(parent[body].coordinates)
+    for point in muscle.points:
+        if point.coordinate:
+            found.add(point.coordinate)
+        for axis in point.moving:
+            if axis is not None:
+                found.add(axis[0])
+    return [c for c in osim.coordinates if c in found]
+
+
+def muscle_states(
+    model_path: str | Path,
+    osim: OsimModel,
+    kinematics: KinematicMap,
+    values: dict[str, np.ndarray],
+    speeds: dict[str, np.ndarray],
+) -> MuscleStates:
+    """Muscle lengths, full-activation forces and moment arms at every frame.
+
+    ``values`` and ``speeds`` hold each independent coordinate's (n,) values (rad, m) and speeds
+    (rad/s, m/s), e.g. OpenSim's filtered and splined coordinates.
+    """
+    if not osim.muscles:
+        raise KintwinError(f"{model_path}: the model has no muscles; static optimization needs them")
+    independent = kinematics.independent_coordinates
+    n = len(next(iter(values.values())))
+    with _quiet_opensim() as opensim:
+        model = opensim.Model(str(model_path))
+        state = model.initSystem()
+        coordinate_set = model.getCoordinateSet()
+        handles = {c: coordinate_set.get(c) for c in kinematics.coordinates}
+        muscle_set = model.getMuscles()
+        muscles = [muscle_set.get(m.name) for m in osim.muscles]
+        names = [m.name for m in osim.muscles]
+        spans = [spanned_coordinates(osim, m) for m in osim.muscles]
+        column = {c: k for k, c in enumerate(independent)}
+        users = {c: [i for i, s in enumerate(spans) if c in s] for c in independent}
+        length = np.zeros((n, len(names)))
+        force = np.zeros((n, len(names)))
+        arms = np.zeros((n, len(names), len(independent)))
+        for k in range(n):
+            pose = {c: float(values[c][k]) for c in independent}
+            rate = {c: float(speeds[c][k]) for c in independent}
+            _set_state(state, handles, kinematics, pose, rate)
+            model.realizeVelocity(state)
+            for i, muscle in enumerate(muscles):
+                length[k, i] = muscle.getLength(state)
+                force[k, i] = muscle.calcInextensibleTendonActiveFiberForce(state, 1.0)
+            for c, who in users.items():
+                if not who:
+                    continue
+                ends = []
+                for sign in (1.0, -1.0):
+                    moved = dict(pose, **{c: pose[c] + sign * _STEP})
+                    _set_state(state, handles, kinematics, moved, None)
+                    model.realizePosition(state)
+                    ends.append([muscles[i].getLength(state) for i in who])
+                arms[k, who, column[c]] = -(np.array(ends[0]) - np.array(ends[1])) / (2 * _STEP)
+        bounds = np.array([[m.getMinControl(), m.getMaxControl()] for m in muscles])
+    return MuscleStates(
+        names=names,
+        coordinates=list(independent),
+        length=length,
+        max_active_force=force,
+        moment_arm=arms,
+        min_control=bounds[:, 0],
+        max_control=bounds[:, 1],
+    )
+
+
+def _set_state(state, handles, kinematics: KinematicMap, pose, rates) -> None:
+    """Every coordinate's value (and speed, unless ``rates`` is None) from the independent ones."""
+    full = kinematics.complete({c: np.asarray(v) for c, v in pose.items()})
+    speeds = None
+    if rates is not None:
+        speeds = dict(rates)
+        for coupling in kinematics.couplings:
+            slope = float(coupling.function.derivative(full[coupling.independent], 1))
+            speeds[coupling.dependent] = slope * speeds[coupling.independent]
+    for name, handle in handles.items():
+        handle.setValue(state, float(full[name]), False)
+        if speeds is not None:
+            handle.setSpeedValue(state, float(speeds.get(name, 0.0)))
+
+
+def run_opensim_static_optimization(setup: str | Path) -> tuple[Path, Path]:
+    """OpenSim's own AnalyzeTool on ``setup`` (a StaticOptimization analysis), in this process.
+
+    Returns the activation and force files it wrote. Used as the reference in tests and
+    benchmarks.
+    """
+    from converters.opensim_io.setups import read_so_setup
+
+    config = read_so_setup(setup)
+    with _quiet_opensim() as opensim:
+        tool = opensim.AnalyzeTool(str(setup))
+        tool.run()
+    return config.activation_file, config.force_file

@@ -1,0 +1,93 @@
+"""Static optimization from files to files (what ``kintwin so`` and ``kintwin run-tool`` run)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from converters.static_optimization import SOResult, SOSettings
+
+__all__ = ["SOOutputs", "so_output_paths", "run_classic_so", "write_so_result", "load_actuators"]
+
+
+@dataclass(frozen=True)
+class SOOutputs:
+    """The two files OpenSim's StaticOptimization writes."""
+
+    activation: Path
+    force: Path
+
+
+def so_output_paths(outdir: str | Path, name: str, analysis: str = "StaticOptimization") -> SOOutputs:
+    """``<outdir>/<name>_<analysis>_activation.sto`` and ``_force.sto``, as OpenSim names them."""
+    outdir = Path(outdir)
+    return SOOutputs(
+        outdir / f"{name}_{analysis}_activation.sto", outdir / f"{name}_{analysis}_force.sto"
+    )
+
+
+def load_actuators(
+    model_path: Path, osim, reserves: Sequence[Path], use_model_force_set: bool = True
+) -> list:
+    """The model's own non-muscle actuators (unless not used) followed by each reserves file's."""
+    from converters.opensim_io.actuators import model_actuators, read_actuators
+
+    coordinates = list(osim.coordinates)
+    bodies = [osim.ground, *osim.bodies]
+    found = model_actuators(model_path, coordinates, bodies) if use_model_force_set else []
+    for path in reserves:
+        found += read_actuators(path, coordinates, bodies)
+    names = [a.name for a in found]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        from converters.errors import KintwinError
+
+        raise KintwinError(f"actuator name(s) used twice: {', '.join(repeated)}")
+    return found
+
+
+def write_so_result(result: SOResult, outputs: SOOutputs, force: bool) -> None:
+    """Both tables, atomically; neither is written if either exists without ``force``."""
+    from converters.files import check_writable
+    from converters.opensim_io.table import write_table
+
+    check_writable(outputs.activation, force)
+    check_writable(outputs.force, force)
+    write_table(result.activation, outputs.activation, force=force)
+    write_table(result.force, outputs.force, force=force)
+
+
+def run_classic_so(
+    model: Path,
+    coordinates: Path,
+    external_loads: Path | None,
+    reserves: Sequence[Path],
+    settings: SOSettings,
+    outputs: SOOutputs,
+    force: bool,
+    grf: Path | None = None,
+    use_model_force_set: bool = True,
+) -> SOResult:
+    """Classic static optimization of a trial, written as OpenSim writes it."""
+    from converters.files import check_writable
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series
+    from converters.opensim_io.external_loads import load_external_loads
+    from converters.opensim_io.table import read_table
+    from converters.static_optimization import classic_static_optimization
+
+    check_writable(outputs.activation, force)  # before any work
+    check_writable(outputs.force, force)
+    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False), exact=True)
+    if not converted.osim.muscles:
+        from converters.errors import KintwinError
+
+        raise KintwinError(f"{model}: the model has no muscles; static optimization needs them")
+    actuators = load_actuators(model, converted.osim, reserves, use_model_force_set)
+    series = coordinate_series(read_table(coordinates), converted.osim, coordinates)
+    loads = None if external_loads is None else load_external_loads(external_loads, grf)
+    result = classic_static_optimization(model, converted, series, loads, actuators, settings)
+    write_so_result(result, outputs, force)
+    return result

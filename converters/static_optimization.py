@@ -1,0 +1,417 @@
+"""Classic static optimization (SO): OpenSim's StaticOptimization analysis, frame by frame.
+
+At each frame OpenSim finds the controls ``x`` of all actuators (muscle activations, reserve and
+residual controls) that minimise ``sum |x_i|^p`` (``p`` the activation exponent, 2 by default)
+subject to the actuators reproducing the measured accelerations, with ``min_control <= x_i <=
+max_control``. With rigid tendons (``use_muscle_physiology``) muscle ``i`` makes
+``x_i * F_i(q, qdot)`` along its tendon, ``F_i = F0 fl(l) fv(v) cos(alpha)`` (OpenSim's
+``calcInextensibleTendonActiveFiberForce(s, 1)``; the override OpenSim applies replaces the whole
+muscle force, so passive fiber force plays no part), and a reserve ``x_j * optimal_force_j``.
+Because the equations of motion are linear in the actuator forces, "reproduce the accelerations"
+is the same as "sum of actuator generalized forces = the inverse-dynamics generalized forces with
+the external loads applied", which is what is solved here::
+
+    minimise  sum_i |x_i|^p   subject to   A x = tau,   lower <= x <= upper,
+
+``A[c, i]`` the generalized force about independent coordinate ``c`` per unit control ``i``
+(moment arm times ``F_i`` for muscles). The problem is strictly convex and separable, so its dual
+is smooth: for multipliers ``lam``, ``x_i(lam) = clip(phi(A^T lam)_i, lower_i, upper_i)`` with
+``phi(g) = sign(g) (|g|/p)^(1/(p-1))``; Newton's method on ``A x(lam) = tau`` (Jacobian ``A D
+A^T``, ``D`` the slopes of ``phi`` at the free controls) with a line search on the dual converges
+in a few iterations, warm-started from the previous frame. Coordinates no actuator can move
+(e.g. a root without residual actuators) are left out, as OpenSim leaves their acceleration
+unmatched; a frame the actuators cannot satisfy falls back to the least violation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import mujoco
+import numpy as np
+
+from converters.errors import KintwinError
+from converters.model_conversion import ConvertedModel
+from converters.motion import Trajectory
+from converters.opensim_io.actuators import Actuator
+from converters.opensim_io.table import Table
+from converters.spatial import OPENSIM_TO_MUJOCO
+
+__all__ = [
+    "SOSolution",
+    "solve_static_optimization",
+    "actuator_generalized_forces",
+    "so_tables",
+    "SOSettings",
+    "SOResult",
+    "classic_static_optimization",
+    "solve_so_problem",
+    "ACTIVATION_TABLE_NAME",
+    "FORCE_TABLE_NAME",
+]
+
+ACTIVATION_TABLE_NAME = "Static Optimization"
+FORCE_TABLE_NAME = "ModelForces"
+_ACTIVATION_COMMENTS = ["This file contains static optimization results.", ""]
+_FORCE_COMMENTS = [
+    "",
+    "This file contains the forces exerted on a model during a simulation.",
+    "",
+    "A force is a generalized force, meaning that it can be either a force (N) or a torque (Nm).",
+    "",
+    "Units are S.I. units (second, meters, Newtons, ...)",
+    "If the header above contains a line with 'inDegrees', this indicates whether rotational "
+    "values are in degrees (yes) or radians (no).",
+    "",
+]
+
+
+@dataclass
+class SOSolution:
+    """Controls of every frame and how well they meet the generalized forces.
+
+    Attributes:
+        controls: (n, k) activations / controls.
+        violation: (n,) largest |A x - tau| over the matched coordinates, N or N·m.
+        iterations: (n,) Newton iterations (-1: the fallback solver was used).
+        unmatched: coordinates no actuator acts on (left out of the constraints).
+    """
+
+    controls: np.ndarray
+    violation: np.ndarray
+    iterations: np.ndarray
+    unmatched: list[str] = field(default_factory=list)
+
+
+def _phi(g: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
+    """Unconstrained minimiser of |x|^p - g x, and its slope d x / d g."""
+    if p == 2.0:
+        return 0.5 * g, np.full_like(g, 0.5)
+    e = 1.0 / (p - 1.0)
+    mag = np.maximum(np.abs(g) / p, 1e-300)
+    x = np.sign(g) * mag**e
+    return x, (e / p) * mag ** (e - 1.0)
+
+
+def _dual(x: np.ndarray, lam: np.ndarray, a: np.ndarray, tau: np.ndarray, p: float) -> float:
+    return float(np.sum(np.abs(x) ** p) - lam @ (a @ x - tau))
+
+
+def _solve_frame(
+    a: np.ndarray,
+    tau: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    p: float,
+    lam: np.ndarray,
+    tolerance: float,
+    max_iterations: int,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Semismooth Newton on the dual of one frame's problem; returns (x, lam, iterations)."""
+    scale = max(1.0, float(np.max(np.abs(tau))))
+    for iteration in range(max_iterations):
+        x, slope = _phi(a.T @ lam, p)
+        free = (x > lower) & (x < upper)
+        x = np.clip(x, lower, upper)
+        residual = tau - a @ x
+        if np.max(np.abs(residual)) <= tolerance * scale:
+            return x, lam, iteration
+        # controls at a bound count a little, so the Jacobian stays regular when many are there
+        jac = (a * (slope * np.where(free, 1.0, 1e-4))) @ a.T
+        jac[np.diag_indices_from(jac)] += 1e-12 * max(float(np.trace(jac)), 1e-300)
+        try:
+            step = np.linalg.solve(jac, residual)
+        except np.linalg.LinAlgError:
+            break
+        value, t = _dual(x, lam, a, tau, p), 1.0
+        while t > 1e-8:
+            trial = lam + t * step
+            xt = np.clip(_phi(a.T @ trial, p)[0], lower, upper)
+            if _dual(xt, trial, a, tau, p) >= value - 1e-12 * abs(value):
+                break
+            t *= 0.5
+        lam = lam + t * step
+    x = np.clip(_phi(a.T @ lam, p)[0], lower, upper)
+    return x, lam, -1 if np.max(np.abs(tau - a @ x)) > tolerance * scale else max_iterations
+
+
+def _least_violation(
+    a: np.ndarray, tau: np.ndarray, lower: np.ndarray, upper: np.ndarray, p: float
+) -> np.ndarray:
+    """Bounded least squares on the constraints, then the smallest effort nearby (fallback)."""
+    from scipy.optimize import lsq_linear
+
+    lo = np.where(np.isfinite(lower), lower, -1e6)
+    hi = np.where(np.isfinite(upper), upper, 1e6)
+    weight = 1e-4 * np.max(np.abs(a)) if a.size else 1.0
+    stacked = np.vstack([a, weight * np.eye(a.shape[1])])
+    target = np.concatenate([tau, np.zeros(a.shape[1])])
+    return lsq_linear(stacked, target, bounds=(lo, hi)).x
+
+
+def solve_static_optimization(
+    a: np.ndarray,
+    tau: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    exponent: float = 2.0,
+    coordinates: list[str] | None = None,
+    tolerance: float = 1e-9,
+    max_iterations: int = 50,
+) -> SOSolution:
+    """Controls minimising ``sum |x|^exponent`` with ``A x = tau`` at every frame.
+
+    Args:
+        a: (n, c, k) generalized force per unit control (N or N·m).
+        tau: (n, c) generalized forces to meet.
+        lower, upper: (k,) control bounds.
+        exponent: the activation exponent (> 1).
+        coordinates: names of the c rows (for the report of unmatched ones).
+        tolerance: relative tolerance on the constraints.
+    """
+    if exponent <= 1.0:
+        raise KintwinError(f"the activation exponent must be > 1, not {exponent:g}")
+    n, c, k = a.shape
+    acts = np.any(np.abs(a) > 0, axis=(0, 2))
+    rows = np.flatnonzero(acts)
+    names = coordinates or [str(i) for i in range(c)]
+    controls = np.zeros((n, k))
+    violation = np.zeros(n)
+    iterations = np.zeros(n, dtype=int)
+    lam = np.zeros(len(rows))
+    for f in range(n):
+        af, tf = a[f][rows], tau[f][rows]
+        x, lam_f, it = _solve_frame(af, tf, lower, upper, exponent, lam, tolerance, max_iterations)
+        if it < 0:
+            x = _least_violation(af, tf, lower, upper, exponent)
+            lam_f = np.zeros(len(rows))
+        else:
+            lam = lam_f
+        controls[f], iterations[f] = x, it
+        violation[f] = float(np.max(np.abs(af @ x - tf))) if len(rows) else 0.0
+    return SOSolution(controls, violation, iterations, [names[i] for i in range(c) if not acts[i]])
+
+
+# ------------------------------------------------------------------------ actuator forces
+
+
+def actuator_generalized_forces(
+    converted: ConvertedModel, trajectory: Trajectory, frames: np.ndarray, actuators: list[Actuator]
+) -> np.ndarray:
+    """(n, c, r) generalized force about each independent coordinate per unit control.
+
+    Coordinate actuators act on their coordinate; point and torque actuators through the
+    Jacobians of the converted MuJoCo model at each frame (OpenSim's ground and body frames).
+    """
+    independent = converted.kinematics.independent_coordinates
+    out = np.zeros((len(frames), len(independent), len(actuators)))
+    spatial = [j for j, act in enumerate(actuators) if act.kind != "CoordinateActuator"]
+    for j, act in enumerate(actuators):
+        if act.kind == "CoordinateActuator":
+            if act.coordinate not in independent:
+                raise KintwinError(
+                    f"{act.source}: CoordinateActuator '{act.name}' drives coordinate "
+                    f"'{act.coordinate}', which is coupled to another; drive the independent one"
+                )
+            out[:, independent.index(act.coordinate), j] = act.optimal_force
+    if not spatial:
+        return out
+    model = converted.mj_model
+    data = mujoco.MjData(model)
+    for row, k in enumerate(frames):
+        data.qpos[:] = trajectory.qpos[k]
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
+        pose = {c: float(v[k]) for c, v in trajectory.coordinates.items()}
+        jac = converted.kinematics.jacobian(pose, model.nv)
+        for j in spatial:
+            out[row, :, j] = jac.T @ _spatial_generalized_force(model, data, actuators[j])
+    return out
+
+
+def _spatial_generalized_force(
+    model: mujoco.MjModel, data: mujoco.MjData, act: Actuator
+) -> np.ndarray:
+    """MuJoCo generalized force of one point or torque actuator at unit control."""
+    qfrc = np.zeros(model.nv)
+    zero = np.zeros(3)
+    if act.kind == "PointActuator":
+        body = model.body(act.body).id
+        rot = data.xmat[body].reshape(3, 3)
+        direction = act.optimal_force * act.direction
+        force = OPENSIM_TO_MUJOCO @ direction if act.force_is_global else rot @ direction
+        point = (
+            OPENSIM_TO_MUJOCO @ act.point if act.point_is_global else data.xpos[body] + rot @ act.point
+        )
+        mujoco.mj_applyFT(model, data, force, zero, point, body, qfrc)
+        return qfrc
+    body_a = model.body(act.body).id
+    axis = act.optimal_force * act.axis
+    torque = (
+        OPENSIM_TO_MUJOCO @ axis
+        if act.torque_is_global
+        else data.xmat[body_a].reshape(3, 3) @ axis
+    )
+    mujoco.mj_applyFT(model, data, zero, torque, data.xpos[body_a], body_a, qfrc)
+    if act.body_b:
+        body_b = model.body(act.body_b).id
+        mujoco.mj_applyFT(model, data, zero, -torque, data.xpos[body_b], body_b, qfrc)
+    return qfrc
+
+
+# ------------------------------------------------------------------------------- tables
+
+
+def so_tables(
+    time: np.ndarray, labels: list[str], controls: np.ndarray, forces: np.ndarray
+) -> tuple[Table, Table]:
+    """The activation and force tables, laid out as OpenSim's StaticOptimization writes them."""
+    activation = Table(
+        time=np.asarray(time, dtype=float),
+        labels=list(labels),
+        data=np.asarray(controls, dtype=float),
+        name=ACTIVATION_TABLE_NAME,
+        in_degrees=False,
+        comments=list(_ACTIVATION_COMMENTS),
+        dialect="storage",
+    )
+    force = replace(
+        activation,
+        data=np.asarray(forces, dtype=float),
+        labels=list(labels),
+        name=FORCE_TABLE_NAME,
+        comments=list(_FORCE_COMMENTS),
+    )
+    return activation, force
+
+
+# ------------------------------------------------------------------------------- the job
+
+
+@dataclass(frozen=True)
+class SOSettings:
+    """What OpenSim's StaticOptimization analysis (in an AnalyzeTool) is told.
+
+    Attributes:
+        activation_exponent: the exponent p of sum |x|^p.
+        lowpass_hz: coordinate low-pass cut-off, Hz (None: no filtering).
+        time_range: (start, end) in s, or None for every frame.
+        step_interval: solve every this many frames (OpenSim's ``step_interval``).
+    """
+
+    activation_exponent: float = 2.0
+    lowpass_hz: float | None = 6.0
+    time_range: tuple[float, float] | None = None
+    step_interval: int = 1
+
+
+@dataclass
+class SOResult:
+    """Both output tables, the inverse-dynamics table they balance and the solver's report."""
+
+    activation: Table
+    force: Table
+    inverse_dynamics: Table
+    solution: SOSolution
+
+
+def classic_static_optimization(
+    model_path,
+    converted: ConvertedModel,
+    series,
+    loads,
+    actuators: list[Actuator],
+    settings: SOSettings = SOSettings(),
+) -> SOResult:
+    """OpenSim's static optimization of ``series`` (a :class:`CoordinateSeries`) with ``loads``.
+
+    ``converted`` is the exact skeleton (``convert_osim(..., muscles=False, exact=True)``) of
+    ``model_path``; ``actuators`` the model's own non-muscle actuators followed by the reserves.
+    """
+    from converters.inverse_dynamics import classic_inverse_dynamics
+    from converters.motion import smooth_derivatives
+
+    kinematics = converted.kinematics
+    model = converted.mj_model
+    independent = {c: v for c, v in series.values.items() if c in kinematics.independent_coordinates}
+    q, qd, qdd = smooth_derivatives(series.time, independent, settings.lowpass_hz)
+    qvel, qacc = kinematics.derivatives(q, qd, qdd, model.nv)
+    trajectory = Trajectory(series.time, kinematics.qpos(q, model.nq), qvel, qacc, q)
+    frames = _frames(trajectory.time, settings)
+    inverse = classic_inverse_dynamics(
+        converted, series, loads, settings.lowpass_hz, None, trajectory=trajectory
+    )
+    inverse = replace(inverse, data=inverse.data[frames], time=inverse.time[frames])
+    return solve_so_problem(model_path, converted, trajectory, frames, inverse, actuators, settings)
+
+
+def _frames(time: np.ndarray, settings: SOSettings) -> np.ndarray:
+    keep = np.ones(len(time), dtype=bool)
+    if settings.time_range is not None:
+        t0, t1 = settings.time_range
+        keep = (time >= t0 - 1e-9) & (time <= t1 + 1e-9)
+    frames = np.flatnonzero(keep)[:: max(1, settings.step_interval)]
+    if not len(frames):
+        raise KintwinError(f"no coordinate frames inside the time range {settings.time_range}")
+    return frames
+
+
+def solve_so_problem(
+    model_path,
+    converted: ConvertedModel,
+    trajectory: Trajectory,
+    frames: np.ndarray,
+    target: Table,
+    actuators: list[Actuator],
+    settings: SOSettings,
+    constrained: list[str] | None = None,
+) -> SOResult:
+    """Muscle states at ``frames``, the problem, its solution and the two tables.
+
+    ``target`` holds the generalized forces to meet at ``frames``, in ID layout; ``constrained``
+    limits the constraints to those coordinates (default: all independent coordinates).
+    """
+    from converters.opensim_muscle_states import muscle_states
+
+    kinematics = converted.kinematics
+    independent = kinematics.independent_coordinates
+    values = {c: trajectory.coordinates[c][frames] for c in independent}
+    speeds = _independent_speeds(converted, trajectory, frames)
+    muscles = muscle_states(model_path, converted.osim, kinematics, values, speeds)
+    a_muscles = muscles.moment_arm * muscles.max_active_force[:, :, None]
+    a_actuators = actuator_generalized_forces(converted, trajectory, frames, actuators)
+    a = np.concatenate([np.transpose(a_muscles, (0, 2, 1)), a_actuators], axis=2)
+    tau = target.data
+    if constrained is not None:
+        rows = [independent.index(c) for c in constrained]
+        a, tau = a[:, rows, :], tau[:, rows]
+    names = list(independent) if constrained is None else list(constrained)
+    lower = np.concatenate([muscles.min_control, [x.min_control for x in actuators]])
+    upper = np.concatenate([muscles.max_control, [x.max_control for x in actuators]])
+    solution = solve_static_optimization(
+        a, tau, lower, upper, settings.activation_exponent, names
+    )
+    scale = np.concatenate(
+        [muscles.max_active_force, np.tile([x.optimal_force for x in actuators], (len(frames), 1))],
+        axis=1,
+    )
+    labels = [*muscles.names, *(x.name for x in actuators)]
+    activation, force = so_tables(
+        target.time, labels, solution.controls, solution.controls * scale
+    )
+    return SOResult(activation, force, target, solution)
+
+
+def _independent_speeds(
+    converted: ConvertedModel, trajectory: Trajectory, frames: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Each independent coordinate's speed at ``frames``, from qvel through the coupling Jacobian."""
+    independent = converted.kinematics.independent_coordinates
+    out = {c: np.zeros(len(frames)) for c in independent}
+    for row, k in enumerate(frames):
+        pose = {c: float(v[k]) for c, v in trajectory.coordinates.items()}
+        jac = converted.kinematics.jacobian(pose, converted.mj_model.nv)
+        rates = np.linalg.lstsq(jac, trajectory.qvel[k], rcond=None)[0]
+        for i, c in enumerate(independent):
+            out[c][row] = rates[i]
+    return out

@@ -1,0 +1,123 @@
+"""Muscle activations without force plates: static optimization on the policy's own dynamics.
+
+A torque-driven policy reproduces the trial in simulation (:func:`policies.imitation_id.
+run_imitation_id`, which writes the ID, GRF, kinematics and summary files); the joint torques it
+needed are then shared among the muscles by OpenSim's static optimization (rigid tendons,
+force-length-velocity, sum of squared activations) along the simulated motion. The simulated feet
+carried the body, so the root needs no residual: only the non-root coordinates are matched. No
+force plate is used anywhere.
+
+A muscle-driven policy drives the muscles itself; its activations are the answer and are written
+instead (:func:`_muscle_policy_activations`, the hook the muscle-driven rollout fills in).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from converters.errors import KintwinError
+from converters.files import check_writable
+from converters.so_workflow import SOOutputs, write_so_result
+from converters.static_optimization import SOResult, SOSettings
+
+__all__ = ["run_imitation_so", "static_optimization_of_simulation", "policy_drive"]
+
+
+def policy_drive(policy_dir: Path) -> str:
+    """'torque' or 'muscle', from the policy's ``card.json`` (torque when it says nothing)."""
+    card = Path(policy_dir) / "card.json"
+    if not card.exists():
+        return "torque"
+    try:
+        return str(json.loads(card.read_text()).get("drive", "torque"))
+    except (OSError, ValueError) as error:
+        raise KintwinError(f"{card}: not a readable policy card ({error})") from None
+
+
+def root_coordinates(osim) -> list[str]:
+    """Coordinates of the joints that attach bodies to the ground (the floating base)."""
+    return [c for j in osim.joints if j.parent_body == osim.ground for c in j.coordinates]
+
+
+def static_optimization_of_simulation(
+    model: Path, kinematics_file: Path, id_file: Path, lowpass_hz: float | None = 6.0
+) -> SOResult:
+    """SO along a simulated motion, meeting its joint torques at the non-root coordinates."""
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import Trajectory, coordinate_series, smooth_derivatives
+    from converters.opensim_io.table import read_table
+    from converters.static_optimization import solve_so_problem
+
+    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False), exact=True)
+    kinematics = converted.kinematics
+    m = converted.mj_model
+    series = coordinate_series(read_table(kinematics_file), converted.osim, kinematics_file)
+    independent = {c: v for c, v in series.values.items() if c in kinematics.independent_coordinates}
+    q, qd, qdd = smooth_derivatives(series.time, independent, lowpass_hz)
+    qvel, qacc = kinematics.derivatives(q, qd, qdd, m.nv)
+    trajectory = Trajectory(series.time, kinematics.qpos(q, m.nq), qvel, qacc, q)
+    torques = read_table(id_file)
+    inside = (series.time >= torques.time[0] - 1e-9) & (series.time <= torques.time[-1] + 1e-9)
+    frames = np.flatnonzero(inside)
+    data = np.column_stack(
+        [np.interp(series.time[frames], torques.time, torques.data[:, j]) for j in range(len(torques.labels))]
+    )
+    target = torques.with_data(data, time=series.time[frames])
+    root = set(root_coordinates(converted.osim))
+    constrained = [c for c in kinematics.independent_coordinates if c not in root]
+    return solve_so_problem(
+        model, converted, trajectory, frames, target, [], SOSettings(lowpass_hz=lowpass_hz),
+        constrained,
+    )  # fmt: skip
+
+
+def _muscle_policy_activations(*_args) -> SOResult:
+    """Hook: a muscle-driven policy's rollout gives its own activations and muscle forces."""
+    raise KintwinError(
+        "this policy drives muscles; its activations come from its own rollout, which "
+        "kintwin so does not run yet (use a torque-driven policy)"
+    )
+
+
+def run_imitation_so(
+    model: Path,
+    coordinates: Path,
+    policy_dir: Path,
+    outputs,
+    so_outputs: SOOutputs,
+    lowpass_hz: float | None = 6.0,
+    time_range: tuple[float, float] | None = None,
+    force: bool = False,
+) -> dict:
+    """Imitation ID of the trial (its four files), then the two SO files; returns the summary."""
+    from converters.osim.parser import load_osim
+    from policies.imitation_id import run_imitation_id
+
+    for path in [*outputs.all(), so_outputs.activation, so_outputs.force]:
+        check_writable(path, force)  # before any work
+    if not load_osim(model).muscles:
+        raise KintwinError(f"{model}: the model has no muscles; static optimization needs them")
+    if policy_drive(policy_dir) == "muscle":
+        return _muscle_policy_activations(model, coordinates, policy_dir, outputs, so_outputs)
+    summary = run_imitation_id(
+        model, coordinates, policy_dir, outputs, lowpass_hz, None, time_range, force
+    )
+    try:
+        result = static_optimization_of_simulation(
+            model, outputs.kinematics_mot, outputs.id_sto, lowpass_hz
+        )
+        write_so_result(result, so_outputs, force)
+    except BaseException:
+        for path in outputs.all():  # nothing partial: the ID files go with the failed SO
+            path.unlink(missing_ok=True)
+        raise
+    summary["static_optimization"] = {
+        "frames": int(result.activation.n_rows),
+        "max_constraint_violation": float(result.solution.violation.max()),
+        "unmatched_coordinates": result.solution.unmatched,
+    }
+    return summary

@@ -57,7 +57,7 @@ def _quiet_opensim() -> Iterator[object]:
     import opensim
 
     previous = opensim.Logger.getLevelString()
-    opensim.Logger.setLevelString("error")
+    opensim.Logger.setLevelString("off")  # failures become KintwinErrors here
     try:
         yield opensim
     finally:
@@ -114,8 +114,14 @@ def muscle_states(
     independent = kinematics.independent_coordinates
     n = len(next(iter(values.values())))
     with _quiet_opensim() as opensim:
-        model = opensim.Model(str(model_path))
-        state = model.initSystem()
+        try:
+            model = opensim.Model(str(model_path))
+            state = model.initSystem()
+        except RuntimeError as error:
+            detail = next((line for line in str(error).splitlines() if "details" in line), "")
+            raise KintwinError(
+                f"{model_path}: OpenSim cannot build the model {detail.strip()}".rstrip()
+            ) from None
         coordinate_set = model.getCoordinateSet()
         handles = {c: coordinate_set.get(c) for c in kinematics.coordinates}
         muscle_set = model.getMuscles()

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from converters.static_optimization import SOResult, SOSettings
 
-__all__ = ["SOOutputs", "so_output_paths", "run_classic_so", "write_so_result", "load_actuators"]
+__all__ = [
+    "SOOutputs",
+    "so_output_paths",
+    "so_settings_from_setup",
+    "run_classic_so",
+    "write_so_result",
+    "load_actuators",
+]
 
 
 @dataclass(frozen=True)
@@ -91,3 +98,33 @@ def run_classic_so(
     result = classic_static_optimization(model, converted, series, loads, actuators, settings)
     write_so_result(result, outputs, force)
     return result
+
+
+def so_settings_from_setup(setup: Path, overrides: dict | None = None):
+    """(SOSetup, SOSettings) of an AnalyzeTool StaticOptimization setup; what cannot be honoured
+    (a states file instead of coordinates, replaced force set, no muscle physiology) is refused."""
+    from converters.errors import FileFormatError
+    from converters.opensim_io.setups import read_so_setup
+
+    config = read_so_setup(setup, overrides)
+    so = config.static_optimization
+    refused = {
+        "<coordinates_file> is empty (states files are not supported)": config.coordinates_file
+        is None,
+        "<replace_force_set> true (it would drop the muscles)": config.replace_force_set,
+        "<use_muscle_physiology> false": not so.use_muscle_physiology,
+        "<use_model_force_set> false": not so.use_model_force_set,
+        "the StaticOptimization analysis is off": not so.on,
+    }
+    for problem, bad in refused.items():
+        if bad:
+            raise FileFormatError(setup, f"{problem}: kintwin so cannot honour it")
+    start = max(config.initial_time, so.start_time)
+    end = min(config.final_time, so.end_time)
+    settings = SOSettings(
+        activation_exponent=so.activation_exponent,
+        lowpass_hz=config.lowpass_cutoff_frequency_for_coordinates,
+        time_range=(start, end),
+        step_interval=so.step_interval,
+    )
+    return config, settings

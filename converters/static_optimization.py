@@ -342,7 +342,10 @@ def classic_static_optimization(
         converted, series, loads, settings.lowpass_hz, None, trajectory=trajectory
     )
     inverse = replace(inverse, data=inverse.data[frames], time=inverse.time[frames])
-    return solve_so_problem(model_path, converted, trajectory, frames, inverse, actuators, settings)
+    speeds = {c: v[frames] for c, v in qd.items()}
+    return solve_so_problem(
+        model_path, converted, trajectory, frames, inverse, actuators, settings, speeds=speeds
+    )
 
 
 def _frames(time: np.ndarray, settings: SOSettings) -> np.ndarray:
@@ -365,18 +368,21 @@ def solve_so_problem(
     actuators: list[Actuator],
     settings: SOSettings,
     constrained: list[str] | None = None,
+    speeds: dict[str, np.ndarray] | None = None,
 ) -> SOResult:
     """Muscle states at ``frames``, the problem, its solution and the two tables.
 
     ``target`` holds the generalized forces to meet at ``frames``, in ID layout; ``constrained``
-    limits the constraints to those coordinates (default: all independent coordinates).
+    limits the constraints to those coordinates (default: all independent coordinates);
+    ``speeds`` gives the independent coordinates' speeds at ``frames`` (else found from qvel).
     """
     from converters.opensim_muscle_states import muscle_states
 
     kinematics = converted.kinematics
     independent = kinematics.independent_coordinates
     values = {c: trajectory.coordinates[c][frames] for c in independent}
-    speeds = _independent_speeds(converted, trajectory, frames)
+    if speeds is None:
+        speeds = _independent_speeds(converted, trajectory, frames)
     muscles = muscle_states(model_path, converted.osim, kinematics, values, speeds)
     a_muscles = muscles.moment_arm * muscles.max_active_force[:, :, None]
     a_actuators = actuator_generalized_forces(converted, trajectory, frames, actuators)

@@ -30,6 +30,7 @@ __all__ = [
     "StaticOptimizationSettings",
     "read_id_setup",
     "read_so_setup",
+    "setup_kind",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -158,6 +159,30 @@ class SOSetup:
     def force_file(self) -> Path:
         """``<results_directory>/<name>_StaticOptimization_force.sto``, as OpenSim names it."""
         return self._output("force")
+
+
+# ------------------------------------------------------------------------------------ dispatch
+
+
+def setup_kind(path: str | Path) -> str:
+    """'so' for an AnalyzeTool with a StaticOptimization analysis, 'id' for an
+    InverseDynamicsTool or an AnalyzeTool with an InverseDynamics analysis; FileFormatError
+    (naming the analyses found) for anything else."""
+    path = Path(path)
+    tool = opensim_element(
+        path, ("InverseDynamicsTool", "AnalyzeTool"), "an inverse dynamics or analyze tool setup"
+    )
+    if tool.tag == "InverseDynamicsTool":
+        return "id"
+    f = ElementFields(path, tool)
+    objects = f.element.find("AnalysisSet/objects")
+    tags = [] if objects is None else [e.tag for e in objects if isinstance(e.tag, str)]
+    if "StaticOptimization" in tags:
+        return "so"
+    if "InverseDynamics" in tags:
+        return "id"
+    _analysis(f, "StaticOptimization")  # raises, listing the analyses there are
+    raise AssertionError("unreachable")
 
 
 # ------------------------------------------------------------------------------------ ID reader

@@ -1,4 +1,5 @@
-"""``kintwin run-tool``: run an OpenSim tool setup file (InverseDynamicsTool)."""
+"""``kintwin run-tool``: run an OpenSim tool setup file (InverseDynamicsTool, or an AnalyzeTool
+with an InverseDynamics or StaticOptimization analysis)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ def run_tool(
     json_target: Path | str | None,
     force: bool,
 ) -> None:
-    """Run an OpenSim InverseDynamicsTool setup, writing the output file it names.
+    """Run an OpenSim InverseDynamicsTool or AnalyzeTool (StaticOptimization) setup, writing
+    the output files it names.
 
     Paths in the setup are relative to the setup file, as in OpenSim; any that do not exist here
     (for example absolute Windows paths) can be pointed elsewhere with the options.
@@ -54,14 +56,19 @@ def run_tool(
     output file gets them, and the simulated GRF, kinematics and summary go beside it; the
     setup's external loads are ignored.
 
+    An AnalyzeTool with a StaticOptimization analysis runs kintwin so: classic with the
+    setup's external loads and force_set_files, or with --policy on the simulated dynamics,
+    writing <name>_StaticOptimization_activation.sto and _force.sto in its results directory.
+
     \b
     Examples:
       kintwin run-tool walk_Setup_ID.xml
+      kintwin run-tool arm26_Setup_StaticOptimization.xml --results-dir so/
       kintwin run-tool walk_Setup_ID.xml --policy policies/pretrained/gait10dof18musc_walk_torque
       kintwin run-tool SetupID_gait_14.xml --model subject2.osim --coordinates IK_gait_14.mot \\
         --external-loads External_Loads_gait_14.xml --grf GRF_gait_14.mot --results-dir out/
     """
-    from converters.opensim_io.setups import read_id_setup
+    from converters.opensim_io.setups import read_id_setup, setup_kind
 
     method = resolve_method(method, policy, adapt_minutes)
     summary = JsonSummary(json_target, force)
@@ -74,6 +81,15 @@ def run_tool(
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if method == "imitation":
         overrides["external_loads_file"] = None  # ignored: the simulation makes its own
+    if setup_kind(setup) == "so":
+        from kintwin_cli.commands.static_optimization import run_so_setup
+
+        if grf is not None and method == "imitation":
+            raise click.UsageError("--grf belongs to the classic method")
+        summary.emit(
+            run_so_setup(setup, overrides, grf, policy if method == "imitation" else None, force)
+        )
+        return
     config = read_id_setup(setup, overrides)
     span = config.time_range
     time_range = span if all(math.isfinite(t) for t in span) else None

@@ -130,3 +130,31 @@ def _report(result, outputs) -> None:
     )
     if result.solution.unmatched:
         warn(f"no actuator acts on: {', '.join(result.solution.unmatched)} (left unmatched)")
+
+
+def run_so_setup(
+    setup: Path, overrides: dict, grf: Path | None, policy: Path | None, force: bool
+) -> None:
+    """An AnalyzeTool StaticOptimization setup, classic or (with ``policy``) by imitation."""
+    from converters.so_workflow import so_output_paths, so_settings_from_setup
+
+    config, settings = so_settings_from_setup(setup, overrides)
+    outputs = so_output_paths(config.results_directory, config.name, config.static_optimization.name)
+    if policy is not None:
+        from policies.imitation_id import output_paths, trial_name
+        from policies.imitation_so import run_imitation_so
+
+        id_outputs = output_paths(config.results_directory, trial_name(config.coordinates_file))
+        run_imitation_so(
+            config.model_file, config.coordinates_file, policy, id_outputs, outputs,
+            settings.lowpass_hz or 6.0, settings.time_range, force,
+        )  # fmt: skip
+        note(f"wrote {outputs.activation} and {outputs.force.name} (imitation)")
+        return
+    from converters.so_workflow import run_classic_so
+
+    result = run_classic_so(
+        config.model_file, config.coordinates_file, config.external_loads_file,
+        config.force_set_files, settings, outputs, force, grf,
+    )  # fmt: skip
+    _report(result, outputs)

@@ -1,0 +1,219 @@
+"""Static optimization: closed-form activations, OpenSim's file layout, reserves, run-tool, bad input.
+
+The analytic joints are tiny models built with the ``opensim`` package: a rod on a pin joint held
+still against gravity by vertical muscles at their optimal fiber length (fl = fv = cos = 1), so a
+muscle at distance ``d`` from the pin makes ``a d F0`` of moment and the minimum of sum a^2 has a
+closed form. Agreement with OpenSim's own SO is checked on Arm26.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import REPO
+
+from converters.opensim_io.table import Table, read_table, write_table
+from kintwin_cli.main import cli
+
+MASS, COM, G = 2.0, 0.3, 9.81  # kg, m, m/s^2: holding torque m g L about the pin
+TORQUE = MASS * G * COM
+
+
+def _joint_model(path: Path, muscles: list[tuple[str, float, float]]) -> Path:
+    """A rod on a pin (coordinate 'q', horizontal at q = 0) with vertical muscles (name, d, F0)."""
+    import opensim
+
+    model = opensim.Model()
+    model.setName("pin_rod")
+    model.setGravity(opensim.Vec3(0, -G, 0))
+    rod = opensim.Body("rod", MASS, opensim.Vec3(COM, 0, 0), opensim.Inertia(0.01, 0.01, 0.01))
+    pin = opensim.PinJoint(
+        "pin", model.getGround(), opensim.Vec3(0), opensim.Vec3(0), rod, opensim.Vec3(0),
+        opensim.Vec3(0),
+    )  # fmt: skip
+    pin.updCoordinate().setName("q")
+    model.addBody(rod)
+    model.addJoint(pin)
+    height, optimal = 0.4, 0.1
+    for name, d, f0 in muscles:
+        # fiber at its optimal length with a rigid tendon: l_MT - l_ts = l_opt
+        muscle = opensim.Thelen2003Muscle(name, f0, optimal, height - optimal, 0.0)
+        muscle.addNewPathPoint(f"{name}_origin", model.getGround(), opensim.Vec3(d, height, 0))
+        muscle.addNewPathPoint(f"{name}_insertion", rod, opensim.Vec3(d, 0, 0))
+        model.addForce(muscle)
+    model.finalizeConnections()
+    model.printToXML(str(path))
+    return path
+
+
+def _still_motion(path: Path) -> Path:
+    time = np.linspace(0.0, 1.0, 51)
+    table = Table(time, ["q"], np.zeros((51, 1)), name="still", in_degrees=False)
+    return write_table(table, path)
+
+
+def _reserve_file(path: Path, coordinate: str = "q", optimal_force: float = 10.0) -> Path:
+    path.write_text(
+        f"""<?xml version="1.0" encoding="UTF-8" ?>
+<OpenSimDocument Version="30000"><ForceSet name="reserves"><objects>
+<CoordinateActuator name="q_reserve"><coordinate>{coordinate}</coordinate>
+<optimal_force>{optimal_force}</optimal_force></CoordinateActuator>
+</objects></ForceSet></OpenSimDocument>
+"""
+    )
+    return path
+
+
+def _so(*args: str) -> object:
+    return CliRunner().invoke(cli, ["so", *[str(a) for a in args]])
+
+
+def test_one_muscle_activation_is_torque_over_strength(tmp_path: Path) -> None:
+    model = _joint_model(tmp_path / "one.osim", [("m1", 0.05, 400.0)])
+    result = _so("--model", model, "--coordinates", _still_motion(tmp_path / "q.mot"),
+                 "-o", tmp_path / "out")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    a = read_table(tmp_path / "out/q_StaticOptimization_activation.sto")
+    f = read_table(tmp_path / "out/q_StaticOptimization_force.sto")
+    assert a.labels == ["m1"]
+    np.testing.assert_allclose(a.column("m1"), TORQUE / (0.05 * 400.0), rtol=1e-6)
+    np.testing.assert_allclose(f.column("m1") * 0.05, TORQUE, rtol=1e-6)
+
+
+def test_two_muscles_and_a_reserve_share_as_least_squares(tmp_path: Path) -> None:
+    muscles = [("near", 0.03, 300.0), ("far", 0.08, 500.0)]
+    model = _joint_model(tmp_path / "two.osim", muscles)
+    motion = _still_motion(tmp_path / "q.mot")
+    reserves = _reserve_file(tmp_path / "reserves.xml", optimal_force=10.0)
+    result = _so("--model", model, "--coordinates", motion, "--reserves", reserves,
+                 "--name", "two", "-o", tmp_path / "out")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    a = read_table(tmp_path / "out/two_StaticOptimization_activation.sto")
+    assert a.labels == ["near", "far", "q_reserve"]
+    # min sum x^2 s.t. sum k_i x_i = T: x_i = T k_i / sum k^2 (k: moment per unit control)
+    k = np.array([0.03 * 300.0, 0.08 * 500.0, 10.0])
+    expected = TORQUE * k / np.sum(k**2)
+    for label, value in zip(a.labels, expected, strict=True):
+        np.testing.assert_allclose(a.column(label), value, rtol=1e-6)
+
+
+def test_files_have_opensims_layout_and_read_back_in_opensim(tmp_path: Path) -> None:
+    import opensim
+
+    model = _joint_model(tmp_path / "one.osim", [("m1", 0.05, 400.0)])
+    _so("--model", model, "--coordinates", _still_motion(tmp_path / "q.mot"), "-o", tmp_path)
+    activation = tmp_path / "q_StaticOptimization_activation.sto"
+    lines = activation.read_text().splitlines()
+    assert lines[:8] == [
+        "Static Optimization", "version=1", "nRows=51", "nColumns=2", "inDegrees=no",
+        "This file contains static optimization results.", "", "endheader",
+    ]  # fmt: skip
+    assert lines[8] == "time\tm1"
+    force = tmp_path / "q_StaticOptimization_force.sto"
+    assert force.read_text().splitlines()[:5] == [
+        "ModelForces", "version=1", "nRows=51", "nColumns=2", "inDegrees=no",
+    ]  # fmt: skip
+    for path in (activation, force):
+        storage = opensim.Storage(str(path))
+        assert storage.getSize() == 51
+        assert storage.getColumnLabels().get(1) == "m1"
+        table = opensim.TimeSeriesTable(str(path))
+        assert table.getNumRows() == 51 and list(table.getColumnLabels()) == ["m1"]
+        ours = read_table(path).column("m1")
+        assert math.isclose(table.getDependentColumn("m1")[7], ours[7], rel_tol=1e-15)
+
+
+def test_reserves_are_parsed_with_kinds_and_frames(shared_data: Path) -> None:
+    from converters.opensim_io.actuators import read_actuators
+
+    path = shared_data / "opensim-models/Pipelines/Gait10dof18musc/gait10dof_Reserve_Actuators.xml"
+    coordinates = ["hip_flexion_r", "knee_angle_r", "ankle_angle_r", "hip_flexion_l"]
+    coordinates += ["knee_angle_l", "ankle_angle_l", "lumbar_extension"]
+    found = read_actuators(path, coordinates, ["ground", "pelvis"])
+    assert [a.name for a in found][:3] == ["FX", "FY", "MZ"]
+    assert [a.kind for a in found[:3]] == ["PointActuator", "PointActuator", "TorqueActuator"]
+    assert found[1].optimal_force == 2.0 and found[1].force_is_global
+    np.testing.assert_allclose(found[0].point, [-0.034, 0.0, 0.0])
+    assert found[2].body == "pelvis" and found[2].body_b == "ground"
+    assert found[3].coordinate == "hip_flexion_r" and found[3].name == "hip_flexion_r_reserve"
+    assert all(a.min_control == -math.inf for a in found)
+
+
+def test_unknown_reserve_coordinate_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    model = _joint_model(tmp_path / "one.osim", [("m1", 0.05, 400.0)])
+    reserves = _reserve_file(tmp_path / "bad.xml", coordinate="knee")
+    result = _so("--model", model, "--coordinates", _still_motion(tmp_path / "q.mot"),
+                 "--reserves", reserves, "-o", tmp_path / "out")  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "no coordinate 'knee'" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_muscle_less_model_is_refused(tmp_path: Path) -> None:
+    model = _joint_model(tmp_path / "bare.osim", [])
+    result = _so("--model", model, "--coordinates", _still_motion(tmp_path / "q.mot"),
+                 "-o", tmp_path / "out")  # fmt: skip
+    assert result.exit_code == 2 and "has no muscles" in result.output
+    assert result.output.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_policy_for_another_model_is_refused(tmp_path: Path) -> None:
+    model = _joint_model(tmp_path / "one.osim", [("m1", 0.05, 400.0)])
+    policy = REPO / "policies/pretrained/gait10dof18musc_walk_torque"
+    result = _so("--model", model, "--coordinates", _still_motion(tmp_path / "q.mot"),
+                 "--policy", policy, "-o", tmp_path / "out")  # fmt: skip
+    assert result.exit_code == 2 and "trained for model" in result.output
+    assert result.output.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_setup_without_static_optimization_is_refused(tmp_path: Path, shared_data: Path) -> None:
+    setup = tmp_path / "analyze.xml"
+    setup.write_text(
+        '<OpenSimDocument Version="30000"><AnalyzeTool name="x"><model_file>m.osim</model_file>'
+        '<AnalysisSet name="Analyses"><objects><Kinematics name="k"/></objects></AnalysisSet>'
+        "</AnalyzeTool></OpenSimDocument>"
+    )
+    result = CliRunner().invoke(cli, ["run-tool", str(setup), "--results-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "has no StaticOptimization analysis" in result.output
+    assert result.output.count("\n") == 1 and not (tmp_path / "r").exists()
+
+
+ARM26_SETUP = "opensim-core/Applications/Analyze/tests/resources/arm26_Setup_StaticOptimization.xml"
+ARM26_MODEL = "opensim-models/Models/Arm26/arm26.osim"
+
+
+def test_run_tool_on_arm26_setup_matches_opensims_so(tmp_path: Path, shared_data: Path) -> None:
+    """run-tool honours the setup (0.25-0.75 s, 6 Hz); activations equal OpenSim's SO run on
+    the same setup (opensim-core's copy of arm26.osim no longer loads in OpenSim 4.6, so both
+    use opensim-models' Arm26)."""
+    from converters.validate import opensim_static_optimization
+
+    setup = shared_data / ARM26_SETUP
+    model = shared_data / ARM26_MODEL
+    result = CliRunner().invoke(
+        cli, ["run-tool", str(setup), "--model", str(model), "--results-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    ours = read_table(tmp_path / "arm26_StaticOptimization_activation.sto")
+    assert ours.time[0] == pytest.approx(0.25, abs=1e-6) and ours.time[-1] <= 0.75 + 1e-6
+    reference = read_table(
+        opensim_static_optimization(
+            model, setup.parent / "arm26_InverseKinematics.mot", None, 6.0, (0.25, 0.75),
+            tmp_path / "opensim",
+        )  # fmt: skip
+    )
+    assert ours.labels == reference.labels
+    assert ours.n_rows == reference.n_rows
+    compared = 0
+    for label in reference.labels:
+        theirs, mine = reference.column(label), ours.column(label)
+        if theirs.max() < 0.05:
+            continue
+        compared += 1
+        assert np.corrcoef(mine, theirs)[0, 1] >= 0.95, label
+        assert np.max(np.abs(mine - theirs)) <= 0.05, label
+    assert compared >= 2

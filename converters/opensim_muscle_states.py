@@ -41,6 +41,7 @@ class MuscleStates:
         max_active_force: (n, m) rigid-tendon active force along the tendon at activation 1, N.
         moment_arm: (n, m, c) moment arms (-dL/dq), m (or dimensionless for translations).
         min_control, max_control: (m,) each muscle's activation bounds.
+        failed: muscles whose force OpenSim could not compute at some frame (taken as 0 there).
     """
 
     names: list[str]
@@ -50,6 +51,7 @@ class MuscleStates:
     moment_arm: np.ndarray
     min_control: np.ndarray
     max_control: np.ndarray
+    failed: tuple[str, ...] = ()
 
 
 @contextlib.contextmanager
@@ -130,6 +132,7 @@ def muscle_states(
         spans = [spanned_coordinates(osim, m) for m in osim.muscles]
         column = {c: k for k, c in enumerate(independent)}
         users = {c: [i for i, s in enumerate(spans) if c in s] for c in independent}
+        failed: set[str] = set()
         length = np.zeros((n, len(names)))
         force = np.zeros((n, len(names)))
         arms = np.zeros((n, len(names), len(independent)))
@@ -140,7 +143,11 @@ def muscle_states(
             model.realizeVelocity(state)
             for i, muscle in enumerate(muscles):
                 length[k, i] = muscle.getLength(state)
-                force[k, i] = muscle.calcInextensibleTendonActiveFiberForce(state, 1.0)
+                try:
+                    force[k, i] = muscle.calcInextensibleTendonActiveFiberForce(state, 1.0)
+                except RuntimeError:  # e.g. Thelen's fv inverse beyond its range: no force
+                    force[k, i] = 0.0
+                    failed.add(names[i])
             for c, who in users.items():
                 if not who:
                     continue
@@ -160,6 +167,7 @@ def muscle_states(
         moment_arm=arms,
         min_control=bounds[:, 0],
         max_control=bounds[:, 1],
+        failed=tuple(sorted(failed)),
     )
 
 

@@ -3,7 +3,7 @@
 Per frame and muscle: the force the muscle makes at full activation with a rigid tendon
 (OpenSim's ``calcInextensibleTendonActiveFiberForce(s, 1)``: F0 fl(l) fv(v) cos(alpha), the
 multiplier ``use_muscle_physiology`` gives the static optimization), the muscle-tendon length and
-the moment arms about every independent coordinate (-dL/dq, central differences of OpenSim's path
+the moment arms about every independent coordinate (-dL/dq, forward differences of OpenSim's path
 lengths with dependent coordinates following their couplers). Moment arms are only computed for
 the coordinates of the joints a muscle's path spans (tree path between the bodies of its points and
 wrap surfaces, plus the coordinates its moving or conditional points depend on).
@@ -27,7 +27,7 @@ from converters.osim.model import Muscle, OsimModel
 
 __all__ = ["MuscleStates", "muscle_states", "spanned_coordinates", "run_opensim_static_optimization"]
 
-_STEP = 1e-6  # central-difference step of the moment arms (rad or m)
+_STEP = 1e-5  # forward-difference step of the moment arms (rad or m)
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,6 @@ def muscle_states(
         muscles = [muscle_set.get(m.name) for m in osim.muscles]
         names = [m.name for m in osim.muscles]
         spans = [spanned_coordinates(osim, m) for m in osim.muscles]
-        column = {c: k for k, c in enumerate(independent)}
         users = {c: [i for i, s in enumerate(spans) if c in s] for c in independent}
         failed: set[str] = set()
         length = np.zeros((n, len(names)))
@@ -148,16 +147,7 @@ def muscle_states(
                 except RuntimeError:  # e.g. Thelen's fv inverse beyond its range: no force
                     force[k, i] = 0.0
                     failed.add(names[i])
-            for c, who in users.items():
-                if not who:
-                    continue
-                ends = []
-                for sign in (1.0, -1.0):
-                    moved = dict(pose, **{c: pose[c] + sign * _STEP})
-                    _set_state(state, handles, kinematics, moved, None)
-                    model.realizePosition(state)
-                    ends.append([muscles[i].getLength(state) for i in who])
-                arms[k, who, column[c]] = -(np.array(ends[0]) - np.array(ends[1])) / (2 * _STEP)
+            _moment_arms(model, state, handles, kinematics, pose, users, muscles, length[k], arms[k])
         bounds = np.array([[m.getMinControl(), m.getMaxControl()] for m in muscles])
     return MuscleStates(
         names=names,
@@ -169,6 +159,28 @@ def muscle_states(
         max_control=bounds[:, 1],
         failed=tuple(sorted(failed)),
     )
+
+
+def _moment_arms(
+    model, state, handles, kinematics: KinematicMap, pose, users, muscles, base, arms
+) -> None:
+    """Fill ``arms`` (m, c) with -dL/dq by forward differences from the lengths ``base`` at
+    ``pose``; a coordinate with coupled dependents moves them too (full pose set)."""
+    coupled = {c.independent for c in kinematics.couplings}
+    for column, (c, who) in enumerate(users.items()):
+        if not who:
+            continue
+        if c in coupled:
+            _set_state(state, handles, kinematics, dict(pose, **{c: pose[c] + _STEP}), None)
+        else:
+            handles[c].setValue(state, pose[c] + _STEP, False)
+        model.realizePosition(state)
+        moved = np.array([muscles[i].getLength(state) for i in who])
+        arms[who, column] = -(moved - base[who]) / _STEP
+        if c in coupled:
+            _set_state(state, handles, kinematics, pose, None)
+        else:
+            handles[c].setValue(state, pose[c], False)
 
 
 def _set_state(state, handles, kinematics: KinematicMap, pose, rates) -> None:

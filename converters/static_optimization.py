@@ -218,15 +218,37 @@ def actuator_generalized_forces(
         return out
     model = converted.mj_model
     data = mujoco.MjData(model)
+    plain = _plain_dofs(converted)
     for row, k in enumerate(frames):
         data.qpos[:] = trajectory.qpos[k]
         mujoco.mj_kinematics(model, data)
         mujoco.mj_comPos(model, data)
+        qfrc = np.array([_spatial_generalized_force(model, data, actuators[j]) for j in spatial])
+        touched = np.flatnonzero(np.any(qfrc != 0.0, axis=0))
+        if all(d in plain for d in touched):  # usually the root: its dofs are its coordinates
+            for d in touched:
+                out[row, plain[d], spatial] = qfrc[:, d]
+            continue
         pose = {c: float(v[k]) for c, v in trajectory.coordinates.items()}
         jac = converted.kinematics.jacobian(pose, model.nv)
-        for j in spatial:
-            out[row, :, j] = jac.T @ _spatial_generalized_force(model, data, actuators[j])
+        out[row, :, spatial] = qfrc @ jac
     return out
+
+
+def _plain_dofs(converted: ConvertedModel) -> dict[int, int]:
+    """MuJoCo dof -> independent coordinate column, for dofs that are the coordinate itself
+    (no axis function, no coupled dependents)."""
+    kinematics = converted.kinematics
+    independent = kinematics.independent_coordinates
+    coupled = {c.independent for c in kinematics.couplings}
+    owners: dict[str, list] = {}
+    for slot in kinematics.slots:
+        owners.setdefault(slot.coordinate, []).append(slot)
+    return {
+        slots[0].dof: independent.index(c)
+        for c, slots in owners.items()
+        if c in independent and c not in coupled and len(slots) == 1 and slots[0].function is None
+    }
 
 
 def _spatial_generalized_force(
@@ -339,9 +361,10 @@ def classic_static_optimization(
     trajectory = Trajectory(series.time, kinematics.qpos(q, model.nq), qvel, qacc, q)
     frames = _frames(trajectory.time, settings)
     inverse = classic_inverse_dynamics(
-        converted, series, loads, settings.lowpass_hz, None, trajectory=trajectory
-    )
-    inverse = replace(inverse, data=inverse.data[frames], time=inverse.time[frames])
+        converted, series, loads, settings.lowpass_hz, settings.time_range, trajectory=trajectory
+    )  # the frames inside the time range, of which ``frames`` takes every step_interval-th
+    step = max(1, settings.step_interval)
+    inverse = replace(inverse, data=inverse.data[::step], time=inverse.time[::step])
     speeds = {c: v[frames] for c, v in qd.items()}
     return solve_so_problem(
         model_path, converted, trajectory, frames, inverse, actuators, settings, speeds=speeds

@@ -122,7 +122,9 @@ def _arm26(data: Path, work: Path) -> dict:
     model = data / "opensim-models/Models/Arm26/arm26.osim"
     ik = data / "opensim-core/Applications/Analyze/tests/resources/arm26_InverseKinematics.mot"
     work.mkdir(parents=True, exist_ok=True)
-    setup = _so_setup(work / "arm26_so.xml", "arm26", model, ik, None, None, (0.0, 1.0), work / "os")
+    setup = _so_setup(
+        work / "arm26_so.xml", "arm26", model, ik, None, None, (0.0, 1.0), work / "os"
+    )
     ours = _kintwin("so", "--method", "classic", "--model", model, "--coordinates", ik,
                     "--name", "arm26", "-o", work / "kt", "--force")  # fmt: skip
     return _classic_trial(
@@ -134,9 +136,14 @@ def _arm26(data: Path, work: Path) -> dict:
 def _walk(data: Path, work: Path) -> dict:
     p = data / GAIT10 / "OutputReference"
     model, ik = p / "subject01.osim", p / "IK/subject01_walk_IK.mot"
-    loads, reserves = p / "ExperimentalData/subject01_walk_grf.xml", data / GAIT10 / "gait10dof_Reserve_Actuators.xml"
+    loads, reserves = (
+        p / "ExperimentalData/subject01_walk_grf.xml",
+        data / GAIT10 / "gait10dof_Reserve_Actuators.xml",
+    )
     work.mkdir(parents=True, exist_ok=True)
-    setup = _so_setup(work / "walk_so.xml", "walk", model, ik, loads, reserves, (0.0, 2.5), work / "os")
+    setup = _so_setup(
+        work / "walk_so.xml", "walk", model, ik, loads, reserves, (0.0, 2.5), work / "os"
+    )
     ours = _kintwin("so", "--method", "classic", "--model", model, "--coordinates", ik,
                     "--external-loads", loads, "--reserves", reserves, "--name", "walk",
                     "-o", work / "kt", "--force")  # fmt: skip
@@ -153,9 +160,14 @@ def _gait2392(data: Path, work: Path) -> dict:
     frame; its foot_floor_loads.xml is made of PrescribedForces OpenSim 4.6 cannot read.)"""
     p = data / GAIT2392
     work.mkdir(parents=True, exist_ok=True)
-    model, ik = p / "OutputReference/subject01_simbody.osim", p / "OutputReference/subject01_walk1_ik.mot"
+    model, ik = (
+        p / "OutputReference/subject01_simbody.osim",
+        p / "OutputReference/subject01_walk1_ik.mot",
+    )
     loads, reserves = p / "subject01_walk1_grf.xml", p / "gait2392_SO_weak_Residual_Actuators.xml"
-    setup = _so_setup(work / "g2392_so.xml", "g2392", model, ik, loads, reserves, (0.5, 2.0), work / "os")
+    setup = _so_setup(
+        work / "g2392_so.xml", "g2392", model, ik, loads, reserves, (0.5, 2.0), work / "os"
+    )
     ours = _kintwin("so", "--method", "classic", "--model", model, "--coordinates", ik,
                     "--external-loads", loads, "--reserves", reserves, "--time-range", 0.5, 2.0,
                     "--name", "g2392", "-o", work / "kt", "--force")  # fmt: skip
@@ -180,7 +192,9 @@ def _no_force_plates(data: Path, work: Path, reference: Path) -> dict:
                        p / "IK/subject01_walk_IK.mot", "--policy", POLICY,
                        "-o", work / "policy", "--force")  # fmt: skip
     wall = _timed(command)
-    muscles = _agreement(work / "policy/subject01_walk_StaticOptimization_activation.sto", reference, 0.1)
+    muscles = _agreement(
+        work / "policy/subject01_walk_StaticOptimization_activation.sto", reference, 0.1
+    )
     rs = [m["r"] for m in muscles.values()]
     named = {k: v["r"] for k, v in muscles.items() if any(k.startswith(n) for n in NAMED)}
     mean_abs = float(np.mean([m["mean_abs_diff"] for m in muscles.values()]))

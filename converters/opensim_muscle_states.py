@@ -25,7 +25,12 @@ from converters.errors import KintwinError
 from converters.mjcf.kinematic_map import KinematicMap
 from converters.osim.model import Muscle, OsimModel
 
-__all__ = ["MuscleStates", "muscle_states", "spanned_coordinates", "run_opensim_static_optimization"]
+__all__ = [
+    "MuscleStates",
+    "muscle_states",
+    "spanned_coordinates",
+    "run_opensim_static_optimization",
+]
 
 _STEP = 1e-5  # forward-difference step of the moment arms (rad or m)
 
@@ -112,7 +117,9 @@ def muscle_states(
     (rad/s, m/s), e.g. OpenSim's filtered and splined coordinates.
     """
     if not osim.muscles:
-        raise KintwinError(f"{model_path}: the model has no muscles; static optimization needs them")
+        raise KintwinError(
+            f"{model_path}: the model has no muscles; static optimization needs them"
+        )
     independent = kinematics.independent_coordinates
     n = len(next(iter(values.values())))
     with _quiet_opensim() as opensim:
@@ -147,7 +154,9 @@ def muscle_states(
                 except RuntimeError:  # e.g. Thelen's fv inverse beyond its range: no force
                     force[k, i] = 0.0
                     failed.add(names[i])
-            _moment_arms(model, state, handles, kinematics, pose, users, muscles, length[k], arms[k])
+            _moment_arms(
+                model, state, handles, kinematics, pose, users, muscles, length[k], arms[k]
+            )
         bounds = np.array([[m.getMinControl(), m.getMaxControl()] for m in muscles])
     return MuscleStates(
         names=names,

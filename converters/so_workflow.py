@@ -26,7 +26,9 @@ class SOOutputs:
     force: Path
 
 
-def so_output_paths(outdir: str | Path, name: str, analysis: str = "StaticOptimization") -> SOOutputs:
+def so_output_paths(
+    outdir: str | Path, name: str, analysis: str = "StaticOptimization"
+) -> SOOutputs:
     """``<outdir>/<name>_<analysis>_activation.sto`` and ``_force.sto``, as OpenSim names them."""
     outdir = Path(outdir)
     return SOOutputs(

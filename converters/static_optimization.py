@@ -263,16 +263,16 @@ def _spatial_generalized_force(
         direction = act.optimal_force * act.direction
         force = OPENSIM_TO_MUJOCO @ direction if act.force_is_global else rot @ direction
         point = (
-            OPENSIM_TO_MUJOCO @ act.point if act.point_is_global else data.xpos[body] + rot @ act.point
+            OPENSIM_TO_MUJOCO @ act.point
+            if act.point_is_global
+            else data.xpos[body] + rot @ act.point
         )
         mujoco.mj_applyFT(model, data, force, zero, point, body, qfrc)
         return qfrc
     body_a = model.body(act.body).id
     axis = act.optimal_force * act.axis
     torque = (
-        OPENSIM_TO_MUJOCO @ axis
-        if act.torque_is_global
-        else data.xmat[body_a].reshape(3, 3) @ axis
+        OPENSIM_TO_MUJOCO @ axis if act.torque_is_global else data.xmat[body_a].reshape(3, 3) @ axis
     )
     mujoco.mj_applyFT(model, data, zero, torque, data.xpos[body_a], body_a, qfrc)
     if act.body_b:
@@ -329,12 +329,14 @@ class SOSettings:
 
 @dataclass
 class SOResult:
-    """Both output tables, the inverse-dynamics table they balance and the solver's report."""
+    """Both output tables, the inverse-dynamics table they balance and the solver's report;
+    ``failed_muscles`` are those OpenSim could not give a force at some frame (none there)."""
 
     activation: Table
     force: Table
     inverse_dynamics: Table
     solution: SOSolution
+    failed_muscles: tuple[str, ...] = ()
 
 
 def classic_static_optimization(
@@ -355,7 +357,9 @@ def classic_static_optimization(
 
     kinematics = converted.kinematics
     model = converted.mj_model
-    independent = {c: v for c, v in series.values.items() if c in kinematics.independent_coordinates}
+    independent = {
+        c: v for c, v in series.values.items() if c in kinematics.independent_coordinates
+    }
     q, qd, qdd = smooth_derivatives(series.time, independent, settings.lowpass_hz)
     qvel, qacc = kinematics.derivatives(q, qd, qdd, model.nv)
     trajectory = Trajectory(series.time, kinematics.qpos(q, model.nq), qvel, qacc, q)
@@ -417,18 +421,14 @@ def solve_so_problem(
     names = list(independent) if constrained is None else list(constrained)
     lower = np.concatenate([muscles.min_control, [x.min_control for x in actuators]])
     upper = np.concatenate([muscles.max_control, [x.max_control for x in actuators]])
-    solution = solve_static_optimization(
-        a, tau, lower, upper, settings.activation_exponent, names
-    )
+    solution = solve_static_optimization(a, tau, lower, upper, settings.activation_exponent, names)
     scale = np.concatenate(
         [muscles.max_active_force, np.tile([x.optimal_force for x in actuators], (len(frames), 1))],
         axis=1,
     )
     labels = [*muscles.names, *(x.name for x in actuators)]
-    activation, force = so_tables(
-        target.time, labels, solution.controls, solution.controls * scale
-    )
-    return SOResult(activation, force, target, solution)
+    activation, force = so_tables(target.time, labels, solution.controls, solution.controls * scale)
+    return SOResult(activation, force, target, solution, muscles.failed)
 
 
 def _independent_speeds(

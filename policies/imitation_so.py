@@ -56,7 +56,9 @@ def static_optimization_of_simulation(
     kinematics = converted.kinematics
     m = converted.mj_model
     series = coordinate_series(read_table(kinematics_file), converted.osim, kinematics_file)
-    independent = {c: v for c, v in series.values.items() if c in kinematics.independent_coordinates}
+    independent = {
+        c: v for c, v in series.values.items() if c in kinematics.independent_coordinates
+    }
     q, qd, qdd = smooth_derivatives(series.time, independent, lowpass_hz)
     qvel, qacc = kinematics.derivatives(q, qd, qdd, m.nv)
     trajectory = Trajectory(series.time, kinematics.qpos(q, m.nq), qvel, qacc, q)
@@ -64,7 +66,10 @@ def static_optimization_of_simulation(
     inside = (series.time >= torques.time[0] - 1e-9) & (series.time <= torques.time[-1] + 1e-9)
     frames = np.flatnonzero(inside)
     data = np.column_stack(
-        [np.interp(series.time[frames], torques.time, torques.data[:, j]) for j in range(len(torques.labels))]
+        [
+            np.interp(series.time[frames], torques.time, torques.data[:, j])
+            for j in range(len(torques.labels))
+        ]
     )
     target = torques.with_data(data, time=series.time[frames])
     root = set(root_coordinates(converted.osim))

@@ -202,7 +202,11 @@ def test_run_tool_on_arm26_setup_matches_opensims_so(tmp_path: Path, shared_data
     assert ours.time[0] == pytest.approx(0.25, abs=1e-6) and ours.time[-1] <= 0.75 + 1e-6
     reference = read_table(
         opensim_static_optimization(
-            model, setup.parent / "arm26_InverseKinematics.mot", None, 6.0, (0.25, 0.75),
+            model,
+            setup.parent / "arm26_InverseKinematics.mot",
+            None,
+            6.0,
+            (0.25, 0.75),
             tmp_path / "opensim",
         )  # fmt: skip
     )

@@ -64,7 +64,9 @@ def _unit(values: tuple[float, ...], f: ElementFields, tag: str) -> np.ndarray:
     v = np.array(values, dtype=float)
     norm = float(np.linalg.norm(v))
     if norm == 0.0:
-        raise FileFormatError(f.path, f"<{tag}> of '{f.name}' is the zero vector", line=f.element.sourceline)
+        raise FileFormatError(
+            f.path, f"<{tag}> of '{f.name}' is the zero vector", line=f.element.sourceline
+        )
     return v / norm
 
 
@@ -130,9 +132,7 @@ def _check(
         raise UnknownNameError("body", "", bodies, where=where)
 
 
-def _read(
-    path: Path, elements: Iterable[etree._Element], coordinates, bodies
-) -> list[Actuator]:
+def _read(path: Path, elements: Iterable[etree._Element], coordinates, bodies) -> list[Actuator]:
     found = []
     for element in elements:
         if not isinstance(element.tag, str) or element.tag not in _HANDLERS:

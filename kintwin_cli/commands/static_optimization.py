@@ -6,22 +6,26 @@ from pathlib import Path
 
 import click
 
-from kintwin_cli.output import note, warn
-
-EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-POLICY_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+from kintwin_cli.options import (
+    EXISTING_FILE,
+    coordinates_option,
+    force_option,
+    json_option,
+    lowpass_option,
+    method_option,
+    model_option,
+    output_option,
+    policy_option,
+    resolve_method,
+)
+from kintwin_cli.output import JsonSummary, note, warn
 
 
 @click.command("so")
-@click.option(
-    "--method",
-    type=click.Choice(["imitation", "classic"]),
-    help="imitation (default with --policy): a trained policy reproduces the trial in simulation, "
-    "no force plates. classic: OpenSim's static optimization with measured loads.",
-)
-@click.option("--model", "model_path", required=True, type=EXISTING_FILE, help="The .osim model.")
-@click.option("--coordinates", required=True, type=EXISTING_FILE, help="IK coordinates .mot/.sto.")
-@click.option("--policy", type=POLICY_DIR, help="Policy directory (kintwin train) for imitation.")
+@method_option()
+@model_option()
+@coordinates_option()
+@policy_option()
 @click.option("--external-loads", type=EXISTING_FILE, help="Classic: OpenSim ExternalLoads .xml.")
 @click.option("--grf", type=EXISTING_FILE, help="Classic: GRF data file (overrides the XML's).")
 @click.option(
@@ -30,21 +34,16 @@ POLICY_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
     multiple=True,
     help="Classic: ForceSet .xml of reserve/residual actuators (repeatable), as OpenSim's SO takes.",
 )
+@lowpass_option("Coordinate low-pass cut-off [default: 6; 0 = off]; imitation: also the forces'.")
 @click.option(
-    "--lowpass-hz",
-    type=float,
-    default=6.0,
-    show_default=True,
-    help="Coordinate low-pass cut-off (0 = none); imitation: also the force cut-off.",
-)
-@click.option("--activation-exponent", type=float, default=2.0, show_default=True)
-@click.option("--time-range", nargs=2, type=float, help="T0 T1 in seconds (default: all frames).")
-@click.option("--name", help="Output prefix: <NAME>_StaticOptimization_*.sto [default: trial].")
-@click.option(
-    "-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
-    help="Output directory.",
+    "--activation-exponent", type=click.FloatRange(min=1, min_open=True), default=2.0,
+    show_default=True, help="Classic: the exponent p of the sum of activations^p minimised.",
 )  # fmt: skip
-@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--time-range", nargs=2, type=float, help="T0 T1 in seconds (default: all frames).")
+@click.option("--name", help="Output prefix: NAME_StaticOptimization_*.sto [default: the trial].")
+@output_option("The output directory.", kind="dir", name="outdir")
+@json_option("a summary (outputs, frames, unmet forces; with --policy also tracking)")
+@force_option()
 def static_optimization(
     method: str | None,
     model_path: Path,
@@ -53,11 +52,12 @@ def static_optimization(
     external_loads: Path | None,
     grf: Path | None,
     reserves: tuple[Path, ...],
-    lowpass_hz: float,
+    lowpass_hz: float | None,
     activation_exponent: float,
     time_range: tuple[float, float] | None,
     name: str | None,
     outdir: Path,
+    json_target: Path | str | None,
     force: bool,
 ) -> None:
     """Static optimization: muscle activations and forces, frame by frame.
@@ -67,10 +67,10 @@ def static_optimization(
     loads; reserve and residual actuators from --reserves take what the muscles cannot.
 
     Imitation (with --policy): no force plates. The policy reproduces the trial in simulation
-    (everything kintwin id writes), and its joint torques are shared among the muscles along
-    the simulated motion (its own contact forces: no residual at the root).
+    (writing everything kintwin id writes), and the joint torques it needed are shared among the
+    muscles along the simulated motion (its own contact forces: no residual at the root).
 
-    Writes OUTDIR/<NAME>_StaticOptimization_activation.sto and _force.sto, laid out as OpenSim
+    Writes OUTDIR/NAME_StaticOptimization_activation.sto and _force.sto, laid out as OpenSim
     writes them.
 
     \b
@@ -80,16 +80,14 @@ def static_optimization(
       kintwin so --model subject01.osim --coordinates subject01_walk_IK.mot \\
         --policy policies/pretrained/gait10dof18musc_walk_torque -o so/
     """
-    from converters.errors import KintwinError
     from converters.so_workflow import so_output_paths
     from policies.imitation_id import trial_name
 
-    method = method or ("imitation" if policy is not None else "classic")
-    lowpass = lowpass_hz or None
+    method = resolve_method(method, policy, None)
+    summary = JsonSummary(json_target, force)
+    lowpass = 6.0 if lowpass_hz is None else (lowpass_hz or None)
     outputs = so_output_paths(outdir, name or trial_name(coordinates))
     if method == "classic":
-        if policy is not None:
-            raise KintwinError("--policy belongs to --method imitation")
         from converters.so_workflow import run_classic_so
         from converters.static_optimization import SOSettings
 
@@ -97,15 +95,21 @@ def static_optimization(
         result = run_classic_so(
             model_path, coordinates, external_loads, reserves, settings, outputs, force, grf
         )
-        _report(result, outputs)
+        summary.emit(_report(result, outputs))
         return
-    if policy is None:
-        raise KintwinError("--method imitation needs --policy POLICY_DIR (see kintwin train)")
     if external_loads is not None or grf is not None or reserves:
         warn("imitation SO ignores --external-loads/--grf/--reserves: the simulation needs none")
     if activation_exponent != 2.0:
-        raise KintwinError("--activation-exponent applies to --method classic only")
-    from policies.imitation_id import output_paths
+        raise click.UsageError("--activation-exponent applies to --method classic only")
+    summary.emit(
+        _imitation(model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force)
+    )
+
+
+def _imitation(
+    model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force
+) -> dict:
+    from policies.imitation_id import output_paths, trial_name
     from policies.imitation_so import run_imitation_so
 
     id_outputs = output_paths(outdir, trial_name(coordinates))
@@ -120,9 +124,13 @@ def static_optimization(
         f"{outputs.activation.name}, {outputs.force.name} "
         f"(tracking {summary['tracking_rms_deg']:.2f}° RMS)"
     )
+    files = {k: str(v) for k, v in vars(id_outputs).items()}
+    files.update(activation_sto=str(outputs.activation), force_sto=str(outputs.force))
+    return {"method": "imitation", **summary, "outputs": files}
 
 
-def _report(result, outputs) -> None:
+def _report(result, outputs) -> dict:
+    """Tell what was written; the --json summary of a classic run."""
     worst = float(result.solution.violation.max()) if len(result.solution.violation) else 0.0
     note(
         f"wrote {outputs.activation} and {outputs.force.name} ({result.activation.n_rows} frames, "
@@ -130,31 +138,36 @@ def _report(result, outputs) -> None:
     )
     if result.solution.unmatched:
         warn(f"no actuator acts on: {', '.join(result.solution.unmatched)} (left unmatched)")
+    return {
+        "method": "classic",
+        "outputs": {"activation_sto": str(outputs.activation), "force_sto": str(outputs.force)},
+        "frames": result.activation.n_rows,
+        "actuators": result.activation.labels,
+        "max_unmet_generalized_force": worst,
+        "unmatched_coordinates": result.solution.unmatched,
+        "muscles_without_force_at_some_frame": list(result.failed_muscles),
+    }
 
 
 def run_so_setup(
     setup: Path, overrides: dict, grf: Path | None, policy: Path | None, force: bool
-) -> None:
+) -> dict:
     """An AnalyzeTool StaticOptimization setup, classic or (with ``policy``) by imitation."""
     from converters.so_workflow import so_output_paths, so_settings_from_setup
 
     config, settings = so_settings_from_setup(setup, overrides)
-    outputs = so_output_paths(config.results_directory, config.name, config.static_optimization.name)
+    outputs = so_output_paths(
+        config.results_directory, config.name, config.static_optimization.name
+    )
     if policy is not None:
-        from policies.imitation_id import output_paths, trial_name
-        from policies.imitation_so import run_imitation_so
-
-        id_outputs = output_paths(config.results_directory, trial_name(config.coordinates_file))
-        run_imitation_so(
-            config.model_file, config.coordinates_file, policy, id_outputs, outputs,
-            settings.lowpass_hz or 6.0, settings.time_range, force,
+        return _imitation(
+            config.model_file, config.coordinates_file, policy, config.results_directory,
+            outputs, settings.lowpass_hz or 6.0, settings.time_range, force,
         )  # fmt: skip
-        note(f"wrote {outputs.activation} and {outputs.force.name} (imitation)")
-        return
     from converters.so_workflow import run_classic_so
 
     result = run_classic_so(
         config.model_file, config.coordinates_file, config.external_loads_file,
         config.force_set_files, settings, outputs, force, grf,
     )  # fmt: skip
-    _report(result, outputs)
+    return _report(result, outputs)

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 POLICY = REPO / "policies/pretrained/gait10dof18musc_walk_torque"
 GAIT10 = "opensim-models/Pipelines/Gait10dof18musc"
 GAIT2392 = "opensim-models/Pipelines/Gait2392_Simbody"
-REPEATS = 1
+REPEATS = 2
 NAMED = ["soleus", "gastroc", "vasti", "glut_max", "hamstrings", "iliopsoas", "tib_ant"]
 
 _OPENSIM_SO = (

@@ -221,3 +221,65 @@ def test_run_tool_on_arm26_setup_matches_opensims_so(tmp_path: Path, shared_data
         assert np.corrcoef(mine, theirs)[0, 1] >= 0.95, label
         assert np.max(np.abs(mine - theirs)) <= 0.05, label
     assert compared >= 2
+
+
+def test_solver_matches_a_general_optimizer_with_bounds_active() -> None:
+    """Random problems where many controls sit at their bounds; exponent 2 and 3."""
+    from scipy.optimize import minimize
+
+    from converters.static_optimization import solve_static_optimization
+
+    rng = np.random.default_rng(3)
+    for exponent in (2.0, 3.0):
+        a = rng.normal(size=(4, 3, 12)) * 50.0
+        lower, upper = np.full(12, 0.01), np.ones(12)
+        truth = rng.uniform(0.01, 0.6, size=(4, 12))
+        tau = np.einsum("fck,fk->fc", a, truth)
+        ours = solve_static_optimization(a, tau, lower, upper, exponent)
+        for f in range(4):
+            ref = minimize(
+                lambda x, p=exponent: np.sum(np.abs(x) ** p),
+                truth[f],
+                method="SLSQP",
+                bounds=list(zip(lower, upper, strict=True)),
+                constraints={"type": "eq", "fun": lambda x, m=a[f], t=tau[f]: m @ x - t},
+                options={"ftol": 1e-12, "maxiter": 500},
+            )
+            assert np.max(np.abs(a[f] @ ref.x - tau[f])) < 1e-6  # a feasible reference
+            mine = ours.controls[f]
+            assert np.all((mine >= lower - 1e-12) & (mine <= upper + 1e-12))
+            assert ours.violation[f] < 1e-6
+            assert np.sum(mine**exponent) <= np.sum(np.abs(ref.x) ** exponent) + 1e-9
+            np.testing.assert_allclose(mine, ref.x, atol=1e-3)
+
+
+def test_existing_outputs_are_kept_without_force(tmp_path: Path) -> None:
+    model = _joint_model(tmp_path / "one.osim", [("m1", 0.05, 400.0)])
+    motion = _still_motion(tmp_path / "q.mot")
+    existing = tmp_path / "out/q_StaticOptimization_force.sto"
+    existing.parent.mkdir()
+    existing.write_text("mine")
+    result = _so("--model", model, "--coordinates", motion, "-o", tmp_path / "out")
+    assert result.exit_code == 2 and "--force" in result.output
+    assert existing.read_text() == "mine"
+    assert not (tmp_path / "out/q_StaticOptimization_activation.sto").exists()
+    assert (
+        _so("--model", model, "--coordinates", motion, "-o", tmp_path / "out", "--force").exit_code
+        == 0
+    )
+    assert read_table(existing).labels == ["m1"]
+
+
+def test_compare_reports_per_muscle_agreement(tmp_path: Path) -> None:
+    model = _joint_model(tmp_path / "two.osim", [("near", 0.03, 300.0), ("far", 0.08, 500.0)])
+    _so("--model", model, "--coordinates", _still_motion(tmp_path / "q.mot"), "-o", tmp_path)
+    ours = tmp_path / "q_StaticOptimization_activation.sto"
+    shifted = read_table(ours)
+    write_table(shifted.with_data(shifted.data + [0.0, 0.01]), tmp_path / "ref.sto")
+    result = CliRunner().invoke(cli, ["compare", str(ours), str(tmp_path / "ref.sto"), "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    columns = {c["name"]: c for c in json.loads(result.stdout)["columns"]}
+    assert columns["near"]["rmse"] == pytest.approx(0.0, abs=1e-12)
+    assert columns["far"]["rmse"] == pytest.approx(0.01, rel=1e-9)

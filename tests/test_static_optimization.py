@@ -283,3 +283,43 @@ def test_compare_reports_per_muscle_agreement(tmp_path: Path) -> None:
     columns = {c["name"]: c for c in json.loads(result.stdout)["columns"]}
     assert columns["near"]["rmse"] == pytest.approx(0.0, abs=1e-12)
     assert columns["far"]["rmse"] == pytest.approx(0.01, rel=1e-9)
+
+
+WALK = "opensim-models/Pipelines/Gait10dof18musc"
+
+
+def test_run_tool_walk_setup_equals_kintwin_so(tmp_path: Path, shared_data: Path) -> None:
+    """An AnalyzeTool SO setup for the walk (external loads, reserve actuators, 6 Hz), written
+    by the opensim package, gives the same files as the equivalent kintwin so command."""
+    import opensim
+
+    p = shared_data / WALK / "OutputReference"
+    model, ik = p / "subject01.osim", p / "IK/subject01_walk_IK.mot"
+    loads = p / "ExperimentalData/subject01_walk_grf.xml"
+    reserves = shared_data / WALK / "gait10dof_Reserve_Actuators.xml"
+    tool = opensim.AnalyzeTool()
+    tool.setName("walk")
+    tool.setModelFilename(str(model))
+    files = opensim.ArrayStr()
+    files.append(str(reserves))
+    tool.setForceSetFiles(files)
+    tool.setCoordinatesFileName(str(ik))
+    tool.setExternalLoadsFileName(str(loads))
+    tool.setLowpassCutoffFrequency(6.0)
+    tool.setInitialTime(0.5)
+    tool.setFinalTime(0.8)
+    tool.setResultsDir("results")
+    tool.getAnalysisSet().cloneAndAppend(opensim.StaticOptimization())
+    tool.printToXML(str(tmp_path / "walk_Setup_SO.xml"))
+    result = CliRunner().invoke(cli, ["run-tool", str(tmp_path / "walk_Setup_SO.xml")])
+    assert result.exit_code == 0, result.output
+    direct = _so("--method", "classic", "--model", model, "--coordinates", ik,
+                 "--external-loads", loads, "--reserves", reserves, "--time-range", 0.5, 0.8,
+                 "--name", "walk", "-o", tmp_path / "direct")  # fmt: skip
+    assert direct.exit_code == 0, direct.output
+    for kind in ("activation", "force"):
+        a = read_table(tmp_path / f"results/walk_StaticOptimization_{kind}.sto")
+        b = read_table(tmp_path / f"direct/walk_StaticOptimization_{kind}.sto")
+        assert a.labels == b.labels and a.labels[-1] == "lumbar_extension_reserve"
+        np.testing.assert_array_equal(a.time, b.time)
+        np.testing.assert_allclose(a.data, b.data, rtol=0, atol=1e-12)

@@ -8,8 +8,9 @@ lengths with dependent coordinates following their couplers). Moment arms are on
 the coordinates of the joints a muscle's path spans (tree path between the bodies of its points and
 wrap surfaces, plus the coordinates its moving or conditional points depend on).
 
-This module (with :func:`run_opensim_static_optimization`) is one of the places that run the
-``opensim`` package; it moves into ``converters/opensim_reference/`` when that package exists.
+This module is one of the places that run the ``opensim`` package (OpenSim's own SO tool, the
+reference, is run by ``converters.validate.opensim_static_optimization``); both move into
+``converters/opensim_reference/`` when that package exists.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ __all__ = [
     "MuscleStates",
     "muscle_states",
     "spanned_coordinates",
-    "run_opensim_static_optimization",
 ]
 
 _STEP = 1e-5  # forward-difference step of the moment arms (rad or m)
@@ -205,18 +205,3 @@ def _set_state(state, handles, kinematics: KinematicMap, pose, rates) -> None:
         handle.setValue(state, float(full[name]), False)
         if speeds is not None:
             handle.setSpeedValue(state, float(speeds.get(name, 0.0)))
-
-
-def run_opensim_static_optimization(setup: str | Path) -> tuple[Path, Path]:
-    """OpenSim's own AnalyzeTool on ``setup`` (a StaticOptimization analysis), in this process.
-
-    Returns the activation and force files it wrote. Used as the reference in tests and
-    benchmarks.
-    """
-    from converters.opensim_io.setups import read_so_setup
-
-    config = read_so_setup(setup)
-    with _quiet_opensim() as opensim:
-        tool = opensim.AnalyzeTool(str(setup))
-        tool.run()
-    return config.activation_file, config.force_file

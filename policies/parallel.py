@@ -9,6 +9,7 @@ pipes. Workers are forked, so the converted model is shared, not pickled.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 
 import numpy as np
@@ -17,12 +18,24 @@ from policies.env import TrackingConfig, TrackingEnv, VectorEnv, task_and_refere
 
 __all__ = ["ProcessVectorEnv", "make_vector_env"]
 
+_ORPHAN_CHECK_S = 1.0  # s: an idle worker checks this often whether its trainer still lives
 
-def _worker(pipe, converted, trajectories, config, num_envs: int, seed: int, loads) -> None:
-    """Serve one block of copies until told to close."""
+
+def _worker(
+    pipe, converted, trajectories, config, num_envs: int, seed: int, loads, parent: int
+) -> None:
+    """Serve one block of copies until told to close, or until the process ``parent`` that
+    started it is gone (killed: nobody will ask again, and no worker is left behind)."""
     envs = VectorEnv(converted, trajectories, config, num_envs, seed, loads)
     while True:
-        command, payload = pipe.recv()
+        if not pipe.poll(_ORPHAN_CHECK_S):
+            if os.getppid() != parent:
+                return
+            continue
+        try:
+            command, payload = pipe.recv()
+        except EOFError:
+            return
         if command == "step":
             pipe.send(envs.step(payload))
         elif command == "reset":
@@ -86,6 +99,7 @@ class ProcessVectorEnv:
                     stop - start,
                     seed + start,
                     loads,
+                    os.getpid(),
                 ),  # fmt: skip
                 daemon=True,
             )

@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from converters.errors import KintwinError
 
+REPO = Path(__file__).resolve().parents[1]
+
 GAIT = "opensim-models/Pipelines/Gait10dof18musc/OutputReference"
 
 
@@ -681,3 +683,158 @@ def test_policy_accepts_a_scaled_model_of_its_family_and_names_what_differs(
     renamed.write_text(source.replace("knee_angle_r", "knee_flexion_r"))
     with pytest.raises(KintwinError, match=r"is not of it: coordinates missing: knee_angle_r"):
         load_checkpoint(trained, "another sha", str(renamed), model_family(load_osim(renamed)))
+
+
+# ------------------------------------------------------------------------------ kill and resume
+
+_KILLED_RUN = """
+import os, signal, sys
+from pathlib import Path
+
+from converters.mjcf.builder import ConvertOptions
+from converters.model_conversion import convert_osim
+from converters.motion import coordinate_series, make_trajectory
+from converters.opensim_io.table import read_table
+import policies.train
+from policies.ppo import PPOConfig
+
+model, ik, outdir, where, at, workers = sys.argv[1:]
+at = int(at)
+converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
+m = converted.mj_model
+series = coordinate_series(read_table(ik), converted.osim, ik)
+walk = make_trajectory(series, converted.kinematics, m.nq, m.nv, 6.0)
+calls = []
+update = policies.train.ppo_update
+
+
+def ppo_update(*args):  # SIGKILL in the middle of iteration `at` (its rollout done)
+    calls.append(1)
+    if where == "update" and len(calls) == at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return update(*args)
+
+
+def logged(row):  # SIGKILL after iteration `at` is logged
+    if where == "logged" and row["iteration"] == at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+policies.train.ppo_update = ppo_update
+cfg = PPOConfig(**{CFG})
+policies.train.train(converted, [walk], ["walk"], outdir, cfg=cfg, max_steps={STEPS},
+                     on_iteration=logged, workers=int(workers))
+"""
+
+_RESUME_CFG = {"num_envs": 2, "num_steps": 16, "checkpoint_every": 2, "eval_every": 2}
+_ITERATIONS = 6  # of 32 steps
+_TIMES = {"wall_time", "cpu_time", "steps_per_s"}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(walk, tmp_path_factory) -> Path:
+    """The whole run in one go: the result a killed and resumed run must reach."""
+    from policies.ppo import PPOConfig
+    from policies.train import train
+
+    outdir = tmp_path_factory.mktemp("uninterrupted")
+    train(
+        walk[0],
+        [walk[1]],
+        ["walk"],
+        outdir,
+        cfg=PPOConfig(**_RESUME_CFG),
+        max_steps=_ITERATIONS * 32,
+    )
+    return outdir
+
+
+def _untimed_log(outdir: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (outdir / "log.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k not in _TIMES} for row in rows]
+
+
+def _processes_naming(text: Path, wait_s: float = 5.0) -> list[int]:
+    """Pids of live processes whose command line names ``text``, after up to ``wait_s`` for
+    them to go (an idle worker notices its trainer's death within a second)."""
+    import os
+    import time
+
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    deadline = time.monotonic() + wait_s
+    while True:
+        pids = []
+        for entry in proc.iterdir():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+                stat = (entry / "stat").read_text()
+            except (OSError, ValueError):
+                continue
+            alive = stat.rpartition(")")[2].split()[0] != "Z"
+            if entry.name.isdigit() and str(text) in cmdline and alive:
+                pids.append(int(entry.name))
+        pids = [pid for pid in pids if pid != os.getpid()]
+        if not pids or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize(("where", "at", "workers"), [("update", 5, 1), ("logged", 3, 2)])
+def test_a_killed_run_resumes_to_the_uninterrupted_result(
+    walk, uninterrupted: Path, shared_data: Path, tmp_path: Path, where, at, workers
+):
+    """SIGKILL mid-iteration (or just after a row is logged, between checkpoints), then
+    ``resume``: at most ``checkpoint_every`` iterations are lost, and the run ends with the
+    same weights, normaliser, optimizer, log and card as one that was never interrupted."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    from policies.train import train
+
+    script = _KILLED_RUN.replace("{CFG}", repr(_RESUME_CFG)).replace(
+        "{STEPS}", str(_ITERATIONS * 32)
+    )
+    p = shared_data / GAIT
+    outdir = tmp_path / "run"
+    with open(tmp_path / "stderr.txt", "w") as stderr:  # not a pipe: workers may inherit it
+        killed = subprocess.run(
+            [sys.executable, "-c", script, str(p / "subject01.osim"),
+             str(p / "IK/subject01_walk_IK.mot"), str(outdir), where, str(at), str(workers)],
+            stdout=subprocess.DEVNULL, stderr=stderr, timeout=300,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+    assert killed.returncode == -9, (tmp_path / "stderr.txt").read_text()[-2000:]
+    leftover = _processes_naming(outdir)
+    for pid in leftover:
+        os.kill(pid, 9)
+    assert leftover == []  # the killed trainer's workers are gone too
+    done = at - 1 if where == "update" else at  # iterations finished before the kill
+    saved = torch.load(outdir / "last.pt", weights_only=False)["iteration"]
+    assert done - _RESUME_CFG["checkpoint_every"] < saved <= done
+
+    card = train(walk[0], [walk[1]], ["walk"], outdir, max_steps=_ITERATIONS * 32, resume=True)
+    assert card["iterations"] == _ITERATIONS
+    assert _untimed_log(outdir) == _untimed_log(uninterrupted)
+    for name in ("last.pt", "policy.pt"):
+        ours = torch.load(outdir / name, weights_only=False)
+        theirs = torch.load(uninterrupted / name, weights_only=False)
+        for key, value in theirs["agent"].items():
+            assert torch.equal(ours["agent"][key], value), (name, key)
+        assert ours["obs_norm"] == theirs["obs_norm"], name
+        assert ours["iteration"] == theirs["iteration"], name
+    ours, theirs = (torch.load(d / "last.pt", weights_only=False) for d in (outdir, uninterrupted))
+    for a, b in zip(
+        ours["optimizer"]["state"].values(), theirs["optimizer"]["state"].values(), strict=True
+    ):
+        assert all(torch.equal(a[k], b[k]) for k in b)
+    reference = json.loads((uninterrupted / "card.json").read_text())
+    untimed = [
+        {k: v for k, v in c["metrics"].items() if k != "policy_checkpoint"}
+        for c in (card, reference)
+    ]
+    assert untimed[0] == untimed[1]

@@ -166,6 +166,51 @@ def test_shipped_policy_tracks_the_walk(shipped_run):
         assert value <= limits[summary["tracking_units"][name]], name
 
 
+def test_shipped_policy_reproduces_its_card_evaluation(shared_data: Path):
+    """The shipped policy.pt, evaluated as training evaluated it (the same deterministic
+    whole-trial tracking of the walk, the seed - 1 evaluation copy, the saved settings and
+    torch threads), scores exactly what its card recorded: the converter, task, reference and
+    runner still simulate the run it was trained in."""
+    import torch
+
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+    from policies.checkpoint import agent_from_checkpoint, load_checkpoint
+    from policies.config import TrackingConfig
+    from policies.env import TrackingEnv, task_and_references
+    from policies.runner import evaluate
+
+    card = json.loads((SHIPPED / "card.json").read_text())
+    kept = card["metrics"]["policy_checkpoint"]
+    p = shared_data / GAIT
+    converted = convert_osim(p / "subject01.osim", ConvertOptions(meshes=False, muscles=False))
+    ckpt = load_checkpoint(SHIPPED, converted.map["source_sha256"])
+    assert ckpt["iteration"] == kept["iteration"] and ckpt["policy_eval"] == kept
+    tracking = TrackingConfig.from_saved(ckpt["tracking_config"])
+    ik = p / "IK/subject01_walk_IK.mot"
+    m = converted.mj_model
+    walk = make_trajectory(
+        coordinate_series(read_table(ik), converted.osim, ik), converted.kinematics, m.nq, m.nv,
+        tracking.lowpass_hz,
+    )  # fmt: skip
+    task, references = task_and_references(converted, [walk], tracking)
+    env = TrackingEnv(None, None, tracking, ckpt["ppo_config"]["seed"] - 1, task, references)
+    agent, norm = agent_from_checkpoint(ckpt)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(ckpt["ppo_config"]["torch_threads"])
+    try:
+        result = evaluate(env, agent, norm)
+    finally:
+        torch.set_num_threads(threads)
+    untracked = 1.0 - result["eval_fraction_tracked"]
+    assert result["eval_tracking_error_deg"] + 90.0 * untracked == kept["eval_score"]
+    if kept["iteration"] == card["iterations"]:  # the card's last evaluation is this one
+        for key in ("eval_tracking_error_deg", "eval_falls", "eval_fraction_tracked"):
+            assert result[key] == card["metrics"][key], key
+
+
 def test_summary_names_files_not_machine_paths(shared_data: Path, shipped_run):
     """Trial, model and policy by name and SHA-256: a colleague can check them anywhere."""
     _, summary = shipped_run

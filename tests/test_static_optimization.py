@@ -211,7 +211,8 @@ def test_run_tool_on_arm26_setup_matches_opensims_so(tmp_path: Path, shared_data
         )  # fmt: skip
     )
     assert ours.labels == reference.labels
-    assert ours.n_rows == reference.n_rows
+    # OpenSim resamples the (not quite uniform) IK times when it filters: the same frames here
+    np.testing.assert_allclose(ours.time, reference.time, rtol=0, atol=1e-12)
     compared = 0
     for label in reference.labels:
         theirs, mine = reference.column(label), ours.column(label)

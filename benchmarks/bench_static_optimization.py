@@ -75,13 +75,19 @@ def _timed(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def _agreement(ours: Path, reference: Path, min_peak: float) -> dict:
-    """Per muscle (OpenSim peak >= min_peak): r, RMSE, max |da| (ours interpolated to its times)."""
+def _agreement(
+    ours: Path, reference: Path, min_peak: float, model: Path, span: tuple | None = None
+) -> dict:
+    """Per muscle (OpenSim peak >= min_peak): r, RMSE, max |da| (ours interpolated to its
+    times, which are the same frames for the classic runs)."""
+    from converters.osim.parser import load_osim
+
+    muscles = {m.name for m in load_osim(model).muscles}
     a, b = read_table(ours), read_table(reference)
     rows = {}
     for label in b.labels:
         theirs = b.column(label)
-        if label not in a.labels or theirs.max() < min_peak or "reserve" in label:
+        if label not in muscles or label not in a.labels or theirs.max() < min_peak:
             continue
         mine = np.interp(b.time, a.time, a.column(label))
         rows[label] = {
@@ -91,24 +97,42 @@ def _agreement(ours: Path, reference: Path, min_peak: float) -> dict:
             "max_abs_diff": float(np.max(np.abs(mine - theirs))),
             "mean_abs_diff": float(np.mean(np.abs(mine - theirs))),
         }
+        if span is not None:  # OpenSim may analyse a frame just before the requested start
+            inside = (b.time >= span[0] - 1e-9) & (b.time <= span[1] + 1e-9)
+            d = np.abs(mine - theirs)[inside]
+            rows[label]["max_abs_diff_inside_span"] = float(np.max(d))
+            rows[label]["r_inside_span"] = float(np.corrcoef(mine[inside], theirs[inside])[0, 1])
     return rows
 
 
-def _classic_trial(name: str, ours_cmd: list[str], ours_file: Path, setup: Path, ref: Path) -> dict:
+def _classic_trial(
+    model: Path, ours_cmd: list[str], ours_file: Path, setup: Path, ref: Path, span=None
+) -> dict:
     kintwin, opensim_s = [], []
     for _ in range(REPEATS):
         kintwin.append(_timed(ours_cmd))
         opensim_s.append(_timed([sys.executable, "-c", _OPENSIM_SO, str(setup)]))
-    muscles = _agreement(ours_file, ref, 0.05)
+    muscles = _agreement(ours_file, ref, 0.05, model, span)
+    same_frames = read_table(ours_file).time.tolist() == read_table(ref).time.tolist()
     met = all(m["r"] >= 0.95 and m["max_abs_diff"] <= 0.05 for m in muscles.values())
     ratio = min(kintwin) / min(opensim_s)
     return {
         "muscles": muscles,
         "frames": read_table(ours_file).n_rows,
+        "same_frames_as_opensim": same_frames,
         "kintwin_process_s": min(kintwin),
         "opensim_process_s": min(opensim_s),
         "time_ratio": ratio,
         "agreement_met": bool(met and muscles),
+        "agreement_met_inside_span": bool(
+            span is not None
+            and muscles
+            and all(
+                m["r_inside_span"] >= 0.95 and m["max_abs_diff_inside_span"] <= 0.05
+                for m in muscles.values()
+            )
+        ),
+        "span": span,
         "time_met": ratio <= 0.5,
         "command": " ".join(str(c) for c in ours_cmd[2:]),
     }
@@ -128,7 +152,7 @@ def _arm26(data: Path, work: Path) -> dict:
     ours = _kintwin("so", "--method", "classic", "--model", model, "--coordinates", ik,
                     "--name", "arm26", "-o", work / "kt", "--force")  # fmt: skip
     return _classic_trial(
-        "arm26", ours, work / "kt/arm26_StaticOptimization_activation.sto", setup,
+        model, ours, work / "kt/arm26_StaticOptimization_activation.sto", setup,
         work / "os/arm26_StaticOptimization_activation.sto",
     )  # fmt: skip
 
@@ -148,7 +172,7 @@ def _walk(data: Path, work: Path) -> dict:
                     "--external-loads", loads, "--reserves", reserves, "--name", "walk",
                     "-o", work / "kt", "--force")  # fmt: skip
     return _classic_trial(
-        "walk", ours, work / "kt/walk_StaticOptimization_activation.sto", setup,
+        model, ours, work / "kt/walk_StaticOptimization_activation.sto", setup,
         work / "os/walk_StaticOptimization_activation.sto",
     )  # fmt: skip
 
@@ -172,8 +196,8 @@ def _gait2392(data: Path, work: Path) -> dict:
                     "--external-loads", loads, "--reserves", reserves, "--time-range", 0.5, 2.0,
                     "--name", "g2392", "-o", work / "kt", "--force")  # fmt: skip
     return _classic_trial(
-        "gait2392", ours, work / "kt/g2392_StaticOptimization_activation.sto", setup,
-        work / "os/g2392_StaticOptimization_activation.sto",
+        model, ours, work / "kt/g2392_StaticOptimization_activation.sto", setup,
+        work / "os/g2392_StaticOptimization_activation.sto", (0.5, 2.0),
     )  # fmt: skip
 
 
@@ -193,8 +217,9 @@ def _no_force_plates(data: Path, work: Path, reference: Path) -> dict:
                        "-o", work / "policy", "--force")  # fmt: skip
     wall = _timed(command)
     muscles = _agreement(
-        work / "policy/subject01_walk_StaticOptimization_activation.sto", reference, 0.1
-    )
+        work / "policy/subject01_walk_StaticOptimization_activation.sto", reference, 0.1,
+        p / "subject01.osim",
+    )  # fmt: skip
     rs = [m["r"] for m in muscles.values()]
     named = {k: v["r"] for k, v in muscles.items() if any(k.startswith(n) for n in NAMED)}
     mean_abs = float(np.mean([m["mean_abs_diff"] for m in muscles.values()]))

@@ -24,6 +24,7 @@ __all__ = [
     "CoordinateSeries",
     "coordinate_series",
     "smooth_derivatives",
+    "analysis_times",
     "Trajectory",
     "make_trajectory",
 ]
@@ -69,9 +70,13 @@ def coordinate_series(table: Table, model: OsimModel, source: str | Path = "") -
 
 
 def smooth_derivatives(
-    time: np.ndarray, values: dict[str, np.ndarray], lowpass_hz: float | None = None
+    time: np.ndarray,
+    values: dict[str, np.ndarray],
+    lowpass_hz: float | None = None,
+    at: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(q, qdot, qddot) at ``time``: OpenSim's pad + low-pass IIR + quintic GCV spline."""
+    """(q, qdot, qddot) at ``time`` (or at ``at``): OpenSim's pad + low-pass IIR + quintic GCV
+    spline."""
     import opensim
 
     opensim.Logger.setLevelString("error")
@@ -98,10 +103,43 @@ def smooth_derivatives(
                     spline.calcValue(opensim.Vector(1, float(t)))
                     if order == 0
                     else spline.calcDerivative(derivative, opensim.Vector(1, float(t)))
-                    for t in time
+                    for t in (time if at is None else at)
                 ]
             )
     return out
+
+
+def analysis_times(
+    time: np.ndarray, lowpass_hz: float | None, span: tuple[float, float] | None = None
+) -> np.ndarray:
+    """The frames OpenSim's AnalyzeTool analyses in ``span`` (default: the whole file).
+
+    Filtering pads the coordinates and, when the file's sampling is not uniform (e.g. times
+    rounded to milliseconds), resamples them at the smallest interval from the padded start;
+    the tool then runs from the last frame at or before the start to the last at or before the
+    end of ``span``.
+    """
+    import opensim
+
+    start, end = span if span is not None else (float(time[0]), float(time[-1]))
+    grid = np.asarray(time, dtype=float)
+    if lowpass_hz is not None and lowpass_hz > 0:
+        opensim.Logger.setLevelString("error")
+        storage = opensim.Storage()
+        labels = opensim.ArrayStr()
+        for label in ("time", "x"):
+            labels.append(label)
+        storage.setColumnLabels(labels)
+        for t in grid:
+            storage.append(float(t), opensim.Vector(1, 0.0))
+        storage.pad(storage.getSize() // 2)
+        storage.lowpassIIR(float(lowpass_hz))
+        column = opensim.ArrayDouble()
+        storage.getTimeColumn(column)
+        grid = np.array([column.get(i) for i in range(column.getSize())])
+    first = max(0, int(np.searchsorted(grid, start + 1e-9, side="right")) - 1)
+    last = int(np.searchsorted(grid, end + 1e-9, side="right"))
+    return grid[first:last]
 
 
 @dataclass

@@ -353,37 +353,28 @@ def classic_static_optimization(
     ``model_path``; ``actuators`` the model's own non-muscle actuators followed by the reserves.
     """
     from converters.inverse_dynamics import classic_inverse_dynamics
-    from converters.motion import smooth_derivatives
+    from converters.motion import analysis_times, smooth_derivatives
 
     kinematics = converted.kinematics
     model = converted.mj_model
     independent = {
         c: v for c, v in series.values.items() if c in kinematics.independent_coordinates
     }
-    q, qd, qdd = smooth_derivatives(series.time, independent, settings.lowpass_hz)
+    times = analysis_times(series.time, settings.lowpass_hz, settings.time_range)
+    if not len(times):
+        raise KintwinError(f"no coordinate frames inside the time range {settings.time_range}")
+    times = times[:: max(1, settings.step_interval)]
+    q, qd, qdd = smooth_derivatives(series.time, independent, settings.lowpass_hz, at=times)
     qvel, qacc = kinematics.derivatives(q, qd, qdd, model.nv)
-    trajectory = Trajectory(series.time, kinematics.qpos(q, model.nq), qvel, qacc, q)
-    frames = _frames(trajectory.time, settings)
+    trajectory = Trajectory(times, kinematics.qpos(q, model.nq), qvel, qacc, q)
+    frames = np.arange(len(times))
     inverse = classic_inverse_dynamics(
-        converted, series, loads, settings.lowpass_hz, settings.time_range, trajectory=trajectory
-    )  # the frames inside the time range, of which ``frames`` takes every step_interval-th
-    step = max(1, settings.step_interval)
-    inverse = replace(inverse, data=inverse.data[::step], time=inverse.time[::step])
+        converted, series, loads, settings.lowpass_hz, None, trajectory=trajectory
+    )
     speeds = {c: v[frames] for c, v in qd.items()}
     return solve_so_problem(
         model_path, converted, trajectory, frames, inverse, actuators, settings, speeds=speeds
     )
-
-
-def _frames(time: np.ndarray, settings: SOSettings) -> np.ndarray:
-    keep = np.ones(len(time), dtype=bool)
-    if settings.time_range is not None:
-        t0, t1 = settings.time_range
-        keep = (time >= t0 - 1e-9) & (time <= t1 + 1e-9)
-    frames = np.flatnonzero(keep)[:: max(1, settings.step_interval)]
-    if not len(frames):
-        raise KintwinError(f"no coordinate frames inside the time range {settings.time_range}")
-    return frames
 
 
 def solve_so_problem(

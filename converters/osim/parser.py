@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import posixpath
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +17,12 @@ from lxml import etree
 
 from converters.errors import FileFormatError, KintwinError
 from converters.opensim_io.xml_fields import parse_xml
+from converters.osim.contact import CONTACT_FORCES, contact_force, contact_shape
 from converters.osim.functions import parse_function
 from converters.osim.model import (
     Body,
     ContactHalfSpace,
+    ContactMesh,
     ContactSphere,
     Coordinate,
     CouplerConstraint,
@@ -74,7 +75,6 @@ _ACTUATORS = {
     "McKibbenActuator",
     "BodyActuator",
 }
-_CONTACT_FORCES = {"HuntCrossleyForce", "SmoothSphereHalfSpaceForce", "ElasticFoundationForce"}
 
 
 # ------------------------------------------------------------------------------------- entry
@@ -445,7 +445,7 @@ class _ModelReader:
 
     # --------------------------------------------------------------------------- contact, forces
 
-    def _contact_geometry(self) -> list[ContactSphere | ContactHalfSpace]:
+    def _contact_geometry(self) -> list[ContactSphere | ContactHalfSpace | ContactMesh]:
         found = []
         for element in _objects(self.model.find("ContactGeometrySet")):
             name = element.get("name")
@@ -453,12 +453,11 @@ class _ModelReader:
                 _text(element, "socket_frame"), f"/contactgeometryset/{name}", element
             )
             pose = x_bf @ _offset(element, translation="location")
-            if element.tag == "ContactSphere":
-                found.append(ContactSphere(name, body, pose, float(_text(element, "radius", "0"))))
-            elif element.tag == "ContactHalfSpace":
-                found.append(ContactHalfSpace(name, body, pose))
-            else:
+            shape = contact_shape(element, body, pose, self.where(element))
+            if shape is None:
                 self.unsupported_element(element)
+            else:
+                found.append(shape)
         return found
 
     # ------------------------------------------------------------------------------- muscles
@@ -583,15 +582,11 @@ class _ModelReader:
         return found
 
     def _forces(self, model: OsimModel) -> None:
-        handlers: dict[str, Callable[[etree._Element], None]] = {
-            "HuntCrossleyForce": lambda e: model.contact_forces.append(_hunt_crossley(e)),
-            "SmoothSphereHalfSpaceForce": lambda e: model.contact_forces.append(_smooth_sphere(e)),
-        }
         for element in _objects(self.model.find("ForceSet")):
             if element.tag.endswith(_MUSCLE_SUFFIXES):
                 model.muscles.append(self._muscle(element))
-            elif element.tag in handlers:
-                handlers[element.tag](element)
+            elif element.tag in CONTACT_FORCES:
+                model.contact_forces.append(contact_force(element, self.where(element)))
             elif element.tag not in _ACTUATORS:
                 self.unsupported_element(element)
 
@@ -623,42 +618,6 @@ def _motion_type(name: str, joint: Joint) -> str:
     if "rotation" in linear:
         return "rotational"
     return "translational" if "translation" in linear else "coupled"
-
-
-def _hunt_crossley(element: etree._Element) -> dict:
-    params = element.find(
-        "HuntCrossleyForce_ContactParametersSet/objects/HuntCrossleyForce_ContactParameters"
-    )
-    if params is None:
-        params = element.find(".//HuntCrossleyForce_ContactParameters")
-    p = params if params is not None else element
-    return {
-        "type": "HuntCrossleyForce",
-        "name": element.get("name"),
-        "geometry": _text(p, "geometry").split(),
-        "stiffness": float(_text(p, "stiffness", "0")),
-        "dissipation": float(_text(p, "dissipation", "0")),
-        "static_friction": float(_text(p, "static_friction", "0")),
-        "dynamic_friction": float(_text(p, "dynamic_friction", "0")),
-        "viscous_friction": float(_text(p, "viscous_friction", "0")),
-    }
-
-
-def _smooth_sphere(element: etree._Element) -> dict:
-    geometry = [
-        _text(element, "socket_sphere").rsplit("/", 1)[-1],
-        _text(element, "socket_half_space").rsplit("/", 1)[-1],
-    ]
-    return {
-        "type": "SmoothSphereHalfSpaceForce",
-        "name": element.get("name"),
-        "geometry": geometry,
-        "stiffness": float(_text(element, "stiffness", "0")),
-        "dissipation": float(_text(element, "dissipation", "0")),
-        "static_friction": float(_text(element, "static_friction", "0")),
-        "dynamic_friction": float(_text(element, "dynamic_friction", "0")),
-        "viscous_friction": float(_text(element, "viscous_friction", "0")),
-    }
 
 
 def _check_tree(path: Path, model: OsimModel) -> None:

@@ -90,7 +90,13 @@ def load_osim(path: str | Path) -> OsimModel:
     model = root.find("Model")
     if model is None:
         raise FileFormatError(path, "no <Model> element: not an OpenSim model")
-    return _ModelReader(path, version, model).read()
+    try:
+        return _ModelReader(path, version, model).read()
+    except _Malformed as error:
+        problem, line = error.args
+        raise FileFormatError(path, problem, line=line) from None
+    except (ValueError, IndexError, OverflowError) as error:  # malformed deeper in (functions)
+        raise FileFormatError(path, f"malformed model: {error}") from None
 
 
 def _document_version(path: Path, root: etree._Element) -> int:
@@ -131,9 +137,28 @@ def _text(element: etree._Element, tag: str, default: str = "") -> str:
     return default if child is None or child.text is None else child.text.strip()
 
 
+class _Malformed(Exception):
+    """A property whose value cannot be read: (problem, line); load_osim adds the file."""
+
+
 def _numbers(element: etree._Element, tag: str, default: tuple[float, ...]) -> np.ndarray:
+    """``len(default)`` numbers (``default`` when the property is absent or empty)."""
     text = _text(element, tag)
-    return np.array([float(v) for v in text.split()] if text else default, dtype=float)
+    if not text:
+        return np.array(default, dtype=float)
+    try:
+        values = np.array([float(v) for v in text.split()], dtype=float)
+    except ValueError:
+        values = np.array([])
+    if values.size != len(default):
+        line = element.find(tag).sourceline
+        raise _Malformed(f"<{tag}> is '{text[:40]}', expected {len(default)} numbers", line)
+    return values
+
+
+def _float(element: etree._Element, tag: str, default: float) -> float:
+    """One number (``default`` when the property is absent or empty)."""
+    return float(_numbers(element, tag, (default,))[0])
 
 
 def _flag(element: etree._Element, tag: str, default: bool) -> bool:
@@ -266,7 +291,7 @@ class _ModelReader:
             raise KintwinError(f"{self.where(element)}: body '{name}' inertia needs 6 numbers")
         body = Body(
             name=name,
-            mass=float(_text(element, "mass", "0")),
+            mass=_float(element, "mass", 0.0),
             com=_numbers(element, "mass_center", (0, 0, 0)),
             inertia=inertia,
         )
@@ -393,7 +418,7 @@ class _ModelReader:
                 Coordinate(
                     name=c.get("name"),
                     joint=joint.name,
-                    default_value=float(_text(c, "default_value", "0")),
+                    default_value=_float(c, "default_value", 0.0),
                     range=(float(value_range[0]), float(value_range[1])),
                     clamped=_flag(c, "clamped", True),
                     locked=_flag(c, "locked", False),
@@ -571,11 +596,11 @@ class _ModelReader:
                     body=body,
                     type=wrap.tag,
                     pose=pose,
-                    radius=float(_text(wrap, "radius", "0")),
-                    length=float(_text(wrap, "length", "0")),
+                    radius=_float(wrap, "radius", 0.0),
+                    length=_float(wrap, "length", 0.0),
                     dimensions=_numbers(wrap, "dimensions", (0, 0, 0)),
-                    inner_radius=float(_text(wrap, "inner_radius", "0")),
-                    outer_radius=float(_text(wrap, "outer_radius", "0")),
+                    inner_radius=_float(wrap, "inner_radius", 0.0),
+                    outer_radius=_float(wrap, "outer_radius", 0.0),
                     quadrant=_text(wrap, "quadrant", "all") or "all",
                     active=_flag(wrap, "active", True),
                 )

@@ -43,6 +43,41 @@ SEEDS = {
     "osim": "opensim-models/Models/Arm26/arm26.osim",
     "vtp": "opensim-models/Models/Rajagopal/Geometry/r_fibula.vtp",
 }
+GENERATED = ("csv", "vtp_zlib", "vtp_raw", "vtp_lzma")  # seeds made from real or VTK-written files
+_SEED_CACHE: dict[str, bytes] = {}
+
+
+def _seed(key: str, shared_data: Path) -> bytes:
+    """The bytes of a seed: a file of the shared data, or one of :data:`GENERATED`: the IK table
+    written as CSV by the project, and VTK-written binary .vtp files (zlib-compressed inline
+    base64, appended raw, appended base64 lzma) from test_meshes."""
+    if key not in _SEED_CACHE:
+        if key == "csv":
+            from converters.opensim_io.table import format_table, read_table
+
+            text = format_table(read_table(shared_data / SEEDS["mot"]), csv=True)
+            _SEED_CACHE[key] = text.encode()
+        elif key.startswith("vtp_"):
+            import base64
+            import zlib
+
+            import test_meshes as m
+
+            chunks = {
+                "vtp_zlib": m.CUBE_BINARY_ZLIB_UINT64,
+                "vtp_raw": m.SPHERE_STRIPS_APPENDED_RAW,
+                "vtp_lzma": m.SPHERE_STRIPS_APPENDED_BASE64_LZMA,
+            }[key]
+            _SEED_CACHE[key] = zlib.decompress(base64.b64decode("".join(chunks)))
+        else:
+            _SEED_CACHE[key] = (shared_data / SEEDS[key]).read_bytes()
+    return _SEED_CACHE[key]
+
+
+def _suffix(key: str) -> str:
+    return ".csv" if key == "csv" else ".vtp" if key.startswith("vtp") else Path(SEEDS[key]).suffix
+
+
 ODD_NUMBERS = [
     b"nan", b"NaN", b"inf", b"-inf", b"1e308", b"1e400", b"-1e400", b"1e-400", b"-0",
     b"", b"9" * 400, b"0x1p3", b"1,5", b"--1", b".", b"e5",
@@ -161,9 +196,9 @@ def _fuzz(name: str, seed_key: str, read: Callable[[Path], object], check=None, 
     @given(data=st.data())
     def run(shared_data: Path, tmp_path_factory, data) -> None:
         TALLY[name] = TALLY.get(name, 0) + 1
-        seed = (shared_data / SEEDS[seed_key]).read_bytes()
+        seed = _seed(seed_key, shared_data)
         folder = _folder(tmp_path_factory, shared_data)
-        path = folder / f"fuzzed{Path(SEEDS[seed_key]).suffix}"
+        path = folder / f"fuzzed{_suffix(seed_key)}"
         result = _read(read, path, data.draw(mutated(seed)))
         if result is not None and check is not None:
             check(result)
@@ -251,29 +286,15 @@ test_fuzz_osim = _fuzz("osim", "osim", _read_osim)
 test_fuzz_vtp = _fuzz("vtp", "vtp", _read_vtp, _mesh_is_consistent)
 
 
-def test_fuzz_csv_table(shared_data: Path, tmp_path: Path):
-    """CSV: the IK table written as .csv by the project, then fuzzed like the others."""
-    from converters.opensim_io.table import read_table, write_table
-
-    seed = tmp_path / "seed.csv"
-    write_table(read_table(shared_data / SEEDS["mot"]), seed)
-    SEEDS["csv"] = str(seed)  # absolute: shared_data / absolute == absolute
-    _fuzz("csv", "csv", _read_table, _table_is_consistent)(shared_data, _Factory(tmp_path))
-
-
-class _Factory:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def mktemp(self, name: str) -> Path:
-        path = self.folder / name
-        path.mkdir(exist_ok=True)
-        return path
+test_fuzz_csv_table = _fuzz("csv", "csv", _read_table, _table_is_consistent)
+test_fuzz_vtp_zlib = _fuzz("vtp zlib", "vtp_zlib", _read_vtp, _mesh_is_consistent)
+test_fuzz_vtp_appended_raw = _fuzz("vtp raw", "vtp_raw", _read_vtp, _mesh_is_consistent)
+test_fuzz_vtp_appended_lzma = _fuzz("vtp lzma", "vtp_lzma", _read_vtp, _mesh_is_consistent)
 
 
 # ------------------------------------------------------------------------------------ CLI
 
-CLI_SEEDS = ["mot", "sto", "trc", "grf_xml", "id_setup", "so_setup", "osim"]
+CLI_SEEDS = ["mot", "sto", "csv", "trc", "grf_xml", "id_setup", "so_setup", "osim"]
 
 
 def _fuzz_cli(key: str):
@@ -291,8 +312,8 @@ def _fuzz_cli(key: str):
         from kintwin_cli.main import cli
 
         TALLY[f"cli {key}"] = TALLY.get(f"cli {key}", 0) + 1
-        seed = (shared_data / SEEDS[key]).read_bytes()
-        path = _folder(tmp_path_factory, shared_data) / f"cli{Path(SEEDS[key]).suffix}"
+        seed = _seed(key, shared_data)
+        path = _folder(tmp_path_factory, shared_data) / f"cli{_suffix(key)}"
         path.write_bytes(data.draw(mutated(seed)))
         result = CliRunner().invoke(cli, ["inspect", str(path)])
         assert result.exit_code in (0, 2), (result.exit_code, result.output, result.exception)
@@ -340,6 +361,8 @@ def test_fuzz_readers_long(shared_data: Path, tmp_path_factory) -> None:
         ("id_setup", _read_id_setup, None),
         ("osim", _read_osim, None),
         ("vtp", _read_vtp, _mesh_is_consistent),
+        ("vtp_zlib", _read_vtp, _mesh_is_consistent),
+        ("vtp_raw", _read_vtp, _mesh_is_consistent),
     ]
     for key, read, check in readers:
         _fuzz(f"long {key}", key, read, check, examples=10 * EXAMPLES)(

@@ -29,7 +29,8 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-EXAMPLES = int(os.environ.get("KINTWIN_FUZZ_EXAMPLES", "60"))
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no silent NaN arithmetic
+EXAMPLES = int(os.environ.get("KINTWIN_FUZZ_EXAMPLES", "50"))
 TALLY: dict[str, int] = {}  # reader -> examples run (reported by conftest's terminal summary)
 
 SEEDS = {
@@ -340,6 +341,7 @@ def test_fuzz_regressions(tmp_path: Path, shared_data: Path) -> None:
     cases = {
         "two_numbers.osim": osim.replace(first_location, b"<location>0.1 0.2</location>", 1),
         "bad_mass.osim": osim.replace(b"<mass>", b"<mass>x", 1),
+        "nan_location.osim": osim.replace(first_location, b"<location>0.1 nan 0.2</location>", 1),
         "nul.xml": b"<\x00?xml version='1.0'?>",
     }
     for name, data in cases.items():

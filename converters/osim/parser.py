@@ -150,10 +150,15 @@ def _numbers(element: etree._Element, tag: str, default: tuple[float, ...]) -> n
         values = np.array([float(v) for v in text.split()], dtype=float)
     except ValueError:
         values = np.array([])
-    if values.size != len(default):
-        line = element.find(tag).sourceline
-        raise _Malformed(f"<{tag}> is '{text[:40]}', expected {len(default)} numbers", line)
-    return values
+    infinite_ok = tag == "range"  # an open range may be written as -inf/inf
+    if values.size != len(default) or np.isnan(values).any():
+        expected = f"{len(default)} numbers"
+    elif not infinite_ok and not np.isfinite(values).all():
+        expected = f"{len(default)} finite numbers"
+    else:
+        return values
+    line = element.find(tag).sourceline
+    raise _Malformed(f"<{tag}> is '{text[:40]}', expected {expected}", line)
 
 
 def _float(element: etree._Element, tag: str, default: float) -> float:

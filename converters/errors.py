@@ -21,7 +21,13 @@ __all__ = [
 
 
 class KintwinError(Exception):
-    """Base class of every error meant to reach the user as a one-line message."""
+    """Base class of every error meant to reach the user as a one-line message.
+
+    Line breaks inside the message (e.g. from a parser's own message) are folded into spaces.
+    """
+
+    def __str__(self) -> str:
+        return " ".join(line.strip() for line in super().__str__().splitlines() if line.strip())
 
 
 class FileFormatError(KintwinError):

@@ -135,6 +135,8 @@ def output_paths(converted: ConvertedModel, outdir: str | Path) -> dict[str, Pat
     stem = Path(converted.osim.path).stem
     paths = {"mjcf": outdir / f"{stem}.xml", "map": outdir / f"{stem}_map.json"}
     for mesh in converted.conversion.spec.meshes:
+        if not mesh.file:
+            continue  # contact meshes carry their vertices inline
         paths[f"mesh:{mesh.name}"] = outdir / f"{stem}_meshes" / mesh.file
     return paths
 

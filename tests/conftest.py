@@ -21,3 +21,18 @@ def shared_data() -> Path:
     if not (path / "README.md").is_file():
         pytest.fail(f"shared data not found at {path}; set KINTWIN_SHARED_DATA")
     return path
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The number of fuzz cases each reader was tried on (tests/test_fuzz_readers.py)."""
+    import sys
+
+    tallies = [
+        getattr(module, "TALLY", None)
+        for name, module in list(sys.modules.items())
+        if name.endswith("test_fuzz_readers")
+    ]
+    tally = next((t for t in tallies if t), None)
+    if tally:
+        cases = ", ".join(f"{name} {count}" for name, count in sorted(tally.items()))
+        terminalreporter.write_line(f"fuzz: {sum(tally.values())} cases ({cases})")

@@ -78,6 +78,7 @@ class Conversion:
     missing_meshes: list[str] = field(default_factory=list)
     conditional_points: list[dict] = field(default_factory=list)
     muscle_fits: dict[str, dict] = field(default_factory=dict)
+    contact_laws: list[dict] = field(default_factory=list)
 
 
 def build_model(

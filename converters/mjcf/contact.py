@@ -1,21 +1,51 @@
-"""Contact: the model's spheres and half spaces, OpenSim contact forces mapped to MuJoCo's soft
-contact, and, for models without contact, foot spheres and a floor."""
+"""Contact: the model's spheres, half spaces and meshes as MuJoCo geoms, OpenSim's contact forces
+mapped onto them (:mod:`converters.mjcf.contact_law`), and, for models without contact, foot spheres
+and a floor.
+
+Every sphere collides with every half space (as before); a mesh only with the half spaces an
+elastic-foundation force pairs it with. A sphere or mesh that a contact force pairs with a half
+space gets that law's ``solref``/``solimp``/``friction`` and ``priority`` 1, so MuJoCo uses its
+parameters, not a mix with the half space's; such models use elliptic friction cones, for which
+the law's static depth holds (with MuJoCo's default pyramidal cones a sphere settles about half
+as deep). A mesh face on a plane touches at four hull points that share the load, so a mesh's
+law is split over four contacts; on edges or corners it is stiffer than the elastic foundation.
+"""
 
 from __future__ import annotations
+
+import math
+from pathlib import Path
 
 import mujoco
 import numpy as np
 
-from converters.osim.model import ContactHalfSpace, ContactSphere
+from converters.mjcf.contact_law import (
+    ContactLaw,
+    foundation_law,
+    hertz_law,
+    hertz_modulus,
+    mixed_parameters,
+    mujoco_contact,
+)
+from converters.mjcf.meshes import find_mesh, read_mesh
+from converters.osim.model import (
+    ContactForce,
+    ContactHalfSpace,
+    ContactMesh,
+    ContactSphere,
+)
 from converters.spatial import axis_angle, quat_from_matrix, transform
 
 __all__ = ["add_contacts", "CONTACT_GROUP"]
 
 CONTACT_GROUP = 3
+_DEFAULT_FRICTION = (0.8, 0.005, 0.0001)
+MESH_CONTACT_POINTS = 4  # MuJoCo's plane-mesh collision touches a face at up to 4 hull points
+_Shape = ContactSphere | ContactHalfSpace | ContactMesh
 
 
 def add_contacts(builder) -> None:
-    """Contact spheres and half spaces of the model; a floor and foot spheres if it has none."""
+    """Contact geometry of the model (a floor and foot spheres if it has none) and its laws."""
     geometries = list(builder.model.contact_geometry)
     if not any(isinstance(g, ContactSphere) for g in geometries) and builder.options.auto_contact:
         geometries += _foot_spheres(builder)
@@ -29,9 +59,18 @@ def add_contacts(builder) -> None:
             )
         )
         builder.result.auto_contact.append(floor)
+    meshes: dict[str, np.ndarray] = {}
     for geometry in geometries:
-        _add_contact_geom(builder, geometry)
-    _match_contact_forces(builder, [g for g in geometries if isinstance(g, ContactSphere)])
+        if isinstance(geometry, ContactMesh):
+            vertices = _add_contact_mesh(builder, geometry)
+            if vertices is not None:
+                meshes[geometry.name] = vertices
+        else:
+            _add_contact_geom(builder, geometry)
+    _apply_contact_laws(builder, {g.name: g for g in geometries}, meshes)
+    if builder.result.contact_laws:
+        # the depth mapping holds for elliptic cones; pyramidal ones settle about half as deep
+        builder.spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
 
 
 def _add_contact_geom(builder, geometry: ContactSphere | ContactHalfSpace) -> None:
@@ -45,51 +84,200 @@ def _add_contact_geom(builder, geometry: ContactSphere | ContactHalfSpace) -> No
     else:
         geom = body.add_geom(name=geometry.name, type=mujoco.mjtGeom.mjGEOM_PLANE)
         geom.size = [0, 0, 1]
-        # OpenSim's half space is x > 0 of its frame (outward normal -x); a MuJoCo plane's
-        # outward normal is its +z, so the plane frame's z must be the half space's -x.
-        normal_frame = geometry.pose[:3, :3] @ axis_angle([0, 1, 0], -np.pi / 2)
         geom.pos = geometry.pose[:3, 3]
-        geom.quat = quat_from_matrix(normal_frame)
+        geom.quat = quat_from_matrix(_plane_frame(geometry.pose[:3, :3]))
         geom.contype, geom.conaffinity = 0, 1
         geom.rgba = [0.5, 0.55, 0.6, 1.0]
-    geom.friction = [0.8, 0.005, 0.0001]
+    geom.friction = list(_DEFAULT_FRICTION)
     geom.group = CONTACT_GROUP
 
 
-def _match_contact_forces(builder, spheres: list[ContactSphere]) -> None:
-    """Give each sphere its OpenSim contact force's friction and an equivalent stiffness.
+def _plane_frame(rotation: np.ndarray) -> np.ndarray:
+    """OpenSim's half space is x > 0 of its frame (outward normal -x); a MuJoCo plane's outward
+    normal is its +z, so the plane frame's z must be the half space's -x."""
+    return rotation @ axis_angle([0, 1, 0], -np.pi / 2)
 
-    Hunt-Crossley/Hertz contact, f = 4/3 E sqrt(R) d^1.5 (1 + 1.5 c v), is linearised where one
-    sphere carries an equal share m of body weight: k = df/dd, b = 1.5 c f. MuJoCo's solref
-    then gets the spring's time constant 1/sqrt(k/m) and damping ratio b / (2 sqrt(k m)).
-    An approximation, stated in the map's warnings.
-    """
-    forces = {f["geometry"][0]: f for f in builder.model.contact_forces if f["geometry"]}
-    gravity = float(np.linalg.norm(builder.model.gravity))
-    share = builder.model.total_mass * gravity / max(1, len(spheres) / 2)  # half in stance
-    mass = share / gravity
-    matched = 0
-    for sphere in spheres:
-        force = forces.get(sphere.name)
-        if force is None or force["stiffness"] <= 0:
-            continue
-        factor = 0.5 if force["type"] == "SmoothSphereHalfSpaceForce" else 1.0
-        modulus = factor * force["stiffness"]
-        depth = (share / (4.0 / 3.0 * modulus * np.sqrt(sphere.radius))) ** (2.0 / 3.0)
-        stiffness, damping = 1.5 * share / depth, 1.5 * force["dissipation"] * share
-        geom = builder.spec.geom(sphere.name)
-        geom.solref = [
-            max(np.sqrt(mass / stiffness), 2 * builder.options.timestep),
-            damping / (2 * np.sqrt(stiffness * mass)),
-        ]
-        geom.friction = [max(force["dynamic_friction"], 1e-3), 0.005, 0.0001]
-        matched += 1
-    if matched:
+
+def _add_contact_mesh(builder, geometry: ContactMesh) -> np.ndarray | None:
+    """A collision mesh (vertices inline, no file); None if its file is missing or unreadable."""
+    found = find_mesh(
+        geometry.mesh_file, Path(builder.model.path).parent, builder.options.geometry_dirs
+    )
+    if found is None:
+        builder.result.missing_meshes.append(geometry.mesh_file)
         builder.result.warnings.append(
-            f"{matched} contact spheres: Hunt-Crossley contact linearised at an equal share of "
-            "body weight (MuJoCo solref time constant and damping ratio); friction from their "
-            "contact forces"
+            f"contact mesh '{geometry.name}': {geometry.mesh_file} not found; no contact"
         )
+        return None
+    mesh = read_mesh(found)
+    faces = mesh.faces
+    asset = builder.spec.add_mesh(name=f"{geometry.name}_contact")
+    asset.uservert = mesh.vertices.ravel().tolist()
+    asset.userface = faces.ravel().tolist()
+    geom = builder.bodies[geometry.body].add_geom(
+        name=geometry.name, type=mujoco.mjtGeom.mjGEOM_MESH, meshname=asset.name
+    )
+    geom.pos = geometry.pose[:3, 3]
+    geom.quat = quat_from_matrix(geometry.pose[:3, :3])
+    geom.contype = geom.conaffinity = 0  # collides only where a force pairs it (below)
+    geom.density = 0
+    geom.group = CONTACT_GROUP
+    geom.rgba = [0.2, 0.6, 1.0, 0.6]
+    geom.friction = list(_DEFAULT_FRICTION)
+    return _face_data(mesh.vertices, faces, geometry.pose)
+
+
+def _face_data(vertices: np.ndarray, faces: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """(m, 4) per face: unit outward normal in the body frame and area (m^2)."""
+    corners = vertices[faces] @ pose[:3, :3].T
+    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    area = 0.5 * np.linalg.norm(cross, axis=1)
+    normal = cross / np.maximum(2 * area, 1e-300)[:, None]
+    return np.column_stack([normal, area])
+
+
+def _pairs(force: ContactForce, shapes: dict[str, _Shape]):
+    """(moving geometry, half space, its parameters, the half space's) for each pair a force
+    makes: a sphere or mesh and a half space named by the force (in any of its parameter sets)."""
+    named = {g: p for p in force.parameters for g in p.geometry if g in shapes}
+    for name, params in named.items():
+        if isinstance(shapes[name], ContactHalfSpace):
+            continue
+        for other, other_params in named.items():
+            if isinstance(shapes[other], ContactHalfSpace):
+                yield shapes[name], shapes[other], params, other_params
+
+
+def _apply_contact_laws(builder, shapes: dict[str, _Shape], meshes: dict[str, np.ndarray]) -> None:
+    """Give each (sphere or mesh, half space) pair of a contact force its MuJoCo contact law."""
+    model = builder.model
+    gravity = float(np.linalg.norm(model.gravity)) or 9.80665
+    pairs = [(f, *pair) for f in model.contact_forces for pair in _pairs(f, shapes)]
+    trees = _trees(model)
+    counts: dict[str, int] = {}
+    for _, shape, *_ in pairs:
+        root = trees[shape.body][0]
+        counts[root] = counts.get(root, 0) + 1
+    world = (*_default_pose(builder), meshes) if meshes else None
+    done: set[str] = set()
+    for force, shape, half_space, params, half_params in pairs:
+        root, tree_mass = trees[shape.body]
+        if root is None or shape.name in done:
+            builder.result.warnings.append(
+                f"contact {shape.name}-{half_space.name} of {force.name}: "
+                + ("already matched by another force" if root is not None else "on a fixed body")
+            )
+            continue
+        load = tree_mass * gravity / max(1.0, counts[root] / 2)
+        law = _law(force, shape, half_space, params, half_params, load, gravity, builder, world)
+        if law is None:
+            continue
+        done.add(shape.name)
+        geom = builder.spec.geom(shape.name)
+        geom.solref, geom.solimp, geom.friction = law.solref, law.solimp, law.friction
+        geom.priority = 1
+        if isinstance(shape, ContactMesh):
+            geom.contype, builder.spec.geom(half_space.name).conaffinity = 2, 3
+        builder.result.contact_laws.append(law.to_dict())
+        if law.limited_by_timestep:
+            builder.result.warnings.append(
+                f"contact {shape.name}: stiffer in OpenSim than a {builder.options.timestep} s "
+                "step can follow; softened"
+            )
+
+
+def _law(force, shape, half_space, params, half_params, load, gravity, builder, world):
+    """The :class:`ContactLaw` of one pair, or None (with a warning) if it has no force."""
+    where = f"contact {shape.name}-{half_space.name} of {force.type} '{force.name}'"
+    if force.type == "ElasticFoundationForce":
+        if not isinstance(shape, ContactMesh) or world is None or shape.name not in world[2]:
+            builder.result.warnings.append(f"{where}: elastic foundation needs a mesh; no force")
+            return None
+        area = _facing_area(world, shape, half_space)
+        if area <= 0 or params.stiffness <= 0:
+            builder.result.warnings.append(f"{where}: no mesh face faces the half space; no force")
+            return None
+        depth, stiffness, ratio = foundation_law(
+            params.stiffness, area, load, params.dissipation, gravity
+        )
+        statics, dynamic, law = (
+            params.static_friction,
+            params.dynamic_friction,
+            "elastic_foundation",
+        )
+    elif isinstance(shape, ContactSphere):
+        if force.type == "SmoothSphereHalfSpaceForce":
+            modulus, dissipation = hertz_modulus(params.stiffness), params.dissipation
+            statics, dynamic = params.static_friction, params.dynamic_friction
+        else:
+            modulus, dissipation, statics, dynamic = mixed_parameters(params, half_params)
+        if modulus <= 0:
+            builder.result.warnings.append(f"{where}: zero stiffness; no force")
+            return None
+        depth, stiffness, ratio = hertz_law(modulus, shape.radius, load, dissipation, gravity)
+        law = "hertz"
+    else:
+        builder.result.warnings.append(f"{where}: Hunt-Crossley acts on spheres only; no force")
+        return None
+    points = MESH_CONTACT_POINTS if isinstance(shape, ContactMesh) else 1
+    solref, solimp, limited = mujoco_contact(
+        depth, ratio, gravity, builder.options.timestep, points
+    )
+    return ContactLaw(
+        geometry=shape.name,
+        other=half_space.name,
+        force=force.name,
+        law=law,
+        design_load=load,
+        penetration=depth,
+        stiffness=stiffness,
+        damping_ratio=ratio,
+        static_friction=statics,
+        dynamic_friction=dynamic,
+        solref=solref,
+        solimp=solimp,
+        friction=(max(dynamic, 1e-3), *_DEFAULT_FRICTION[1:]),
+        limited_by_timestep=limited,
+    )
+
+
+def _trees(model) -> dict[str, tuple[str | None, float]]:
+    """body -> (its tree's root body, the tree's mass kg); root None for bodies fixed to ground."""
+    parent = {j.child_body: j for j in model.joints}
+    roots: dict[str, tuple[str | None, bool]] = {}
+    for body in model.bodies:
+        moving, b = False, body
+        while b in parent and parent[b].parent_body != model.ground:
+            moving = moving or bool(parent[b].coordinates)
+            b = parent[b].parent_body
+        moving = moving or (b in parent and bool(parent[b].coordinates))
+        roots[body] = (b, moving)
+    mass: dict[str, float] = {}
+    for body, (root, _) in roots.items():
+        mass[root] = mass.get(root, 0.0) + model.bodies[body].mass
+    trees = {b: (r if moving else None, mass[r]) for b, (r, moving) in roots.items()}
+    trees[model.ground] = (None, 0.0)
+    return trees
+
+
+def _default_pose(builder):
+    """Body rotations (world) at the default pose, from a compile of the spec built so far."""
+    model = builder.spec.compile()
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    return model, data
+
+
+def _facing_area(world, shape: ContactMesh, half_space: ContactHalfSpace) -> float:
+    """Area (m^2) of the mesh faces whose outward normal is within 30 degrees of pointing into the
+    half space at the default pose: the patch an elastic foundation carries a load on."""
+    model, data, meshes = world
+    faces = meshes[shape.name]
+    rotation = data.xmat[model.body(shape.body).id].reshape(3, 3)
+    plane = model.geom(half_space.name).id
+    inward = -data.geom_xmat[plane].reshape(3, 3)[:, 2]
+    facing = (faces[:, :3] @ rotation.T) @ inward > math.cos(math.radians(30))
+    return float(faces[facing, 3].sum())
 
 
 def _foot_spheres(builder) -> list[ContactSphere]:

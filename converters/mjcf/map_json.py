@@ -82,6 +82,7 @@ def build_map(model: OsimModel, conversion: Conversion, mj_model: mujoco.MjModel
             {"name": g.name, "body": g.body, "type": type(g).__name__}
             for g in model.contact_geometry
         ],
+        "contact_laws": conversion.contact_laws,
         "auto_contact": conversion.auto_contact,
         "total_mass": model.total_mass,
         "unsupported": [str(u) for u in model.unsupported],

@@ -19,6 +19,9 @@ __all__ = [
     "CouplerConstraint",
     "ContactSphere",
     "ContactHalfSpace",
+    "ContactMesh",
+    "ContactParameters",
+    "ContactForce",
     "Unsupported",
     "PathPointSpec",
     "WrapObjectSpec",
@@ -126,6 +129,46 @@ class ContactHalfSpace:
 
 
 @dataclass
+class ContactMesh:
+    """A closed triangle mesh for elastic-foundation contact: ``mesh_file`` as written in the model,
+    pose of the mesh frame in the body frame."""
+
+    name: str
+    body: str
+    pose: np.ndarray
+    mesh_file: str
+
+
+@dataclass
+class ContactParameters:
+    """One parameter set of a contact force, shared by the geometry it names.
+
+    ``stiffness``: Hunt-Crossley, N/m^2 (Simbody's Hertz modulus before its 2/3-power mix);
+    elastic foundation, N/m^3 (pressure per unit depth). ``dissipation`` s/m; friction
+    coefficients dimensionless, ``viscous_friction`` s/m.
+    """
+
+    geometry: list[str]
+    stiffness: float
+    dissipation: float = 0.0
+    static_friction: float = 0.0
+    dynamic_friction: float = 0.0
+    viscous_friction: float = 0.0
+
+
+@dataclass
+class ContactForce:
+    """A compliant contact force: HuntCrossleyForce, ElasticFoundationForce or
+    SmoothSphereHalfSpaceForce (whose one parameter set names its sphere, then its half space)."""
+
+    type: str
+    name: str
+    parameters: list[ContactParameters]
+    transition_velocity: float = 0.001
+    where: str = ""
+
+
+@dataclass
 class Unsupported:
     """An element we did not convert: tag, name and where it sits in the .osim."""
 
@@ -219,8 +262,10 @@ class OsimModel:
     coordinates: dict[str, Coordinate]
     markers: list[Marker] = field(default_factory=list)
     couplers: list[CouplerConstraint] = field(default_factory=list)
-    contact_geometry: list[ContactSphere | ContactHalfSpace] = field(default_factory=list)
-    contact_forces: list[dict] = field(default_factory=list)
+    contact_geometry: list[ContactSphere | ContactHalfSpace | ContactMesh] = field(
+        default_factory=list
+    )
+    contact_forces: list[ContactForce] = field(default_factory=list)
     muscles: list[Muscle] = field(default_factory=list)
     wrap_objects: dict[str, WrapObjectSpec] = field(default_factory=dict)
     unsupported: list[Unsupported] = field(default_factory=list)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import posixpath
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +17,12 @@ from lxml import etree
 
 from converters.errors import FileFormatError, KintwinError
 from converters.opensim_io.xml_fields import parse_xml
+from converters.osim.contact import CONTACT_FORCES, contact_force, contact_shape
 from converters.osim.functions import parse_function
 from converters.osim.model import (
     Body,
     ContactHalfSpace,
+    ContactMesh,
     ContactSphere,
     Coordinate,
     CouplerConstraint,
@@ -74,7 +75,6 @@ _ACTUATORS = {
     "McKibbenActuator",
     "BodyActuator",
 }
-_CONTACT_FORCES = {"HuntCrossleyForce", "SmoothSphereHalfSpaceForce", "ElasticFoundationForce"}
 
 
 # ------------------------------------------------------------------------------------- entry
@@ -90,7 +90,13 @@ def load_osim(path: str | Path) -> OsimModel:
     model = root.find("Model")
     if model is None:
         raise FileFormatError(path, "no <Model> element: not an OpenSim model")
-    return _ModelReader(path, version, model).read()
+    try:
+        return _ModelReader(path, version, model).read()
+    except _Malformed as error:
+        problem, line = error.args
+        raise FileFormatError(path, problem, line=line) from None
+    except (ValueError, IndexError, OverflowError) as error:  # malformed deeper in (functions)
+        raise FileFormatError(path, f"malformed model: {error}") from None
 
 
 def _document_version(path: Path, root: etree._Element) -> int:
@@ -131,9 +137,33 @@ def _text(element: etree._Element, tag: str, default: str = "") -> str:
     return default if child is None or child.text is None else child.text.strip()
 
 
+class _Malformed(Exception):
+    """A property whose value cannot be read: (problem, line); load_osim adds the file."""
+
+
 def _numbers(element: etree._Element, tag: str, default: tuple[float, ...]) -> np.ndarray:
+    """``len(default)`` numbers (``default`` when the property is absent or empty)."""
     text = _text(element, tag)
-    return np.array([float(v) for v in text.split()] if text else default, dtype=float)
+    if not text:
+        return np.array(default, dtype=float)
+    try:
+        values = np.array([float(v) for v in text.split()], dtype=float)
+    except ValueError:
+        values = np.array([])
+    infinite_ok = tag == "range"  # an open range may be written as -inf/inf
+    if values.size != len(default) or np.isnan(values).any():
+        expected = f"{len(default)} numbers"
+    elif not infinite_ok and not np.isfinite(values).all():
+        expected = f"{len(default)} finite numbers"
+    else:
+        return values
+    line = element.find(tag).sourceline
+    raise _Malformed(f"<{tag}> is '{text[:40]}', expected {expected}", line)
+
+
+def _float(element: etree._Element, tag: str, default: float) -> float:
+    """One number (``default`` when the property is absent or empty)."""
+    return float(_numbers(element, tag, (default,))[0])
 
 
 def _flag(element: etree._Element, tag: str, default: bool) -> bool:
@@ -266,7 +296,7 @@ class _ModelReader:
             raise KintwinError(f"{self.where(element)}: body '{name}' inertia needs 6 numbers")
         body = Body(
             name=name,
-            mass=float(_text(element, "mass", "0")),
+            mass=_float(element, "mass", 0.0),
             com=_numbers(element, "mass_center", (0, 0, 0)),
             inertia=inertia,
         )
@@ -393,7 +423,7 @@ class _ModelReader:
                 Coordinate(
                     name=c.get("name"),
                     joint=joint.name,
-                    default_value=float(_text(c, "default_value", "0")),
+                    default_value=_float(c, "default_value", 0.0),
                     range=(float(value_range[0]), float(value_range[1])),
                     clamped=_flag(c, "clamped", True),
                     locked=_flag(c, "locked", False),
@@ -445,7 +475,7 @@ class _ModelReader:
 
     # --------------------------------------------------------------------------- contact, forces
 
-    def _contact_geometry(self) -> list[ContactSphere | ContactHalfSpace]:
+    def _contact_geometry(self) -> list[ContactSphere | ContactHalfSpace | ContactMesh]:
         found = []
         for element in _objects(self.model.find("ContactGeometrySet")):
             name = element.get("name")
@@ -453,12 +483,11 @@ class _ModelReader:
                 _text(element, "socket_frame"), f"/contactgeometryset/{name}", element
             )
             pose = x_bf @ _offset(element, translation="location")
-            if element.tag == "ContactSphere":
-                found.append(ContactSphere(name, body, pose, float(_text(element, "radius", "0"))))
-            elif element.tag == "ContactHalfSpace":
-                found.append(ContactHalfSpace(name, body, pose))
-            else:
+            shape = contact_shape(element, body, pose, self.where(element))
+            if shape is None:
                 self.unsupported_element(element)
+            else:
+                found.append(shape)
         return found
 
     # ------------------------------------------------------------------------------- muscles
@@ -572,26 +601,22 @@ class _ModelReader:
                     body=body,
                     type=wrap.tag,
                     pose=pose,
-                    radius=float(_text(wrap, "radius", "0")),
-                    length=float(_text(wrap, "length", "0")),
+                    radius=_float(wrap, "radius", 0.0),
+                    length=_float(wrap, "length", 0.0),
                     dimensions=_numbers(wrap, "dimensions", (0, 0, 0)),
-                    inner_radius=float(_text(wrap, "inner_radius", "0")),
-                    outer_radius=float(_text(wrap, "outer_radius", "0")),
+                    inner_radius=_float(wrap, "inner_radius", 0.0),
+                    outer_radius=_float(wrap, "outer_radius", 0.0),
                     quadrant=_text(wrap, "quadrant", "all") or "all",
                     active=_flag(wrap, "active", True),
                 )
         return found
 
     def _forces(self, model: OsimModel) -> None:
-        handlers: dict[str, Callable[[etree._Element], None]] = {
-            "HuntCrossleyForce": lambda e: model.contact_forces.append(_hunt_crossley(e)),
-            "SmoothSphereHalfSpaceForce": lambda e: model.contact_forces.append(_smooth_sphere(e)),
-        }
         for element in _objects(self.model.find("ForceSet")):
             if element.tag.endswith(_MUSCLE_SUFFIXES):
                 model.muscles.append(self._muscle(element))
-            elif element.tag in handlers:
-                handlers[element.tag](element)
+            elif element.tag in CONTACT_FORCES:
+                model.contact_forces.append(contact_force(element, self.where(element)))
             elif element.tag not in _ACTUATORS:
                 self.unsupported_element(element)
 
@@ -623,42 +648,6 @@ def _motion_type(name: str, joint: Joint) -> str:
     if "rotation" in linear:
         return "rotational"
     return "translational" if "translation" in linear else "coupled"
-
-
-def _hunt_crossley(element: etree._Element) -> dict:
-    params = element.find(
-        "HuntCrossleyForce_ContactParametersSet/objects/HuntCrossleyForce_ContactParameters"
-    )
-    if params is None:
-        params = element.find(".//HuntCrossleyForce_ContactParameters")
-    p = params if params is not None else element
-    return {
-        "type": "HuntCrossleyForce",
-        "name": element.get("name"),
-        "geometry": _text(p, "geometry").split(),
-        "stiffness": float(_text(p, "stiffness", "0")),
-        "dissipation": float(_text(p, "dissipation", "0")),
-        "static_friction": float(_text(p, "static_friction", "0")),
-        "dynamic_friction": float(_text(p, "dynamic_friction", "0")),
-        "viscous_friction": float(_text(p, "viscous_friction", "0")),
-    }
-
-
-def _smooth_sphere(element: etree._Element) -> dict:
-    geometry = [
-        _text(element, "socket_sphere").rsplit("/", 1)[-1],
-        _text(element, "socket_half_space").rsplit("/", 1)[-1],
-    ]
-    return {
-        "type": "SmoothSphereHalfSpaceForce",
-        "name": element.get("name"),
-        "geometry": geometry,
-        "stiffness": float(_text(element, "stiffness", "0")),
-        "dissipation": float(_text(element, "dissipation", "0")),
-        "static_friction": float(_text(element, "static_friction", "0")),
-        "dynamic_friction": float(_text(element, "dynamic_friction", "0")),
-        "viscous_friction": float(_text(element, "viscous_friction", "0")),
-    }
 
 
 def _check_tree(path: Path, model: OsimModel) -> None:

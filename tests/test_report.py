@@ -225,3 +225,69 @@ def test_classic_id_refuses_report(shared_data: Path, tmp_path):
               "-o", str(tmp_path / "x.sto")],
     )  # fmt: skip
     assert result.exit_code == 2 and "--report" in result.output
+
+
+# ------------------------------------------------------------------------- a real browser
+
+IMAGE_CHECK = """<script>
+window.addEventListener("load", () => {
+  const images = Array.from(document.images);
+  const broken = images.filter((i) => !i.complete || i.naturalWidth === 0);
+  for (const i of broken) console.error("broken image: " + i.alt);
+  console.log("kintwin-images " + (images.length - broken.length) + "/" + images.length);
+});
+</script>"""
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.skip("no chromium on this machine (make browser installs Debian's package)")
+    return found
+
+
+def _browse(page: Path, shot: Path, tmp_path: Path, size: str = "1200,4200") -> list[str]:
+    """Load ``page`` in headless Chromium, screenshot it; returns the console messages."""
+    import subprocess
+
+    run = subprocess.run(
+        [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--enable-logging=stderr", "--v=0", f"--user-data-dir={tmp_path / 'profile'}",
+         f"--window-size={size}", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert shot.is_file(), run.stderr[-2000:]
+    return re.findall(r":CONSOLE[^\]]*\] (.*)", run.stderr)
+
+
+@pytest.mark.slow
+def test_report_loads_in_chromium_without_console_errors(id_run: Path, tmp_path):
+    """The page as written loads with no console message at all; a copy with a script that
+    checks every image finds them all decoded; the screenshot shows the plots' red lines."""
+    report = id_run / "subject01_walk_report.html"
+    shot = tmp_path / "report.png"
+    assert _browse(report, shot, tmp_path) == []
+    checked = tmp_path / "checked.html"
+    page = report.read_text(encoding="utf-8")
+    checked.write_text(page.replace("</body>", IMAGE_CHECK + "</body>"), encoding="utf-8")
+    messages = _browse(checked, tmp_path / "checked.png", tmp_path)
+    count = len(re.findall(r"<img ", page))
+    assert len(messages) == 1 and f"kintwin-images {count}/{count}" in messages[0], messages
+    import matplotlib.image
+
+    pixels = (matplotlib.image.imread(shot)[..., :3] * 255).round()
+    red = np.all(np.abs(pixels - [214, 39, 40]) < 30, axis=-1)  # matplotlib's C3: our curves
+    green = np.all(np.abs(pixels - [46, 125, 50]) < 30, axis=-1)  # bars within the bar
+    assert red.sum() > 5000 and green.sum() > 2000, (red.sum(), green.sum())
+    shutil.copy(shot, Path(tmp_path.parent) / "kintwin_report_screenshot.png")
+
+
+def test_browser_check_catches_console_errors(tmp_path):
+    """The check above is not blind: a page with a script error and a broken image is caught."""
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!DOCTYPE html><html><body><img alt="x" src="data:image/png;base64,AAAA">'
+                   '<script>undefinedFunction();</script>' + IMAGE_CHECK + "</body></html>")  # fmt: skip
+    messages = _browse(bad, tmp_path / "bad.png", tmp_path, "400,300")
+    assert any("undefinedFunction" in m for m in messages)
+    assert any("broken image: x" in m for m in messages)
+    assert any("kintwin-images 0/1" in m for m in messages)

@@ -145,6 +145,10 @@ def grf_figure(
                     label=_legend_label(comparison, label),
                 )
                 axis.set_xlim(*comparison.span)
+            low, high = axis.get_ylim()
+            if high - low < 2.0:  # a planar model's zero lateral force: no 1e-13 N scale
+                middle = 0.5 * (high + low)
+                axis.set_ylim(middle - 1.0, middle + 1.0)
             axis.set_title(f"{foot} foot, {AXES[axis_name]} ({label})", fontsize=9)
             axis.set_ylabel("N", fontsize=8)
             axis.tick_params(labelsize=7)

@@ -22,6 +22,7 @@ COMMANDS = {
     "compare": ("kintwin_cli.commands.compare", "compare"),
     "so": ("kintwin_cli.commands.static_optimization", "static_optimization"),
     "report": ("kintwin_cli.commands.report", "report"),
+    "batch": ("kintwin_cli.commands.batch", "batch"),
 }
 
 EXIT_USAGE = 2

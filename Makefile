@@ -51,7 +51,7 @@ demo: install
 	@echo "  subject01_walk_ID_classic.sto (with force plates), imitation/ (no force plates: ID, GRF,"
 	@echo "  kinematics, summary, plots against OpenSim's ID and the force plates)"
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install

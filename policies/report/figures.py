@@ -37,7 +37,7 @@ def png(figure, dpi: int = 80) -> bytes:
     """The figure as PNG bytes; the figure is closed."""
     plt = _pyplot()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=dpi)
     plt.close(figure)
     return buffer.getvalue()
 
@@ -67,6 +67,7 @@ def tracking_figure(rows: list[tuple[str, float, str, float, bool]]) -> bytes:
     axis.set_xlabel("tracking RMSE / bar (1 = bar: 2° or 2 cm)")
     axis.set_xlim(0, max(1.2, max(ratio, default=0) * 1.1))
     axis.tick_params(labelsize=8)
+    figure.tight_layout()
     return png(figure)
 
 
@@ -115,7 +116,7 @@ def series_figure(
         axis.set_title(label, fontsize=9)
         axis.set_ylabel(unit, fontsize=8)
         axis.tick_params(labelsize=7)
-        axis.legend(fontsize=6.5, loc="best")
+        axis.legend(fontsize=6.5, loc="upper right", framealpha=0.7)
     for axis in axes[-1]:
         axis.set_xlabel("time (s)", fontsize=8)
     figure.tight_layout()
@@ -152,7 +153,7 @@ def grf_figure(
             axis.set_title(f"{foot} foot, {AXES[axis_name]} ({label})", fontsize=9)
             axis.set_ylabel("N", fontsize=8)
             axis.tick_params(labelsize=7)
-            axis.legend(fontsize=6.5, loc="best")
+            axis.legend(fontsize=6.5, loc="upper right", framealpha=0.7)
     for axis in axes[-1]:
         axis.set_xlabel("time (s)", fontsize=8)
     figure.tight_layout()
@@ -189,6 +190,7 @@ def events_figure(
     axis.set_yticks(ticks, names, fontsize=8)
     axis.set_xlabel(f"time (s); bars: stance (vertical force > {threshold_n:g} N)", fontsize=8)
     axis.invert_yaxis()
+    figure.tight_layout()
     return png(figure)
 
 
@@ -203,6 +205,7 @@ def distance_figure(time: np.ndarray, distance: np.ndarray, bar: float) -> bytes
     axis.set_title("distance to the nearest training pose", fontsize=9)
     axis.legend(fontsize=7)
     axis.tick_params(labelsize=7)
+    figure.tight_layout()
     return png(figure)
 
 
@@ -217,4 +220,5 @@ def slip_figure(slips: list) -> bytes:
     axis.set_title("foot slip speed under the centre of pressure (while loaded)", fontsize=9)
     axis.legend(fontsize=7)
     axis.tick_params(labelsize=7)
+    figure.tight_layout()
     return png(figure)

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export KINTWIN_SHARED_DATA ?= $(abspath ../shared/data)
 DEMO_DIR ?= demo-output
 
-.PHONY: help venv install install-test demo test lint bench clean
+.PHONY: help venv install install-test demo test lint bench browser clean
 
 help:
 	@echo "make demo   set up .venv and run KinTwin on the bundled default example"
@@ -51,14 +51,21 @@ demo: install
 	@echo "  subject01_walk_ID_classic.sto (with force plates), imitation/ (no force plates: ID, GRF,"
 	@echo "  kinematics, summary, plots against OpenSim's ID and the force plates)"
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check kintwin_cli converters policies tests benchmarks
 
-bench: install
+bench: install browser
 	$(BIN)/python -m benchmarks.run --out benchmarks/results
+
+# Headless Chromium (Debian's package) for the report's browser test; skipped where apt is absent.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+	      fonts-dejavu-core; } || echo "no chromium: the report's browser test will be skipped"
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -22,12 +22,19 @@ def run_imitation(
     time_range: tuple[float, float] | None,
     force: bool,
     id_file: Path | None = None,
+    report: bool = False,
 ) -> dict:
     """Run imitation ID into ``outdir`` (``lowpass_hz``: None = the default, 0 = off) and
-    report it; returns the summary with the output paths added under ``"outputs"``."""
+    report it; returns the summary with the output paths added under ``"outputs"``.
+    ``report`` also writes ``<trial>_report.html`` there (``kintwin report``)."""
+    from converters.files import check_writable
     from policies.imitation_id import output_paths, run_imitation_id, trial_name
 
-    outputs = output_paths(outdir, trial_name(coordinates), id_file)
+    trial = trial_name(coordinates)
+    outputs = output_paths(outdir, trial, id_file)
+    html = Path(outdir) / f"{trial}_report.html"
+    if report:
+        check_writable(html, force)  # before any work
     progress = None
     if adapt_minutes:
         note(f"fine-tuning the policy on {coordinates.name} for {adapt_minutes:g} min")
@@ -47,6 +54,13 @@ def run_imitation(
     )
     names = ("id_sto", "grf_mot", "grf_xml", "kinematics_mot", "summary_json")
     paths = {name: str(getattr(outputs, name)) for name in names}
+    if report:
+        from policies.report import ReportConfig, write_report
+
+        config = ReportConfig(trial=trial, model=model_path, coordinates=coordinates, policy=policy)
+        written = write_report(outdir, html, config, force)
+        note(f"wrote {html} (frames: {written.renderer})")
+        paths["report_html"] = str(html)
     return {"method": "imitation", **summary, "outputs": paths}
 
 

@@ -21,6 +21,8 @@ COMMANDS = {
     "train": ("kintwin_cli.commands.train", "train"),
     "compare": ("kintwin_cli.commands.compare", "compare"),
     "so": ("kintwin_cli.commands.static_optimization", "static_optimization"),
+    "report": ("kintwin_cli.commands.report", "report"),
+    "batch": ("kintwin_cli.commands.batch", "batch"),
 }
 
 EXIT_USAGE = 2

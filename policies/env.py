@@ -302,6 +302,7 @@ class TrackingEnv:
             "root_error": float(np.linalg.norm(root_pos_err)),
             "pose_rms": float(np.sqrt(np.mean(dq[act] ** 2))),
         }
+        info["reward_terms"] = terms  # each weighted term (MyoSuite's reward dict)
         return float(sum(terms.values())), info
 
 

@@ -36,6 +36,12 @@ from kintwin_cli.output import JsonSummary, note, warn
 @click.option("--time-range", nargs=2, type=float, help="T0 T1 in seconds (default: all frames).")
 @output_option("Classic: the output .sto. Imitation: the output directory.", kind="any")
 @json_option("a summary (outputs, tracking, falls, residuals)")
+@click.option(
+    "--report",
+    "write_html",
+    is_flag=True,
+    help="Imitation: also write OUTPUT/<trial>_report.html (see kintwin report).",
+)
 @force_option()
 def inverse_dynamics(
     method: str | None,
@@ -49,6 +55,7 @@ def inverse_dynamics(
     time_range: tuple[float, float] | None,
     output: Path,
     json_target: Path | str | None,
+    write_html: bool,
     force: bool,
 ) -> None:
     """Inverse dynamics: generalized forces at every coordinate, pelvis residuals included.
@@ -89,9 +96,14 @@ def inverse_dynamics(
                 adapt_minutes,
                 time_range,
                 force,
+                report=write_html,
             )  # fmt: skip
         )
         return
+    if write_html:
+        from converters.errors import KintwinError
+
+        raise KintwinError("--report belongs to --method imitation (a policy's trial)")
     from converters.workflows import ClassicIDConfig, run_classic_id
 
     config = ClassicIDConfig(

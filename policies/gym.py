@@ -1,0 +1,127 @@
+"""KinTwin's tracking task as a gymnasium environment, for any RL library.
+
+    import gymnasium
+    env = gymnasium.make("policies.gym:kintwin/Track-v0", model="subject01.osim",
+                         motions=["subject01_walk_IK.mot"], drive="torque")
+
+``gymnasium.make`` imports this module, which registers ``kintwin/Track-v0`` in gymnasium's
+registry (the one import-time effect, which that ``module:id`` form relies on). The environment
+is the task ``kintwin train`` learns (``policies.env.TrackingEnv``): the same model conversion,
+reference filtering, contact calibration, observations, actions in [-1, 1], reward and
+termination, so a policy trained elsewhere sees what KinTwin's own trainer sees. An episode
+starts at a random frame of a random motion (reference-state initialisation) and ends on a fall
+(terminated) or at the motion's end (truncated). ``reset(options={"reference": i, "frame": k})``
+starts at a given frame. ``info`` holds ``tracking_error_deg``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from converters.errors import KintwinError
+
+__all__ = ["TrackEnv", "ENV_ID", "make_tracking_env"]
+
+ENV_ID = "kintwin/Track-v0"
+DRIVES = ("torque", "muscle")
+
+
+def make_tracking_env(model: str | Path, motions: list, drive: str = "torque", config=None, seed=0):
+    """The ``policies.env.TrackingEnv`` of ``model`` along ``motions`` (IK files), set up as
+    ``kintwin train`` sets it up; ``config`` is a TrackingConfig or a dict of its fields."""
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+    from policies.env import TrackingConfig, TrackingEnv, calibrate_contacts
+
+    if drive not in DRIVES:
+        raise KintwinError(f"no drive '{drive}'; drives are: {', '.join(DRIVES)}")
+    if not motions:
+        raise KintwinError("give at least one motion (an IK .mot file)")
+    converted = _convert(Path(model), drive)
+    settings = dict(config) if isinstance(config, dict) else {}
+    if drive != "torque":
+        settings["drive"] = drive
+    tracking = config if isinstance(config, TrackingConfig) else TrackingConfig.from_dict(settings)
+    m = converted.mj_model
+    trajectories = [
+        make_trajectory(
+            coordinate_series(read_table(p), converted.osim, p),
+            converted.kinematics,
+            m.nq,
+            m.nv,
+            tracking.lowpass_hz,
+        )  # fmt: skip
+        for p in motions
+    ]
+    if tracking.calibrate_contacts and tracking.contact_radii is None:
+        tracking = calibrate_contacts(converted, trajectories, tracking)
+    return TrackingEnv(converted, trajectories, tracking, seed)
+
+
+def _convert(model: Path, drive: str):
+    """The converted model for ``drive`` (muscles only for the muscle drive)."""
+    from policies.env import TrackingConfig
+
+    if drive == "muscle":
+        has_drive = any(f.name == "drive" for f in fields(TrackingConfig))
+        try:
+            from policies.muscle import convert_for_drive
+        except ImportError:
+            convert_for_drive = None
+        if not has_drive or convert_for_drive is None:
+            raise KintwinError(
+                "drive='muscle' needs the muscle drive of policies.env, which this version of "
+                "KinTwin does not have yet; use drive='torque'"
+            )
+        return convert_for_drive(model, drive)
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+
+    return convert_osim(model, ConvertOptions(meshes=False, muscles=False))
+
+
+class TrackEnv(gymnasium.Env):
+    """Gymnasium wrapper of ``policies.env.TrackingEnv`` (see the module docstring).
+
+    Observation: float32 vector named by ``obs_names`` (state, reference ahead, last action).
+    Action: float32 vector in [-1, 1] named by ``action_names`` (PD-target offsets for the
+    torque drive).
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        model: str | Path,
+        motions: list,
+        drive: str = "torque",
+        config=None,
+        render_mode: str | None = None,
+    ) -> None:
+        if render_mode is not None:
+            raise KintwinError(f"render_mode '{render_mode}': no rendering (see kintwin report)")
+        self.task_env = make_tracking_env(model, list(motions), drive, config)
+        self.obs_names = self.task_env.obs_names
+        self.action_names = self.task_env.action_names
+        self.observation_space = spaces.Box(-np.inf, np.inf, (len(self.obs_names),), np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (len(self.action_names),), np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.task_env.rng = self.np_random  # episode starts drawn from gymnasium's seeded RNG
+        options = options or {}
+        obs = self.task_env.reset(reference=options.get("reference"), frame=options.get("frame"))
+        return obs.astype(np.float32), {}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.task_env.step(np.asarray(action))
+        return obs.astype(np.float32), float(reward), bool(terminated), bool(truncated), info
+
+
+if ENV_ID not in gymnasium.registry:
+    gymnasium.register(id=ENV_ID, entry_point=TrackEnv, disable_env_checker=True)

@@ -81,21 +81,32 @@ def floor_wrenches(
     """(n_feet, 6) the floor's force on each foot now and its moment about the world origin.
 
     ``foot_of_geom`` maps each geom to its foot's index, -1 for others and -2 for the floor.
+    Contacts are added in MuJoCo's order (the arithmetic of a loop over them, vectorised).
     """
-    wrenches, contact_wrench = np.zeros((n_feet, 6)), np.zeros(6)
-    for i in range(data.ncon):
-        contact = data.contact[i]
-        f1, f2 = foot_of_geom[contact.geom1], foot_of_geom[contact.geom2]
-        if f1 == -2 and f2 >= 0:
-            foot, sign = f2, 1.0  # the contact force acts on geom2, from geom1
-        elif f2 == -2 and f1 >= 0:
-            foot, sign = f1, -1.0
-        else:
-            continue
-        mujoco.mj_contactForce(model, data, i, contact_wrench)
-        force = sign * (contact.frame.reshape(3, 3).T @ contact_wrench[:3])  # rows: the axes
-        wrenches[foot, :3] += force
-        wrenches[foot, 3:] += np.cross(contact.pos, force)
+    wrenches = np.zeros((n_feet, 6))
+    if not data.ncon:
+        return wrenches
+    contact = data.contact
+    f1, f2 = foot_of_geom[contact.geom1], foot_of_geom[contact.geom2]
+    on_geom2 = (f1 == -2) & (f2 >= 0)  # the contact force acts on geom2, from geom1
+    rows = np.flatnonzero(on_geom2 | ((f2 == -2) & (f1 >= 0)))
+    if not rows.size:
+        return wrenches
+    local = np.empty((rows.size, 6))
+    for k, i in enumerate(rows.tolist()):
+        mujoco.mj_contactForce(model, data, i, local[k])
+    axes = contact.frame[rows].reshape(-1, 3, 3)  # rows: the contact frame's axes in world
+    sign = np.where(on_geom2[rows], 1.0, -1.0)[:, None]
+    force = sign * (
+        axes[:, 0] * local[:, 0:1] + axes[:, 1] * local[:, 1:2] + axes[:, 2] * local[:, 2:3]
+    )
+    p = contact.pos[rows]
+    moment = np.empty_like(force)
+    moment[:, 0] = p[:, 1] * force[:, 2] - p[:, 2] * force[:, 1]
+    moment[:, 1] = p[:, 2] * force[:, 0] - p[:, 0] * force[:, 2]
+    moment[:, 2] = p[:, 0] * force[:, 1] - p[:, 1] * force[:, 0]
+    feet = np.where(on_geom2[rows], f2[rows], f1[rows])
+    np.add.at(wrenches, feet, np.concatenate((force, moment), axis=1))
     return wrenches
 
 

@@ -93,7 +93,9 @@ def run_policy(
     fell = False
     try:
         while True:
-            obs, _, terminated, truncated, _ = env.step(_mean_action(agent, norm, obs))
+            obs, _, terminated, truncated, _ = env.step(
+                _mean_action(agent, norm, obs), reward=False
+            )
             wrench = recorder.take()
             rows["qpos"].append(env.data.qpos[: task.nq].copy())
             rows["q"].append(env.data.qpos[task.coord_qpos].copy())

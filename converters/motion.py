@@ -3,7 +3,8 @@
 Angles become radians here, from the table's ``inDegrees`` flag and the model's coordinate types
 (like OpenSim, only rotational coordinates are converted; coupled ones are left as they are). Derivatives follow OpenSim's tools: optional
 padding and low-pass IIR filtering of the coordinates, then a quintic GCV spline through them,
-differentiated analytically (the ``opensim`` package's own ``Storage`` and ``GCVSplineSet``).
+differentiated analytically (OpenSim's ``Storage`` and ``GCVSplineSet`` steps, in numpy:
+:mod:`converters.coordinate_smoothing`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from converters.coordinate_smoothing import smooth_derivatives
 from converters.errors import KintwinError
 from converters.mjcf.kinematic_map import KinematicMap
 from converters.opensim_io.table import Table
@@ -66,42 +68,6 @@ def coordinate_series(table: Table, model: OsimModel, source: str | Path = "") -
     if bad:
         raise KintwinError(f"{source}: NaN or infinite values in coordinate(s) {', '.join(bad)}")
     return CoordinateSeries(time=table.time.copy(), values=values, missing=missing, ignored=ignored)
-
-
-def smooth_derivatives(
-    time: np.ndarray, values: dict[str, np.ndarray], lowpass_hz: float | None = None
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(q, qdot, qddot) at ``time``: OpenSim's pad + low-pass IIR + quintic GCV spline."""
-    import opensim
-
-    opensim.Logger.setLevelString("error")
-    names = list(values)
-    storage = opensim.Storage()
-    labels = opensim.ArrayStr()
-    for label in ["time", *names]:
-        labels.append(label)
-    storage.setColumnLabels(labels)
-    block = np.column_stack([values[n] for n in names])
-    for t, row in zip(time, block, strict=True):
-        storage.append(float(t), opensim.Vector(row.tolist()))
-    if lowpass_hz is not None and lowpass_hz > 0:
-        storage.pad(storage.getSize() // 2)
-        storage.lowpassIIR(float(lowpass_hz))
-    splines = opensim.GCVSplineSet(5, storage)
-    out: tuple[dict, dict, dict] = ({}, {}, {})
-    for k, name in enumerate(names):
-        spline = splines.get(k)
-        for order in range(3):
-            derivative = opensim.StdVectorInt([0] * order)
-            out[order][name] = np.array(
-                [
-                    spline.calcValue(opensim.Vector(1, float(t)))
-                    if order == 0
-                    else spline.calcDerivative(derivative, opensim.Vector(1, float(t)))
-                    for t in time
-                ]
-            )
-    return out
 
 
 @dataclass

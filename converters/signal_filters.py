@@ -62,18 +62,23 @@ def _steady_state(b: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 def _lfilter(b: np.ndarray, a: np.ndarray, x: np.ndarray, state: np.ndarray) -> np.ndarray:
     """Filter ``x`` along axis 0 (transposed direct form II, ``a[0]`` = 1) from ``state`` of
-    shape (len(a) - 1, *x.shape[1:]); the same arithmetic order as ``scipy.signal.lfilter``."""
-    z = state.copy()
-    y = np.empty_like(x)
+    shape (len(a) - 1, *x.shape[1:]); the arithmetic of ``scipy.signal.lfilter``, in Python
+    floats (IEEE double) column by column: faster than numpy for a few hundred samples."""
     taps = len(b)
-    for k in range(x.shape[0]):
-        xk = x[k]
-        yk = z[0] + b[0] * xk
-        for j in range(taps - 2):
-            z[j] = z[j + 1] + xk * b[j + 1] - yk * a[j + 1]
-        z[taps - 2] = xk * b[taps - 1] - yk * a[taps - 1]
-        y[k] = yk
-    return y
+    bs, as_ = [float(v) for v in b], [float(v) for v in a]
+    columns = x.reshape(x.shape[0], -1).T.tolist()
+    states = state.reshape(taps - 1, -1).T.tolist()
+    out = []
+    for column, z in zip(columns, states, strict=True):
+        y = []
+        for xk in column:
+            yk = z[0] + bs[0] * xk
+            for j in range(taps - 2):
+                z[j] = z[j + 1] + xk * bs[j + 1] - yk * as_[j + 1]
+            z[taps - 2] = xk * bs[taps - 1] - yk * as_[taps - 1]
+            y.append(yk)
+        out.append(y)
+    return np.array(out).T.reshape(x.shape)
 
 
 def filtfilt(b: np.ndarray, a: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -17,8 +17,8 @@ from converters.files import atomic_output, check_writable
 from converters.mjcf.builder import Conversion, ConvertOptions, build_model
 from converters.mjcf.map_json import build_map
 from converters.mjcf.precision import full_precision_xml
+from converters.osim.cache import load_osim_cached
 from converters.osim.model import OsimModel
-from converters.osim.parser import load_osim
 from converters.spatial import matrix_from_quat
 
 __all__ = [
@@ -61,11 +61,13 @@ def convert_osim(
     armature, and inertias that violate the triangle inequality (which MuJoCo's compiler
     balances) put back. Forward simulation uses the default, stable model.
 
-    Meshes are written as STL files into a temporary folder (``ConvertedModel.mesh_dir``) that
-    :func:`write_converted` copies next to the MJCF; the folder is removed with the object.
+    The parsed model comes from the per-user cache when it holds this file
+    (:mod:`converters.osim.cache`). Meshes are written as STL files into a temporary folder
+    (``ConvertedModel.mesh_dir``) that :func:`write_converted` copies next to the MJCF; the
+    folder is removed with the object.
     """
     options = options or ConvertOptions()
-    osim = load_osim(path)
+    osim = load_osim_cached(path)  # parsed once per model and converter version
     mesh_dir = Path(tempfile.mkdtemp(prefix="kintwin_meshes_")) if options.meshes else None
     try:
         conversion = build_model(osim, options, mesh_dir)

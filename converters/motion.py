@@ -3,7 +3,8 @@
 Angles become radians here, from the table's ``inDegrees`` flag and the model's coordinate types
 (like OpenSim, only rotational coordinates are converted; coupled ones are left as they are). Derivatives follow OpenSim's tools: optional
 padding and low-pass IIR filtering of the coordinates, then a quintic GCV spline through them,
-differentiated analytically (the ``opensim`` package's own ``Storage`` and ``GCVSplineSet``).
+differentiated analytically (OpenSim's ``Storage`` and ``GCVSplineSet`` steps, in numpy:
+:mod:`converters.coordinate_smoothing`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from converters.coordinate_smoothing import smooth_derivatives
 from converters.errors import KintwinError
 from converters.mjcf.kinematic_map import KinematicMap
 from converters.opensim_io.table import Table
@@ -69,46 +71,6 @@ def coordinate_series(table: Table, model: OsimModel, source: str | Path = "") -
     return CoordinateSeries(time=table.time.copy(), values=values, missing=missing, ignored=ignored)
 
 
-def smooth_derivatives(
-    time: np.ndarray,
-    values: dict[str, np.ndarray],
-    lowpass_hz: float | None = None,
-    at: np.ndarray | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(q, qdot, qddot) at ``time`` (or at ``at``): OpenSim's pad + low-pass IIR + quintic GCV
-    spline."""
-    import opensim
-
-    opensim.Logger.setLevelString("error")
-    names = list(values)
-    storage = opensim.Storage()
-    labels = opensim.ArrayStr()
-    for label in ["time", *names]:
-        labels.append(label)
-    storage.setColumnLabels(labels)
-    block = np.column_stack([values[n] for n in names])
-    for t, row in zip(time, block, strict=True):
-        storage.append(float(t), opensim.Vector(row.tolist()))
-    if lowpass_hz is not None and lowpass_hz > 0:
-        storage.pad(storage.getSize() // 2)
-        storage.lowpassIIR(float(lowpass_hz))
-    splines = opensim.GCVSplineSet(5, storage)
-    out: tuple[dict, dict, dict] = ({}, {}, {})
-    for k, name in enumerate(names):
-        spline = splines.get(k)
-        for order in range(3):
-            derivative = opensim.StdVectorInt([0] * order)
-            out[order][name] = np.array(
-                [
-                    spline.calcValue(opensim.Vector(1, float(t)))
-                    if order == 0
-                    else spline.calcDerivative(derivative, opensim.Vector(1, float(t)))
-                    for t in (time if at is None else at)
-                ]
-            )
-    return out
-
-
 def analysis_times(
     time: np.ndarray, lowpass_hz: float | None, span: tuple[float, float] | None = None
 ) -> np.ndarray:
@@ -119,24 +81,13 @@ def analysis_times(
     the tool then runs from the last frame at or before the start to the last at or before the
     end of ``span``.
     """
-    import opensim
+    from converters.coordinate_smoothing import lowpass_iir, pad
 
     start, end = span if span is not None else (float(time[0]), float(time[-1]))
     grid = np.asarray(time, dtype=float)
     if lowpass_hz is not None and lowpass_hz > 0:
-        opensim.Logger.setLevelString("error")
-        storage = opensim.Storage()
-        labels = opensim.ArrayStr()
-        for label in ("time", "x"):
-            labels.append(label)
-        storage.setColumnLabels(labels)
-        for t in grid:
-            storage.append(float(t), opensim.Vector(1, 0.0))
-        storage.pad(storage.getSize() // 2)
-        storage.lowpassIIR(float(lowpass_hz))
-        column = opensim.ArrayDouble()
-        storage.getTimeColumn(column)
-        grid = np.array([column.get(i) for i in range(column.getSize())])
+        size = len(grid) // 2
+        grid, _ = lowpass_iir(pad(grid, size), pad(np.zeros((len(grid), 1)), size), lowpass_hz)
     first = max(0, int(np.searchsorted(grid, start + 1e-9, side="right")) - 1)
     last = int(np.searchsorted(grid, end + 1e-9, side="right"))
     return grid[first:last]

@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 
 from converters.errors import KintwinError
-from converters.model_family import family_differences
 from converters.version import __version__
 from policies.agent import Agent, RunningNorm
+from policies.inference import check_trained_for
 
 __all__ = [
     "POLICY_FILE",
@@ -90,19 +90,7 @@ def load_checkpoint(
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # noqa: BLE001 - any unreadable file is one user error
         raise KintwinError(f"{path}: not a readable policy checkpoint ({error})") from None
-    if family is not None and "model_family" in ckpt:
-        differences = family_differences(ckpt["model_family"], family)
-        if differences:
-            raise KintwinError(
-                f"{path}: policy was trained for the family of model '{ckpt.get('model_name')}'; "
-                f"'{model_name}' is not of it: {'; '.join(differences[:3])}"
-            )
-    elif model_sha256 is not None and ckpt.get("model_sha256") != model_sha256:
-        raise KintwinError(
-            f"{path}: policy was trained for model '{ckpt.get('model_name')}' "
-            f"(sha256 {str(ckpt.get('model_sha256'))[:12]}…), not for '{model_name}' "
-            f"(sha256 {model_sha256[:12]}…); train a policy for this model"
-        )
+    check_trained_for(ckpt, path, model_sha256, model_name, family)
     return ckpt
 
 

@@ -83,6 +83,8 @@ class TrackingEnv:
             [i for i in self.task.root if joint(self.task.coordinates[i]).type[0] == hinge],
             dtype=int,
         )
+        n_coord = len(self.task.coordinates)
+        self._observed_q = np.setdiff1d(np.arange(n_coord), self.task.horizontal)
 
     @property
     def action_names(self) -> list[str]:
@@ -172,9 +174,8 @@ class TrackingEnv:
         """The observation vector (see ``obs_names``)."""
         d, task, ref = self.data, self.task, self.ref
         q, qd = d.qpos[task.coord_qpos], d.qvel[task.coord_dof]
-        keep = np.setdiff1d(np.arange(len(q)), task.horizontal)
         last = len(ref.qpos) - 1
-        parts = [q[keep], qd, [d.xpos[task.root_body][2]], d.xquat[task.root_body]]
+        parts = [q[self._observed_q], qd, [d.xpos[task.root_body][2]], d.xquat[task.root_body]]
         parts.append([ref.belt_speed])
         for k in self.config.future_frames:
             parts.append(self._reference_ahead(k) - q)
@@ -182,8 +183,14 @@ class TrackingEnv:
         parts.append(self.prev_action)
         return np.concatenate(parts).astype(np.float32)
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
-        """Advance one control period; returns (obs, reward, terminated, truncated, info)."""
+    def step(
+        self, action: np.ndarray, reward: bool = True
+    ) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Advance one control period; returns (obs, reward, terminated, truncated, info).
+
+        Without ``reward`` (a rollout that only needs the motion) the reward is 0 and only its
+        terms that decide termination are computed.
+        """
         task, d, cfg = self.task, self.data, self.config
         raw = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
         a = self.prev_action + cfg.action_alpha * (raw - self.prev_action)
@@ -199,7 +206,7 @@ class TrackingEnv:
         if abs(d.qpos[task.belt_qpos]) > 0.2 * BELT_HALF_LENGTH:  # uniform box: no jump in contact
             d.qpos[task.belt_qpos] -= np.trunc(d.qpos[task.belt_qpos])
         self.t = min(self.t + 1, len(self.ref.qpos) - 1)
-        reward, info = self._reward(a)
+        value, info = self._reward(a) if reward else (0.0, self._errors())
         self.prev_action[:] = a
         self.prev_torque[:] = self.mean_force[: self.n_act]
         stable = bool(np.all(np.isfinite(d.qpos)))
@@ -210,7 +217,7 @@ class TrackingEnv:
         )
         truncated = not terminated and self.t >= len(self.ref.qpos) - 1
         obs = self.observation() if stable else np.zeros(len(self.obs_names), np.float32)
-        return obs, (reward if stable else 0.0), terminated, truncated, info
+        return obs, (value if stable else 0.0), terminated, truncated, info
 
     def snapshot(self) -> dict:
         """Everything the next ``step`` depends on, to resume a run exactly: MuJoCo's
@@ -296,14 +303,23 @@ class TrackingEnv:
             "torque_rate": -cfg.w_torque_rate * float(np.mean(torque_rate**2)),
             "residual": -cfg.w_residual * float(np.sum(a[self.n_act :] ** 2)),
         }
-        rot = task.rotational
-        info = {
-            "tracking_error_deg": float(np.degrees(np.sqrt(np.mean(dq[rot] ** 2)))),
-            "root_error": float(np.linalg.norm(root_pos_err)),
-            "pose_rms": float(np.sqrt(np.mean(dq[act] ** 2))),
-        }
+        info = self._errors(dq, root_pos_err)
         info["reward_terms"] = terms  # each weighted term (MyoSuite's reward dict)
         return float(sum(terms.values())), info
+
+    def _errors(self, dq: np.ndarray | None = None, root_pos_err: np.ndarray | None = None) -> dict:
+        """Tracking error (deg, rotational coordinates), root position error (m) and RMS pose
+        error of the actuated coordinates (rad or m), now."""
+        task, d, ref, t = self.task, self.data, self.ref, self.t
+        if dq is None:
+            dq = d.qpos[task.coord_qpos] - ref.qpos[t][task.coord_qpos]
+        if root_pos_err is None:
+            root_pos_err = d.xpos[task.root_body] - ref.root_pos[t]
+        return {
+            "tracking_error_deg": float(np.degrees(np.sqrt(np.mean(dq[task.rotational] ** 2)))),
+            "root_error": float(np.linalg.norm(root_pos_err)),
+            "pose_rms": float(np.sqrt(np.mean(dq[task.actuated] ** 2))),
+        }
 
 
 def _touching(model: mujoco.MjModel, data: mujoco.MjData, foot_of_geom: np.ndarray) -> np.ndarray:

@@ -81,22 +81,37 @@ def floor_wrenches(
     """(n_feet, 6) the floor's force on each foot now and its moment about the world origin.
 
     ``foot_of_geom`` maps each geom to its foot's index, -1 for others and -2 for the floor.
+    Called after every physics step, so written for the few contacts of a foot on the floor:
+    Python floats (IEEE double, as numpy's element-wise arithmetic), contacts in MuJoCo's order.
     """
-    wrenches, contact_wrench = np.zeros((n_feet, 6)), np.zeros(6)
-    for i in range(data.ncon):
-        contact = data.contact[i]
-        f1, f2 = foot_of_geom[contact.geom1], foot_of_geom[contact.geom2]
-        if f1 == -2 and f2 >= 0:
-            foot, sign = f2, 1.0  # the contact force acts on geom2, from geom1
-        elif f2 == -2 and f1 >= 0:
-            foot, sign = f1, -1.0
-        else:
-            continue
-        mujoco.mj_contactForce(model, data, i, contact_wrench)
-        force = sign * (contact.frame.reshape(3, 3).T @ contact_wrench[:3])  # rows: the axes
-        wrenches[foot, :3] += force
-        wrenches[foot, 3:] += np.cross(contact.pos, force)
-    return wrenches
+    wrenches = [[0.0] * 6 for _ in range(n_feet)]
+    if data.ncon:
+        contact = data.contact
+        local = np.zeros(6)
+        frames, points = contact.frame.tolist(), contact.pos.tolist()
+        for i, (g1, g2) in enumerate(contact.geom.tolist()):
+            f1, f2 = int(foot_of_geom[g1]), int(foot_of_geom[g2])
+            if f1 == -2 and f2 >= 0:
+                foot, sign = f2, 1.0  # the contact force acts on geom2, from geom1
+            elif f2 == -2 and f1 >= 0:
+                foot, sign = f1, -1.0
+            else:
+                continue
+            mujoco.mj_contactForce(model, data, i, local)
+            n, t1, t2 = local[:3].tolist()  # in the contact frame, whose rows are its axes
+            a = frames[i]
+            fx = sign * (a[0] * n + a[3] * t1 + a[6] * t2)
+            fy = sign * (a[1] * n + a[4] * t1 + a[7] * t2)
+            fz = sign * (a[2] * n + a[5] * t1 + a[8] * t2)
+            px, py, pz = points[i]
+            w = wrenches[foot]
+            w[0] += fx
+            w[1] += fy
+            w[2] += fz
+            w[3] += py * fz - pz * fy  # the force's moment about the world origin, p x f
+            w[4] += pz * fx - px * fz
+            w[5] += px * fy - py * fx
+    return np.array(wrenches).reshape(n_feet, 6)
 
 
 class FootLoadRecorder:

@@ -31,6 +31,7 @@ import numpy as np
 
 from converters.errors import KintwinError
 from converters.files import atomic_output, check_writable, file_sha256
+from converters.signal_filters import lowpass
 
 __all__ = ["ImitationOutputs", "output_paths", "run_imitation_id", "trial_name"]
 
@@ -76,17 +77,6 @@ def output_paths(outdir: Path, trial: str, id_file: Path | None = None) -> Imita
     )
 
 
-def lowpass(values: np.ndarray, cutoff_hz: float | None, dt: float) -> np.ndarray:
-    """Zero-lag Butterworth low-pass along axis 0 (unchanged when off or too short)."""
-    from scipy.signal import butter, filtfilt
-
-    nyquist = 0.5 / dt
-    if not cutoff_hz or cutoff_hz >= nyquist or len(values) < 16:
-        return values
-    b, a = butter(2, cutoff_hz / nyquist)
-    return filtfilt(b, a, values, axis=0)
-
-
 def run_imitation_id(
     model: Path,
     coordinates: Path,
@@ -102,29 +92,28 @@ def run_imitation_id(
     from converters.mjcf.builder import ConvertOptions
     from converters.model_conversion import convert_osim
     from converters.model_family import model_family
-    from policies.checkpoint import agent_from_checkpoint, load_checkpoint
     from policies.env import TrackingConfig, TrackingEnv
+    from policies.inference import actor_from_checkpoint, read_checkpoint
     from policies.runner import run_policy, trial_span
 
     started = time.perf_counter()
     for path in outputs.all() + ([outputs.adapted_policy] if adapt_minutes else []):
         check_writable(path, force)  # before any work
     converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
-    checkpoint = load_checkpoint(
-        policy_dir, converted.map["source_sha256"], str(model), model_family(converted.osim)
-    )
+    family = model_family(converted.osim)
+    checkpoint = read_checkpoint(policy_dir, converted.map["source_sha256"], str(model), family)
     config = TrackingConfig.from_saved(checkpoint["tracking_config"])
     trajectory = _trajectory(converted, coordinates, config, time_range)
     adapted = None
     if adapt_minutes:
         checkpoint, adapted = _adapt(
-            converted, trajectory, coordinates, outputs, checkpoint, config, adapt_minutes, progress
+            converted, trajectory, coordinates, outputs, policy_dir, config, adapt_minutes, progress
         )
     env = TrackingEnv(converted, trajectory, config)
     if checkpoint["obs_names"] != env.obs_names:
         raise KintwinError(f"{policy_dir}: the policy's observations do not match this model")
-    agent, norm = agent_from_checkpoint(checkpoint)
-    rollout = run_policy(env, agent, norm)
+    actor, norm = actor_from_checkpoint(checkpoint)  # numpy: no torch import for inference
+    rollout = run_policy(env, actor, norm)
     rows = rollout.rows_within(trial_span(env))
     trial = rollout.take(rows)
     summary = _summary(converted, env, trial, model, coordinates, policy_dir, lowpass_hz)
@@ -153,14 +142,18 @@ def _trajectory(converted, coordinates: Path, config, time_range):
     return make_trajectory(series, converted.kinematics, m.nq, m.nv, config.lowpass_hz)
 
 
-def _adapt(converted, trajectory, coordinates, outputs, checkpoint, config, minutes, progress):
+def _adapt(converted, trajectory, coordinates, outputs, policy_dir, config, minutes, progress):
     """Fine-tune the policy on this trial for ``minutes``; returns its policy.pt and dir."""
     import shutil
 
+    from converters.model_family import model_family
     from policies.checkpoint import load_checkpoint
+    from policies.inference import read_checkpoint
     from policies.ppo import PPOConfig
     from policies.train import train
 
+    sha, name = converted.map["source_sha256"], str(converted.osim.path)
+    checkpoint = load_checkpoint(policy_dir, sha, name, model_family(converted.osim))  # tensors
     directory = outputs.adapted_policy  # checked writable before any work
     if directory.exists():
         shutil.rmtree(directory)
@@ -170,8 +163,7 @@ def _adapt(converted, trajectory, coordinates, outputs, checkpoint, config, minu
         max_seconds=minutes * 60.0, on_iteration=progress, init=checkpoint,
         workers=os.cpu_count() or 1,
     )  # fmt: skip
-    sha = converted.map["source_sha256"]
-    return load_checkpoint(directory, sha, str(converted.osim.path)), directory
+    return read_checkpoint(directory, sha, name), directory
 
 
 def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz) -> dict:

@@ -88,11 +88,21 @@ def estimate_belt_speed(task: TaskModel, trajectory: Trajectory) -> float:
     if len(time) < 3 or not len(task.horizontal):
         return 0.0
     stance = lowest[:, 2] < lowest[:, 2].min() + 0.01  # within 1 cm of the lowest point: stance
-    stance_speed = float(np.median(np.gradient(lowest[:, 0], time)[stance]))
+    stance_speed = _median(np.gradient(lowest[:, 0], time)[stance])
     root_x = trajectory.qpos[:, task.coord_qpos[task.horizontal[0]]]
     root_speed = abs(root_x[-1] - root_x[0]) / (time[-1] - time[0])
     treadmill = abs(stance_speed) > 0.3 and root_speed < 0.25 * abs(stance_speed)
     return stance_speed if treadmill else 0.0
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-D array (the mean of the middle two of an even count; NaN if any is
+    NaN), without ``np.median``, whose first call imports ``numpy.ma`` (a few % of a run)."""
+    ordered = np.sort(values)
+    if not ordered.size or np.isnan(ordered[-1]):
+        return float("nan")
+    half = ordered.size // 2
+    return float(ordered[half] if ordered.size % 2 else (ordered[half - 1] + ordered[half]) / 2.0)
 
 
 def calibrate_contacts(converted, trajectories: list[Trajectory], config: TrackingConfig):

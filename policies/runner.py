@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
-import torch
 
-from policies.agent import Agent, RunningNorm
 from policies.env import TrackingEnv
 from policies.foot_loads import FootGroup, FootLoadRecorder
+from policies.inference import MeanActor, ObservationNorm
+
+if TYPE_CHECKING:
+    from policies.agent import Agent, RunningNorm
 
 __all__ = ["Rollout", "run_policy", "evaluate", "trial_span"]
 
@@ -70,14 +73,14 @@ class Rollout:
 
 def run_policy(
     env: TrackingEnv,
-    agent: Agent,
-    norm: RunningNorm,
+    agent: Agent | MeanActor,
+    norm: RunningNorm | ObservationNorm,
     reference: int = 0,
     start: int = 0,
     loads: bool = True,
 ) -> Rollout:
     """Track reference ``reference`` from row ``start`` to its end (periodic padding included)
-    with the mean action.
+    with the mean action (of a torch ``Agent``, or a numpy ``MeanActor`` that needs no torch).
 
     Stops early if the model falls (the env's termination rule); ``fell`` says so. Without
     ``loads`` the foot arrays are empty (faster, for evaluation during training).
@@ -90,7 +93,9 @@ def run_policy(
     fell = False
     try:
         while True:
-            obs, _, terminated, truncated, _ = env.step(_mean_action(agent, norm, obs))
+            obs, _, terminated, truncated, _ = env.step(
+                _mean_action(agent, norm, obs), reward=False
+            )
             wrench = recorder.take()
             rows["qpos"].append(env.data.qpos[: task.nq].copy())
             rows["q"].append(env.data.qpos[task.coord_qpos].copy())
@@ -126,13 +131,24 @@ def run_policy(
     )
 
 
-def _mean_action(agent: Agent, norm: RunningNorm, obs: np.ndarray) -> np.ndarray:
+def _mean_action(
+    agent: Agent | MeanActor, norm: RunningNorm | ObservationNorm, obs: np.ndarray
+) -> np.ndarray:
     """The policy's deterministic (mean) action for one observation."""
+    if isinstance(agent, MeanActor):
+        return agent(norm(obs[None]))[0]
+    import torch
+
     with torch.no_grad():
         return agent.actor_mean(torch.from_numpy(norm(obs[None])))[0].numpy()
 
 
-def _warm_start(env: TrackingEnv, agent: Agent, norm: RunningNorm, obs: np.ndarray) -> np.ndarray:
+def _warm_start(
+    env: TrackingEnv,
+    agent: Agent | MeanActor,
+    norm: RunningNorm | ObservationNorm,
+    obs: np.ndarray,
+) -> np.ndarray:
     """Start the action filter at the policy's own action for the first state (a fixed point of
     a few iterations), as if it had been tracking already, instead of at zero."""
     for _ in range(5):

@@ -30,13 +30,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from lxml import etree
-from scipy.interpolate import BSpline, make_interp_spline
-from scipy.linalg import solve_banded
 
 from converters.errors import FileFormatError, UnsupportedElement
+
+if TYPE_CHECKING:
+    from scipy.interpolate import BSpline
 
 __all__ = [
     "OsimFunction",
@@ -369,6 +371,8 @@ def _simm_coefficients(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     diagonal[0], diagonal[-1] = -h[0], -h[-1]
     bands = np.zeros((3, n))
     bands[0, 1:], bands[1], bands[2, :-1] = h, diagonal, h
+    from scipy.linalg import solve_banded  # here: scipy takes longer to import than a model
+
     sigma = solve_banded((1, 1), bands, rhs)
     b = np.empty(n)
     b[:-1] = delta - h * (sigma[1:] + 2.0 * sigma[:-1])
@@ -449,6 +453,8 @@ class GCVSpline(_KnotFunction):
         if np.any(np.diff(self.x) <= 0):
             raise ValueError("GCVSpline x values must be strictly increasing")
         m = self.half_order
+        from scipy.interpolate import make_interp_spline
+
         zero_derivatives = [(j, 0.0) for j in range(m, 2 * m - 1)]
         bc = (zero_derivatives, zero_derivatives) if zero_derivatives else None
         self.spline: BSpline = make_interp_spline(self.x, self.y, k=2 * m - 1, bc_type=bc)

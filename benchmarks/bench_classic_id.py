@@ -15,7 +15,7 @@ from pathlib import Path
 
 from converters.compare import id_agreement
 from converters.opensim_io.table import read_table
-from converters.validate import opensim_inverse_dynamics
+from converters.opensim_reference.tools import run_inverse_dynamics
 
 GAIT10 = "opensim-models/Pipelines/Gait10dof18musc/OutputReference"
 
@@ -48,7 +48,7 @@ def run(data: Path) -> dict:
         str(out / "gait10.sto"),
     )
     start = time.perf_counter()
-    opensim_inverse_dynamics(
+    run_inverse_dynamics(
         p / "subject01.osim",
         p / "IK/subject01_walk_IK.mot",
         p / "ExperimentalData/subject01_walk_grf.xml",
@@ -82,7 +82,7 @@ def run(data: Path) -> dict:
             out / trial / f"ID_gait_{trial}.sto", d / f"ID/ID_gait_{trial}.sto"
         )
     g = data / "opensim-models/Pipelines/Gait2392_Simbody"
-    reference = opensim_inverse_dynamics(
+    reference = run_inverse_dynamics(
         g / "OutputReference/subject01_simbody.osim",
         g / "subject01_walk1_ik.mot",
         g / "subject01_walk1_grf.xml",

@@ -21,7 +21,7 @@ import numpy as np
 
 from converters.compare import CompareConfig, compare_tables, rename_prefixes
 from converters.opensim_io.table import read_table
-from converters.validate import opensim_inverse_dynamics, opensim_static_optimization
+from converters.opensim_reference.tools import run_inverse_dynamics, run_static_optimization
 
 GAIT10 = "opensim-models/Pipelines/Gait10dof18musc/OutputReference"
 POLICY = Path(
@@ -148,13 +148,13 @@ def _training(policy: Path) -> dict:
 
 def _opensim_timings(p: Path, work: Path) -> dict:
     start = time.perf_counter()
-    opensim_inverse_dynamics(
+    run_inverse_dynamics(
         p / "subject01.osim", p / "IK/subject01_walk_IK.mot",
         p / "ExperimentalData/subject01_walk_grf.xml", 6.0, (0.0, 2.5), work / "os_id",
     )  # fmt: skip
     id_s = time.perf_counter() - start
     start = time.perf_counter()
-    opensim_static_optimization(
+    run_static_optimization(
         p / "subject01.osim", p / "IK/subject01_walk_IK.mot",
         p / "ExperimentalData/subject01_walk_grf.xml", 6.0, (0.0, 2.5), work / "os_so",
         p.parent / "gait10dof_Reserve_Actuators.xml",

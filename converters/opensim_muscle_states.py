@@ -9,8 +9,8 @@ the coordinates of the joints a muscle's path spans (tree path between the bodie
 wrap surfaces, plus the coordinates its moving or conditional points depend on).
 
 This module is one of the places that run the ``opensim`` package (OpenSim's own SO tool, the
-reference, is run by ``converters.validate.opensim_static_optimization``); both move into
-``converters/opensim_reference/`` when that package exists.
+reference, is run by ``converters.opensim_reference.tools.run_static_optimization``); it moves
+into ``converters/opensim_reference/`` next.
 """
 
 from __future__ import annotations

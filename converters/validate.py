@@ -15,9 +15,26 @@ import mujoco
 import numpy as np
 
 from converters.mjcf.kinematic_map import KinematicMap
+from converters.opensim_reference.kinematics import (
+    body_frames,
+    body_masses,
+    generalized_q,
+    marker_positions,
+    mass_matrix,
+    n_matrix,
+    speed_index,
+)
+from converters.opensim_reference.log import opensim_log
+from converters.opensim_reference.model import OpenSimModel
 from converters.spatial import OPENSIM_TO_MUJOCO, rotation_angle_between
 
-__all__ = ["KinematicsReport", "validate_kinematics", "sample_poses", "set_opensim_pose", "BARS"]
+__all__ = [
+    "KinematicsReport",
+    "validate_kinematics",
+    "sample_poses",
+    "marker_tracking_error",
+    "BARS",
+]
 
 BARS = {
     "body_position_m": 1e-5,
@@ -80,38 +97,32 @@ def validate_kinematics(
     locked: dict[str, float],
 ) -> KinematicsReport:
     """Compare OpenSim and MuJoCo at every pose in ``poses`` (coordinate name -> (n,) values)."""
-    import opensim
-
-    opensim.Logger.setLevelString("off")  # old models log errors about forces we drop anyway
-    osim = opensim.Model(str(osim_path))
-    osim.updForceSet().clearAndDestroy()  # kinematics and mass only: forces play no part
-    state = osim.initSystem()
-    opensim.Logger.setLevelString("error")
+    osim = OpenSimModel(osim_path, forces=False)  # kinematics and mass only
     values = kinematics.complete({**poses, **{k: np.full(_n(poses), v) for k, v in locked.items()}})
     qpos = kinematics.qpos(values, mj_model.nq)
     data = mujoco.MjData(mj_model)
-    speeds = _speed_index(osim, state)
     report = _Worst()
-    for k in range(qpos.shape[0]):
-        pose = {name: float(v[k]) for name, v in values.items()}
-        set_opensim_pose(osim, state, pose)
-        data.qpos[:] = qpos[k]
-        mujoco.mj_forward(mj_model, data)
-        _compare_frames(osim, state, mj_model, data, report)
-        report.note(
-            "mass_matrix_rel",
-            _mass_matrix_error(osim, state, speeds, mj_model, data, kinematics, pose),
-            f"pose {k}",
-        )
-    masses = [osim.getBodySet().get(i).getMass() for i in range(osim.getBodySet().getSize())]
-    ground = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_BODY, osim.getGround().getName())
+    with opensim_log("error"):
+        speeds = speed_index(osim)
+        for k in range(qpos.shape[0]):
+            pose = {name: float(v[k]) for name, v in values.items()}
+            osim.set_pose(pose)
+            data.qpos[:] = qpos[k]
+            mujoco.mj_forward(mj_model, data)
+            _compare_frames(osim, mj_model, data, report)
+            report.note(
+                "mass_matrix_rel",
+                _mass_matrix_error(osim, speeds, mj_model, data, kinematics, pose),
+                f"pose {k}",
+            )
+    ground = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_BODY, osim.ground_name)
     return KinematicsReport(
-        model=osim.getName(),
+        model=osim.name,
         poses=qpos.shape[0],
         body_position_m=report.value["body_position_m"],
         body_orientation_rad=report.value["body_orientation_rad"],
         marker_m=report.value["marker_m"],
-        mass_opensim_kg=float(sum(masses)),
+        mass_opensim_kg=float(sum(body_masses(osim).values())),
         mass_mujoco_kg=float(mj_model.body_subtreemass[ground]),
         mass_matrix_rel=report.value["mass_matrix_rel"],
         worst=report.where,
@@ -140,82 +151,22 @@ class _Worst:
             self.where[key] = where
 
 
-def set_opensim_pose(osim, state, pose: dict[str, float]) -> None:
-    """Set every unlocked coordinate of an ``opensim`` model's state and realize positions."""
-    coordinates = osim.getCoordinateSet()
-    for name, value in pose.items():
-        coordinate = coordinates.get(name)
-        if not coordinate.getLocked(state):
-            coordinate.setValue(state, value, False)
-    osim.realizePosition(state)
-
-
-def _compare_frames(osim, state, mj_model, data, report: _Worst) -> None:
+def _compare_frames(osim: OpenSimModel, mj_model, data, report: _Worst) -> None:
     to_opensim = OPENSIM_TO_MUJOCO.T
-    bodies = osim.getBodySet()
-    for i in range(bodies.getSize()):
-        body = bodies.get(i)
-        x = body.getTransformInGround(state)
-        p_os = np.array([x.p().get(j) for j in range(3)])
-        r_os = np.array([[x.R().get(a, b) for b in range(3)] for a in range(3)])
-        k = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_BODY, body.getName())
+    for name, (p_os, r_os) in body_frames(osim).items():
+        k = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_BODY, name)
         p_mj = to_opensim @ data.xpos[k]
         r_mj = to_opensim @ data.xmat[k].reshape(3, 3)
-        report.note("body_position_m", float(np.linalg.norm(p_os - p_mj)), body.getName())
-        report.note("body_orientation_rad", rotation_angle_between(r_os, r_mj), body.getName())
-    markers = osim.getMarkerSet()
-    for i in range(markers.getSize()):
-        marker = markers.get(i)
-        v = marker.getLocationInGround(state)
-        k = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_SITE, marker.getName())
+        report.note("body_position_m", float(np.linalg.norm(p_os - p_mj)), name)
+        report.note("body_orientation_rad", rotation_angle_between(r_os, r_mj), name)
+    for name, p_os in marker_positions(osim).items():
+        k = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_SITE, name)
         p_mj = to_opensim @ data.site_xpos[k]
-        report.note(
-            "marker_m",
-            float(np.linalg.norm(np.array([v.get(j) for j in range(3)]) - p_mj)),
-            marker.getName(),
-        )
-
-
-def _speed_index(osim, state) -> dict[str, int]:
-    """Coordinate name -> index of its mobility in OpenSim's generalized speeds u."""
-    import opensim
-
-    index = {}
-    coordinates = osim.getCoordinateSet()
-    for i in range(coordinates.getSize()):
-        state.setU(opensim.Vector(state.getNU(), 0.0))
-        coordinates.get(i).setSpeedValue(state, 1.0)
-        u = np.array([state.getU().get(j) for j in range(state.getNU())])
-        index[coordinates.get(i).getName()] = int(np.argmax(np.abs(u)))
-    state.setU(opensim.Vector(state.getNU(), 0.0))
-    return index
-
-
-def _to_numpy(matrix) -> np.ndarray:
-    return np.array(
-        [[matrix.get(i, j) for j in range(matrix.ncol())] for i in range(matrix.nrow())]
-    )
-
-
-def _n_matrix(osim, state) -> np.ndarray:
-    """OpenSim's qdot = N(q) u (identity except for ball and free joints, whose u are angular
-    velocities while their coordinates are Euler angles)."""
-    import opensim
-
-    matter = osim.getMatterSubsystem()
-    columns = []
-    for j in range(state.getNU()):
-        u = opensim.Vector(state.getNU(), 0.0)
-        u.set(j, 1.0)
-        qdot = opensim.Vector(state.getNQ(), 0.0)
-        matter.multiplyByN(state, False, u, qdot)
-        columns.append([qdot.get(i) for i in range(state.getNQ())])
-    return np.array(columns).T
+        report.note("marker_m", float(np.linalg.norm(p_os - p_mj)), name)
 
 
 def _mass_matrix_error(
-    osim,
-    state,
+    osim: OpenSimModel,
     u_index: dict[str, int],
     mj_model,
     data,
@@ -223,14 +174,10 @@ def _mass_matrix_error(
     pose: dict[str, float],
 ) -> float:
     """Relative difference of the mass matrices in independent-coordinate rates."""
-    import opensim
-
     if not kinematics.independent_coordinates:
         return 0.0
-    matrix = opensim.Matrix()
-    osim.getMatterSubsystem().calcM(state, matrix)
-    m_u = _to_numpy(matrix)
-    rates = _opensim_speeds_per_coordinate_rate(osim, state, u_index, kinematics, pose)
+    m_u = mass_matrix(osim)
+    rates = _opensim_speeds_per_coordinate_rate(osim, u_index, kinematics, pose)
     reference = rates.T @ m_u @ rates
     m_mj = np.zeros((mj_model.nv, mj_model.nv))
     mujoco.mj_fullM(mj_model, data, m_mj)
@@ -241,13 +188,13 @@ def _mass_matrix_error(
 
 
 def _opensim_speeds_per_coordinate_rate(
-    osim, state, u_index: dict[str, int], kinematics: KinematicMap, pose: dict[str, float]
+    osim: OpenSimModel, u_index: dict[str, int], kinematics: KinematicMap, pose: dict[str, float]
 ) -> np.ndarray:
     """(nu, n_independent): OpenSim's generalized speeds u per unit rate of each independent
     coordinate. Where u is q-dot (every joint but ball and free) this is the coupling Jacobian;
     otherwise q is differentiated numerically and mapped through N (q-dot = N u)."""
     independent = kinematics.independent_coordinates
-    n = _n_matrix(osim, state)
+    n = n_matrix(osim)
     result = np.zeros((n.shape[1], len(independent)))
     if n.shape[0] == n.shape[1] and np.allclose(n, np.eye(n.shape[0])):
         for name, rates in kinematics.coordinate_rates(pose).items():
@@ -264,47 +211,11 @@ def _opensim_speeds_per_coordinate_rate(
                     name: np.asarray(pose[name] + sign * step),
                 }
             )
-            set_opensim_pose(osim, state, {c: float(v) for c, v in moved.items()})
-            q.append(np.array([state.getQ().get(j) for j in range(state.getNQ())]))
+            osim.set_pose({c: float(v) for c, v in moved.items()})
+            q.append(generalized_q(osim))
         result[:, k] = np.linalg.lstsq(n, (q[0] - q[1]) / (2 * step), rcond=None)[0]
-    set_opensim_pose(osim, state, pose)
+    osim.set_pose(pose)
     return result
-
-
-def opensim_inverse_dynamics(
-    model: str | Path,
-    coordinates: str | Path,
-    external_loads: str | Path | None,
-    lowpass_hz: float | None,
-    time_range: tuple[float, float],
-    workdir: str | Path,
-    excluded: tuple[str, ...] = ("Muscles",),
-) -> Path:
-    """Run the ``opensim`` package's InverseDynamicsTool; return the path of its output .sto."""
-    import opensim
-
-    opensim.Logger.setLevelString("error")
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    osim = opensim.Model(str(model))
-    osim.initSystem()
-    tool = opensim.InverseDynamicsTool()
-    tool.setModel(osim)
-    tool.setCoordinatesFileName(str(coordinates))
-    if external_loads is not None:
-        tool.setExternalLoadsFileName(str(external_loads))
-    tool.setLowpassCutoffFrequency(-1.0 if lowpass_hz is None else float(lowpass_hz))
-    tool.setStartTime(time_range[0])
-    tool.setEndTime(time_range[1])
-    excluded_set = opensim.ArrayStr()
-    for name in excluded:
-        excluded_set.append(name)
-    tool.setExcludedForces(excluded_set)
-    tool.setResultsDir(str(workdir))
-    tool.setOutputGenForceFileName("opensim_id.sto")
-    if not tool.run():
-        raise RuntimeError("OpenSim's InverseDynamicsTool failed")
-    return workdir / "opensim_id.sto"
 
 
 def marker_tracking_error(
@@ -333,49 +244,3 @@ def marker_tracking_error(
         "rms_mean_m": float(np.mean(rms)),
         "rms_max_m": float(np.max(rms)),
     }
-
-
-def opensim_static_optimization(
-    model: str | Path,
-    coordinates: str | Path,
-    external_loads: str | Path | None,
-    lowpass_hz: float | None,
-    time_range: tuple[float, float],
-    workdir: str | Path,
-    actuators: str | Path | None = None,
-) -> Path:
-    """Run the ``opensim`` package's StaticOptimization (AnalyzeTool) and return its activation
-    ``.sto``; ``actuators`` is an optional force-set XML (reserve actuators) added to the model.
-
-    The tool is written as a setup file and run from it, as the OpenSim GUI does, so that it
-    loads the model and the coordinates itself.
-    """
-    import opensim
-
-    opensim.Logger.setLevelString("error")
-    workdir = Path(workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    tool = opensim.AnalyzeTool()
-    tool.setName("kintwin_so")
-    tool.setModelFilename(str(Path(model).resolve()))
-    if actuators is not None:
-        files = opensim.ArrayStr()
-        files.append(str(Path(actuators).resolve()))
-        tool.setForceSetFiles(files)
-        tool.setReplaceForceSet(False)
-    tool.setCoordinatesFileName(str(Path(coordinates).resolve()))
-    if external_loads is not None:
-        tool.setExternalLoadsFileName(str(Path(external_loads).resolve()))
-    tool.setLowpassCutoffFrequency(-1.0 if lowpass_hz is None else float(lowpass_hz))
-    tool.setInitialTime(time_range[0])
-    tool.setFinalTime(time_range[1])
-    tool.setResultsDir(str(workdir))
-    analysis = opensim.StaticOptimization()
-    analysis.setStartTime(time_range[0])
-    analysis.setEndTime(time_range[1])
-    tool.getAnalysisSet().cloneAndAppend(analysis)
-    setup = workdir / "kintwin_so_setup.xml"
-    tool.printToXML(str(setup))
-    if not opensim.AnalyzeTool(str(setup)).run():
-        raise RuntimeError("OpenSim's StaticOptimization failed")
-    return workdir / "kintwin_so_StaticOptimization_activation.sto"

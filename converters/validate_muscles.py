@@ -24,7 +24,9 @@ import mujoco
 import numpy as np
 
 from converters.model_conversion import ConvertedModel
-from converters.validate import set_opensim_pose
+from converters.opensim_reference.log import opensim_log
+from converters.opensim_reference.model import OpenSimModel
+from converters.opensim_reference.paths import MusclePaths
 
 __all__ = [
     "MusclePair",
@@ -186,12 +188,8 @@ def validate_muscle_paths(
     ``discontinuities``: "exclude" leaves samples where OpenSim's own path is discontinuous out
     of the errors (see the module's docstring), "report" only lists them, "skip" does not look.
     """
-    import opensim
-
-    opensim.Logger.setLevelString("off")
-    osim = opensim.Model(str(osim_path))
-    state = osim.initSystem()
-    opensim.Logger.setLevelString("error")
+    osim = OpenSimModel(osim_path)
+    paths = MusclePaths(osim)
     kinematics, model = converted.kinematics, converted.mj_model
     values = kinematics.complete(poses)
     qpos = kinematics.qpos(values, model.nq)
@@ -207,35 +205,32 @@ def validate_muscle_paths(
     probes = {c: {m: np.zeros((n, 2)) for m in spans if c in spans[m]} for c in steps}
     data = mujoco.MjData(model)
     independent = kinematics.independent_coordinates
-    forces = osim.getMuscles()
-    for k in range(n):
-        pose = {c: float(v[k]) for c, v in values.items()}
-        data.qpos[:] = qpos[k]
-        mujoco.mj_fwdPosition(model, data)
-        jac = kinematics.jacobian(pose, model.nv)
-        ten_j = tendon_jacobian(model, data)
-        set_opensim_pose(osim, state, pose)
-        for muscle in muscles:
-            path = forces.get(muscle.name).getGeometryPath()
-            t = _tendon_id(model, muscle.name)
-            ours[muscle.name][k] = data.ten_length[t]
-            theirs[muscle.name][k] = path.getLength(state)
-            for coordinate in spans[muscle.name]:
-                arm = -(ten_j[t] @ jac[:, independent.index(coordinate)])
-                arms_ours[(muscle.name, coordinate)][k] = arm
-                arms_theirs[(muscle.name, coordinate)][k] = path.computeMomentArm(
-                    state, osim.getCoordinateSet().get(coordinate)
-                )
-        _probe_reference(osim, state, shifted, probes, k)
+    with opensim_log("error"):
+        for k in range(n):
+            pose = {c: float(v[k]) for c, v in values.items()}
+            data.qpos[:] = qpos[k]
+            mujoco.mj_fwdPosition(model, data)
+            jac = kinematics.jacobian(pose, model.nv)
+            ten_j = tendon_jacobian(model, data)
+            paths.set_pose(pose)
+            for muscle in muscles:
+                t = _tendon_id(model, muscle.name)
+                ours[muscle.name][k] = data.ten_length[t]
+                theirs[muscle.name][k] = paths.length(muscle.name)
+                for coordinate in spans[muscle.name]:
+                    arm = -(ten_j[t] @ jac[:, independent.index(coordinate)])
+                    arms_ours[(muscle.name, coordinate)][k] = arm
+                    arms_theirs[(muscle.name, coordinate)][k] = paths.moment_arm(
+                        muscle.name, coordinate
+                    )
+            _probe_reference(paths, shifted, probes, k)
     flags = _reference_flags(converted, values, spans, steps, probes, theirs, arms_theirs)
     for f in flags:  # our errors there, for the record
         f.length_err_mm = 1000 * abs(ours[f.muscle][f.pose] - theirs[f.muscle][f.pose])
         arm = arms_ours[(f.muscle, f.coordinate)][f.pose]
         f.moment_arm_err_mm = 1000 * abs(arm - arms_theirs[(f.muscle, f.coordinate)][f.pose])
     excluded = flags if discontinuities == "exclude" else []
-    report = _report(
-        osim.getName(), n, spans, ours, theirs, arms_ours, arms_theirs, values, excluded
-    )
+    report = _report(osim.name, n, spans, ours, theirs, arms_ours, arms_theirs, values, excluded)
     report.flags, report.excluded = flags, discontinuities == "exclude"
     for pair in report.pairs:  # the actuator fits' agreement with OpenSim's muscle forces
         fit = converted.conversion.muscle_fits.get(pair.muscle) or {}
@@ -280,13 +275,12 @@ def _shifted_poses(kinematics, values: dict, steps: dict[str, float]) -> dict[tu
     }
 
 
-def _probe_reference(osim, state, shifted: dict, probes: dict, k: int) -> None:
+def _probe_reference(paths: MusclePaths, shifted: dict, probes: dict, k: int) -> None:
     """OpenSim's lengths at pose ``k`` with each spanned coordinate moved +-step."""
-    forces = osim.getMuscles()
     for (coordinate, sign), moved in shifted.items():
-        set_opensim_pose(osim, state, {c: float(v[k]) for c, v in moved.items()})
+        paths.set_pose({c: float(v[k]) for c, v in moved.items()})
         for muscle, lengths in probes.get(coordinate, {}).items():
-            lengths[k, 0 if sign > 0 else 1] = forces.get(muscle).getGeometryPath().getLength(state)
+            lengths[k, 0 if sign > 0 else 1] = paths.length(muscle)
 
 
 def _reference_flags(

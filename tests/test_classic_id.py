@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from converters.compare import id_agreement
 from converters.opensim_io.table import read_table
-from converters.validate import opensim_inverse_dynamics
+from converters.opensim_reference.tools import run_inverse_dynamics
 from kintwin_cli.main import cli
 
 GAIT10 = "opensim-models/Pipelines/Gait10dof18musc/OutputReference"
@@ -78,7 +78,7 @@ def test_3dpredictsim_trials_match_opensim_stored_id(shared_data: Path, tmp_path
 def test_gait2392_matches_opensim_computed_now(shared_data: Path, tmp_path: Path):
     p = shared_data / "opensim-models/Pipelines/Gait2392_Simbody"
     model = p / "OutputReference/subject01_simbody.osim"
-    reference = opensim_inverse_dynamics(
+    reference = run_inverse_dynamics(
         model,
         p / "subject01_walk1_ik.mot",
         p / "subject01_walk1_grf.xml",

@@ -16,6 +16,7 @@ from conftest import shared_data_dir
 from converters.errors import KintwinError
 from converters.mjcf.builder import ConvertOptions
 from converters.model_conversion import convert_osim, write_converted
+from converters.opensim_reference.log import import_opensim
 from converters.validate import BARS, sample_poses, validate_kinematics
 from kintwin_cli.main import cli
 
@@ -134,9 +135,7 @@ def test_auto_contact_and_its_switch(shared_data: Path):
 
 
 def test_contact_spheres_touch_the_floor_where_opensim_puts_them(shared_data: Path):
-    import opensim
-
-    opensim.Logger.setLevelString("error")
+    opensim = import_opensim()
     path = shared_data / "opencap-processing/Moco/models/LaiArnoldModified2017_contacts.osim"
     converted = convert_osim(path, ConvertOptions(meshes=False, muscle_actuators=False))
     model, data = converted.mj_model, mujoco.MjData(converted.mj_model)
@@ -237,9 +236,7 @@ def test_cli_convert_model_refuses_to_overwrite(shared_data: Path, tmp_path: Pat
 def _two_link_model(joint_type: str, path: Path) -> Path:
     """A ground-body-body chain joined by ``joint_type``, with offset and rotated joint frames,
     an off-diagonal inertia and markers: built and saved by the opensim package itself."""
-    import opensim
-
-    opensim.Logger.setLevelString("error")
+    opensim = import_opensim()
     model = opensim.Model()
     model.setName(joint_type)
     parent = model.getGround()

@@ -257,11 +257,11 @@ def test_opensim_id_of_our_motion_and_grf_gives_our_moments(shared_data: Path, s
     """The exported files are one consistent set: OpenSim's ID tool, given our kinematics and our
     GRF, finds our joint moments (differences: filtering, contact averaging, armature)."""
     from converters.opensim_io.table import read_table
-    from converters.validate import opensim_inverse_dynamics
+    from converters.opensim_reference.tools import run_inverse_dynamics
 
     out, _ = shipped_run
     kinematics = read_table(out / "subject01_walk_kinematics.mot")
-    path = opensim_inverse_dynamics(
+    path = run_inverse_dynamics(
         shared_data / GAIT / "subject01.osim", out / "subject01_walk_kinematics.mot",
         out / "subject01_walk_grf.xml", 6.0, (kinematics.time[0], kinematics.time[-1]),
         out / "opensim",

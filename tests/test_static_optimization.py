@@ -190,7 +190,7 @@ def test_run_tool_on_arm26_setup_matches_opensims_so(tmp_path: Path, shared_data
     """run-tool honours the setup (0.25-0.75 s, 6 Hz); activations equal OpenSim's SO run on
     the same setup (opensim-core's copy of arm26.osim no longer loads in OpenSim 4.6, so both
     use opensim-models' Arm26)."""
-    from converters.validate import opensim_static_optimization
+    from converters.opensim_reference.tools import run_static_optimization
 
     setup = shared_data / ARM26_SETUP
     model = shared_data / ARM26_MODEL
@@ -200,16 +200,14 @@ def test_run_tool_on_arm26_setup_matches_opensims_so(tmp_path: Path, shared_data
     assert result.exit_code == 0, result.output
     ours = read_table(tmp_path / "arm26_StaticOptimization_activation.sto")
     assert ours.time[0] == pytest.approx(0.25, abs=1e-6) and ours.time[-1] <= 0.75 + 1e-6
-    reference = read_table(
-        opensim_static_optimization(
-            model,
-            setup.parent / "arm26_InverseKinematics.mot",
-            None,
-            6.0,
-            (0.25, 0.75),
-            tmp_path / "opensim",
-        )  # fmt: skip
-    )
+    reference = run_static_optimization(
+        model,
+        setup.parent / "arm26_InverseKinematics.mot",
+        None,
+        6.0,
+        (0.25, 0.75),
+        tmp_path / "opensim",
+    ).activation
     assert ours.labels == reference.labels
     # OpenSim resamples the (not quite uniform) IK times when it filters: the same frames here
     np.testing.assert_allclose(ours.time, reference.time, rtol=0, atol=1e-12)

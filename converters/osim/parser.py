@@ -113,20 +113,21 @@ def _document_version(path: Path, root: etree._Element) -> int:
 def _upgraded_root(path: Path) -> etree._Element:
     """Let the opensim package read an old-format model, print it in the current format (in a
     temporary folder, removed afterwards) and parse that."""
-    import opensim
+    from converters.opensim_reference.log import opensim_log
 
-    opensim.Logger.setLevelString("off")  # the upgrade itself is what we report
-    try:
-        model = opensim.Model(str(path))
-    except Exception as error:  # opensim raises plain RuntimeErrors
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise FileFormatError(
-            path, f"OpenSim could not read this old-format model: {first}"
-        ) from None
-    with tempfile.TemporaryDirectory(prefix="kintwin_upgrade_") as folder:
-        target = Path(folder) / path.name
-        model.printToXML(str(target))
-        return parse_xml(target)
+    with opensim_log("off") as opensim:  # the upgrade itself is what we report
+        try:
+            model = opensim.Model(str(path))
+        except Exception as error:  # opensim raises plain RuntimeErrors
+            text = str(error).strip()
+            first = text.splitlines()[0] if text else type(error).__name__
+            raise FileFormatError(
+                path, f"OpenSim could not read this old-format model: {first}"
+            ) from None
+        with tempfile.TemporaryDirectory(prefix="kintwin_upgrade_") as folder:
+            target = Path(folder) / path.name
+            model.printToXML(str(target))
+            return parse_xml(target)
 
 
 # ------------------------------------------------------------------------------------ helpers

@@ -168,15 +168,15 @@ def _document_version(path: Path) -> int | None:
 
 def _load_model(path: Path) -> Any:
     """``opensim.Model`` of ``path`` with connections finalised; OpenSim errors -> one line."""
-    import opensim
+    from converters.opensim_reference.log import opensim_log
 
-    opensim.Logger.setLevelString("error")
-    try:
-        model = opensim.Model(str(path))
-        model.finalizeFromProperties()
-        model.finalizeConnections()
-    except RuntimeError as error:
-        raise FileFormatError(path, f"OpenSim cannot read it: {_first_line(error)}") from None
+    with opensim_log("error") as opensim:
+        try:
+            model = opensim.Model(str(path))
+            model.finalizeFromProperties()
+            model.finalizeConnections()
+        except RuntimeError as error:
+            raise FileFormatError(path, f"OpenSim cannot read it: {_first_line(error)}") from None
     return model
 
 
@@ -230,7 +230,9 @@ def _joint_info(joint: Any) -> JointInfo:
 
 def _split_forces(model: Any) -> tuple[list[Any], list[Any]]:
     """The model's forces split into (muscles, everything else)."""
-    import opensim
+    from converters.opensim_reference.log import import_opensim
+
+    opensim = import_opensim()
 
     muscles, others = [], []
     for force in _items(model.getForceSet()):

@@ -17,6 +17,7 @@ from converters.files import atomic_output, check_writable
 from converters.mjcf.builder import Conversion, ConvertOptions, build_model
 from converters.mjcf.map_json import build_map
 from converters.mjcf.precision import full_precision_xml
+from converters.opensim_reference.muscles import OpenSimMuscles
 from converters.osim.cache import load_osim_cached
 from converters.osim.model import OsimModel
 from converters.spatial import matrix_from_quat
@@ -70,7 +71,8 @@ def convert_osim(
     osim = load_osim_cached(path)  # parsed once per model and converter version
     mesh_dir = Path(tempfile.mkdtemp(prefix="kintwin_meshes_")) if options.meshes else None
     try:
-        conversion = build_model(osim, options, mesh_dir)
+        opensim = OpenSimMuscles(osim.path) if osim.muscles and options.muscles else None
+        conversion = build_model(osim, options, mesh_dir, opensim)
         mj_model = conversion.spec.compile()
     except ValueError as error:
         _remove(mesh_dir)

@@ -272,7 +272,7 @@ def _read_osim(path: Path):
 
 
 def _read_vtp(path: Path):
-    from converters.mjcf.meshes import read_vtp
+    from converters.opensim_io.vtp import read_vtp
 
     return read_vtp(path)
 

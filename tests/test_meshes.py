@@ -17,18 +17,15 @@ from lxml import etree
 from converters.errors import FileFormatError
 from converters.mjcf.meshes import (
     MESH_ASSET_ATTRIBUTES,
-    Mesh,
     clean_mesh,
-    find_mesh,
     is_flat,
     mesh_problem,
-    read_mesh,
-    read_obj,
-    read_stl,
-    read_vtp,
     scale_mesh,
     write_stl,
 )
+from converters.opensim_io.mesh import Mesh
+from converters.opensim_io.mesh_files import find_mesh, read_mesh, read_obj, read_stl
+from converters.opensim_io.vtp import read_vtp
 
 GEOMETRY = shared_data_dir() / "opensim-models" / "Geometry"
 VTP_FILES = sorted(p.name for p in GEOMETRY.glob("*.vtp")) if GEOMETRY.is_dir() else []

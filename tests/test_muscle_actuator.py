@@ -16,18 +16,14 @@ import pytest
 from conftest import shared_data_dir
 
 from converters.errors import UnknownNameError
-from converters.mjcf.muscle_actuator import (
-    ActuatorParams,
-    FitBounds,
-    MuscleReference,
-    add_muscle_actuator,
-    fit_muscles,
-    mujoco_actuator_parameters,
-    muscle_force,
-    opensim_reference,
-    sample_poses,
-    tendon_force,
-)
+from converters.mjcf.muscle_actuator import add_muscle_actuator, fit_muscles
+from converters.mjcf.muscle_curves import muscle_force, tendon_force
+from converters.mjcf.muscle_fit import FitBounds, mujoco_actuator_parameters, sample_poses
+from converters.mjcf.muscle_params import ActuatorParams
+from converters.mjcf.reference import MuscleReference
+from converters.opensim_reference.log import opensim_log
+from converters.opensim_reference.model import OpenSimModel
+from converters.opensim_reference.muscles import OpenSimMuscles, isometric_equilibrium
 from converters.osim.model import OsimModel
 from converters.osim.parser import load_osim
 
@@ -49,7 +45,7 @@ def _fitted(key: str) -> tuple[OsimModel, dict[str, MuscleReference], dict[str, 
     path = shared_data_dir() / MODELS[key]
     model = load_osim(path)
     names = list(RAJAGOPAL_MUSCLES) if key == "rajagopal2016" else [m.name for m in model.muscles]
-    references = opensim_reference(path, sample_poses(model, 60, seed=0), names)
+    references = isometric_equilibrium(OpenSimModel(path), sample_poses(model, 60, seed=0), names)
     muscles = {m.name: m for m in model.muscles}
     params = {n: mujoco_actuator_parameters(muscles[n], None, references[n]) for n in names}
     return model, references, params
@@ -217,17 +213,15 @@ def test_mjcf_attributes_compile_to_the_same_model() -> None:
 
 def test_degroote_muscles(tmp_path) -> None:
     """DeGrooteFregly2016 muscles (arm26 with its muscles replaced by OpenSim itself)."""
-    import opensim
-
-    opensim.Logger.setLevelString("error")
-    source = opensim.Model(str(shared_data_dir() / MODELS["arm26"]))
-    opensim.DeGrooteFregly2016Muscle.replaceMuscles(source)
-    source.finalizeConnections()
     path = tmp_path / "arm26_degroote.osim"
-    source.printToXML(str(path))
+    with opensim_log("error") as opensim:
+        source = opensim.Model(str(shared_data_dir() / MODELS["arm26"]))
+        opensim.DeGrooteFregly2016Muscle.replaceMuscles(source)
+        source.finalizeConnections()
+        source.printToXML(str(path))
     model = load_osim(path)
     assert {m.type for m in model.muscles} == {"DeGrooteFregly2016Muscle"}
-    for name, params in fit_muscles(path, model).items():
+    for name, params in fit_muscles(OpenSimMuscles(path), model).items():
         report = params.fit_report
         assert report.rmse_active <= BAR and report.rmse_passive <= BAR, (name, report)
         assert report.rmse_fv < 5.0, name  # DeGroote's FV is closer to MuJoCo's than Hill's
@@ -237,7 +231,7 @@ def test_fit_muscles_covers_every_muscle() -> None:
     """(Fitting time is measured by the muscles benchmark's conversion time, not here.)"""
     path = shared_data_dir() / MODELS["gait10dof18musc"]
     model = load_osim(path)
-    fitted = fit_muscles(path, model)
+    fitted = fit_muscles(OpenSimMuscles(path), model)
     assert set(fitted) == {m.name for m in model.muscles}
 
 
@@ -245,7 +239,7 @@ def test_fit_muscles_covers_every_muscle() -> None:
 def test_fit_muscles_whole_rajagopal_model() -> None:
     path = shared_data_dir() / MODELS["rajagopal2016"]
     model = load_osim(path)
-    fitted = fit_muscles(path, model)
+    fitted = fit_muscles(OpenSimMuscles(path), model)
     worst = max(max(p.fit_report.rmse_active, p.fit_report.rmse_passive) for p in fitted.values())
     assert worst <= BAR
 
@@ -264,7 +258,7 @@ def test_sample_poses_cover_free_coordinates_within_ranges() -> None:
 def test_opensim_reference_raises_error_if_muscle_unknown() -> None:
     path = shared_data_dir() / MODELS["arm26"]
     with pytest.raises(UnknownNameError, match="no muscle 'BIC'; muscles are: TRIlong"):
-        opensim_reference(path, [{}], ["BIC"])
+        isometric_equilibrium(OpenSimModel(path), [{}], ["BIC"])
 
 
 def test_add_muscle_actuator_raises_error_if_tendon_missing() -> None:
@@ -295,7 +289,7 @@ def test_fit_holds_on_poses_it_was_not_fitted_to() -> None:
     """Fitted at 60 poses (seed 0), checked at 200 others (seed 7): still within the bar."""
     path = shared_data_dir() / MODELS["gait10dof18musc"]
     model, _, fitted = _fitted("gait10dof18musc")
-    held_out = opensim_reference(path, sample_poses(model, 200, seed=7))
+    held_out = isometric_equilibrium(OpenSimModel(path), sample_poses(model, 200, seed=7))
     for muscle in model.muscles:
         reference, params = held_out[muscle.name], fitted[muscle.name]
         for activation, target in ((1.0, reference.active), (0.0, reference.passive)):

@@ -10,9 +10,11 @@ import mujoco
 import numpy as np
 import pytest
 
-import converters.mjcf.muscle_paths as muscle_paths
 from converters.mjcf.builder import ConvertOptions
+from converters.mjcf.wrap_layout import refine_jumps
+from converters.mjcf.wrap_reference import WrapReference
 from converters.model_conversion import convert_osim, write_converted
+from converters.opensim_reference.log import import_opensim
 from converters.validate import sample_poses
 from converters.validate_muscles import validate_muscle_paths
 
@@ -24,9 +26,7 @@ def _hinged_muscle(path: Path, wraps: list[tuple[str, str, str, dict]]) -> Path:
     """Ground - pin joint 'q' (+-1.2 rad about z) - body 'arm'; muscle 'm' from (0, 0.3, 0) on
     ground to (0, -0.3, 0.02) on the arm over ``wraps``: (OpenSim class, name, 'ground' | 'arm',
     properties). Built and saved by the opensim package itself."""
-    import opensim
-
-    opensim.Logger.setLevelString("error")
+    opensim = import_opensim()
     model = opensim.Model()
     model.setName(path.stem)
     ground = model.getGround()
@@ -137,9 +137,7 @@ def test_two_wraps_in_one_segment(tmp_path: Path):
 
 def _opensim_length_and_geometry(path: Path, muscle: str, pose: dict) -> tuple[float, float]:
     """(OpenSim's reported length, the length of the path through its own points' locations)."""
-    import opensim
-
-    opensim.Logger.setLevelString("off")
+    opensim = import_opensim()
     model = opensim.Model(str(path))
     state = model.initSystem()
     for name, value in pose.items():
@@ -161,7 +159,6 @@ def _opensim_length_and_geometry(path: Path, muscle: str, pose: dict) -> tuple[f
                 wrap_point.getWrapLength(state) if same else np.linalg.norm(location - previous)
             )
         previous, previous_wrap = location, wrap
-    opensim.Logger.setLevelString("error")
     return reported, total
 
 
@@ -179,7 +176,7 @@ def test_ellipsoid_stand_in_is_tuned(tmp_path: Path):
 
 
 def test_without_opensim_wraps_are_placed_by_geometry(shared_data: Path, monkeypatch):
-    monkeypatch.setattr(muscle_paths._Reference, "load", classmethod(lambda cls, b, k: None))
+    monkeypatch.setattr(WrapReference, "load", classmethod(lambda cls, b, k: None))
     converted = convert_osim(
         shared_data / ARM26, ConvertOptions(meshes=False, muscle_actuators=False)
     )
@@ -249,9 +246,7 @@ def test_opensim_discontinuities_in_arm26_and_gastrocnemius(shared_data: Path):
     and our stand-in follows it, see test_arm26_biclong_switches_sides_where_opensim_does.)
     gasmed_r over two cylinders: OpenSim's length at knee extension is 8.7 mm shorter than the
     path through its own wrap points."""
-    import opensim
-
-    opensim.Logger.setLevelString("off")
+    opensim = import_opensim()
     model = opensim.Model(str(shared_data / ARM26))
     state = model.initSystem()
     path = model.getMuscles().get("BIClong").getGeometryPath()
@@ -260,7 +255,6 @@ def test_opensim_discontinuities_in_arm26_and_gastrocnemius(shared_data: Path):
         model.getCoordinateSet().get("r_shoulder_elev").setValue(state, np.radians(degrees), False)
         model.realizePosition(state)
         lengths.append(path.getLength(state))
-    opensim.Logger.setLevelString("error")
     assert lengths[1] - lengths[0] > 0.08 and abs(lengths[2] - lengths[0]) < 0.001
     reported, geometric = _opensim_length_and_geometry(shared_data / LAI, "gasmed_r", {})
     assert geometric - reported > 0.008
@@ -272,8 +266,8 @@ def test_refined_table_crosses_a_jump_in_a_sliver():
     def step(xs):
         return np.column_stack([np.where(xs < 0.437, 0.0, 0.01), xs * 1e-3, np.zeros_like(xs)])
 
-    refined, y = muscle_paths._refine_jumps(x, step(x), step)
+    refined, y = refine_jumps(x, step(x), step)
     jump = np.flatnonzero(np.diff(y[:, 0]) > 0)[0]
     assert refined[jump] < 0.437 <= refined[jump + 1] and refined[jump + 1] - refined[jump] < 1e-4
-    smooth, _ = muscle_paths._refine_jumps(x, step(x) * [0, 1, 1], step)
+    smooth, _ = refine_jumps(x, step(x) * [0, 1, 1], step)
     assert len(smooth) == len(x)

@@ -25,8 +25,10 @@ import numpy as np
 from converters.errors import KintwinError
 from converters.mjcf.contact import add_contacts
 from converters.mjcf.kinematic_map import Coupling, JointSlot, KinematicMap
-from converters.mjcf.meshes import find_mesh, read_mesh, write_stl
+from converters.mjcf.meshes import write_stl
 from converters.mjcf.muscle_paths import add_muscle_paths
+from converters.mjcf.reference import OpenSimQueries
+from converters.opensim_io.mesh_files import find_mesh, read_mesh
 from converters.osim.model import Joint, OsimModel
 from converters.spatial import OPENSIM_TO_MUJOCO, axis_angle, invert, quat_from_matrix, transform
 
@@ -82,12 +84,17 @@ class Conversion:
 
 
 def build_model(
-    model: OsimModel, options: ConvertOptions | None = None, mesh_dir: Path | None = None
+    model: OsimModel,
+    options: ConvertOptions | None = None,
+    mesh_dir: Path | None = None,
+    opensim: OpenSimQueries | None = None,
 ) -> Conversion:
     """Build the MjSpec and kinematic map of ``model``; STL meshes are written into ``mesh_dir``
-    (no meshes when it is None)."""
+    (no meshes when it is None). ``opensim`` answers for OpenSim about the same model (wrapped
+    paths, muscle equilibria); without it wraps are placed by geometry alone and muscle
+    actuators are not fitted (both with a warning)."""
     options = options or ConvertOptions()
-    builder = _Builder(model, options)
+    builder = _Builder(model, options, opensim)
     return builder.build(mesh_dir if options.meshes else None)
 
 
@@ -108,9 +115,12 @@ def _topological(model: OsimModel) -> list[Joint]:
 
 
 class _Builder:
-    def __init__(self, model: OsimModel, options: ConvertOptions) -> None:
+    def __init__(
+        self, model: OsimModel, options: ConvertOptions, opensim: OpenSimQueries | None = None
+    ) -> None:
         self.model = model
         self.options = options
+        self.opensim = opensim
         self.spec = mujoco.MjSpec()
         self.bodies: dict[str, mujoco.MjsBody] = {}
         self.slots: list[JointSlot] = []

@@ -27,7 +27,7 @@ from converters.mjcf.contact_law import (
     mixed_parameters,
     mujoco_contact,
 )
-from converters.mjcf.meshes import find_mesh, read_mesh
+from converters.opensim_io.mesh_files import find_mesh, read_mesh
 from converters.osim.model import (
     ContactForce,
     ContactHalfSpace,

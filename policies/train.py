@@ -165,13 +165,17 @@ def train(
     one caught in a dip. ``last.pt`` resumes. See :func:`prepare_output` for ``force``.
     """
     prepare_output(outdir, resume, force)
-    s = _open_session(
-        converted, trajectories, motions, outdir, tracking, cfg, resume, init, workers, loads
-    )
+    threads = torch.get_num_threads()  # the run sets its own; the caller's come back after
     try:
-        return _run(s, max_steps, max_seconds, on_iteration)
+        s = _open_session(
+            converted, trajectories, motions, outdir, tracking, cfg, resume, init, workers, loads
+        )
+        try:
+            return _run(s, max_steps, max_seconds, on_iteration)
+        finally:
+            s.envs.close()
     finally:
-        s.envs.close()
+        torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------------------------ the session

@@ -341,6 +341,8 @@ def _run(s: _Session, max_steps, max_seconds, on_iteration) -> dict:
             on_iteration(row)
     if row:
         s.save_last()
+    else:  # nothing left to do (a resumed run at its budget): the card keeps its last row
+        row = _last_logged_row(s.outdir)
     return _write_card(s, row)
 
 
@@ -433,6 +435,13 @@ def _log(outdir: Path, row: dict) -> None:
         if new:
             writer.writeheader()
         writer.writerow(row)
+
+
+def _last_logged_row(outdir: Path) -> dict:
+    """The last row of ``log.jsonl`` ({} without one)."""
+    path = outdir / "log.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return json.loads(lines[-1]) if lines else {}
 
 
 def _truncate_log(outdir: Path, iterations: int) -> None:

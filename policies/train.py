@@ -165,13 +165,17 @@ def train(
     one caught in a dip. ``last.pt`` resumes. See :func:`prepare_output` for ``force``.
     """
     prepare_output(outdir, resume, force)
-    s = _open_session(
-        converted, trajectories, motions, outdir, tracking, cfg, resume, init, workers, loads
-    )
+    threads = torch.get_num_threads()  # the run sets its own; the caller's come back after
     try:
-        return _run(s, max_steps, max_seconds, on_iteration)
+        s = _open_session(
+            converted, trajectories, motions, outdir, tracking, cfg, resume, init, workers, loads
+        )
+        try:
+            return _run(s, max_steps, max_seconds, on_iteration)
+        finally:
+            s.envs.close()
     finally:
-        s.envs.close()
+        torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------------------------ the session
@@ -337,6 +341,8 @@ def _run(s: _Session, max_steps, max_seconds, on_iteration) -> dict:
             on_iteration(row)
     if row:
         s.save_last()
+    else:  # nothing left to do (a resumed run at its budget): the card keeps its last row
+        row = _last_logged_row(s.outdir)
     return _write_card(s, row)
 
 
@@ -429,6 +435,13 @@ def _log(outdir: Path, row: dict) -> None:
         if new:
             writer.writeheader()
         writer.writerow(row)
+
+
+def _last_logged_row(outdir: Path) -> dict:
+    """The last row of ``log.jsonl`` ({} without one)."""
+    path = outdir / "log.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return json.loads(lines[-1]) if lines else {}
 
 
 def _truncate_log(outdir: Path, iterations: int) -> None:

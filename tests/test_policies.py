@@ -198,9 +198,12 @@ def test_cli_train_runs(shared_data: Path, tmp_path: Path):
     last = torch.load(tmp_path / "last.pt", weights_only=False)
     del last["policy_eval"]
     torch.save(last, tmp_path / "last.pt")
+    before = json.loads((tmp_path / "card.json").read_text())["metrics"]
     again = CliRunner().invoke(cli, [*args, "--steps", "256", "--envs", "2", "--resume"])
     assert again.exit_code == 0, again.output
     assert "256 steps, best whole-trial tracking error" in again.output
+    after = json.loads((tmp_path / "card.json").read_text())["metrics"]
+    assert after == {**before, "policy_checkpoint": None}  # the last row's metrics stay
     # --force starts a new run: the old policy, card and log go, other files stay
     (tmp_path / "notes.txt").write_text("mine")
     forced = CliRunner().invoke(cli, [*args, "--steps", "128", "--envs", "2", "--force"])

@@ -7,26 +7,29 @@ from pathlib import Path
 
 import click
 
+from kintwin_cli.options import (
+    EXISTING_FILE,
+    POSITIVE,
+    force_option,
+    model_option,
+    output_option,
+)
 from kintwin_cli.output import note
-
-EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -> tuple:
     """``MOTION=LOADS.xml`` texts as (motion, loads) paths."""
-    from converters.errors import KintwinError
-
     pairs = []
     for item in items:
         motion, _, xml = item.partition("=")
         if not motion or not xml:
-            raise KintwinError(f"--grf-for '{item}': expected MOTION=LOADS.xml")
+            raise click.BadParameter(f"'{item}': expected MOTION=LOADS.xml", ctx, param)
         pairs.append((Path(motion), Path(xml)))
     return tuple(pairs)
 
 
 @click.command()
-@click.option("--model", required=True, type=EXISTING_FILE, help="The .osim model.")
+@model_option()
 @click.option(
     "--motions", required=True, multiple=True, type=EXISTING_FILE,
     help="IK coordinates (.mot/.sto); repeat the option or list several after it.",
@@ -42,13 +45,18 @@ def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -
     "simulated GRF near the measured, per foot. Repeatable.",
 )
 @click.option("--drive", type=click.Choice(["torque"]), default="torque", show_default=True)
-@click.option("-o", "--output", "outdir", required=True, type=click.Path(path_type=Path))
-@click.option("--minutes", type=float, help="Wall-time budget of this run, minutes.")
-@click.option("--steps", type=int, help="Total environment steps (resumed ones included).")
+@output_option("The policy directory (new or empty, unless --resume or --force).", "dir")
+@click.option("--minutes", type=POSITIVE, help="Wall-time budget of this run, minutes.")
+@click.option(
+    "--steps", type=click.IntRange(min=1), help="Total environment steps (resumed ones included)."
+)
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT/last.pt.")
-@click.option("--force", is_flag=True, help="Replace the run already in OUTPUT.")
+@force_option("Replace the run already in OUTPUT (its policy, card, log, last.pt).")
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--envs", "num_envs", type=int, default=16, show_default=True)
+@click.option(
+    "--envs", "num_envs", type=click.IntRange(min=1), default=16, show_default=True,
+    help="Simulated copies stepped in parallel.",
+)  # fmt: skip
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -66,12 +74,12 @@ def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -
     help="Override a tracking setting (policies/config.py TrackingConfig), e.g. --set w_contact=0.2.",
 )
 def train(
-    model: Path,
+    model_path: Path,
     motions: tuple[Path, ...],
     more_motions: tuple[Path, ...],
     grf_for: tuple[tuple[Path, Path], ...],
     drive: str,
-    outdir: Path,
+    output: Path,
     minutes: float | None,
     steps: int | None,
     resume: bool,
@@ -104,7 +112,7 @@ def train(
         **parse_settings(settings),
     }
     run = TrainingRun(
-        model, (*motions, *more_motions), outdir, steps, minutes, resume, force, grf_for,
+        model_path, (*motions, *more_motions), output, steps, minutes, resume, force, grf_for,
         tracking, seed, num_envs, workers or os.cpu_count() or 1,
     )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
@@ -123,9 +131,9 @@ def train(
         bar.close()
     best, kept = card["metrics"]["best_eval_score_deg"], card["metrics"]["policy_checkpoint"]
     if kept is None:  # no evaluation in this call (a resumed run already at its budget)
-        note(f"wrote {outdir} ({card['steps']} steps, best whole-trial tracking error {best:.2f}°)")
+        note(f"wrote {output} ({card['steps']} steps, best whole-trial tracking error {best:.2f}°)")
         return
     note(
-        f"wrote {outdir} ({card['steps']} steps; policy.pt from step {kept['global_step']}, "
+        f"wrote {output} ({card['steps']} steps; policy.pt from step {kept['global_step']}, "
         f"whole-trial tracking error {kept['eval_score']:.2f}°, best {best:.2f}°)"
     )

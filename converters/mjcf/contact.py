@@ -40,6 +40,7 @@ __all__ = ["add_contacts", "CONTACT_GROUP"]
 
 CONTACT_GROUP = 3
 _DEFAULT_FRICTION = (0.8, 0.005, 0.0001)
+HALF_SPACE_BOX = (50.0, 1.0)  # m: half width and half depth of a half space on a moving body
 MESH_CONTACT_POINTS = 4  # MuJoCo's plane-mesh collision touches a face at up to 4 hull points
 _Shape = ContactSphere | ContactHalfSpace | ContactMesh
 
@@ -81,11 +82,18 @@ def _add_contact_geom(builder, geometry: ContactSphere | ContactHalfSpace) -> No
         geom.pos = geometry.pose[:3, 3]
         geom.contype, geom.conaffinity = 1, 0  # spheres touch the floor, not each other
         geom.rgba = [0.2, 0.6, 1.0, 0.6]
-    else:
+    elif geometry.body == builder.model.ground:
         geom = body.add_geom(name=geometry.name, type=mujoco.mjtGeom.mjGEOM_PLANE)
         geom.size = [0, 0, 1]
         geom.pos = geometry.pose[:3, 3]
         geom.quat = quat_from_matrix(_plane_frame(geometry.pose[:3, :3]))
+    else:  # MuJoCo planes must be static: a large box whose top face is the boundary
+        frame = _plane_frame(geometry.pose[:3, :3])
+        geom = body.add_geom(name=geometry.name, type=mujoco.mjtGeom.mjGEOM_BOX)
+        geom.size = [HALF_SPACE_BOX[0], HALF_SPACE_BOX[0], HALF_SPACE_BOX[1]]
+        geom.pos = geometry.pose[:3, 3] - HALF_SPACE_BOX[1] * frame[:, 2]
+        geom.quat = quat_from_matrix(frame)
+        geom.density = 0
         geom.contype, geom.conaffinity = 0, 1
         geom.rgba = [0.5, 0.55, 0.6, 1.0]
     geom.friction = list(_DEFAULT_FRICTION)
@@ -158,7 +166,7 @@ def _apply_contact_laws(builder, shapes: dict[str, _Shape], meshes: dict[str, np
     for _, shape, *_ in pairs:
         root = trees[shape.body][0]
         counts[root] = counts.get(root, 0) + 1
-    world = (*_default_pose(builder), meshes) if meshes else None
+    world = (*_default_pose(builder), meshes) if pairs else None
     done: set[str] = set()
     for force, shape, half_space, params, half_params in pairs:
         root, tree_mass = trees[shape.body]
@@ -220,8 +228,13 @@ def _law(force, shape, half_space, params, half_params, load, gravity, builder, 
         builder.result.warnings.append(f"{where}: Hunt-Crossley acts on spheres only; no force")
         return None
     points = MESH_CONTACT_POINTS if isinstance(shape, ContactMesh) else 1
+    model, _, _ = world
+    inverse_weight = float(
+        model.body_invweight0[model.body(shape.body).id, 0]
+        + model.body_invweight0[model.body(half_space.body).id, 0]
+    )
     solref, solimp, limited = mujoco_contact(
-        depth, ratio, gravity, builder.options.timestep, points
+        depth, ratio, gravity, builder.options.timestep, points, inverse_weight * load / gravity
     )
     return ContactLaw(
         geometry=shape.name,
@@ -237,6 +250,7 @@ def _law(force, shape, half_space, params, half_params, load, gravity, builder, 
         solref=solref,
         solimp=solimp,
         friction=(max(dynamic, 1e-3), *_DEFAULT_FRICTION[1:]),
+        inverse_weight=inverse_weight,
         limited_by_timestep=limited,
     )
 
@@ -261,7 +275,8 @@ def _trees(model) -> dict[str, tuple[str | None, float]]:
 
 
 def _default_pose(builder):
-    """Body rotations (world) at the default pose, from a compile of the spec built so far."""
+    """Model and data at the default pose (body rotations, ``body_invweight0``), from a compile
+    of the spec built so far."""
     model = builder.spec.compile()
     data = mujoco.MjData(model)
     mujoco.mj_kinematics(model, data)
@@ -275,7 +290,7 @@ def _facing_area(world, shape: ContactMesh, half_space: ContactHalfSpace) -> flo
     faces = meshes[shape.name]
     rotation = data.xmat[model.body(shape.body).id].reshape(3, 3)
     plane = model.geom(half_space.name).id
-    inward = -data.geom_xmat[plane].reshape(3, 3)[:, 2]
+    inward = -data.geom_xmat[plane].reshape(3, 3)[:, 2]  # plane or box: z is the outward normal
     facing = (faces[:, :3] @ rotation.T) @ inward > math.cos(math.radians(30))
     return float(faces[facing, 3].sum())
 

@@ -2,7 +2,7 @@
 mapped onto them (:mod:`converters.mjcf.contact_law`), and, for models without contact, foot spheres
 and a floor.
 
-Every sphere collides with every half space (as before); a mesh only with the half spaces an
+Every sphere collides with every half space; a mesh only with the half spaces an
 elastic-foundation force pairs it with. A sphere or mesh that a contact force pairs with a half
 space gets that law's ``solref``/``solimp``/``friction`` and ``priority`` 1, so MuJoCo uses its
 parameters, not a mix with the half space's; such models use elliptic friction cones, for which
@@ -32,6 +32,7 @@ from converters.osim.model import (
     ContactForce,
     ContactHalfSpace,
     ContactMesh,
+    ContactParameters,
     ContactSphere,
 )
 from converters.spatial import axis_angle, quat_from_matrix, transform
@@ -63,9 +64,9 @@ def add_contacts(builder) -> None:
     meshes: dict[str, np.ndarray] = {}
     for geometry in geometries:
         if isinstance(geometry, ContactMesh):
-            vertices = _add_contact_mesh(builder, geometry)
-            if vertices is not None:
-                meshes[geometry.name] = vertices
+            faces = _add_contact_mesh(builder, geometry)
+            if faces is not None:
+                meshes[geometry.name] = faces
         else:
             _add_contact_geom(builder, geometry)
     _apply_contact_laws(builder, {g.name: g for g in geometries}, meshes)
@@ -107,7 +108,8 @@ def _plane_frame(rotation: np.ndarray) -> np.ndarray:
 
 
 def _add_contact_mesh(builder, geometry: ContactMesh) -> np.ndarray | None:
-    """A collision mesh (vertices inline, no file); None if its file is missing or unreadable."""
+    """A collision mesh (vertices inline, no file); its faces' normals and areas
+    (:func:`_face_data`), or None if its file is missing."""
     found = find_mesh(
         geometry.mesh_file, Path(builder.model.path).parent, builder.options.geometry_dirs
     )
@@ -173,7 +175,11 @@ def _apply_contact_laws(builder, shapes: dict[str, _Shape], meshes: dict[str, np
         if root is None or shape.name in done:
             builder.result.warnings.append(
                 f"contact {shape.name}-{half_space.name} of {force.name}: "
-                + ("already matched by another force" if root is not None else "on a fixed body")
+                + (
+                    "has a contact law already (one per geometry)"
+                    if root is not None
+                    else "on a fixed body"
+                )
             )
             continue
         load = tree_mass * gravity / max(1.0, counts[root] / 2)
@@ -194,7 +200,17 @@ def _apply_contact_laws(builder, shapes: dict[str, _Shape], meshes: dict[str, np
             )
 
 
-def _law(force, shape, half_space, params, half_params, load, gravity, builder, world):
+def _law(
+    force: ContactForce,
+    shape: ContactSphere | ContactMesh,
+    half_space: ContactHalfSpace,
+    params: ContactParameters,
+    half_params: ContactParameters,
+    load: float,
+    gravity: float,
+    builder,
+    world: tuple,
+) -> ContactLaw | None:
     """The :class:`ContactLaw` of one pair, or None (with a warning) if it has no force."""
     where = f"contact {shape.name}-{half_space.name} of {force.type} '{force.name}'"
     if force.type == "ElasticFoundationForce":

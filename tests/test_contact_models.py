@@ -39,20 +39,28 @@ def _cube(folder: Path) -> None:
     (folder / "cube.obj").write_text("\n".join(lines) + "\n")
 
 
-def _block_model(folder: Path, sphere_at=(0.0, 0.0, 0.0), dissipation=5.0, mesh=False) -> Path:
+def _block_model(
+    folder: Path, sphere_at=(0.0, 0.0, 0.0), dissipation=5.0, mesh=False, platform=False
+) -> Path:
     """A free block (2 kg) with a 5 cm sphere (Hunt-Crossley) or a 10 cm cube mesh (elastic
-    foundation) on a floor half space, as OpenSim writes it."""
+    foundation) on a floor half space (on ground, or on a platform sliding along x), as OpenSim
+    writes it."""
     _cube(folder)
     model = opensim.Model()
-    model.setName("drop_mesh" if mesh else "drop")
+    model.setName("drop_mesh" if mesh else "drop_platform" if platform else "drop")
     model.setGravity(opensim.Vec3(0, -GRAVITY, 0))
     block = opensim.Body("block", MASS, opensim.Vec3(0), opensim.Inertia(0.01, 0.01, 0.01))
     model.addBody(block)
     zero = opensim.Vec3(0)
     model.addJoint(opensim.FreeJoint("free", model.getGround(), zero, zero, block, zero, zero))
-    floor = opensim.ContactHalfSpace(
-        zero, opensim.Vec3(0, 0, -math.pi / 2), model.getGround(), "floor"
-    )
+    floor_frame = model.getGround()
+    if platform:
+        floor_frame = opensim.Body("platform", 10.0, zero, opensim.Inertia(1, 1, 1))
+        model.addBody(floor_frame)
+        model.addJoint(
+            opensim.SliderJoint("slide", model.getGround(), zero, zero, floor_frame, zero, zero)
+        )
+    floor = opensim.ContactHalfSpace(zero, opensim.Vec3(0, 0, -math.pi / 2), floor_frame, "floor")
     model.addContactGeometry(floor)
     if mesh:
         here = os.getcwd()
@@ -194,6 +202,26 @@ def test_hunt_crossley_sphere_settles_at_the_hertz_depth(tmp_path: Path):
     assert _settle(converted, "ball") == pytest.approx(expected, rel=0.02)
 
 
+def test_half_space_on_a_moving_body_becomes_a_box_the_sphere_rests_on(tmp_path: Path):
+    """MuJoCo planes must be static: a half space on a sliding platform is a large box whose top
+    face is the boundary; the ball settles on it at the same Hertz depth (2%)."""
+    converted = _convert(_block_model(tmp_path, platform=True))
+    model = converted.mj_model
+    floor = model.geom("floor").id
+    assert model.geom_type[floor] == mujoco.mjtGeom.mjGEOM_BOX
+    assert model.geom_bodyid[floor] == model.body("platform").id
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    top = (
+        data.geom_xpos[floor]
+        + model.geom_size[floor][2] * data.geom_xmat[floor].reshape(3, 3)[:, 2]
+    )
+    np.testing.assert_allclose(top, 0, atol=1e-12)
+    modulus = STIFFNESS / 2**1.5
+    expected = (MASS * GRAVITY / (4 / 3 * modulus * math.sqrt(RADIUS))) ** (2 / 3)
+    assert _settle(converted, "ball") == pytest.approx(expected, rel=0.02)
+
+
 def test_friction_and_damping_follow_the_opensim_parameters(tmp_path: Path):
     converted = _convert(_block_model(tmp_path, dissipation=1.0))
     (law,) = converted.map["contact_laws"]
@@ -204,7 +232,10 @@ def test_friction_and_damping_follow_the_opensim_parameters(tmp_path: Path):
     # linearised Hertz damping ratio: 1.5 c W / (2 sqrt(1.5 W/d * W/g)) = c/2 sqrt(1.5 g d)
     depth = law["penetration"]
     assert law["damping_ratio"] == pytest.approx(0.5 * math.sqrt(1.5 * GRAVITY * depth))
-    stiffness, damping = -model.geom_solref[ball]
+    # solref = -(K, B) A m with MuJoCo's inverse weight A of the contact (~1/m for a free block)
+    scale = law["inverse_weight"] * MASS
+    assert scale == pytest.approx(1.0, abs=0.02)
+    stiffness, damping = -model.geom_solref[ball] / scale
     assert damping / (2 * math.sqrt(stiffness)) == pytest.approx(law["damping_ratio"])
 
 

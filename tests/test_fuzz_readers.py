@@ -7,8 +7,8 @@ result or raises :class:`KintwinError` with one line naming the file — never a
 through the CLI, ``kintwin inspect FILE`` exits 0, or 2 with one line ``kintwin: error: ...``.
 
 Examples are derandomized (the same cases on every run, for CI); the number tried per reader is
-printed in pytest's summary ("fuzz: ..."). ``KINTWIN_FUZZ_EXAMPLES`` raises the count for a long
-run (the ``slow`` test runs 10x as many).
+printed in pytest's summary ("fuzz: ..."). ``KINTWIN_FUZZ_EXAMPLES`` changes the count per reader
+(default 50); ``KINTWIN_FUZZ_LONG=1`` enables the ``slow`` test, 10x as many per reader.
 """
 
 from __future__ import annotations
@@ -354,8 +354,12 @@ def test_fuzz_regressions(tmp_path: Path, shared_data: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("KINTWIN_FUZZ_LONG"), reason="set KINTWIN_FUZZ_LONG=1 for the long run"
+)
 def test_fuzz_readers_long(shared_data: Path, tmp_path_factory) -> None:
-    """Ten times the examples per reader (a longer, still derandomized run)."""
+    """Ten times the examples per reader (a longer, still derandomized run; ~4,000 cases, a few
+    minutes): ``KINTWIN_FUZZ_LONG=1 pytest -m slow tests/test_fuzz_readers.py``."""
     readers = [
         ("mot", _read_table, _table_is_consistent),
         ("trc", _read_trc, _markers_are_consistent),

@@ -2,7 +2,7 @@
 mapped onto them (:mod:`converters.mjcf.contact_law`), and, for models without contact, foot spheres
 and a floor.
 
-Every sphere collides with every half space (as before); a mesh only with the half spaces an
+Every sphere collides with every half space; a mesh only with the half spaces an
 elastic-foundation force pairs it with. A sphere or mesh that a contact force pairs with a half
 space gets that law's ``solref``/``solimp``/``friction`` and ``priority`` 1, so MuJoCo uses its
 parameters, not a mix with the half space's; such models use elliptic friction cones, for which
@@ -32,6 +32,7 @@ from converters.osim.model import (
     ContactForce,
     ContactHalfSpace,
     ContactMesh,
+    ContactParameters,
     ContactSphere,
 )
 from converters.spatial import axis_angle, quat_from_matrix, transform
@@ -40,6 +41,7 @@ __all__ = ["add_contacts", "CONTACT_GROUP"]
 
 CONTACT_GROUP = 3
 _DEFAULT_FRICTION = (0.8, 0.005, 0.0001)
+HALF_SPACE_BOX = (50.0, 1.0)  # m: half width and half depth of a half space on a moving body
 MESH_CONTACT_POINTS = 4  # MuJoCo's plane-mesh collision touches a face at up to 4 hull points
 _Shape = ContactSphere | ContactHalfSpace | ContactMesh
 
@@ -62,9 +64,9 @@ def add_contacts(builder) -> None:
     meshes: dict[str, np.ndarray] = {}
     for geometry in geometries:
         if isinstance(geometry, ContactMesh):
-            vertices = _add_contact_mesh(builder, geometry)
-            if vertices is not None:
-                meshes[geometry.name] = vertices
+            faces = _add_contact_mesh(builder, geometry)
+            if faces is not None:
+                meshes[geometry.name] = faces
         else:
             _add_contact_geom(builder, geometry)
     _apply_contact_laws(builder, {g.name: g for g in geometries}, meshes)
@@ -81,11 +83,18 @@ def _add_contact_geom(builder, geometry: ContactSphere | ContactHalfSpace) -> No
         geom.pos = geometry.pose[:3, 3]
         geom.contype, geom.conaffinity = 1, 0  # spheres touch the floor, not each other
         geom.rgba = [0.2, 0.6, 1.0, 0.6]
-    else:
+    elif geometry.body == builder.model.ground:
         geom = body.add_geom(name=geometry.name, type=mujoco.mjtGeom.mjGEOM_PLANE)
         geom.size = [0, 0, 1]
         geom.pos = geometry.pose[:3, 3]
         geom.quat = quat_from_matrix(_plane_frame(geometry.pose[:3, :3]))
+    else:  # MuJoCo planes must be static: a large box whose top face is the boundary
+        frame = _plane_frame(geometry.pose[:3, :3])
+        geom = body.add_geom(name=geometry.name, type=mujoco.mjtGeom.mjGEOM_BOX)
+        geom.size = [HALF_SPACE_BOX[0], HALF_SPACE_BOX[0], HALF_SPACE_BOX[1]]
+        geom.pos = geometry.pose[:3, 3] - HALF_SPACE_BOX[1] * frame[:, 2]
+        geom.quat = quat_from_matrix(frame)
+        geom.density = 0
         geom.contype, geom.conaffinity = 0, 1
         geom.rgba = [0.5, 0.55, 0.6, 1.0]
     geom.friction = list(_DEFAULT_FRICTION)
@@ -99,7 +108,8 @@ def _plane_frame(rotation: np.ndarray) -> np.ndarray:
 
 
 def _add_contact_mesh(builder, geometry: ContactMesh) -> np.ndarray | None:
-    """A collision mesh (vertices inline, no file); None if its file is missing or unreadable."""
+    """A collision mesh (vertices inline, no file); its faces' normals and areas
+    (:func:`_face_data`), or None if its file is missing."""
     found = find_mesh(
         geometry.mesh_file, Path(builder.model.path).parent, builder.options.geometry_dirs
     )
@@ -158,14 +168,18 @@ def _apply_contact_laws(builder, shapes: dict[str, _Shape], meshes: dict[str, np
     for _, shape, *_ in pairs:
         root = trees[shape.body][0]
         counts[root] = counts.get(root, 0) + 1
-    world = (*_default_pose(builder), meshes) if meshes else None
+    world = (*_default_pose(builder), meshes) if pairs else None
     done: set[str] = set()
     for force, shape, half_space, params, half_params in pairs:
         root, tree_mass = trees[shape.body]
         if root is None or shape.name in done:
             builder.result.warnings.append(
                 f"contact {shape.name}-{half_space.name} of {force.name}: "
-                + ("already matched by another force" if root is not None else "on a fixed body")
+                + (
+                    "has a contact law already (one per geometry)"
+                    if root is not None
+                    else "on a fixed body"
+                )
             )
             continue
         load = tree_mass * gravity / max(1.0, counts[root] / 2)
@@ -186,7 +200,17 @@ def _apply_contact_laws(builder, shapes: dict[str, _Shape], meshes: dict[str, np
             )
 
 
-def _law(force, shape, half_space, params, half_params, load, gravity, builder, world):
+def _law(
+    force: ContactForce,
+    shape: ContactSphere | ContactMesh,
+    half_space: ContactHalfSpace,
+    params: ContactParameters,
+    half_params: ContactParameters,
+    load: float,
+    gravity: float,
+    builder,
+    world: tuple,
+) -> ContactLaw | None:
     """The :class:`ContactLaw` of one pair, or None (with a warning) if it has no force."""
     where = f"contact {shape.name}-{half_space.name} of {force.type} '{force.name}'"
     if force.type == "ElasticFoundationForce":
@@ -220,8 +244,13 @@ def _law(force, shape, half_space, params, half_params, load, gravity, builder, 
         builder.result.warnings.append(f"{where}: Hunt-Crossley acts on spheres only; no force")
         return None
     points = MESH_CONTACT_POINTS if isinstance(shape, ContactMesh) else 1
+    model, _, _ = world
+    inverse_weight = float(
+        model.body_invweight0[model.body(shape.body).id, 0]
+        + model.body_invweight0[model.body(half_space.body).id, 0]
+    )
     solref, solimp, limited = mujoco_contact(
-        depth, ratio, gravity, builder.options.timestep, points
+        depth, ratio, gravity, builder.options.timestep, points, inverse_weight * load / gravity
     )
     return ContactLaw(
         geometry=shape.name,
@@ -237,6 +266,7 @@ def _law(force, shape, half_space, params, half_params, load, gravity, builder, 
         solref=solref,
         solimp=solimp,
         friction=(max(dynamic, 1e-3), *_DEFAULT_FRICTION[1:]),
+        inverse_weight=inverse_weight,
         limited_by_timestep=limited,
     )
 
@@ -261,7 +291,8 @@ def _trees(model) -> dict[str, tuple[str | None, float]]:
 
 
 def _default_pose(builder):
-    """Body rotations (world) at the default pose, from a compile of the spec built so far."""
+    """Model and data at the default pose (body rotations, ``body_invweight0``), from a compile
+    of the spec built so far."""
     model = builder.spec.compile()
     data = mujoco.MjData(model)
     mujoco.mj_kinematics(model, data)
@@ -275,7 +306,7 @@ def _facing_area(world, shape: ContactMesh, half_space: ContactHalfSpace) -> flo
     faces = meshes[shape.name]
     rotation = data.xmat[model.body(shape.body).id].reshape(3, 3)
     plane = model.geom(half_space.name).id
-    inward = -data.geom_xmat[plane].reshape(3, 3)[:, 2]
+    inward = -data.geom_xmat[plane].reshape(3, 3)[:, 2]  # plane or box: z is the outward normal
     facing = (faces[:, :3] @ rotation.T) @ inward > math.cos(math.radians(30))
     return float(faces[facing, 3].sum())
 

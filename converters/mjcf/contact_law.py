@@ -28,7 +28,10 @@ MuJoCo sets k = K / d0 and b = B / d0. For the penetration p of a body pushed by
 
 Matching the static depth (p = d0 at the design load) gives K = (1 - d0) g / d0_depth: the contact
 then has OpenSim's secant stiffness W / d0 and loads settle at OpenSim's depth; matching the damping
-ratio gives B = 2 zeta sqrt(K). The impedance acts like extra inertia of the contact, so the
+ratio gives B = 2 zeta sqrt(K). In a multibody model MuJoCo scales a contact's force by 1/A, A its
+estimate of the contact's inverse mass (the two bodies' ``body_invweight0`` summed): a static
+contact force is K p / ((1 - d0) A), so K and B are multiplied by A m (m = W/g) to keep the
+stiffness W / d0. The impedance acts like extra inertia of the contact, so the
 contact's natural frequency is sqrt(1 - d0) lower than a spring's; d0 is kept high
 (:data:`IMPEDANCE`) because the same impedance makes friction firm. Friction: MuJoCo's Coulomb
 coefficient is OpenSim's dynamic friction (what a sliding contact feels; OpenSim's static peak only
@@ -79,6 +82,7 @@ class ContactLaw:
     solref: tuple[float, float]
     solimp: tuple[float, float, float, float, float]
     friction: tuple[float, float, float]
+    inverse_weight: float = 0.0  # 1/kg: MuJoCo's A for this contact at the default pose
     limited_by_timestep: bool = False
 
     def to_dict(self) -> dict:
@@ -125,13 +129,20 @@ def foundation_law(stiffness: float, area: float, load: float, dissipation: floa
 
 
 def mujoco_contact(
-    depth: float, damping_ratio: float, gravity: float, timestep: float, points: int = 1
+    depth: float,
+    damping_ratio: float,
+    gravity: float,
+    timestep: float,
+    points: int = 1,
+    scale: float = 1.0,
 ) -> tuple[tuple[float, float], tuple[float, ...], bool]:
     """(solref, solimp, limited) settling at ``depth`` under its design load with ``damping_ratio``.
 
-    K = (1 - d0) g / (n depth) and B = 2 zeta sqrt(n K) / n (module docstring) for a load shared by
-    n = ``points`` MuJoCo contacts (4 where a mesh face lies on a plane); n K is capped so that
-    sqrt(n K) dt <= 0.5 for a stable step (``limited`` is then True: stiffer in OpenSim).
+    K = (1 - d0) g / depth and B = 2 zeta sqrt(K) (module docstring), times ``scale`` = A m (MuJoCo's
+    inverse-weight estimate A of the contact times the design mass m = W/g; 1 for a free body
+    alone on a static floor) and divided among n = ``points`` MuJoCo contacts (4 where a mesh face
+    lies on a plane). K is capped so that sqrt(K) dt <= 0.5 for a stable step (``limited`` is then
+    True: stiffer in OpenSim).
     """
     stiffness = (1.0 - IMPEDANCE) * gravity / depth
     limit = (0.5 / timestep) ** 2
@@ -139,4 +150,5 @@ def mujoco_contact(
     stiffness = min(stiffness, limit)
     damping = 2.0 * damping_ratio * math.sqrt(stiffness)
     solimp = (IMPEDANCE, IMPEDANCE, SOLIMP_WIDTH, 0.5, 2.0)
-    return (-stiffness / points, -damping / points), solimp, limited
+    factor = scale / points
+    return (-stiffness * factor, -damping * factor), solimp, limited

@@ -25,6 +25,7 @@ BENCHMARKS = [
     "benchmarks.bench_muscles",
     "benchmarks.bench_imitation_id",
     "benchmarks.bench_static_optimization",
+    "benchmarks.bench_batch",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = "benchmarks/results"  # changes here do not make a run dirty: the run writes them

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,7 @@ def study(shared_data: Path, tmp_path_factory) -> Path:
     broken = walk.with_data(walk.data)
     broken.labels = [f"x_{label}" for label in walk.labels]
     write_table(broken, folder / "broken_IK.mot")
+    shutil.copy(p / "IK/subject01_walk_IK.mot", folder)  # the policy's training motion (reports)
     (folder / "study.csv").write_text(
         "name,model,coordinates,reference_id,reference_grf\n"
         f"walkA,{p / 'subject01.osim'},walkA_IK.mot,{p / 'ID/Results/subject01_walk_ID.sto'},"
@@ -76,9 +79,12 @@ def test_a_second_run_skips_finished_trials_and_retries_failed_ones(study: Path,
     out, _ = local_run
     done = out / "trials/walkA/done.json"
     stamp = done.stat().st_mtime_ns
-    result = _batch(str(study / "study.csv"), "-o", str(out), "--no-report")
+    result = _batch(str(study / "study.csv"), "-o", str(out), "--no-report", "--json")
     assert result.exit_code == 1 and "1 run, 1 skipped" in result.output
     assert done.stat().st_mtime_ns == stamp
+    summary = json.loads(result.stdout)  # the JSON alone on stdout, the messages on stderr
+    assert (summary["ran"], summary["skipped"], summary["failed"]) == (1, 1, 1)
+    assert [t["status"] for t in summary["trials"]] == ["skipped (finished earlier)", "failed"]
     table = pd.read_csv(out / "results.csv")
     assert table["status"].tolist() == ["skipped (finished earlier)", "failed"]
     assert table["moment_r_min"].iloc[0] > 0.5  # the finished trial's row is kept

@@ -70,8 +70,9 @@ def test_report_against_opensim_and_force_plates(shared_data: Path, id_run: Path
         p / "ExperimentalData/subject01_walk_grf.mot",
     )
     config = ReportConfig(
-        reference_id=reference_id, reference_grf=plates, frames=3, renderer="skeleton"
-    )
+        reference_id=reference_id, reference_grf=plates, frames=3, renderer="skeleton",
+        model=p / "subject01.osim", coordinates=p / "IK/subject01_walk_IK.mot",
+    )  # fmt: skip
     report = write_report(id_run, tmp_path / "r.html", config)
     compared = tmp_path / "compare.json"
     result = CliRunner().invoke(
@@ -111,7 +112,7 @@ def test_feet_pair_with_plates_by_their_forces_not_their_names(shared_data: Path
     )
 
 
-def test_foot_slip_is_measured_against_the_belt(id_run: Path):
+def test_foot_slip_is_measured_against_the_belt(shared_data: Path, id_run: Path):
     """On the treadmill the stance feet ride the belt (little slip); measured against a floor
     that stands still, the same feet slide at the belt's speed for their whole stance."""
     from converters.mjcf.builder import ConvertOptions
@@ -120,7 +121,8 @@ def test_foot_slip_is_measured_against_the_belt(id_run: Path):
     from policies.report.poses import foot_slip
 
     summary = json.loads((id_run / "subject01_walk_summary.json").read_text())
-    converted = convert_osim(summary["model"], ConvertOptions(meshes=False, muscles=False))
+    model = shared_data / GAIT / "subject01.osim"
+    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
     kinematics = read_table(id_run / "subject01_walk_kinematics.mot")
     grf = read_table(id_run / "subject01_walk_grf.mot")
     belt = summary["belt_speed_m_per_s"]
@@ -291,3 +293,26 @@ def test_browser_check_catches_console_errors(tmp_path):
     assert any("undefinedFunction" in m for m in messages)
     assert any("broken image: x" in m for m in messages)
     assert any("kintwin-images 0/1" in m for m in messages)
+
+
+@pytest.mark.slow
+def test_so_report_shows_the_activations(shared_data: Path, tmp_path):
+    """kintwin so --report: the page plots every muscle's activation from the SO file."""
+    from converters.opensim_io.table import read_table
+
+    p = shared_data / GAIT
+    out = tmp_path / "so"
+    result = CliRunner().invoke(
+        cli,
+        ["so", "--model", str(p / "subject01.osim"),
+         "--coordinates", str(p / "IK/subject01_walk_IK.mot"),
+         "--policy", str(SHIPPED), "-o", str(out), "--report"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = (out / "subject01_walk_report.html").read_text(encoding="utf-8")
+    section = page[page.index("Muscle activations") : page.index("Gait events")]
+    assert 'alt="muscle activations"' in section and "no activations to show" not in section
+    assert "18 muscles from subject01_walk_StaticOptimization_activation.sto" in section
+    activation = read_table(out / "subject01_walk_StaticOptimization_activation.sto")
+    muscles = [m for m in activation.labels if not m.endswith(("_reserve", "_residual"))]
+    assert len(muscles) == 18  # Gait10dof18musc

@@ -7,18 +7,20 @@ from pathlib import Path
 
 import click
 
-from kintwin_cli.output import note, verbosity, warn
+from kintwin_cli.options import (
+    EXISTING_DIR,
+    force_option,
+    json_option,
+    output_option,
+    policy_option,
+)
+from kintwin_cli.output import JsonSummary, note, verbosity, warn
 
 
 @click.command("batch")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--policy",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Policy directory (kintwin train).",
-)
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="OUTDIR.")
+@policy_option(True, "Policy directory (kintwin train).")
+@output_option("OUTDIR: the trials' files, results.csv and results.parquet.", kind="dir")
 @click.option("-j", "--jobs", default=1, show_default=True, help="Trials run at once.")
 @click.option(
     "--ray",
@@ -27,20 +29,32 @@ from kintwin_cli.output import note, verbosity, warn
     help="Run the trials as Ray tasks: on the cluster at ADDRESS or found by 'auto', or on a "
     "private local instance with --jobs CPUs ('local'). Needs kintwin-cli[ray].",
 )
+@click.option("--so", is_flag=True, help="Also static optimization (kintwin so): activations.")
 @click.option("--no-report", is_flag=True, help="Skip the per-trial HTML reports.")
 @click.option("--frames", default=6, show_default=True, help="Frames in each report's strip.")
-@click.option("--force", is_flag=True, help="Run finished trials again; use a non-batch OUTDIR.")
+@click.option(
+    "--training-motions",
+    "training_dirs",
+    multiple=True,
+    type=EXISTING_DIR,
+    help="A folder holding the policy's training motions, for the reports (repeatable).",
+)
+@json_option("a summary (counts, engine, one row per trial)")
+@force_option("Run finished trials again; use a non-batch OUTDIR.")
 def batch(
     source: Path,
     policy: Path,
     output: Path,
     jobs: int,
     ray_address: str | None,
+    so: bool,
     no_report: bool,
     frames: int,
+    training_dirs: tuple[Path, ...],
+    json_target: Path | str | None,
     force: bool,
 ) -> None:
-    """Run every trial of SOURCE through kintwin id (and kintwin report).
+    """Run every trial of SOURCE through kintwin id (or kintwin so) and kintwin report.
 
     SOURCE is a manifest .csv (header: model,coordinates and optionally name, reference_id,
     reference_grf, reference_so; paths relative to the manifest) or a folder of IK files with
@@ -55,11 +69,16 @@ def batch(
       kintwin batch study.csv --policy policies/pretrained/gait10dof18musc_walk_torque -o out/ -j 4
       kintwin batch ik_folder/ --policy POLICY -o out/ --ray auto     # on a Ray cluster
       kintwin batch ik_folder/ --policy POLICY -o out/ --ray local -j 2
+      kintwin batch study.csv --policy POLICY -o out/ --json | jq '.trials[].trusted'
     """
     from policies.batch import BatchOptions, load_trials, run_batch
 
+    summary = JsonSummary(json_target, force)
     trials = load_trials(source)
-    options = BatchOptions(policy=policy.resolve(), report=not no_report, frames=frames)
+    options = BatchOptions(
+        policy=policy.resolve(), report=not no_report, frames=frames,
+        training_dirs=tuple(d.resolve() for d in training_dirs), so=so,
+    )  # fmt: skip
     note(f"{len(trials)} trials from {source}")
     bar = _progress_bar(len(trials))
     result = run_batch(trials, output, options, jobs, ray_address, force, bar)
@@ -73,6 +92,12 @@ def batch(
         f"in {result.wall_s:.0f} s on a {result.engine}; results in {output / 'results.csv'} "
         "and results.parquet"
     )
+    summary.emit(
+        {"ran": result.ran, "skipped": result.skipped, "failed": result.failed,
+         "wall_s": result.wall_s, "engine": result.engine,
+         "results_csv": str(output / "results.csv"),
+         "results_parquet": str(output / "results.parquet"), "trials": result.rows}
+    )  # fmt: skip
     if result.failed:
         sys.exit(1)
 

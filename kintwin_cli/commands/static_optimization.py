@@ -43,6 +43,12 @@ from kintwin_cli.output import JsonSummary, note, warn
 @click.option("--name", help="Output prefix: NAME_StaticOptimization_*.sto [default: the trial].")
 @output_option("The output directory.", kind="dir", name="outdir")
 @json_option("a summary (outputs, frames, unmet forces; with --policy also tracking)")
+@click.option(
+    "--report",
+    "write_html",
+    is_flag=True,
+    help="Imitation: also write OUTDIR/<trial>_report.html (see kintwin report).",
+)
 @force_option()
 def static_optimization(
     method: str | None,
@@ -58,6 +64,7 @@ def static_optimization(
     name: str | None,
     outdir: Path,
     json_target: Path | str | None,
+    write_html: bool,
     force: bool,
 ) -> None:
     """Static optimization: muscle activations and forces, frame by frame.
@@ -88,6 +95,8 @@ def static_optimization(
     lowpass = 6.0 if lowpass_hz is None else (lowpass_hz or None)
     outputs = so_output_paths(outdir, name or trial_name(coordinates))
     if method == "classic":
+        if write_html:
+            raise click.UsageError("--report belongs to --method imitation (a policy's trial)")
         from converters.so_workflow import run_classic_so
         from converters.static_optimization import SOSettings
 
@@ -101,9 +110,23 @@ def static_optimization(
         warn("imitation SO ignores --external-loads/--grf/--reserves: the simulation needs none")
     if activation_exponent != 2.0:
         raise click.UsageError("--activation-exponent applies to --method classic only")
-    summary.emit(
-        _imitation(model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force)
+    trial = trial_name(coordinates)
+    html = Path(outdir) / f"{trial}_report.html"
+    if write_html:
+        from converters.files import check_writable
+
+        check_writable(html, force)  # before any work
+    result = _imitation(
+        model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force
     )
+    if write_html:
+        from policies.report import ReportConfig, write_report
+
+        config = ReportConfig(trial=trial, model=model_path, coordinates=coordinates, policy=policy)
+        written = write_report(outdir, html, config, force)
+        note(f"wrote {html} (frames: {written.renderer})")
+        result["outputs"]["report_html"] = str(html)
+    summary.emit(result)
 
 
 def _imitation(

@@ -35,6 +35,8 @@ class BatchOptions:
         frames: frames in each report's strip.
         renderer: the reports' frame renderer ('auto', 'mujoco', 'skeleton').
         torch_threads: PyTorch threads per trial (1: the workers are the parallelism).
+        training_dirs: folders holding the policy's training motions (for the reports).
+        so: also static optimization (``kintwin so``): muscle activations from the torques.
     """
 
     policy: Path
@@ -43,6 +45,8 @@ class BatchOptions:
     frames: int = 6
     renderer: str = "auto"
     torch_threads: int = 1
+    training_dirs: tuple[Path, ...] = ()
+    so: bool = False
 
 
 def trial_dir(outdir: Path, trial: Trial) -> Path:
@@ -91,13 +95,22 @@ def _run(trial: Trial, folder: Path, options: BatchOptions) -> dict:
 
     torch.set_num_threads(options.torch_threads)
     outputs = output_paths(folder, trial.name)
-    summary = run_imitation_id(
-        trial.model, trial.coordinates, options.policy, outputs, options.lowpass_hz, force=True
-    )
+    if options.so:
+        from converters.so_workflow import so_output_paths
+        from policies.imitation_so import run_imitation_so
+
+        summary = run_imitation_so(
+            trial.model, trial.coordinates, options.policy, outputs,
+            so_output_paths(folder, trial.name), options.lowpass_hz, force=True,
+        )  # fmt: skip
+    else:
+        summary = run_imitation_id(
+            trial.model, trial.coordinates, options.policy, outputs, options.lowpass_hz, force=True
+        )
     row = {
         "fell": summary["fell"],
         "tracking_rms_deg": summary["tracking_rms_deg"],
-        "id_wall_s": summary["wall_time_s"],
+        "id_wall_s": summary.get("wall_time_s"),
     }
     if options.report:
         config = ReportConfig(
@@ -105,6 +118,10 @@ def _run(trial: Trial, folder: Path, options: BatchOptions) -> dict:
             reference_id=trial.reference_id,
             reference_grf=trial.reference_grf,
             reference_so=trial.reference_so,
+            model=trial.model,
+            coordinates=trial.coordinates,
+            policy=options.policy,
+            training_dirs=options.training_dirs,
             frames=options.frames,
             renderer=options.renderer,
         )

@@ -32,6 +32,12 @@ class TrialFiles:
     activation_sto: Path | None
 
 
+def _only(folder: Path, pattern: str) -> Path | None:
+    """The one file matching ``pattern`` in ``folder`` (kintwin so --name NAME), else None."""
+    matches = sorted(folder.glob(pattern))
+    return matches[0] if len(matches) == 1 else None
+
+
 def trial_names(folder: Path) -> list[str]:
     """Names of the trials in ``folder`` (one per ``<trial>_summary.json``), sorted."""
     return sorted(p.name[: -len(SUMMARY_SUFFIX)] for p in Path(folder).glob(f"*{SUMMARY_SUFFIX}"))
@@ -79,5 +85,5 @@ def find_trial(folder: str | Path, trial: str | None = None) -> TrialFiles:
         id_sto=optional("_id.sto"),
         grf_mot=optional("_grf.mot"),
         kinematics_mot=optional("_kinematics.mot"),
-        activation_sto=optional(ACTIVATION_SUFFIX),
+        activation_sto=optional(ACTIVATION_SUFFIX) or _only(folder, f"*{ACTIVATION_SUFFIX}"),
     )

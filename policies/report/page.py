@@ -155,7 +155,7 @@ def build_report(folder: str | Path, config: ReportConfig = ReportConfig()) -> R
     _trust_section(page, files, inputs, converted, tables, config, metrics)
     _moments_section(page, tables, references, config, summary, metrics)
     prefixes = _grf_section(page, tables, references, config, summary, metrics)
-    _activation_section(page, tables, references, config, summary, metrics)
+    _activation_section(page, tables, references, config, summary, metrics, files.activation_sto)
     _events_section(page, tables, references, prefixes, bars, metrics)
     renderer = _frames_section(page, files, inputs, converted, tables, config)
     metrics["renderer"] = renderer
@@ -351,7 +351,9 @@ def _grf_section(page, tables, references, config, summary, metrics) -> list[str
     return prefixes
 
 
-def _activation_section(page, tables, references, config, summary, metrics) -> None:
+def _activation_section(
+    page, tables, references, config, summary, metrics, files_activation=None
+) -> None:
     from policies.report.references import compare
 
     page.heading("Muscle activations")
@@ -368,6 +370,9 @@ def _activation_section(page, tables, references, config, summary, metrics) -> N
         if comparison.columns:
             metrics["activation_r_min"] = min(c.r for c in comparison.columns)
             metrics["activation_rmse_max"] = max(c.rmse for c in comparison.columns)
+    page.text(f"{len(labels)} muscles from {Path(files_activation).name}"
+              + ("" if reference is not None else " (no reference SO given: --reference-so)"),
+              "note")  # fmt: skip
     page.image(figures.series_figure(ours, labels, "activation", reference, comparison, 6),
                "muscle activations")  # fmt: skip
     if comparison is not None:

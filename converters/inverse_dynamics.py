@@ -44,13 +44,20 @@ def _load_splines(loads: ExternalLoads) -> list[tuple[str, list[GCVSpline]]]:
     return splines
 
 
+def _load_values(splines, time: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Per applied force: body name and its (n, 9) force, point and torque at ``time``."""
+    return [
+        (body, np.column_stack([np.asarray(f.value(time), dtype=float) for f in functions]))
+        for body, functions in splines
+    ]
+
+
 def _external_generalized_forces(
-    model: mujoco.MjModel, data: mujoco.MjData, splines, t: float
+    model: mujoco.MjModel, data: mujoco.MjData, loads: list[tuple[str, np.ndarray]]
 ) -> np.ndarray:
-    """J^T of every external load at time ``t`` (MuJoCo generalized forces, (nv,))."""
+    """J^T of every external load (body, its 9 values now): MuJoCo generalized forces, (nv,)."""
     total = np.zeros(model.nv)
-    for body, functions in splines:
-        values = np.array([float(f.value(t)) for f in functions])
+    for body, values in loads:
         force = OPENSIM_TO_MUJOCO @ values[0:3]
         point = OPENSIM_TO_MUJOCO @ values[3:6]
         torque = OPENSIM_TO_MUJOCO @ values[6:9]
@@ -103,6 +110,7 @@ def classic_inverse_dynamics(
     )
     data = mujoco.MjData(model)
     rows = []
+    values = _load_values(splines, trajectory.time)
     try:
         for k in np.flatnonzero(keep):
             data.qpos[:], data.qvel[:], data.qacc[:] = (
@@ -113,7 +121,8 @@ def classic_inverse_dynamics(
             mujoco.mj_inverse(model, data)
             tau = data.qfrc_inverse.copy()
             if splines:
-                tau -= _external_generalized_forces(model, data, splines, float(trajectory.time[k]))
+                now = [(body, v[k]) for body, v in values]
+                tau -= _external_generalized_forces(model, data, now)
             pose = {c: float(v[k]) for c, v in trajectory.coordinates.items()}
             rows.append(converted.kinematics.jacobian(pose, model.nv).T @ tau)
     finally:

@@ -67,8 +67,9 @@ def _quiet_opensim() -> Iterator[object]:
     opensim.Logger.setLevelString("off")  # failures become KintwinErrors here
     try:
         yield opensim
-    finally:
-        opensim.Logger.setLevelString(previous)
+    finally:  # back to the quieter of the previous level and "error", as the rest of the project
+        quiet = previous.lower() in ("off", "critical", "error")
+        opensim.Logger.setLevelString(previous if quiet else "error")
 
 
 def spanned_coordinates(osim: OsimModel, muscle: Muscle) -> list[str]:

@@ -93,46 +93,76 @@ def _phi(g: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
     return x, (e / p) * mag ** (e - 1.0)
 
 
-def _dual(x: np.ndarray, lam: np.ndarray, a: np.ndarray, tau: np.ndarray, p: float) -> float:
-    return float(np.sum(np.abs(x) ** p) - lam @ (a @ x - tau))
+def _duals(x: np.ndarray, lam: np.ndarray, a: np.ndarray, tau: np.ndarray, p: float) -> np.ndarray:
+    """(n,) dual objective sum |x|^p - lam . (A x - tau) of each frame."""
+    return np.sum(np.abs(x) ** p, axis=1) - np.einsum("nc,nc->n", lam, _times(a, x) - tau)
 
 
-def _solve_frame(
+def _times(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """(n, c) A x of every frame."""
+    return np.einsum("nck,nk->nc", a, x)
+
+
+def _controls(a, lam, lower, upper, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, slope, free) of every frame at multipliers ``lam``."""
+    x, slope = _phi(np.einsum("nck,nc->nk", a, lam), p)
+    free = (x > lower) & (x < upper)
+    return np.clip(x, lower, upper), slope, free
+
+
+def _solve_frames(
     a: np.ndarray,
     tau: np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
     p: float,
-    lam: np.ndarray,
     tolerance: float,
     max_iterations: int,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Semismooth Newton on the dual of one frame's problem; returns (x, lam, iterations)."""
-    scale = max(1.0, float(np.max(np.abs(tau))))
+) -> tuple[np.ndarray, np.ndarray]:
+    """Semismooth Newton on the duals of all frames at once; returns x (n, k) and the
+    iterations per frame (-1 where a frame did not converge)."""
+    n, c, _ = a.shape
+    scale = np.maximum(1.0, np.max(np.abs(tau), axis=1))
+    lam = np.zeros((n, c))
+    iterations = np.full(n, -1)
+    todo = np.arange(n)
     for iteration in range(max_iterations):
-        x, slope = _phi(a.T @ lam, p)
-        free = (x > lower) & (x < upper)
-        x = np.clip(x, lower, upper)
-        residual = tau - a @ x
-        if np.max(np.abs(residual)) <= tolerance * scale:
-            return x, lam, iteration
-        # controls at a bound count a little, so the Jacobian stays regular when many are there
-        jac = (a * (slope * np.where(free, 1.0, 1e-4))) @ a.T
-        jac[np.diag_indices_from(jac)] += 1e-12 * max(float(np.trace(jac)), 1e-300)
-        try:
-            step = np.linalg.solve(jac, residual)
-        except np.linalg.LinAlgError:
+        x, slope, free = _controls(a[todo], lam[todo], lower, upper, p)
+        residual = tau[todo] - _times(a[todo], x)
+        done = np.max(np.abs(residual), axis=1) <= tolerance * scale[todo]
+        iterations[todo[done]] = iteration
+        todo, x, free = todo[~done], x[~done], free[~done]
+        slope, residual = slope[~done], residual[~done]
+        if not len(todo):
             break
-        value, t = _dual(x, lam, a, tau, p), 1.0
-        while t > 1e-8:
-            trial = lam + t * step
-            xt = np.clip(_phi(a.T @ trial, p)[0], lower, upper)
-            if _dual(xt, trial, a, tau, p) >= value - 1e-12 * abs(value):
-                break
-            t *= 0.5
-        lam = lam + t * step
-    x = np.clip(_phi(a.T @ lam, p)[0], lower, upper)
-    return x, lam, -1 if np.max(np.abs(tau - a @ x)) > tolerance * scale else max_iterations
+        # controls at a bound count a little, so the Jacobian stays regular when many are
+        # there; all count on the first step, taken from zero multipliers
+        weight = slope * (1.0 if iteration == 0 else np.where(free, 1.0, 1e-4))
+        af = a[todo]
+        jac = np.einsum("nck,nk,ndk->ncd", af, weight, af)
+        ridge = 1e-12 * np.maximum(np.trace(jac, axis1=1, axis2=2), 1e-300)
+        jac += ridge[:, None, None] * np.eye(c)
+        step = np.linalg.solve(jac, residual[:, :, None])[:, :, 0]
+        lam[todo] += (
+            _line_search(af, tau[todo], lam[todo], x, step, lower, upper, p)[:, None] * step
+        )
+    return _controls(a, lam, lower, upper, p)[0], iterations
+
+
+def _line_search(a, tau, lam, x, step, lower, upper, p) -> np.ndarray:
+    """(n,) step lengths, halved frame by frame until the dual does not decrease."""
+    value = _duals(x, lam, a, tau, p)
+    t = np.ones(len(lam))
+    pending = np.arange(len(lam))
+    for _ in range(30):
+        trial = lam[pending] + t[pending, None] * step[pending]
+        xt = _controls(a[pending], trial, lower, upper, p)[0]
+        now = _duals(xt, trial, a[pending], tau[pending], p)
+        pending = pending[now < value[pending] - 1e-12 * np.abs(value[pending])]
+        if not len(pending):
+            break
+        t[pending] *= 0.5
+    return t
 
 
 def _least_violation(
@@ -175,20 +205,11 @@ def solve_static_optimization(
     acts = np.any(np.abs(a) > 0, axis=(0, 2))
     rows = np.flatnonzero(acts)
     names = coordinates or [str(i) for i in range(c)]
-    controls = np.zeros((n, k))
-    violation = np.zeros(n)
-    iterations = np.zeros(n, dtype=int)
-    lam = np.zeros(len(rows))
-    for f in range(n):
-        af, tf = a[f][rows], tau[f][rows]
-        x, lam_f, it = _solve_frame(af, tf, lower, upper, exponent, lam, tolerance, max_iterations)
-        if it < 0:
-            x = _least_violation(af, tf, lower, upper, exponent)
-            lam_f = np.zeros(len(rows))
-        else:
-            lam = lam_f
-        controls[f], iterations[f] = x, it
-        violation[f] = float(np.max(np.abs(af @ x - tf))) if len(rows) else 0.0
+    af, tf = a[:, rows, :], tau[:, rows]
+    controls, iterations = _solve_frames(af, tf, lower, upper, exponent, tolerance, max_iterations)
+    for f in np.flatnonzero(iterations < 0):  # the actuators cannot meet this frame
+        controls[f] = _least_violation(af[f], tf[f], lower, upper, exponent)
+    violation = np.max(np.abs(_times(af, controls) - tf), axis=1) if len(rows) else np.zeros(n)
     return SOSolution(controls, violation, iterations, [names[i] for i in range(c) if not acts[i]])
 
 

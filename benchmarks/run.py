@@ -24,6 +24,7 @@ BENCHMARKS = [
     "benchmarks.bench_classic_id",
     "benchmarks.bench_muscles",
     "benchmarks.bench_imitation_id",
+    "benchmarks.bench_id_speed",
     "benchmarks.bench_static_optimization",
     "benchmarks.bench_batch",
 ]

@@ -37,7 +37,7 @@ from converters.errors import (
     OutputExistsError,
     UnknownNameError,
 )
-from converters.files import atomic_output
+from converters.files import atomic_output, user_cache_dir
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -182,10 +182,7 @@ def load_manifest(name: str = DEFAULT_EXAMPLE) -> Manifest:
 
 def cache_dir() -> Path:
     """``$KINTWIN_CACHE``, else ``$XDG_CACHE_HOME/kintwin``, else ``~/.cache/kintwin``."""
-    if os.environ.get(ENV_CACHE):
-        return Path(os.environ[ENV_CACHE]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "kintwin"
+    return user_cache_dir()
 
 
 def example_dir(name: str = DEFAULT_EXAMPLE, dest: str | Path | None = None) -> Path:

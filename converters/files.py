@@ -12,7 +12,9 @@ from pathlib import Path
 
 from converters.errors import OutputExistsError
 
-__all__ = ["atomic_output", "check_writable", "file_sha256"]
+__all__ = ["atomic_output", "check_writable", "file_sha256", "user_cache_dir"]
+
+CACHE_ENV = "KINTWIN_CACHE"
 
 
 def check_writable(path: str | Path, force: bool) -> Path:
@@ -49,3 +51,12 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def user_cache_dir() -> Path:
+    """KinTwin's per-user cache: ``$KINTWIN_CACHE``, else ``$XDG_CACHE_HOME/kintwin``, else
+    ``~/.cache/kintwin`` (fetched examples, parsed models)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "kintwin"

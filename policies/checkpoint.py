@@ -16,7 +16,7 @@ import torch
 from converters.errors import KintwinError
 from converters.version import __version__
 from policies.agent import Agent, RunningNorm
-from policies.inference import check_trained_for
+from policies.inference import POLICY_FILE, check_trained_for
 
 __all__ = [
     "POLICY_FILE",
@@ -30,7 +30,6 @@ __all__ = [
     "read_card",
 ]
 
-POLICY_FILE = "policy.pt"
 LAST_FILE = "last.pt"
 CARD_FILE = "card.json"
 

@@ -70,7 +70,7 @@ class TrackingEnv:
             references = [make_reference(self.task, t, self.config) for t in trajectories]
         self.references = references
         self.data = mujoco.MjData(self.task.model)
-        self.rng = np.random.default_rng(seed)
+        self._seed, self._rng = seed, None  # the generator is made on first use (rng)
         self.n_act = len(self.task.actuated)
         self.prev_action = np.zeros(len(self.task.action_names))  # filtered, as applied
         self.prev_torque = np.zeros(self.n_act)
@@ -83,8 +83,17 @@ class TrackingEnv:
             [i for i in self.task.root if joint(self.task.coordinates[i]).type[0] == hinge],
             dtype=int,
         )
+        horizontal = set(self.task.horizontal.tolist())  # root translations not observed
         n_coord = len(self.task.coordinates)
-        self._observed_q = np.setdiff1d(np.arange(n_coord), self.task.horizontal)
+        self._observed_q = np.array([i for i in range(n_coord) if i not in horizontal], dtype=int)
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The copy's random generator (seeded; made on first use: a rollout from a given frame
+        needs none, and numpy.random takes a while to import)."""
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return self._rng
 
     @property
     def action_names(self) -> list[str]:

@@ -207,7 +207,7 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
 
 def _policy_file(policy: Path) -> Path:
     """The checkpoint file of a policy given as a directory or a file."""
-    from policies.checkpoint import POLICY_FILE
+    from policies.inference import POLICY_FILE  # not policies.checkpoint: that imports torch
 
     policy = Path(policy)
     return policy / POLICY_FILE if policy.is_dir() else policy

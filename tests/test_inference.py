@@ -96,7 +96,7 @@ def test_a_policy_for_another_model_is_refused():
 
 
 def test_normaliser_is_running_norms_arithmetic():
-    from policies.ppo import RunningNorm
+    from policies.agent import RunningNorm
 
     running = RunningNorm(6)
     running.update(RNG.normal(size=(50, 6)) * [1, 10, 0.1, 1e-6, 3, 1] + 4)

@@ -113,7 +113,7 @@ def test_a_damaged_entry_is_parsed_again_and_replaced(
 def test_off_and_unwritable_caches_still_parse(
     shared_data: Path, tmp_path: Path, monkeypatch, parses: list[Path]
 ):
-    for setting in ("off", "0", ""):
+    for setting in ("off", "0", "none"):
         monkeypatch.setenv(CACHE_ENV, setting)
         assert cache_dir() is None
         load_osim_cached(shared_data / GAIT)

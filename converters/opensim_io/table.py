@@ -15,7 +15,6 @@ trusted: OpenSim itself writes files where they disagree with the data.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -299,13 +298,13 @@ def _apply_key_value(path: Path, table: Table, key: str, value: str, line: int) 
 # ----------------------------------------------------------------------------------------- writing
 
 
+_SPECIAL = {"nan": "NaN", "inf": "Inf", "-inf": "-Inf"}  # as OpenSim writes them
+
+
 def _number(x: float) -> str:
     """Shortest text that reads back as exactly the same float."""
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Inf" if x > 0 else "-Inf"
-    return repr(float(x))
+    text = repr(float(x))
+    return _SPECIAL.get(text, text)
 
 
 def format_table(table: Table, dialect: str | None = None, csv: bool = False) -> str:

@@ -8,8 +8,9 @@ source code (every ``converters/**/*.py``: a changed converter never reads an ol
 the Python and numpy versions. A hit gives exactly the object a fresh parse gives (floats round-trip
 exactly through pickle), with ``path`` set to the path asked for.
 
-The folder is ``$KINTWIN_CACHE``, else ``$XDG_CACHE_HOME/kintwin``, else ``~/.cache/kintwin``;
-``KINTWIN_CACHE=off`` (or ``0``, ``none``, empty) turns the cache off. Entries are written to a
+Entries live in ``osim/`` under the user cache (``$KINTWIN_CACHE``, else
+``$XDG_CACHE_HOME/kintwin``, else ``~/.cache/kintwin``, beside fetched examples);
+``KINTWIN_CACHE=off`` (or ``0``, ``none``) turns this cache off. Entries are written to a
 temporary file and renamed into place, so concurrent runs never read a partial entry (the last
 writer wins; both wrote the same bytes). An unreadable entry is parsed again and replaced; a
 folder that cannot be written only means no caching. Entries are never evicted (tens of kB each).
@@ -27,22 +28,21 @@ from pathlib import Path
 import numpy as np
 
 from converters.errors import KintwinError
+from converters.files import CACHE_ENV, user_cache_dir
 from converters.osim.model import OsimModel
 
 __all__ = ["CACHE_ENV", "cache_dir", "cache_key", "load_osim_cached"]
 
-CACHE_ENV = "KINTWIN_CACHE"
-_OFF = {"", "0", "off", "none", "false", "no"}
+_OFF = {"0", "off", "none", "false", "no"}
 _FORMAT = "osim-1"  # bump if what is stored changes meaning
 
 
 def cache_dir() -> Path | None:
-    """The cache folder, or None when ``$KINTWIN_CACHE`` turns caching off."""
-    setting = os.environ.get(CACHE_ENV)
-    if setting is not None:
-        return None if setting.strip().lower() in _OFF else Path(setting).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "kintwin"
+    """The cache folder (:func:`converters.files.user_cache_dir`), or None when
+    ``$KINTWIN_CACHE`` is ``off`` (or ``0``, ``none``, ``false``, ``no``)."""
+    if os.environ.get(CACHE_ENV, "").strip().lower() in _OFF:
+        return None
+    return user_cache_dir()
 
 
 @lru_cache(maxsize=1)

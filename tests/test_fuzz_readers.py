@@ -344,10 +344,14 @@ def test_fuzz_regressions(tmp_path: Path, shared_data: Path) -> None:
         "nan_location.osim": osim.replace(first_location, b"<location>0.1 nan 0.2</location>", 1),
         "nul.xml": b"<\x00?xml version='1.0'?>",
     }
+    vtp = (shared_data / SEEDS["vtp"]).read_bytes()
+    connectivity = re.search(rb'Name="connectivity"[^>]*>\s*(\d+)', vtp)
+    cases["huge_index.vtp"] = vtp[: connectivity.start(1)] + b"1e308" + vtp[connectivity.end(1) :]
+    readers = {".osim": _read_osim, ".xml": _read_loads, ".vtp": _read_vtp}
     for name, data in cases.items():
         path = tmp_path / name
         path.write_bytes(data)
-        reader = _read_osim if name.endswith(".osim") else _read_loads
+        reader = readers[path.suffix]
         with pytest.raises(FileFormatError) as error:
             reader(path)
         _check_error(error.value, path)

@@ -100,6 +100,8 @@ class _VtpReader:
         if dtype.kind in "iu":
             if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
                 raise self.fail(element, "integer DataArray holds a non-integer")
+            if np.any(np.abs(values) >= 2.0**63):
+                raise self.fail(element, "integer DataArray holds a value beyond 64 bits")
             return values.astype(np.int64)
         return values
 

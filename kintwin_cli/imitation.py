@@ -47,6 +47,10 @@ def run_imitation(
     if summary["fell"]:
         end = summary["time_span_s"][1]
         warn(f"the model fell at {end:.2f} s; the outputs cover the tracked part only")
+    if summary.get("reserves"):  # muscle drive: the reserves it needed, never hidden
+        worst = max(r["rms_percent_of_peak_moment"] for r in summary["reserves"].values())
+        rms = max(r["rms_Nm"] for r in summary["reserves"].values())
+        note(f"muscle drive: reserves up to {rms:.2f} N·m RMS ({worst:.1f} % of a peak moment)")
     note(
         f"wrote {outputs.id_sto}, {outputs.grf_mot.name}, {outputs.grf_xml.name}, "
         f"{outputs.kinematics_mot.name}, {outputs.summary_json.name} "

@@ -58,6 +58,15 @@ class TrackingConfig:
         0.03,
         1.5,
     )  # foot spheres: time constant s, damping ratio
+    drive: str = "torque"  # "torque" (PD actuators) or "muscle" (the model's muscles)
+    muscle_action: str = "joint"  # "joint" (PD targets -> activations) or "excitation"
+    muscle_map_steps: int = 0  # physics steps between activation solves; 0: each control step
+    muscle_timestep: float = 0.002  # s, physics step of the muscle drive
+    muscle_effort: float = 1e-3  # activation solve: weight of Σa² (relative to the torque fit)
+    muscle_reachable: bool = False  # activation solve: only what activation dynamics reach in time
+    reserve_per_kg: float = 0.1  # reserve motor limit, N·m per kg of body mass
+    w_reserve: float = 0.5  # penalty per squared reserve / limit (mean over reserves)
+    w_activation: float = 0.1  # penalty per squared activation (mean over muscles)
 
     def to_dict(self) -> dict:
         """JSON-ready values (tuples as lists)."""
@@ -70,6 +79,9 @@ class TrackingConfig:
     def from_dict(cls, values: dict) -> TrackingConfig:
         """The config saved by ``to_dict`` (fields it lacks take their defaults)."""
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        for name in ("muscle_map_steps",):  # integers (a --set value comes as a float)
+            if name in known:
+                known[name] = int(known[name])
         if "future_frames" in known:
             known["future_frames"] = tuple(known["future_frames"])
         if known.get("contact_solref") is not None:
@@ -102,7 +114,9 @@ def parse_settings(items: Iterable[str]) -> dict:
             known = ", ".join(TrackingConfig.__dataclass_fields__)
             raise KintwinError(f"--set '{item}': expected NAME=VALUE with NAME one of {known}")
         lowered = text.strip().lower()
-        if lowered in ("none", "null"):
+        if TrackingConfig.__dataclass_fields__[name].type == "str":
+            values[name] = text.strip()
+        elif lowered in ("none", "null"):
             values[name] = None
         elif lowered in ("true", "false"):
             values[name] = lowered == "true"

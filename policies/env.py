@@ -76,6 +76,11 @@ class TrackingEnv:
         self.prev_torque = np.zeros(self.n_act)
         self.mean_force = np.zeros(self.task.model.nu)  # actuator forces over the last period
         self.contact_recorder = None  # called after every physics step when set (runner)
+        self.muscles = None  # MuscleController of the muscle drive
+        if self.task.muscle is not None:
+            from policies.muscle import MuscleController
+
+            self.muscles = MuscleController(self.task)
         self.ref, self.t = self.references[0], 0
         hinge = mujoco.mjtJoint.mjJNT_HINGE
         joint = self.task.model.joint
@@ -108,7 +113,10 @@ class TrackingEnv:
         for k in self.config.future_frames:
             names += [f"dq+{k}:{c}" for c in coords]
         names += [f"dqdot+1:{c}" for c in coords]
-        return names + [f"prev_action:{a}" for a in self.action_names]
+        names += [f"prev_action:{a}" for a in self.action_names]
+        if self.muscles is not None:
+            names += [f"activation:{m}" for m in self.task.muscle.names]
+        return names
 
     def reset(self, reference: int | None = None, frame: int | None = None) -> np.ndarray:
         """Reference-state initialisation at ``frame`` (random if None); returns the observation."""
@@ -123,10 +131,14 @@ class TrackingEnv:
         d.qpos[: task.nq] = self.ref.qpos[frame]
         d.qvel[: task.nv] = self.ref.qvel[frame]
         d.qvel[task.belt_dof] = self.ref.belt_speed
-        d.ctrl[: self.n_act] = self._pd_centre(frame)
+        if self.muscles is None:
+            d.ctrl[: self.n_act] = self._pd_centre(frame)
         mujoco.mj_kinematics(task.model, d)
         self._touch_down()
         mujoco.mj_forward(task.model, d)
+        if self.muscles is not None:
+            self.muscles.reset(self)
+            mujoco.mj_forward(task.model, d)
         self.prev_action[:] = 0.0
         self.prev_torque[:] = d.actuator_force[: self.n_act]
         return self.observation()
@@ -190,6 +202,8 @@ class TrackingEnv:
             parts.append(self._reference_ahead(k) - q)
         parts.append(ref.qvel[min(self.t + 1, last)][task.coord_dof] - qd)
         parts.append(self.prev_action)
+        if self.muscles is not None:
+            parts.append(d.act[task.muscle.act_adr])
         return np.concatenate(parts).astype(np.float32)
 
     def step(
@@ -203,13 +217,19 @@ class TrackingEnv:
         task, d, cfg = self.task, self.data, self.config
         raw = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
         a = self.prev_action + cfg.action_alpha * (raw - self.prev_action)
-        d.ctrl[: self.n_act] = self._pd_centre(self.t + 1) + cfg.action_scale * a[: self.n_act]
-        d.ctrl[self.n_act :] = a[self.n_act :]
+        if self.muscles is None:
+            centre = self._pd_centre(self.t + 1)
+            d.ctrl[: self.n_act] = centre + cfg.action_scale * a[: self.n_act]
+            d.ctrl[self.n_act :] = a[self.n_act :]
         self.mean_force[:] = 0.0
-        for _ in range(task.frame_skip):
+        for substep in range(task.frame_skip):
+            if self.muscles is not None:
+                self.muscles.control(self, a, substep)
             d.qvel[task.belt_dof] = self.ref.belt_speed
             mujoco.mj_step(task.model, d)
             self.mean_force += d.actuator_force / task.frame_skip
+            if self.muscles is not None:
+                self.muscles.accumulate(self)
             if self.contact_recorder is not None:
                 self.contact_recorder(self)
         if abs(d.qpos[task.belt_qpos]) > 0.2 * BELT_HALF_LENGTH:  # uniform box: no jump in contact
@@ -236,7 +256,7 @@ class TrackingEnv:
         physics = np.empty(mujoco.mj_stateSize(self.task.model, spec))
         mujoco.mj_getState(self.task.model, self.data, physics, spec)
         reference = next(i for i, r in enumerate(self.references) if r is self.ref)
-        return {
+        snapshot = {
             "physics": physics,
             "reference": reference,
             "t": self.t,
@@ -244,6 +264,9 @@ class TrackingEnv:
             "prev_torque": self.prev_torque.copy(),
             "rng": self.rng.bit_generator.state,
         }
+        if self.muscles is not None:  # the activation solve's warm start
+            snapshot["muscle"] = self.muscles.state()
+        return snapshot
 
     def restore(self, snapshot: dict) -> None:
         """Return to a :meth:`snapshot` (of a copy of the same task)."""
@@ -253,6 +276,8 @@ class TrackingEnv:
         self.prev_action[:] = snapshot["prev_action"]
         self.prev_torque[:] = snapshot["prev_torque"]
         self.rng.bit_generator.state = snapshot["rng"]
+        if self.muscles is not None and "muscle" in snapshot:
+            self.muscles.set_state(snapshot["muscle"])
 
     def _grf_term(self) -> float:
         """Measured-GRF agreement, only for a reference with force plates (else 0)."""
@@ -288,6 +313,20 @@ class TrackingEnv:
         touching = _touching(self.task.model, self.data, self.task.foot_of_geom)
         return float(np.mean(touching == stance[self.t]))
 
+    def _effort_terms(self, a: np.ndarray) -> dict[str, float]:
+        """Penalties on effort: torques, their rate and root residuals (torque drive), or
+        activations and reserves (muscle drive)."""
+        cfg, task = self.config, self.task
+        if self.muscles is not None:
+            return self.muscles.penalties(self)
+        torque = self.mean_force[: self.n_act] / task.torque_limit
+        torque_rate = torque - self.prev_torque / task.torque_limit
+        return {
+            "effort": -cfg.w_effort * float(np.mean(torque**2)),
+            "torque_rate": -cfg.w_torque_rate * float(np.mean(torque_rate**2)),
+            "residual": -cfg.w_residual * float(np.sum(a[self.n_act :] ** 2)),
+        }
+
     def _reward(self, a: np.ndarray) -> tuple[float, dict]:
         """Exp-shaped tracking terms minus smoothness, effort and residual penalties."""
         task, d, cfg, ref, t = self.task, self.data, self.config, self.ref, self.t
@@ -297,8 +336,6 @@ class TrackingEnv:
         root_pos_err = d.xpos[task.root_body] - ref.root_pos[t]
         root_sq = float(root_pos_err @ root_pos_err + np.sum(dq[self.root_rot] ** 2))
         ee = d.xpos[task.ee_bodies] - d.xpos[task.root_body] - ref.ee_rel[t]
-        torque = self.mean_force[: self.n_act] / task.torque_limit
-        torque_rate = torque - self.prev_torque / task.torque_limit
         terms = {
             "pose": cfg.w_pose * np.exp(-cfg.k_pose * np.sum(dq[act] ** 2)),
             "vel": cfg.w_vel * np.exp(-cfg.k_vel * np.sum(dv[act] ** 2)),
@@ -308,9 +345,7 @@ class TrackingEnv:
             "grf": self._grf_term(),
             "load_share": self._load_share_term(),
             "smooth": -cfg.w_smooth * float(np.mean((a - self.prev_action) ** 2)),
-            "effort": -cfg.w_effort * float(np.mean(torque**2)),
-            "torque_rate": -cfg.w_torque_rate * float(np.mean(torque_rate**2)),
-            "residual": -cfg.w_residual * float(np.sum(a[self.n_act :] ** 2)),
+            **self._effort_terms(a),
         }
         info = self._errors(dq, root_pos_err)
         info["reward_terms"] = terms  # each weighted term (MyoSuite's reward dict)

@@ -89,19 +89,21 @@ def run_imitation_id(
     progress=None,
 ) -> dict:
     """Track the trial with the policy and write ``outputs``; returns the summary."""
-    from converters.mjcf.builder import ConvertOptions
-    from converters.model_conversion import convert_osim
     from converters.model_family import model_family
     from policies.env import TrackingConfig, TrackingEnv
-    from policies.inference import actor_from_checkpoint, read_checkpoint
+    from policies.inference import actor_from_checkpoint, check_trained_for, read_checkpoint
+    from policies.muscle import convert_for_drive
     from policies.runner import run_policy, trial_span
 
     started = time.perf_counter()
     for path in outputs.all() + ([outputs.adapted_policy] if adapt_minutes else []):
         check_writable(path, force)  # before any work
-    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
+    checkpoint = read_checkpoint(policy_dir)  # its drive says how to convert the model
+    drive = checkpoint.get("tracking_config", {}).get("drive", "torque")
+    converted = convert_for_drive(model, drive)  # a muscle policy drives the model's muscles
     family = model_family(converted.osim)
-    checkpoint = read_checkpoint(policy_dir, converted.map["source_sha256"], str(model), family)
+    sha = converted.map["source_sha256"]
+    check_trained_for(checkpoint, _policy_file(policy_dir), sha, str(model), family)
     config = TrackingConfig.from_saved(checkpoint["tracking_config"])
     trajectory = _trajectory(converted, coordinates, config, time_range)
     adapted = None
@@ -199,6 +201,7 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
             "rms_N_or_Nm": residual_rms,
             "rms_percent_bw": 100.0 * residual_rms / weight,
         },
+        **_muscle_summary(env, rollout),
         "body_mass_kg": task.total_mass,
         "lowpass_hz": lowpass_hz,
         "feet": [{"name": f.name, "body": f.applied_to_body} for f in rollout.feet],
@@ -219,8 +222,39 @@ def _policy_name(policy: Path) -> str:
     return policy.parent.name if policy.is_file() and policy.suffix == ".pt" else policy.name
 
 
+def _muscle_summary(env, rollout) -> dict:
+    """Muscle drive: what drove each coordinate, and the reserves (never hidden): per reserve
+    its RMS and peak (N·m) and its RMS as a share of the coordinate's peak net moment."""
+    if rollout.reserve_torques is None:
+        return {"drive": "torque"}
+    task = env.task
+    reserves = {}
+    for k, name in enumerate(rollout.reserve_names):
+        torque = rollout.reserve_torques[:, k]
+        column = list(task.actuated).index(task.coordinates.index(name[: -len("_reserve")]))
+        peak_moment = float(np.abs(rollout.torques[:, column]).max()) if len(torque) else 0.0
+        rms = float(np.sqrt(np.mean(torque**2))) if len(torque) else 0.0
+        reserves[name] = {
+            "rms_Nm": rms,
+            "peak_Nm": float(np.abs(torque).max()) if len(torque) else 0.0,
+            "rms_percent_of_peak_moment": 100.0 * rms / peak_moment if peak_moment else 0.0,
+        }
+    drive = task.muscle
+    return {
+        "drive": "muscle",
+        "muscles": list(rollout.muscle_names),
+        "torque_driven_coordinates": [
+            task.coordinates[task.actuated[i]] for i in drive.torque_driven
+        ],
+        "reserve_limit_Nm": drive.reserve_limit,
+        "reserves": reserves,
+    }
+
+
 def _residuals(env, rollout) -> np.ndarray:
     """(T, n_root) generalized forces of the residual actuators (empty without them)."""
+    if not env.config.residual_root:
+        return np.zeros((len(rollout.time), 0))
     n_act = len(env.task.actuated)
     gear = env.task.model.actuator_gear[n_act:, 0]
     return rollout.torques[:, n_act:] * gear

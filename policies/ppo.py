@@ -52,6 +52,7 @@ class PPOConfig:
     anneal_lr: bool = True  # learning rate falls linearly to 5 % over the step or time budget
     target_kl: float | None = 0.03  # stop an update's epochs once approx_kl exceeds this
     keep_within_deg: float = 0.25  # policy.pt: latest evaluation this close to the best score
+    critic_warmup: int = 0  # first iterations that train the value function only (warm starts)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -163,9 +164,11 @@ def ppo_update(
     returns: torch.Tensor,
     cfg: PPOConfig,
     generator: torch.Generator,
+    critic_only: bool = False,
 ) -> dict:
     """Clipped-surrogate PPO epochs over minibatches (shuffled by ``generator``); returns the
-    standard log keys."""
+    standard log keys. ``critic_only`` leaves the policy as it is (a warm start's value
+    function catching up with a new reward)."""
     b_obs = exp.obs.reshape(-1, exp.obs.shape[-1])
     b_act = exp.actions.reshape(-1, exp.actions.shape[-1])
     b_logp, b_adv = exp.logprobs.reshape(-1), advantages.reshape(-1)
@@ -190,6 +193,8 @@ def ppo_update(
             pg_loss = clipped_surrogate_loss(ratio, adv, cfg.clip_coef)
             v_loss = 0.5 * ((value - b_ret[idx]) ** 2).mean()
             loss = pg_loss - cfg.ent_coef * entropy.mean() + cfg.vf_coef * v_loss
+            if critic_only:
+                loss = cfg.vf_coef * v_loss
             optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm)

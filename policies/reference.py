@@ -119,6 +119,8 @@ def calibrate_contacts(converted, trajectories: list[Trajectory], config: Tracki
     from dataclasses import replace
 
     task = build_task_model(converted, replace(config, contact_radii=None))
+    if not task.foot_geoms:  # nothing touches the floor (a fixed-base model)
+        return replace(config, contact_radii=())
     m, d = task.model, mujoco.MjData(task.model)
     spheres = np.concatenate(task.foot_geoms)
     lowest = np.full(len(spheres), np.inf)

@@ -15,7 +15,7 @@ from policies.inference import MeanActor, ObservationNorm
 if TYPE_CHECKING:
     from policies.agent import Agent, RunningNorm
 
-__all__ = ["Rollout", "run_policy", "evaluate", "trial_span"]
+__all__ = ["Rollout", "MuscleSolution", "muscle_solution", "run_policy", "evaluate", "trial_span"]
 
 
 @dataclass
@@ -30,7 +30,9 @@ class Rollout:
     qpos: np.ndarray  # (T, nq) simulated positions of the converted model (belt excluded)
     coordinates: np.ndarray  # (T, n_coord) simulated independent coordinates, rad or m
     reference: np.ndarray  # (T, n_coord) reference coordinate values, rad or m
-    torques: np.ndarray  # (T, n_act) mean actuator forces, N·m (or N)
+    # (T, n_act) mean actuator forces, N·m (or N); muscle drive: the mean generalized force
+    # of muscles, reserves and PD actuators on each actuated coordinate
+    torques: np.ndarray
     foot_force: np.ndarray  # (T, n_feet, 3) N, floor on foot
     foot_moment: np.ndarray  # (T, n_feet, 3) N·m, that force's moment about the world origin
     coordinate_names: list[str]
@@ -40,6 +42,11 @@ class Rollout:
     floor_height: float = 0.0  # m, world height of the floor surface
     control_dt: float = 0.01
     fell: bool = False
+    muscle_names: list[str] = field(default_factory=list)  # muscle drive, model order
+    activations: np.ndarray | None = None  # (T, n_muscles) mean over each control period
+    muscle_forces: np.ndarray | None = None  # (T, n_muscles) N, mean tension (fibre damping in)
+    reserve_names: list[str] = field(default_factory=list)  # "<coordinate>_reserve"
+    reserve_torques: np.ndarray | None = None  # (T, n_reserves) N·m, mean
 
     @property
     def force_time(self) -> np.ndarray:
@@ -61,14 +68,45 @@ class Rollout:
             "torques",
             "foot_force",
             "foot_moment",
+            "activations",
+            "muscle_forces",
+            "reserve_torques",
         )
-        return replace(self, **{name: getattr(self, name)[rows] for name in per_row})
+        return replace(
+            self,
+            **{n: getattr(self, n)[rows] for n in per_row if getattr(self, n) is not None},
+        )
 
     def rmse(self) -> dict[str, float]:
         """Per-coordinate tracking RMSE: degrees for rotational, centimetres for translational."""
         err = np.sqrt(np.mean((self.coordinates - self.reference) ** 2, axis=0))
         scale = np.where(self.rotational, np.degrees(1.0), 100.0)
         return dict(zip(self.coordinate_names, (err * scale).tolist(), strict=True))
+
+
+@dataclass
+class MuscleSolution:
+    """What the muscles of a muscle-driven rollout did, per control period (``time``: the
+    middle of each period, s): activations, tensions (N) in model muscle order, reserves (N·m)."""
+
+    time: np.ndarray
+    muscle_names: list[str]
+    activations: np.ndarray
+    forces: np.ndarray
+    reserve_names: list[str]
+    reserve_torques: np.ndarray
+
+
+def muscle_solution(rollout: Rollout) -> MuscleSolution:
+    """The muscles' activations and forces and the reserves of a muscle-drive rollout."""
+    from converters.errors import KintwinError
+
+    if rollout.activations is None:
+        raise KintwinError("the policy does not drive the model by its muscles (--drive muscle)")
+    return MuscleSolution(
+        rollout.force_time, list(rollout.muscle_names), rollout.activations,
+        rollout.muscle_forces, list(rollout.reserve_names), rollout.reserve_torques,
+    )  # fmt: skip
 
 
 def run_policy(
@@ -89,7 +127,8 @@ def run_policy(
     task = env.task
     recorder = FootLoadRecorder(task.foot_of_geom, len(task.foot_geoms))
     env.contact_recorder = recorder if loads else None
-    rows: dict[str, list] = {k: [] for k in ("qpos", "q", "ref", "tau", "wrench")}
+    keys = ("qpos", "q", "ref", "tau", "wrench", "act", "tension", "reserve")
+    rows: dict[str, list] = {k: [] for k in keys}
     fell = False
     try:
         while True:
@@ -100,7 +139,10 @@ def run_policy(
             rows["qpos"].append(env.data.qpos[: task.nq].copy())
             rows["q"].append(env.data.qpos[task.coord_qpos].copy())
             rows["ref"].append(env.ref.qpos[env.t][task.coord_qpos])
-            rows["tau"].append(env.mean_force.copy())
+            if env.muscles is None:
+                rows["tau"].append(env.mean_force.copy())
+            else:
+                _muscle_rows(env, rows)
             rows["wrench"].append(wrench if loads else wrench[:0])
             if terminated or truncated:
                 fell = bool(terminated)
@@ -128,7 +170,32 @@ def run_policy(
         floor_height=task.floor_height,
         control_dt=dt,
         fell=fell,
+        **_muscle_fields(env, rows),
     )
+
+
+def _muscle_rows(env: TrackingEnv, rows: dict) -> None:
+    """Append one control period of the muscle drive to ``rows``."""
+    task, drive = env.task, env.task.muscle
+    rows["tau"].append(env.muscles.coordinate_forces(env)[task.actuated])
+    rows["act"].append(env.muscles.mean_activation.copy())
+    rows["tension"].append(env.muscles.mean_tension.copy())
+    rows["reserve"].append(env.mean_force[drive.reserves] * drive.reserve_limit)
+
+
+def _muscle_fields(env: TrackingEnv, rows: dict) -> dict:
+    """The Rollout fields of the muscle drive (none for the torque drive)."""
+    drive = env.task.muscle
+    if drive is None:
+        return {}
+    n = len(rows["act"])
+    return {
+        "muscle_names": list(drive.names),
+        "activations": np.array(rows["act"]).reshape(n, len(drive.muscles)),
+        "muscle_forces": np.array(rows["tension"]).reshape(n, len(drive.muscles)),
+        "reserve_names": drive.reserve_names,
+        "reserve_torques": np.array(rows["reserve"]).reshape(n, len(drive.reserves)),
+    }
 
 
 def _mean_action(
@@ -167,18 +234,25 @@ def trial_span(env: TrackingEnv, reference: int = 0) -> tuple[float, float]:
 def evaluate(env: TrackingEnv, agent: Agent, norm: RunningNorm) -> dict:
     """Deterministic tracking metrics over every reference's trial, each tracked from the start
     of its padding (the trial's first frame when it has none)."""
-    errors, falls, covered = [], 0, []
+    errors, falls, covered, reserves = [], 0, [], []
     for i, ref in enumerate(env.references):
         roll = run_policy(env, agent, norm, reference=i, loads=False)
         roll = roll.take(roll.rows_within(trial_span(env, i)))
+        if roll.reserve_torques is not None:
+            reserves.append(roll.reserve_torques)
         rot = env.task.rotational
         err = roll.coordinates[:, rot] - roll.reference[:, rot]
         # a fall in the padding before the trial leaves no rows: count it as the worst error
         errors.append(float(np.degrees(np.sqrt(np.mean(err**2)))) if len(err) else 180.0)
         falls += int(len(roll.time) < ref.trial_steps)
         covered.append(len(roll.time) / max(1, ref.trial_steps))
-    return {
+    result = {
         "eval_tracking_error_deg": float(np.mean(errors)),
         "eval_falls": falls,
         "eval_fraction_tracked": float(np.mean(covered)),
     }
+    if env.muscles is not None:  # reserves are reported, never hidden
+        used = np.concatenate(reserves) if reserves else np.zeros((0, 1))
+        result["eval_reserve_rms_Nm"] = float(np.sqrt(np.mean(used**2))) if used.size else 0.0
+        result["eval_reserve_peak_Nm"] = float(np.abs(used).max()) if used.size else 0.0
+    return result

@@ -52,6 +52,7 @@ class TaskModel:
     foot_of_geom: np.ndarray | None = None  # per geom: its foot's index, -1 others, -2 floor
     floor_height: float = 0.0  # m, world height of the floor surface
     root_height: tuple[int, float] | None = None  # (qpos index, sign) that raises the root
+    muscle: object | None = None  # policies.muscle.MuscleDrive of the muscle drive, else None
 
 
 def _root_coordinates(converted, coordinates: list[str]) -> list[str]:
@@ -62,11 +63,27 @@ def _root_coordinates(converted, coordinates: list[str]) -> list[str]:
 
 
 def _add_actuators(
-    spec: mujoco.MjSpec, actuated: list[str], root: list[str], cfg, mass: float, weight: float
+    spec: mujoco.MjSpec,
+    actuated: list[str],
+    root: list[str],
+    cfg,
+    mass: float,
+    weight: float,
+    crossed: list[str] = (),
 ) -> None:
+    """PD actuators on ``actuated`` coordinates, except the muscle-``crossed`` ones, which get
+    a reserve motor ``<coordinate>_reserve`` instead (muscle drive); root residuals if asked."""
     kp = cfg.kp_per_kg * mass
     limit = cfg.torque_per_kg * mass
-    for name in actuated:
+    for name in crossed:
+        act = spec.add_actuator(
+            name=f"{name}_reserve", target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT
+        )
+        act.set_to_motor()
+        act.gear[0] = cfg.reserve_per_kg * mass
+        act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        act.ctrlrange = [-1.0, 1.0]
+    for name in [c for c in actuated if c not in crossed]:
         act = spec.add_actuator(name=name, target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
         act.set_to_position(kp=kp, kv=cfg.kv_ratio * kp)
         act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
@@ -121,7 +138,8 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
             if geom.type == mujoco.mjtGeom.mjGEOM_SPHERE and geom.contype:
                 geom.solref = list(config.contact_solref)
     weight = mass * float(np.linalg.norm(m0.opt.gravity))
-    _add_actuators(spec, actuated, root, config, mass, weight)
+    crossed = _muscle_setup(converted, spec, actuated, config)
+    _add_actuators(spec, actuated, root, config, mass, weight, crossed)
     _add_belt(spec, converted)
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     model = spec.compile()
@@ -174,9 +192,42 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
         **_feet(model, root_body),
         root_height=vertical[0] if vertical else root_height,
     )
+    if config.drive == "muscle":
+        from policies.muscle import build_muscle_drive
+
+        task.muscle = build_muscle_drive(
+            model, coords, actuated, crossed, config.reserve_per_kg * mass
+        )
+        if config.muscle_action == "excitation":
+            torque = [actuated[i] for i in task.muscle.torque_driven]
+            task.action_names = task.muscle.names + task.muscle.reserve_names + torque
     if config.heel_friction is not None:
         _set_heel_friction(task, config.heel_friction)
     return task
+
+
+def _muscle_setup(converted, spec: mujoco.MjSpec, actuated: list[str], config) -> list[str]:
+    """Muscle drive: check the converted model has muscle actuators, set the physics step and
+    return the actuated coordinates muscles cross; torque drive: none."""
+    from converters.errors import KintwinError
+
+    if config.drive == "torque":
+        return []
+    if config.drive != "muscle" or config.muscle_action not in ("joint", "excitation"):
+        raise KintwinError(
+            f"unknown drive '{config.drive}' / muscle_action '{config.muscle_action}'"
+        )
+    if config.residual_root:
+        raise KintwinError("--residual-root is not available with --drive muscle")
+    from policies.muscle import muscle_actuators, muscle_crossed
+
+    if not len(muscle_actuators(converted.mj_model)):
+        raise KintwinError(
+            f"{converted.osim.path}: the model has no muscles (convert with muscle actuators) "
+            "for --drive muscle"
+        )
+    spec.option.timestep = config.muscle_timestep
+    return muscle_crossed(converted, actuated)
 
 
 def _set_heel_friction(task: TaskModel, friction: float) -> None:

@@ -63,6 +63,9 @@ class TrainingRun:
     seed: int = 1
     num_envs: int = 16  # simulated copies
     workers: int = 1  # processes stepping the copies (results do not depend on it)
+    warm_start: Path | None = None  # a policy of the same model to start from (its settings too)
+    learning_rate: float | None = None  # PPO's, if not the default
+    critic_warmup: int = 0  # first iterations that train only the value function
 
 
 def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None = None) -> dict:
@@ -71,17 +74,27 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
     Refuses (before any work) a run without a budget, a non-empty output directory unless
     resuming or forced, and force plates for a motion that is not trained on.
     """
-    from converters.mjcf.builder import ConvertOptions
-    from converters.model_conversion import convert_osim
     from converters.motion import coordinate_series, make_trajectory
     from converters.opensim_io.table import read_table
+    from policies.muscle import convert_for_drive
 
     if run.max_steps is None and run.max_minutes is None:
         raise KintwinError("give a budget: --minutes N or --steps N")
     prepare_output(run.outdir, run.resume, run.force)
     loads = _training_loads(run.force_plates, list(run.motions))
-    converted = convert_osim(run.model, ConvertOptions(meshes=False, muscles=False))
-    tracking = TrackingConfig.from_dict(run.tracking)
+    converted = convert_for_drive(run.model, run.tracking.get("drive", "torque"))
+    init, base = None, {}
+    ppo = {"num_envs": run.num_envs, "seed": run.seed, "critic_warmup": run.critic_warmup}
+    if run.warm_start is not None:  # its weights, network size and tracking settings (feet)
+        init = load_checkpoint(
+            run.warm_start, converted.map["source_sha256"], converted.osim.path,
+            model_family(converted.osim),
+        )  # fmt: skip
+        base = TrackingConfig.from_saved(init["tracking_config"]).to_dict()
+        ppo["hidden"] = init["ppo_config"]["hidden"]
+    if run.learning_rate is not None:
+        ppo["learning_rate"] = run.learning_rate
+    tracking = TrackingConfig.from_dict({**base, **run.tracking})
     m = converted.mj_model
     trajectories = [
         make_trajectory(series, converted.kinematics, m.nq, m.nv, tracking.lowpass_hz)
@@ -90,8 +103,8 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
     seconds = None if run.max_minutes is None else run.max_minutes * 60.0
     return train(
         converted, trajectories, [str(p) for p in run.motions], run.outdir, tracking,
-        PPOConfig(num_envs=run.num_envs, seed=run.seed), run.max_steps, seconds, run.resume,
-        on_iteration, workers=run.workers, loads=loads, force=run.force,
+        PPOConfig(**ppo), run.max_steps, seconds, run.resume, on_iteration, init=init,
+        workers=run.workers, loads=loads, force=run.force,
     )  # fmt: skip
 
 
@@ -210,7 +223,7 @@ class _Session:
             "coordinates": self.envs.task.coordinates,
             "tracking_config": self.tracking.to_dict(),
             "ppo_config": self.cfg.to_dict(),
-            "drive": "torque",
+            "drive": self.tracking.drive,
             **self.state,
         }
 
@@ -283,7 +296,12 @@ def _open_session(
     if resume:
         sha, name = converted.map["source_sha256"], converted.osim.path
         old = load_checkpoint(outdir / LAST_FILE, sha, name, model_family(converted.osim))
+        drive = (tracking or TrackingConfig()).drive
         tracking = TrackingConfig.from_saved(old["tracking_config"])
+        if tracking.drive != drive:
+            raise KintwinError(
+                f"{outdir / LAST_FILE}: the run drives the model by {tracking.drive}, not {drive}"
+            )
         cfg = PPOConfig(**old["ppo_config"])
     tracking, cfg = tracking or TrackingConfig(), cfg or PPOConfig()
     if tracking.calibrate_contacts and tracking.contact_radii is None:
@@ -313,6 +331,11 @@ def _open_session(
     if resume:
         session.resume()
     elif init is not None:  # fine-tuning: start from another run's weights and normaliser
+        names = (init.get("obs_names"), init.get("action_names"))
+        if None not in names and names != (envs.obs_names, envs.action_names):
+            from policies.muscle import warm_start  # e.g. a torque policy starting a muscle one
+
+            init = warm_start(init, envs.obs_names, envs.action_names)
         agent.load_state_dict(init["agent"])
         session.norm.load_state_dict(init["obs_norm"])
     return session
@@ -357,7 +380,8 @@ def _iterate(s: _Session, clock: Callable[[], float]) -> dict:
         exp.rewards, exp.values, exp.dones, next_value, exp.next_done,
         s.cfg.gamma, s.cfg.gae_lambda,
     )  # fmt: skip
-    losses = ppo_update(s.agent, s.optimizer, exp, advantages, returns, s.cfg, s.generator)
+    warmup = s.state["iteration"] < s.cfg.critic_warmup
+    losses = ppo_update(s.agent, s.optimizer, exp, advantages, returns, s.cfg, s.generator, warmup)
     n = s.cfg.num_envs * s.cfg.num_steps
     s.state["global_step"] += n
     s.state["iteration"] += 1
@@ -406,7 +430,8 @@ _POLICY_KEYS = ("iteration", "global_step", "wall_time", "cpu_time", "eval_score
 
 
 def _eval_part(row: dict) -> dict:
-    return {k: row[k] for k in _NO_EVAL}
+    """The evaluation's columns of a log row (the drive may add some to ``_NO_EVAL``'s)."""
+    return {k: row[k] for k in row if k.startswith("eval_")}
 
 
 def _budget_used(
@@ -430,8 +455,12 @@ def _log(outdir: Path, row: dict) -> None:
         f.write(json.dumps(row) + "\n")
     path = outdir / "log.csv"
     new = not path.exists()
+    fields = list(row)
+    if not new:  # the columns the file has (a resumed run may have fewer or more keys)
+        with open(path, newline="") as f:
+            fields = next(csv.reader(f), fields)
     with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
+        writer = csv.DictWriter(f, fieldnames=fields, restval="nan", extrasaction="ignore")
         if new:
             writer.writeheader()
         writer.writerow(row)
@@ -457,6 +486,21 @@ def _truncate_log(outdir: Path, iterations: int) -> None:
         os.replace(tmp, path)
 
 
+def _drive_card(task) -> dict:
+    """What drives the model, for the card: muscles, reserves and their limit, and the
+    coordinates no muscle crosses (muscle drive); nothing more for the torque drive."""
+    if task.muscle is None:
+        return {}
+    drive = task.muscle
+    torque = [task.coordinates[task.actuated[i]] for i in drive.torque_driven]
+    return {
+        "muscles": drive.names,
+        "reserves": drive.reserve_names,
+        "reserve_limit_Nm": drive.reserve_limit,
+        "torque_driven_coordinates": torque,
+    }
+
+
 def _write_card(s: _Session, row: dict) -> dict:
     """``card.json`` of the run so far; files are named (with their SHA-256), not located."""
     meta = s.meta()
@@ -465,7 +509,8 @@ def _write_card(s: _Session, row: dict) -> dict:
         "model_sha256": meta["model_sha256"],
         "coordinates": meta["coordinates"],
         "actuated": meta["action_names"],
-        "drive": "torque",
+        "drive": meta["drive"],
+        **_drive_card(s.envs.task),
         "training_motions": [m["file"] for m in s.motions],
         "training_motions_sha256": [m["sha256"] for m in s.motions],
         "belt_speeds_m_per_s": [ref.belt_speed for ref in s.envs.references],
@@ -478,6 +523,7 @@ def _write_card(s: _Session, row: dict) -> dict:
             "best_eval_score_deg": meta["best_error"],
             "policy_checkpoint": meta["policy_eval"],
             **{k: row.get(k) for k in ("tracking_error_deg", "reward", *_NO_EVAL)},
+            **{k: v for k, v in row.items() if k.startswith("eval_")},
         },
         "tracking_config": meta["tracking_config"],
         "ppo_config": meta["ppo_config"],

@@ -44,7 +44,29 @@ def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -
     help="Force plates of a training motion (OpenSim ExternalLoads): adds a reward for "
     "simulated GRF near the measured, per foot. Repeatable.",
 )
-@click.option("--drive", type=click.Choice(["torque"]), default="torque", show_default=True)
+@click.option(
+    "--drive",
+    type=click.Choice(["torque", "muscle"]),
+    default="torque",
+    show_default=True,
+    help="torque: PD actuators; muscle: the model's muscles (activation dynamics) with small "
+    "penalised reserve motors, reported in the card and log.",
+)
+@click.option(
+    "--warm-start",
+    "warm_start",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Start from this policy of the same model (e.g. a torque policy for --drive muscle): "
+    "its weights and tracking settings.",
+)
+@click.option("--learning-rate", type=POSITIVE, help="PPO learning rate [default: 3e-4].")
+@click.option(
+    "--critic-warmup",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="First iterations that train only the value function (useful with --warm-start).",
+)
 @output_option("The policy directory (new or empty, unless --resume or --force).", "dir")
 @click.option("--minutes", type=POSITIVE, help="Wall-time budget of this run, minutes.")
 @click.option(
@@ -79,6 +101,9 @@ def train(
     more_motions: tuple[Path, ...],
     grf_for: tuple[tuple[Path, Path], ...],
     drive: str,
+    warm_start: Path | None,
+    learning_rate: float | None,
+    critic_warmup: int,
     output: Path,
     minutes: float | None,
     steps: int | None,
@@ -92,12 +117,14 @@ def train(
     residual_root: bool,
     settings: tuple[str, ...],
 ) -> None:
-    """Train a torque-driven tracking policy (PPO) on the kinematics of MOTIONS.
+    """Train a tracking policy (PPO) on the kinematics of MOTIONS.
 
     \b
     Examples:
       kintwin train --model subject01.osim --motions subject01_walk_IK.mot \\
           --drive torque -o walk_policy --minutes 30
+      kintwin train --model subject01.osim --motions subject01_walk_IK.mot --drive muscle \\
+          --warm-start walk_policy --critic-warmup 3 -o walk_muscle --minutes 60
       kintwin train --model subject01.osim --motions walk_IK.mot -o walk_policy --resume --minutes 10
       kintwin train --model M.osim --motions A.mot B.mot -o P --steps 2000000 --treadmill -1.04
     """
@@ -109,11 +136,13 @@ def train(
     tracking = {
         "belt_speed": 0.0 if overground else treadmill,
         "residual_root": residual_root,
+        "drive": drive,
         **parse_settings(settings),
     }
     run = TrainingRun(
         model_path, (*motions, *more_motions), output, steps, minutes, resume, force, grf_for,
-        tracking, seed, num_envs, workers or os.cpu_count() or 1,
+        tracking, seed, num_envs, workers or os.cpu_count() or 1, warm_start, learning_rate,
+        critic_warmup,
     )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
 

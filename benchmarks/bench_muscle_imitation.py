@@ -1,0 +1,200 @@
+"""The muscle-driven walk policy (issue 12, acceptance 3) against the answer key.
+
+The policy was trained on the Gait10dof18musc walk's kinematics only, its muscles driving the
+body (reserves limited and reported). `kintwin id --policy` writes the net joint moments its
+muscles and reserves produced; they are compared with OpenSim's ID (force plates). The same
+deterministic rollout gives the activations, compared with OpenSim's SO with the force plates and
+the pipeline's reserve actuators, and the reserves, compared with 5 % of each joint's peak ID
+moment. The training curve comes from the policy's ``log.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from converters.compare import CompareConfig, compare_tables
+from converters.opensim_io.table import read_table
+from converters.validate import opensim_static_optimization
+
+GAIT10 = "opensim-models/Pipelines/Gait10dof18musc/OutputReference"
+POLICY = Path(
+    os.environ.get(
+        "KINTWIN_BENCH_MUSCLE_POLICY",
+        Path(__file__).resolve().parents[1] / "policies/pretrained/gait10dof18musc_walk_muscle",
+    )
+).resolve()
+JOINTS = ["hip_flexion_r", "knee_angle_r", "ankle_angle_r", "hip_flexion_l", "knee_angle_l"]
+JOINTS += ["ankle_angle_l"]
+BARS = {  # issue 12, acceptance 3
+    "tracking_deg": 2.0,
+    "moment_r": 0.8,
+    "activation_median_r": 0.6,
+    "reserve_rms_pct_of_peak_id": 5.0,
+    "training_cpu_hours": 4.0,
+}
+
+
+def _imitation_id(p: Path, out: Path) -> tuple[dict, float]:
+    from policies.imitation_id import output_paths, run_imitation_id
+
+    start = time.perf_counter()
+    summary = run_imitation_id(
+        p / "subject01.osim", p / "IK/subject01_walk_IK.mot", POLICY,
+        output_paths(out, "subject01_walk"), force=True,
+    )  # fmt: skip
+    return summary, time.perf_counter() - start
+
+
+def _moments(out: Path, p: Path, mass: float) -> dict:
+    comparison = compare_tables(
+        read_table(out / "subject01_walk_id.sto"),
+        read_table(p / "ID/Results/subject01_walk_ID.sto"),
+        CompareConfig(mass_kg=mass),
+    )
+    by_name = {c.name: c for c in comparison.columns}
+    return {
+        j: {
+            "r": by_name[f"{j}_moment"].r,
+            "rmse_nm_per_kg": by_name[f"{j}_moment"].rmse_per_kg,
+            "peak_error_nm": by_name[f"{j}_moment"].peak_error,
+        }
+        for j in [*JOINTS, "lumbar_extension"]
+    }
+
+
+def _muscle_rollout(p: Path):
+    """The policy's deterministic rollout of the walk, trial rows only (as `kintwin id`)."""
+    from converters.motion import coordinate_series, make_trajectory
+    from policies.checkpoint import agent_from_checkpoint, load_checkpoint
+    from policies.env import TrackingConfig, TrackingEnv
+    from policies.muscle import convert_for_drive
+    from policies.runner import muscle_solution, run_policy, trial_span
+
+    converted = convert_for_drive(p / "subject01.osim", "muscle")
+    checkpoint = load_checkpoint(POLICY, converted.map["source_sha256"])
+    config = TrackingConfig.from_saved(checkpoint["tracking_config"])
+    m, ik = converted.mj_model, p / "IK/subject01_walk_IK.mot"
+    series = coordinate_series(read_table(ik), converted.osim, ik)
+    trajectory = make_trajectory(series, converted.kinematics, m.nq, m.nv, config.lowpass_hz)
+    env = TrackingEnv(converted, trajectory, config)
+    agent, norm = agent_from_checkpoint(checkpoint)
+    rollout = run_policy(env, agent, norm, loads=False)
+    return muscle_solution(rollout.take(rollout.rows_within(trial_span(env))))
+
+
+def _activations(solution, p: Path, work: Path) -> dict:
+    """Per muscle r and mean |Δa| against OpenSim's SO (force plates, reserve actuators), of
+    the activations as simulated and low-pass filtered at 6 Hz as `kintwin id` filters its
+    moments (OpenSim's SO works on 6 Hz filtered coordinates)."""
+    from policies.imitation_id import lowpass
+
+    start = time.perf_counter()
+    so_file = opensim_static_optimization(
+        p / "subject01.osim", p / "IK/subject01_walk_IK.mot",
+        p / "ExperimentalData/subject01_walk_grf.xml", 6.0, (0.0, 2.5), work / "os_so",
+        p.parent / "gait10dof_Reserve_Actuators.xml",
+    )  # fmt: skip
+    so_s = time.perf_counter() - start
+    reference = read_table(so_file)
+    rows = {}
+    for k, name in enumerate(solution.muscle_names):
+        theirs = np.interp(solution.time, reference.time, reference.column(name))
+        ours = solution.activations[:, k]
+        filtered = lowpass(ours, 6.0, float(np.median(np.diff(solution.time))))
+        rows[name] = {
+            "opensim_peak": float(theirs.max()),
+            "r": float(np.corrcoef(ours, theirs)[0, 1]),
+            "r_filtered_6hz": float(np.corrcoef(filtered, theirs)[0, 1]),
+            "mean_abs_diff": float(np.mean(np.abs(ours - theirs))),
+            "our_peak": float(ours.max()),
+        }
+    judged = [v["r"] for v in rows.values() if v["opensim_peak"] >= 0.1]
+    filtered = [v["r_filtered_6hz"] for v in rows.values() if v["opensim_peak"] >= 0.1]
+    return {
+        "muscles": rows,
+        "median_r_peak_ge_0.1": float(np.median(judged)) if judged else None,
+        "median_r_filtered_6hz_peak_ge_0.1": float(np.median(filtered)) if filtered else None,
+        "muscles_judged": len(judged),
+        "opensim_so_in_process_s": so_s,
+    }
+
+
+def _reserves(summary: dict, p: Path) -> dict:
+    """Each reserve's RMS against the peak of its joint's OpenSim ID moment."""
+    reference = read_table(p / "ID/Results/subject01_walk_ID.sto")
+    rows = {}
+    for name, values in summary["reserves"].items():
+        joint = name[: -len("_reserve")]
+        peak = float(np.abs(reference.column(f"{joint}_moment")).max())
+        rows[joint] = {
+            **values,
+            "peak_id_moment_Nm": peak,
+            "pct_of_peak_id": 100 * values["rms_Nm"] / peak,
+        }
+    return rows
+
+
+def _training(policy: Path) -> dict:
+    card = json.loads((policy / "card.json").read_text())
+    with open(policy / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    step = max(1, len(rows) // 40)
+    curve = [
+        {
+            "cpu_minutes": round(float(r["cpu_time"]) / 60.0, 2),
+            "steps": int(r["global_step"]),
+            "eval_score_deg": round(float(r["eval_score"]), 3),
+            "eval_reserve_rms_Nm": round(float(r.get("eval_reserve_rms_Nm") or "nan"), 3),
+        }
+        for r in rows[::step] + rows[-1:]
+    ]
+    return {
+        "cpu_hours": card["cpu_time_s"] / 3600.0,
+        "steps": card["steps"],
+        "warm_start": card.get("warm_start"),
+        "policy_checkpoint": card["metrics"].get("policy_checkpoint"),
+        "curve": curve,
+    }
+
+
+def run(data: Path) -> dict:
+    p = data / GAIT10
+    work = Path(tempfile.mkdtemp(prefix="kintwin_bench_muscle_"))
+    summary, id_s = _imitation_id(p, work / "out")
+    moments = _moments(work / "out", p, summary["body_mass_kg"])
+    activations = _activations(_muscle_rollout(p), p, work)
+    reserves = _reserves(summary, p)
+    training = _training(POLICY)
+    tracking = summary["tracking_rmse"]
+    joints = [c for c in tracking if summary["tracking_units"][c] == "deg" and c != "pelvis_tilt"]
+    measured = {
+        "tracking_deg": max(tracking[c] for c in joints),
+        "moment_r": min(moments[j]["r"] for j in JOINTS),
+        "activation_median_r": activations["median_r_peak_ge_0.1"],
+        "reserve_rms_pct_of_peak_id": max(r["pct_of_peak_id"] for r in reserves.values()),
+        "training_cpu_hours": training["cpu_hours"],
+    }
+    met = {
+        k: (v is not None and (v >= BARS[k] if k.endswith("_r") else v <= BARS[k]))
+        for k, v in measured.items()
+    }
+    met["no_fall"] = not summary["fell"]
+    return {
+        "policy": str(POLICY),
+        "tracking": {"rmse": tracking, "units": summary["tracking_units"], "fell": summary["fell"]},
+        "moments_vs_opensim_id": moments,
+        "activations_vs_opensim_so": activations,
+        "reserves": reserves,
+        "torque_driven_coordinates": summary["torque_driven_coordinates"],
+        "timings": {"kintwin_id_in_process_s": id_s},
+        "training": training,
+        "bars": {"measured": measured, "bars": BARS, "met": met},
+        "summary": {"all_met": all(met.values()), **measured},
+    }

@@ -158,7 +158,6 @@ def _training(policy: Path) -> dict:
     return {
         "cpu_hours": card["cpu_time_s"] / 3600.0,
         "steps": card["steps"],
-        "warm_start": card.get("warm_start"),
         "policy_checkpoint": card["metrics"].get("policy_checkpoint"),
         "curve": curve,
     }

@@ -87,8 +87,11 @@ def run_imitation_id(
     time_range: tuple[float, float] | None = None,
     force: bool = False,
     progress=None,
+    on_rollout=None,
 ) -> dict:
-    """Track the trial with the policy and write ``outputs``; returns the summary."""
+    """Track the trial with the policy and write ``outputs``; returns the summary.
+    ``on_rollout(env, rollout, rows)`` gets the whole run and its trial rows (e.g. for the
+    muscles' activations)."""
     from converters.model_family import model_family
     from policies.env import TrackingConfig, TrackingEnv
     from policies.inference import actor_from_checkpoint, check_trained_for, read_checkpoint
@@ -122,6 +125,8 @@ def run_imitation_id(
     # beside the summary: named relative to it, as the other outputs are
     summary["adapted_policy"] = None if adapted is None else adapted.name
     _write_outputs(converted, env, rollout, rows, outputs, lowpass_hz, force)
+    if on_rollout is not None:
+        on_rollout(env, rollout, rows)
     summary["wall_time_s"] = time.perf_counter() - started
     with atomic_output(outputs.summary_json, force) as tmp:
         tmp.write_text(json.dumps(summary, indent=1) + "\n")

@@ -7,8 +7,8 @@ force-length-velocity, sum of squared activations) along the simulated motion. T
 carried the body, so the root needs no residual: only the non-root coordinates are matched. No
 force plate is used anywhere.
 
-A muscle-driven policy drives the muscles itself; its activations are the answer and are written
-instead (:func:`_muscle_policy_activations`, the hook the muscle-driven rollout fills in).
+A muscle-driven policy drives the muscles itself; its simulated activations and muscle forces
+(and its reserves, by name) are the answer and are written instead (:func:`muscle_policy_tables`).
 """
 
 from __future__ import annotations
@@ -80,12 +80,68 @@ def static_optimization_of_simulation(
     )  # fmt: skip
 
 
-def _muscle_policy_activations(*_args) -> SOResult:
-    """Hook: a muscle-driven policy's rollout gives its own activations and muscle forces."""
-    raise KintwinError(
-        "this policy drives muscles; its activations come from its own rollout, which "
-        "kintwin so does not run yet (use a torque-driven policy)"
+def muscle_policy_tables(env, rollout, rows, lowpass_hz: float | None):
+    """The SO activation and force tables of a muscle-driven rollout's ``rows``: the muscles'
+    simulated activations and tensions (N), then each reserve (control: its fraction of the
+    limit; force N·m) and each coordinate no muscle crosses (``<coordinate>_torque``: fraction
+    of the PD limit; N·m). Filtered at ``lowpass_hz`` over the whole run, as the ID file is."""
+    from converters.static_optimization import so_tables
+    from policies.imitation_id import lowpass
+    from policies.runner import muscle_solution
+
+    solution = muscle_solution(rollout)
+    task, dt = env.task, rollout.control_dt
+    drive = task.muscle
+    torque_coords = [task.coordinates[task.actuated[i]] for i in drive.torque_driven]
+    torque = rollout.torques[:, drive.torque_driven]
+    forces = np.hstack([solution.forces, solution.reserve_torques, torque])
+    controls = np.hstack(
+        [
+            solution.activations,
+            solution.reserve_torques / drive.reserve_limit,
+            torque / task.torque_limit,
+        ]
     )
+    forces = lowpass(forces, lowpass_hz, dt)[rows]
+    controls = lowpass(controls, lowpass_hz, dt)[rows]
+    n = len(solution.muscle_names)
+    controls[:, :n] = np.clip(controls[:, :n], 0.0, 1.0)
+    labels = [*solution.muscle_names, *solution.reserve_names]
+    labels += [f"{c}_torque" for c in torque_coords]
+    return so_tables(solution.time[rows], labels, controls, forces)
+
+
+def _muscle_policy_activations(
+    model, coordinates, policy_dir, outputs, so_outputs, lowpass_hz, time_range, force
+) -> dict:
+    """A muscle-driven policy's own activations and muscle forces (and its reserves), from
+    the rollout that also writes the imitation ID files."""
+    from policies.imitation_id import run_imitation_id
+
+    tables = {}
+
+    def keep(env, rollout, rows) -> None:
+        tables["so"] = muscle_policy_tables(env, rollout, rows, lowpass_hz)
+
+    summary = run_imitation_id(
+        model, coordinates, policy_dir, outputs, lowpass_hz, None, time_range, force,
+        on_rollout=keep,
+    )  # fmt: skip
+    from converters.opensim_io.table import write_table
+
+    try:
+        activation, forces = tables["so"]
+        write_table(activation, so_outputs.activation, force=force)
+        write_table(forces, so_outputs.force, force=force)
+    except BaseException:
+        for path in [*outputs.all(), so_outputs.activation]:  # nothing partial
+            path.unlink(missing_ok=True)
+        raise
+    summary["static_optimization"] = {
+        "source": "the muscle-driven simulation's own activations (no optimisation)",
+        "frames": int(activation.data.shape[0]),
+    }
+    return summary
 
 
 def run_imitation_so(
@@ -107,7 +163,9 @@ def run_imitation_so(
     if not load_osim(model).muscles:
         raise KintwinError(f"{model}: the model has no muscles; static optimization needs them")
     if policy_drive(policy_dir) == "muscle":
-        return _muscle_policy_activations(model, coordinates, policy_dir, outputs, so_outputs)
+        return _muscle_policy_activations(
+            model, coordinates, policy_dir, outputs, so_outputs, lowpass_hz, time_range, force
+        )
     summary = run_imitation_id(
         model, coordinates, policy_dir, outputs, lowpass_hz, None, time_range, force
     )

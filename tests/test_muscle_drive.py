@@ -202,6 +202,23 @@ def test_cli_trains_a_few_iterations_and_resumes(elbow, tmp_path: Path):
     assert json.loads((out / "card.json").read_text())["steps"] == 384
     torque = CliRunner().invoke(cli, [*args[:5], "-o", str(out), "--steps", "512", "--resume"])
     assert torque.exit_code == 2 and "drives the model by muscle" in torque.output
+    # kintwin so with the muscle policy: its own activations and forces, in OpenSim's layout
+    import opensim
+
+    so_dir = tmp_path / "so"
+    so = CliRunner().invoke(
+        cli,
+        ["so", "--model", str(model), "--coordinates", str(motion), "--policy", str(out),
+         "-o", str(so_dir)],
+    )  # fmt: skip
+    assert so.exit_code == 0, so.output
+    [activation] = so_dir.glob("*_StaticOptimization_activation.sto")
+    storage = opensim.Storage(str(activation))
+    labels = list(storage.getColumnLabels())
+    assert labels == ["time", "flexor", "extensor", "elbow_flex_reserve"]
+    table = opensim.TimeSeriesTable(str(activation))
+    flexor = table.getDependentColumn("flexor").to_numpy()
+    assert np.all((flexor >= 0.0) & (flexor <= 1.0)) and flexor.max() > 0.0
 
 
 def test_muscle_less_model_is_refused(tmp_path: Path):

@@ -24,6 +24,10 @@ BENCHMARKS = [
     "benchmarks.bench_classic_id",
     "benchmarks.bench_muscles",
     "benchmarks.bench_imitation_id",
+    "benchmarks.bench_id_speed",
+    "benchmarks.bench_static_optimization",
+    "benchmarks.bench_batch",
+    "benchmarks.bench_opencap",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = "benchmarks/results"  # changes here do not make a run dirty: the run writes them

@@ -214,7 +214,8 @@ def test_cli_trains_a_few_iterations_and_resumes(elbow, tmp_path: Path):
     assert so.exit_code == 0, so.output
     [activation] = so_dir.glob("*_StaticOptimization_activation.sto")
     storage = opensim.Storage(str(activation))
-    labels = list(storage.getColumnLabels())
+    column_labels = storage.getColumnLabels()
+    labels = [column_labels.get(i) for i in range(column_labels.getSize())]
     assert labels == ["time", "flexor", "extensor", "elbow_flex_reserve"]
     table = opensim.TimeSeriesTable(str(activation))
     flexor = table.getDependentColumn("flexor").to_numpy()

@@ -154,9 +154,11 @@ def build_report(folder: str | Path, config: ReportConfig = ReportConfig()) -> R
     )
     _trust_section(page, files, inputs, converted, tables, config, metrics)
     _moments_section(page, tables, references, config, summary, metrics)
-    prefixes = _grf_section(page, tables, references, config, summary, metrics)
+    prefixes, plates, grf_comparison = _grf_section(
+        page, tables, references, config, summary, metrics
+    )
     _activation_section(page, tables, references, config, summary, metrics, files.activation_sto)
-    _events_section(page, tables, references, prefixes, bars, metrics)
+    _events_section(page, tables, prefixes, plates, grf_comparison, bars)
     renderer = _frames_section(page, files, inputs, converted, tables, config)
     metrics["renderer"] = renderer
     body = "\n".join(page.parts)
@@ -314,13 +316,14 @@ def _moments_section(page, tables, references, config, summary, metrics) -> None
         page.text("No reference ID given (--reference-id): the moments are shown alone.", "note")
 
 
-def _grf_section(page, tables, references, config, summary, metrics) -> list[str]:
+def _grf_section(page, tables, references, config, summary, metrics):
+    """GRF per foot; returns (our foot prefixes, the renamed plates, their comparison)."""
     from policies.report.references import compare, grf_groups, match_plates
 
     page.heading("Ground reaction forces per foot")
     if "grf" not in tables:
         page.text("The folder has no _grf.mot.", "note")
-        return []
+        return [], None, None
     ours = tables["grf"]
     prefixes = grf_groups(ours)
     reference, comparison = None, None
@@ -335,7 +338,6 @@ def _grf_section(page, tables, references, config, summary, metrics) -> list[str
             metrics["grf_vertical_rmse_max_pct_bw"] = max(c.rmse_pct_bw or 0.0 for c in vertical)
         if comparison.max_event_error_ms is not None:
             metrics["event_error_max_ms"] = comparison.max_event_error_ms
-        metrics["_grf_comparison"] = comparison
         paired = ", ".join(
             f"our {m.rstrip('_')} foot ↔ plate '{t}' (vertical r {pairing.correlation[m]:.2f})"
             for m, t in pairing.pairs.items()
@@ -348,7 +350,7 @@ def _grf_section(page, tables, references, config, summary, metrics) -> list[str
     else:
         page.text("No force plates given (--reference-grf): the simulated forces are shown alone.",
                   "note")  # fmt: skip
-    return prefixes
+    return prefixes, reference, comparison
 
 
 def _activation_section(
@@ -380,17 +382,12 @@ def _activation_section(
                    _column_rows(comparison, "rmse_per_kg", ""))  # fmt: skip
 
 
-def _events_section(page, tables, references, prefixes, bars, metrics) -> None:
+def _events_section(page, tables, prefixes, reference, comparison, bars) -> None:
+    """Stance bars per foot (and the plates paired with them); event timing errors."""
     page.heading("Gait events")
     if "grf" not in tables:
         page.text("The folder has no _grf.mot.", "note")
         return
-    comparison = metrics.pop("_grf_comparison", None)
-    reference = None
-    if comparison is not None:
-        from policies.report.references import match_plates
-
-        reference = match_plates(tables["grf"], references["grf"]).renamed
     page.image(figures.events_figure(tables["grf"], prefixes, bars.contact_n, reference),
                "gait events")  # fmt: skip
     if comparison is not None and comparison.events:

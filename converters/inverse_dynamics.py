@@ -15,6 +15,7 @@ import numpy as np
 from converters.errors import KintwinError
 from converters.model_conversion import ConvertedModel
 from converters.motion import CoordinateSeries, Trajectory, make_trajectory
+from converters.natural_spline import NaturalSpline
 from converters.opensim_io.external_loads import ExternalLoads
 from converters.opensim_io.table import Table
 from converters.osim.functions import GCVSpline
@@ -35,21 +36,22 @@ def id_labels(converted: ConvertedModel) -> list[str]:
     ]
 
 
-def _load_splines(loads: ExternalLoads) -> list[tuple[str, list[GCVSpline]]]:
-    """Per applied force: body name and 9 cubic splines (force, point, torque x/y/z)."""
-    splines = []
+def _load_values(loads: ExternalLoads, time: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Per applied force: body name and its (n, 9) force, point and torque at ``time``, from
+    cubic GCV splines through the loads (numpy's natural spline, the same numbers, when ``time``
+    lies inside the data; OpenSim's end extrapolation otherwise)."""
+    inside = time[0] >= loads.time[0] and time[-1] <= loads.time[-1] and len(loads.time) >= 4
+    out = []
     for force in loads.forces:
         series = np.column_stack([force.force, force.point, force.torque])
-        splines.append((force.body, [GCVSpline(2, loads.time, series[:, k]) for k in range(9)]))
-    return splines
-
-
-def _load_values(splines, time: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """Per applied force: body name and its (n, 9) force, point and torque at ``time``."""
-    return [
-        (body, np.column_stack([np.asarray(f.value(time), dtype=float) for f in functions]))
-        for body, functions in splines
-    ]
+        if inside:
+            values = NaturalSpline(loads.time, series, half_order=2)(time, 0)
+        else:
+            values = np.column_stack(
+                [GCVSpline(2, loads.time, series[:, k]).value(time) for k in range(9)]
+            )
+        out.append((force.body, np.asarray(values, dtype=float)))
+    return out
 
 
 def _external_generalized_forces(
@@ -99,7 +101,7 @@ def classic_inverse_dynamics(
         raise KintwinError(
             f"external loads applied to bodies not in the model: {', '.join(unknown)}"
         )
-    splines = [] if loads is None else _load_splines(loads)
+    values = [] if loads is None else _load_values(loads, trajectory.time)
     saved = model.opt.disableflags
     # Generalized forces are what the joints must supply: no constraint, spring or damper forces
     # (OpenSim's ID excludes muscles; a model converted with muscles keeps tendon springs).
@@ -110,7 +112,6 @@ def classic_inverse_dynamics(
     )
     data = mujoco.MjData(model)
     rows = []
-    values = _load_values(splines, trajectory.time)
     try:
         for k in np.flatnonzero(keep):
             data.qpos[:], data.qvel[:], data.qacc[:] = (
@@ -120,7 +121,7 @@ def classic_inverse_dynamics(
             )
             mujoco.mj_inverse(model, data)
             tau = data.qfrc_inverse.copy()
-            if splines:
+            if values:
                 now = [(body, v[k]) for body, v in values]
                 tau -= _external_generalized_forces(model, data, now)
             pose = {c: float(v[k]) for c, v in trajectory.coordinates.items()}

@@ -38,20 +38,32 @@ def id_labels(converted: ConvertedModel) -> list[str]:
 
 def _load_values(loads: ExternalLoads, time: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """Per applied force: body name and its (n, 9) force, point and torque at ``time``, from
-    cubic GCV splines through the loads (numpy's natural spline, the same numbers, when ``time``
-    lies inside the data; OpenSim's end extrapolation otherwise)."""
-    inside = time[0] >= loads.time[0] and time[-1] <= loads.time[-1] and len(loads.time) >= 4
+    OpenSim's cubic GCV splines through the loads: the natural cubic spline inside the data,
+    its tangent line beyond either end (``GCVSpline``'s degree m - 1 Taylor extrapolation)."""
+    if len(loads.time) < 4:  # too short for a cubic: the general function says why
+        return [
+            (
+                f.body,
+                np.column_stack([GCVSpline(2, loads.time, c).value(time) for c in _columns(f)]),
+            )
+            for f in loads.forces
+        ]
+    t0, t1 = float(loads.time[0]), float(loads.time[-1])
+    clipped = np.clip(time, t0, t1)
+    before, after = (time < t0)[:, None], (time >= t1)[:, None]
     out = []
     for force in loads.forces:
-        series = np.column_stack([force.force, force.point, force.torque])
-        if inside:
-            values = NaturalSpline(loads.time, series, half_order=2)(time, 0)
-        else:
-            values = np.column_stack(
-                [GCVSpline(2, loads.time, series[:, k]).value(time) for k in range(9)]
-            )
-        out.append((force.body, np.asarray(values, dtype=float)))
+        spline = NaturalSpline(loads.time, np.column_stack(_columns(force)), half_order=2)
+        values = spline(clipped, 0)
+        ends = spline(np.array([t0, t1]), 0), spline(np.array([t0, t1]), 1)
+        values = np.where(before, ends[0][0] + ends[1][0] * (time - t0)[:, None], values)
+        values = np.where(after, ends[0][1] + ends[1][1] * (time - t1)[:, None], values)
+        out.append((force.body, values))
     return out
+
+
+def _columns(force) -> list[np.ndarray]:
+    return [*force.force.T, *force.point.T, *force.torque.T]
 
 
 def _external_generalized_forces(

@@ -358,3 +358,11 @@ def test_so_of_given_dynamics_matches_classic_so(tmp_path: Path, shared_data: Pa
         mine = np.interp(classic.time, ours.activation.time, ours.activation.column(label))
         diff = np.abs(mine - classic.column(label))[inside]
         assert diff.max() < 0.005, (label, diff.max())
+
+
+def test_time_range_outside_the_trial_is_refused(tmp_path: Path) -> None:
+    model = _joint_model(tmp_path / "one.osim", [("m1", 0.05, 400.0)])
+    result = _so("--model", model, "--coordinates", _still_motion(tmp_path / "q.mot"),
+                 "--time-range", 5, 6, "-o", tmp_path / "out")  # fmt: skip
+    assert result.exit_code == 2 and "lies outside the coordinates (0-1 s)" in result.output
+    assert not (tmp_path / "out").exists()

@@ -15,6 +15,7 @@ import numpy as np
 from converters.errors import KintwinError
 from converters.model_conversion import ConvertedModel
 from converters.motion import CoordinateSeries, Trajectory, make_trajectory
+from converters.natural_spline import NaturalSpline
 from converters.opensim_io.external_loads import ExternalLoads
 from converters.opensim_io.table import Table
 from converters.osim.functions import GCVSpline
@@ -35,21 +36,34 @@ def id_labels(converted: ConvertedModel) -> list[str]:
     ]
 
 
-def _load_splines(loads: ExternalLoads) -> list[tuple[str, list[GCVSpline]]]:
-    """Per applied force: body name and 9 cubic splines (force, point, torque x/y/z)."""
-    splines = []
+def _load_values(loads: ExternalLoads, time: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Per applied force: body name and its (n, 9) force, point and torque at ``time``, from
+    OpenSim's cubic GCV splines through the loads: the natural cubic spline inside the data,
+    its tangent line beyond either end (``GCVSpline``'s degree m - 1 Taylor extrapolation)."""
+    if len(loads.time) < 4:  # too short for a cubic: the general function says why
+        return [
+            (
+                f.body,
+                np.column_stack([GCVSpline(2, loads.time, c).value(time) for c in _columns(f)]),
+            )
+            for f in loads.forces
+        ]
+    t0, t1 = float(loads.time[0]), float(loads.time[-1])
+    clipped = np.clip(time, t0, t1)
+    before, after = (time < t0)[:, None], (time >= t1)[:, None]
+    out = []
     for force in loads.forces:
-        series = np.column_stack([force.force, force.point, force.torque])
-        splines.append((force.body, [GCVSpline(2, loads.time, series[:, k]) for k in range(9)]))
-    return splines
+        spline = NaturalSpline(loads.time, np.column_stack(_columns(force)), half_order=2)
+        values = spline(clipped, 0)
+        ends = spline(np.array([t0, t1]), 0), spline(np.array([t0, t1]), 1)
+        values = np.where(before, ends[0][0] + ends[1][0] * (time - t0)[:, None], values)
+        values = np.where(after, ends[0][1] + ends[1][1] * (time - t1)[:, None], values)
+        out.append((force.body, values))
+    return out
 
 
-def _load_values(splines, time: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """Per applied force: body name and its (n, 9) force, point and torque at ``time``."""
-    return [
-        (body, np.column_stack([np.asarray(f.value(time), dtype=float) for f in functions]))
-        for body, functions in splines
-    ]
+def _columns(force) -> list[np.ndarray]:
+    return [*force.force.T, *force.point.T, *force.torque.T]
 
 
 def _external_generalized_forces(
@@ -99,7 +113,7 @@ def classic_inverse_dynamics(
         raise KintwinError(
             f"external loads applied to bodies not in the model: {', '.join(unknown)}"
         )
-    splines = [] if loads is None else _load_splines(loads)
+    values = [] if loads is None else _load_values(loads, trajectory.time)
     saved = model.opt.disableflags
     # Generalized forces are what the joints must supply: no constraint, spring or damper forces
     # (OpenSim's ID excludes muscles; a model converted with muscles keeps tendon springs).
@@ -110,7 +124,6 @@ def classic_inverse_dynamics(
     )
     data = mujoco.MjData(model)
     rows = []
-    values = _load_values(splines, trajectory.time)
     try:
         for k in np.flatnonzero(keep):
             data.qpos[:], data.qvel[:], data.qacc[:] = (
@@ -120,7 +133,7 @@ def classic_inverse_dynamics(
             )
             mujoco.mj_inverse(model, data)
             tau = data.qfrc_inverse.copy()
-            if splines:
+            if values:
                 now = [(body, v[k]) for body, v in values]
                 tau -= _external_generalized_forces(model, data, now)
             pose = {c: float(v[k]) for c, v in trajectory.coordinates.items()}

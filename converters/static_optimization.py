@@ -381,6 +381,12 @@ def classic_static_optimization(
     independent = {
         c: v for c, v in series.values.items() if c in kinematics.independent_coordinates
     }
+    span = settings.time_range
+    if span is not None and (span[0] > series.time[-1] + 1e-9 or span[1] < series.time[0] - 1e-9):
+        raise KintwinError(
+            f"the time range {span[0]:g}-{span[1]:g} s lies outside the coordinates "
+            f"({series.time[0]:g}-{series.time[-1]:g} s)"
+        )
     times = analysis_times(series.time, settings.lowpass_hz, settings.time_range)
     if not len(times):
         raise KintwinError(f"no coordinate frames inside the time range {settings.time_range}")

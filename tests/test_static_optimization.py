@@ -334,3 +334,35 @@ def test_reserve_on_unknown_body_names_file_actuator_and_bodies(shared_data: Pat
     message = str(error.value)
     assert str(path) in message and "PointActuator 'FX'" in message
     assert "no body 'pelvis'" in message and "ground, torso" in message
+
+
+def test_so_of_given_dynamics_matches_classic_so(tmp_path: Path, shared_data: Path) -> None:
+    """The policy route's second half on a known motion: SO meeting OpenSim's own ID moments
+    at the non-root coordinates (no reserves, no loads) shares them among the muscles as
+    classic SO with force plates and reserves does (its reserves are penalised out)."""
+    from policies.imitation_so import static_optimization_of_simulation
+
+    p = shared_data / WALK / "OutputReference"
+    model, ik = p / "subject01.osim", p / "IK/subject01_walk_IK.mot"
+    ours = static_optimization_of_simulation(model, ik, p / "ID/Results/subject01_walk_ID.sto")
+    assert ours.solution.unmatched == ["lumbar_extension"]  # the only one without muscles
+    assert "pelvis_tx" not in ours.activation.labels and len(ours.activation.labels) == 18
+    result = _so("--method", "classic", "--model", model, "--coordinates", ik,
+                 "--external-loads", p / "ExperimentalData/subject01_walk_grf.xml",
+                 "--reserves", shared_data / WALK / "gait10dof_Reserve_Actuators.xml",
+                 "--name", "walk", "-o", tmp_path)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    classic = read_table(tmp_path / "walk_StaticOptimization_activation.sto")
+    inside = (classic.time > 0.05) & (classic.time < 2.45)  # away from the filter's ends
+    for label in ours.activation.labels:
+        mine = np.interp(classic.time, ours.activation.time, ours.activation.column(label))
+        diff = np.abs(mine - classic.column(label))[inside]
+        assert diff.max() < 0.005, (label, diff.max())
+
+
+def test_time_range_outside_the_trial_is_refused(tmp_path: Path) -> None:
+    model = _joint_model(tmp_path / "one.osim", [("m1", 0.05, 400.0)])
+    result = _so("--model", model, "--coordinates", _still_motion(tmp_path / "q.mot"),
+                 "--time-range", 5, 6, "-o", tmp_path / "out")  # fmt: skip
+    assert result.exit_code == 2 and "lies outside the coordinates (0-1 s)" in result.output
+    assert not (tmp_path / "out").exists()

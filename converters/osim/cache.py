@@ -3,9 +3,9 @@
 Parsing is the slow part of a conversion (XML, spline coefficients, and for OpenSim 3 files an
 upgrade through the ``opensim`` package); building and compiling the MuJoCo model from the parsed
 :class:`~converters.osim.model.OsimModel` takes a few milliseconds. :func:`load_osim_cached`
-keeps the parsed model as a pickle named by the SHA-256 of the file's bytes, of the converter's
-source code (every ``converters/**/*.py``: a changed converter never reads an old entry) and of
-the Python and numpy versions. A hit gives exactly the object a fresh parse gives (floats round-trip
+keeps the parsed model as a pickle named by the SHA-256 of the file's bytes, the package version,
+the converter's source code (every ``converters/**/*.py``: a changed converter never reads an old
+entry) and the Python and numpy versions. A hit gives exactly the object a fresh parse gives (floats round-trip
 exactly through pickle), with ``path`` set to the path asked for.
 
 Entries live in ``osim/`` under the user cache (``$KINTWIN_CACHE``, else
@@ -30,6 +30,7 @@ import numpy as np
 from converters.errors import KintwinError
 from converters.files import CACHE_ENV, user_cache_dir
 from converters.osim.model import OsimModel
+from converters.version import __version__
 
 __all__ = ["CACHE_ENV", "cache_dir", "cache_key", "load_osim_cached"]
 
@@ -59,7 +60,7 @@ def _converter_digest() -> str:
 def cache_key(content: bytes) -> str:
     """The entry name for an ``.osim`` file with ``content``."""
     digest = hashlib.sha256()
-    for part in (_FORMAT, _converter_digest(), sys.version, np.__version__):
+    for part in (_FORMAT, __version__, _converter_digest(), sys.version, np.__version__):
         digest.update(part.encode() + b"\0")
     digest.update(hashlib.sha256(content).digest())
     return digest.hexdigest()

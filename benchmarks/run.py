@@ -24,6 +24,7 @@ BENCHMARKS = [
     "benchmarks.bench_classic_id",
     "benchmarks.bench_muscles",
     "benchmarks.bench_imitation_id",
+    "benchmarks.bench_opencap",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = "benchmarks/results"  # changes here do not make a run dirty: the run writes them

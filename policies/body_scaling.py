@@ -157,6 +157,7 @@ def _translation_factor(axis: np.ndarray, parent: np.ndarray) -> float:
 def _scale_joint_frames(spec: mujoco.MjSpec, converted: ConvertedModel, scaling) -> None:
     """Body positions in their parents and joint anchors, from the OpenSim joint definitions."""
     defaults = converted.kinematics.defaults
+    bodies = {b.name: b for b in spec.bodies}
     for joint in converted.osim.joints:
         s_p, s_c = scaling.factor(joint.parent_body), scaling.factor(joint.child_body)
         r_fm, p_fm = np.eye(3), np.zeros(3)
@@ -174,7 +175,7 @@ def _scale_joint_frames(spec: mujoco.MjSpec, converted: ConvertedModel, scaling)
         parent_frame[:3, 3] *= s_p
         child_frame[:3, 3] *= s_c
         x_pb = parent_frame @ transform(r_fm, p_fm) @ invert(child_frame)
-        body = spec.body(joint.child_body)
+        body = bodies[joint.child_body]
         body.pos = x_pb[:3, 3]
         for mj_joint in body.joints:
             mj_joint.pos = np.asarray(mj_joint.pos) * s_c
@@ -221,8 +222,9 @@ def _scale_contents(spec: mujoco.MjSpec, scaling: BodyScaling) -> None:
     meshes = {m.name: m for m in spec.meshes}
     for body in spec.bodies:
         s = scaling.factor(body.name)
-        if np.allclose(s, 1.0):
+        if np.all(s == 1.0):
             continue
+        mean = float(s.sum()) / 3.0
         for geom in body.geoms:
             if geom.type == mujoco.mjtGeom.mjGEOM_PLANE:
                 continue
@@ -233,7 +235,7 @@ def _scale_contents(spec: mujoco.MjSpec, scaling: BodyScaling) -> None:
                 meshes[geom.meshname].scale = np.asarray(meshes[geom.meshname].scale) * local
         for site in body.sites:
             site.pos = np.asarray(site.pos) * s
-            site.size = np.asarray(site.size) * float(np.mean(s))
+            site.size = np.asarray(site.size) * mean
 
 
 def _scaled_size(kind, size: np.ndarray, local: np.ndarray) -> np.ndarray:

@@ -67,12 +67,18 @@ class TrackingConfig:
     reserve_per_kg: float = 0.1  # reserve motor limit, N·m per kg of body mass
     w_reserve: float = 0.5  # penalty per squared reserve / limit (mean over reserves)
     w_activation: float = 0.1  # penalty per squared activation (mean over muscles)
+    scale_lengths: tuple[float, float] | None = None  # random subject per copy: length factors
+    scale_mass_kg: tuple[float, float] = (45.0, 110.0)  # its total mass range, kg
+    scale_every: float = 1.0  # mean resets per new subject (a new one with probability 1/this)
+    body_reference: tuple[tuple[str, float], ...] | None = None  # ("mass", kg), (body, size m)
+    # of the family's reference body, set by training with scale_lengths (policies.body_randomization)
 
     def to_dict(self) -> dict:
         """JSON-ready values (tuples as lists)."""
         values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
-        if self.contact_radii is not None:
-            values["contact_radii"] = [list(pair) for pair in self.contact_radii]
+        for name in ("contact_radii", "body_reference"):
+            if getattr(self, name) is not None:
+                values[name] = [list(pair) for pair in getattr(self, name)]
         return values
 
     @classmethod
@@ -86,8 +92,12 @@ class TrackingConfig:
             known["future_frames"] = tuple(known["future_frames"])
         if known.get("contact_solref") is not None:
             known["contact_solref"] = tuple(float(x) for x in known["contact_solref"])
-        if known.get("contact_radii") is not None:
-            known["contact_radii"] = tuple((str(n), float(r)) for n, r in known["contact_radii"])
+        for name in ("contact_radii", "body_reference"):
+            if known.get(name) is not None:
+                known[name] = tuple((str(n), float(r)) for n, r in known[name])
+        for name in ("scale_lengths", "scale_mass_kg"):
+            if known.get(name) is not None:
+                known[name] = tuple(float(x) for x in known[name])
         return cls(**known)
 
     @classmethod

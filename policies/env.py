@@ -12,6 +12,14 @@ import numpy as np
 
 from converters.errors import KintwinError
 from converters.motion import Trajectory
+from policies.body_randomization import (
+    BodyRandomizer,
+    body_feature_names,
+    body_features,
+    fit_config_to_body,
+    scaling_from_dict,
+    scaling_to_dict,
+)
 from policies.config import TrackingConfig
 from policies.foot_loads import floor_wrenches
 from policies.reference import (
@@ -62,6 +70,8 @@ class TrackingEnv:
         references: list[Reference] | None = None,
     ) -> None:
         self.config = config or TrackingConfig()
+        if task is None and self.config.body_reference is not None:
+            self.config = fit_config_to_body(converted.mj_model, self.config)
         self.task = task or build_task_model(converted, self.config)
         if references is None:
             if trajectory is None:
@@ -82,6 +92,9 @@ class TrackingEnv:
 
             self.muscles = MuscleController(self.task)
         self.ref, self.t = self.references[0], 0
+        self.bodies = None  # a BodyRandomizer: a random subject on resets (scale_lengths)
+        self.scaling = None  # the subject's BodyScaling when drawn by ``bodies``
+        self.body_obs = body_features(self.task.model, self.task.total_mass, self.config)
         hinge = mujoco.mjtJoint.mjJNT_HINGE
         joint = self.task.model.joint
         self.root_rot = np.array(
@@ -116,10 +129,12 @@ class TrackingEnv:
         names += [f"prev_action:{a}" for a in self.action_names]
         if self.muscles is not None:
             names += [f"activation:{m}" for m in self.task.muscle.names]
-        return names
+        return names + body_feature_names(self.config)
 
     def reset(self, reference: int | None = None, frame: int | None = None) -> np.ndarray:
         """Reference-state initialisation at ``frame`` (random if None); returns the observation."""
+        if self.bodies is not None and self.rng.random() < 1.0 / self.config.scale_every:
+            self.use_body(*self.bodies.sample(self.rng))
         if reference is None:
             reference = int(self.rng.integers(len(self.references)))
         self.ref = self.references[reference]
@@ -142,6 +157,16 @@ class TrackingEnv:
         self.prev_action[:] = 0.0
         self.prev_torque[:] = d.actuator_force[: self.n_act]
         return self.observation()
+
+    def use_body(self, scaling, task: TaskModel, references: list[Reference]) -> None:
+        """Continue with another subject (from :class:`BodyRandomizer`); reset next."""
+        self.scaling, self.task, self.references = scaling, task, references
+        self.data = mujoco.MjData(task.model)
+        self.body_obs = body_features(task.model, task.total_mass, self.config)
+        if task.muscle is not None:  # the muscle drive's controller belongs to its model
+            from policies.muscle import MuscleController
+
+            self.muscles = MuscleController(task)
 
     def _touch_down(self) -> None:
         """Move the root vertically so the lowest stance foot just touches the floor.
@@ -204,6 +229,7 @@ class TrackingEnv:
         parts.append(self.prev_action)
         if self.muscles is not None:
             parts.append(d.act[task.muscle.act_adr])
+        parts.append(self.body_obs)
         return np.concatenate(parts).astype(np.float32)
 
     def step(
@@ -263,6 +289,7 @@ class TrackingEnv:
             "prev_action": self.prev_action.copy(),
             "prev_torque": self.prev_torque.copy(),
             "rng": self.rng.bit_generator.state,
+            "body": scaling_to_dict(self.scaling),
         }
         if self.muscles is not None:  # the activation solve's warm start
             snapshot["muscle"] = self.muscles.state()
@@ -270,6 +297,9 @@ class TrackingEnv:
 
     def restore(self, snapshot: dict) -> None:
         """Return to a :meth:`snapshot` (of a copy of the same task)."""
+        scaling = scaling_from_dict(snapshot.get("body"))
+        if scaling is not None and self.bodies is not None:
+            self.use_body(scaling, *self.bodies.build(scaling))
         spec = mujoco.mjtState.mjSTATE_INTEGRATION
         mujoco.mj_setState(self.task.model, self.data, snapshot["physics"], spec)
         self.ref, self.t = self.references[snapshot["reference"]], int(snapshot["t"])
@@ -416,6 +446,11 @@ class VectorEnv:
             for i in range(num_envs)
         ]
         self.num_envs = num_envs
+        if self.config.scale_lengths is not None:
+            floor = self.task.floor_height
+            bodies = BodyRandomizer(converted, trajectories, self.config, loads, floor)
+            for env in self.envs:
+                env.bodies = bodies
 
     @property
     def obs_names(self) -> list[str]:

@@ -289,6 +289,7 @@ def _open_session(
     converted, trajectories, motions, outdir, tracking, cfg, resume, init=None, workers=1,
     loads=None,
 ) -> _Session:  # fmt: skip
+    from policies.body_randomization import with_body_reference
     from policies.env import TrackingEnv, calibrate_contacts
     from policies.parallel import make_vector_env
 
@@ -306,6 +307,8 @@ def _open_session(
     tracking, cfg = tracking or TrackingConfig(), cfg or PPOConfig()
     if tracking.calibrate_contacts and tracking.contact_radii is None:
         tracking = calibrate_contacts(converted, trajectories, tracking)
+    if tracking.scale_lengths is not None:  # random subjects: observed against this body
+        tracking = with_body_reference(converted, tracking)
     outdir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.torch_threads)
     generator = _seed_all(cfg.seed)

@@ -1,0 +1,305 @@
+"""OpenCap subject 4 (issue 13): OpenSim ID references with the plates assigned to the feet, and
+the shipped 3D torque policy measured against them (acceptance 1-4) when it exists.
+
+References: for every trial of ``opencap_split.json`` that the data holds, the per-plate forces
+go to the foot standing on each plate (``converters.plate_assignment``), OpenSim 4.6's
+InverseDynamicsTool (``opensim`` package, coordinates low-passed at 6 Hz as ``kintwin id``
+does) computes the moments, and the plate-covered frames are those where its pelvis residual
+force is small (|pelvis_ty_force| <= 0.15 body weight).
+
+With ``policies/pretrained/laiuhlrich2022_torque/``: ``kintwin id`` runs as a process on each
+trial (cold start, wall time beside OpenSim ID's), and every bar is measured: no fall, tracking
+(mean and worst coordinate, pelvis), hip/knee/ankle flexion moments (r, RMSE in N·m/kg) and the
+vertical GRF of both feet (RMSE %BW) on the covered frames, the asymmetric trials' right-left
+difference in peak knee extension moment (sign and size), the generic model scaled by ±10 % on
+the walks, and the markerless gaitdynamics-video walks. Without the policy the references are
+written with ``status`` saying so, and no policy numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from converters.opensim_io.table import Table, read_table
+from converters.validate import opensim_inverse_dynamics
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICY = ROOT / "policies" / "pretrained" / "laiuhlrich2022_torque"
+SPLIT = Path(__file__).with_name("opencap_split.json")
+SUBJECT = "opencap-subject4"
+GENERIC = "opencap-processing/OpenSimPipeline/Models/LaiUhlrich2022.osim"
+VIDEO = "gaitdynamics-video/subject2"
+LOWPASS_HZ = 6.0
+COVERED_BW = 0.15  # |pelvis_ty_force| / body weight on plate-covered frames
+GRAVITY = 9.80665
+FLEXION = [f"{c}_{s}" for c in ("hip_flexion", "knee_angle", "ankle_angle") for s in "rl"]
+BARS = {"mean_deg": 2.0, "worst_deg": 4.0, "pelvis_cm": 2.0, "r": 0.85, "rmse_Nm_per_kg": 0.3,
+        "vgrf_percent_bw": 10.0, "asym_fraction": 0.5, "held_out_deg": 3.0, "held_out_r": 0.8,
+        "other_bodies_deg": 3.0, "id_wall_s": 15.0}  # fmt: skip
+
+
+def run(data: Path, policy: Path | None = None) -> dict:
+    """The benchmark's JSON: references always, the policy's bars when it exists."""
+    policy = Path(os.environ.get("KINTWIN_OPENCAP_POLICY", policy or POLICY))
+    split = json.loads(SPLIT.read_text())
+    root = data / SUBJECT
+    model = root / split["model"]
+    work = Path(tempfile.mkdtemp(prefix="kintwin_bench_opencap_"))
+    mass = _model_mass(model)
+    present = [t for t in split["trials"] if (root / "IK" / f"{t}_ik.mot").is_file()]
+    refs = {t: _reference(root, t, model, work, mass) for t in present}
+    result = {
+        "bars": BARS,
+        "split": {
+            **{k: split[k] for k in ("trials", "held_out")},
+            "missing": [t for t in split["trials"] if t not in present],
+        },  # fmt: skip
+        "body_mass_kg": mass,
+        "references": {t: r["json"] for t, r in refs.items()},
+    }
+    if not (policy / "policy.pt").is_file():
+        where = policy.relative_to(ROOT) if policy.is_relative_to(ROOT) else policy
+        result["status"] = f"no policy: {where} does not exist; OpenSim ID references only"
+        result["summary"] = {"status": "no policy", "trials_with_references": len(refs)}
+        return result
+    from policies.checkpoint import read_card
+
+    card = read_card(policy)
+    trained = [Path(m).stem.removesuffix("_ik") for m in card.get("training_motions", [])]
+    held_out = [t for t in split["held_out"] if t not in trained]
+    result["policy"] = {"dir": policy.name, "trained_on": trained, "held_out_untrained": held_out}
+    result["trials"] = {
+        t: _policy_trial(root, t, model, policy, work, mass, r) for t, r in refs.items()
+    }
+    result["other_bodies"] = _other_bodies(data, root, split, policy, work)
+    result["status"] = "measured"
+    result["summary"] = _summary(result, split, trained)
+    return result
+
+
+# ------------------------------------------------------------------------------ references
+
+
+def _model_mass(model: Path) -> float:
+    from converters.osim.parser import load_osim
+
+    return float(sum(b.mass for b in load_osim(model).bodies.values()))
+
+
+def _reference(root: Path, trial: str, model: Path, work: Path, mass: float) -> dict:
+    """Plates to feet, OpenSim ID, covered frames and peaks of one trial."""
+    from converters.plate_assignment import convert_plates_to_feet
+
+    ik = root / "IK" / f"{trial}_ik.mot"
+    assignment, (feet_mot, feet_xml) = convert_plates_to_feet(
+        root / "ID" / f"{trial}_grf.mot", model, ik, work / trial, force=True
+    )
+    times = read_table(ik).time
+    started = time.perf_counter()
+    sto = opensim_inverse_dynamics(
+        model, ik, feet_xml, LOWPASS_HZ, (float(times[0]), float(times[-1])), work / f"{trial}_os"
+    )
+    seconds = time.perf_counter() - started
+    table = read_table(sto)
+    weight = mass * GRAVITY
+    covered = np.abs(table.column("pelvis_ty_force")) <= COVERED_BW * weight
+    peaks = _peak_knee_extension(table, covered, mass)
+    feet = read_table(feet_mot)
+    vgrf = _vertical_grf(feet)
+    info = {
+        "frames": int(table.n_rows),
+        "covered_frames": int(covered.sum()),
+        "covered_fraction": float(covered.mean()),
+        "opensim_id_s": seconds,
+        "plate_loads_left_out": [
+            {"plate": n, "from_s": a, "to_s": b, "reason": r} for n, a, b, r in assignment.left_out
+        ],
+        "peak_knee_extension_Nm_per_kg": peaks,
+        "right_minus_left_Nm_per_kg": None if peaks is None else peaks["r"] - peaks["l"],
+        "peak_vertical_grf_percent_bw": float(100.0 * vgrf.max() / weight),
+        "median_pelvis_ty_force_percent_bw_covered": _median_pct(table, covered, weight),
+    }
+    return {"json": info, "table": table, "covered": covered, "feet": feet}
+
+
+def _peak_knee_extension(table: Table, covered: np.ndarray, mass: float) -> dict | None:
+    """Peak knee extension moment per side on covered frames, N·m/kg (knee_angle is flexion,
+    so extension is the negative moment)."""
+    if not covered.any():
+        return None
+    return {s: float(np.max(-table.column(f"knee_angle_{s}_moment")[covered]) / mass) for s in "rl"}
+
+
+def _median_pct(table: Table, covered: np.ndarray, weight: float) -> float | None:
+    if not covered.any():
+        return None
+    return float(100.0 * np.median(np.abs(table.column("pelvis_ty_force")[covered])) / weight)
+
+
+def _vertical_grf(feet: Table) -> np.ndarray:
+    """(n,) N: the vertical force of every foot together."""
+    columns = [k for k, name in enumerate(feet.labels) if name.endswith("ground_force_vy")]
+    return feet.data[:, columns].sum(axis=1)
+
+
+# ------------------------------------------------------------------------------ the policy
+
+
+def _kintwin_id(model: Path, coordinates: Path, policy: Path, out: Path) -> tuple[dict, float]:
+    """``kintwin id`` as a process (cold start): its summary and wall time, s."""
+    args = [sys.executable, "-m", "kintwin_cli", "id", "--model", str(model), "--coordinates",
+            str(coordinates), "--policy", str(policy), "-o", str(out), "--force"]  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run(args, check=True, capture_output=True, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    summary = json.loads(next(out.glob("*_summary.json")).read_text())
+    return summary, seconds
+
+
+def _tracking(summary: dict) -> dict:
+    rmse, units = summary["tracking_rmse"], summary["tracking_units"]
+    degrees = {c: v for c, v in rmse.items() if units[c] == "deg" and not c.startswith("pelvis")}
+    pelvis = [v for c, v in rmse.items() if units[c] == "cm"]
+    worst = max(degrees, key=degrees.get)
+    return {
+        "fell": summary["fell"],
+        "mean_deg": float(np.mean(list(degrees.values()))),
+        "worst_deg": float(degrees[worst]),
+        "worst_coordinate": worst,
+        "pelvis_cm": float(max(pelvis)) if pelvis else None,
+    }
+
+
+def _policy_trial(root, trial, model, policy, work, mass, ref) -> dict:
+    out = work / f"{trial}_kintwin"
+    summary, seconds = _kintwin_id(model, root / "IK" / f"{trial}_ik.mot", policy, out)
+    result = {**_tracking(summary), "kintwin_id_wall_s": seconds,
+              "opensim_id_s": ref["json"]["opensim_id_s"]}  # fmt: skip
+    ours = read_table(next(out.glob("*_id.sto")))
+    table, covered = ref["table"], ref["covered"]
+    at = table.time[covered]
+    inside = (at >= ours.time[0]) & (at <= ours.time[-1])
+    at = at[inside]
+    moments = {}
+    for name in FLEXION:
+        theirs = table.column(f"{name}_moment")[covered][inside]
+        mine = np.interp(at, ours.time, ours.column(f"{name}_moment"))
+        moments[name] = {
+            "r": float(np.corrcoef(mine, theirs)[0, 1]) if len(at) > 2 else None,
+            "rmse_Nm_per_kg": float(np.sqrt(np.mean((mine - theirs) ** 2)) / mass),
+        }
+    result["moments"] = moments
+    result["compared_frames"] = int(len(at))
+    grf = read_table(next(out.glob("*_grf.mot")))
+    measured = np.interp(at, ref["feet"].time, _vertical_grf(ref["feet"]))
+    simulated = np.interp(at, grf.time, _vertical_grf(grf))
+    weight = mass * GRAVITY
+    result["vertical_grf_rmse_percent_bw"] = float(
+        100.0 * np.sqrt(np.mean((simulated - measured) ** 2)) / weight
+    )
+    peaks = _peak_knee_extension(ours, np.ones(ours.n_rows, dtype=bool), mass)
+    result["right_minus_left_Nm_per_kg"] = peaks["r"] - peaks["l"]
+    return result
+
+
+def _scaled_generic(data: Path, factor: float, work: Path) -> Path:
+    """The generic LaiUhlrich2022 scaled uniformly by ``factor`` by OpenSim's ``Model::scale``
+    (masses with the volume, distribution kept), written as .osim."""
+    import opensim
+
+    opensim.Logger.setLevelString("error")
+    model = opensim.Model(str(data / GENERIC))
+    state = model.initSystem()
+    scales = opensim.ScaleSet()
+    for body in model.getBodySet():
+        scale = opensim.Scale()
+        scale.setSegmentName(body.getName())
+        scale.setScaleFactors(opensim.Vec3(factor, factor, factor))
+        scale.setApply(True)
+        scales.cloneAndAppend(scale)
+    mass = sum(b.getMass() for b in model.getBodySet()) * factor**3
+    model.scale(state, scales, True, mass)
+    path = work / f"LaiUhlrich2022_x{factor:.2f}.osim"
+    model.printToXML(str(path))
+    return path
+
+
+def _other_bodies(data: Path, root: Path, split: dict, policy: Path, work: Path) -> dict:
+    """Acceptance 3: the generic model scaled by 0.9 and 1.1 on the subject-4 walks, and the
+    generic model on the markerless walks (no arm coordinates: arms at the default pose)."""
+    out: dict = {}
+    for factor in (0.9, 1.1):
+        model = _scaled_generic(data, factor, work)
+        for trial in split["walks"]:
+            ik = root / "IK" / f"{trial}_ik.mot"
+            if ik.is_file():
+                summary, seconds = _kintwin_id(model, ik, policy, work / f"x{factor}_{trial}")
+                out[f"generic_x{factor:.2f}/{trial}"] = {**_tracking(summary), "wall_s": seconds}
+    for ik in sorted((data / VIDEO).glob("*.mot")):
+        summary, seconds = _kintwin_id(data / GENERIC, ik, policy, work / f"video_{ik.stem}")
+        out[f"video/{ik.stem}"] = {**_tracking(summary), "wall_s": seconds}
+    return out
+
+
+def _holds(r: dict, mean_deg: float, worst_deg: float = 180.0, r_min: float = -1.0,
+           rmse: float = 1e9) -> bool:  # fmt: skip
+    """One trial's result meets: no fall, tracking and (given) moment bars."""
+    moments = r.get("moments", {}).values()
+    return (
+        not r["fell"]
+        and r["mean_deg"] <= mean_deg
+        and r["worst_deg"] <= worst_deg
+        and all(m["r"] is not None and m["r"] >= r_min for m in moments)
+        and all(m["rmse_Nm_per_kg"] <= rmse for m in moments)
+    )
+
+
+def _asymmetry(reference: float | None, ours: float) -> bool | None:
+    """The right-left difference has OpenSim's sign and at least ``asym_fraction`` of its size."""
+    if not reference:
+        return None
+    same_sign = np.sign(ours) == np.sign(reference)
+    return bool(same_sign and abs(ours) >= BARS["asym_fraction"] * abs(reference))
+
+
+def _summary(result: dict, split: dict, trained: list[str]) -> dict:
+    """Which bars hold, per acceptance item."""
+    b, trials, refs = BARS, result["trials"], result["references"]
+    held = {t for t in split["held_out"] if t not in trained}
+    seen = {t: r for t, r in trials.items() if t not in held}
+    return {
+        "1_no_fall": not any(r["fell"] for r in seen.values()),
+        "1_tracking_and_moments": {
+            t: _holds(r, b["mean_deg"], b["worst_deg"], b["r"], b["rmse_Nm_per_kg"])
+            for t, r in seen.items()
+        },
+        "1_pelvis": all((r["pelvis_cm"] or 0.0) <= b["pelvis_cm"] for r in seen.values()),
+        "1_vertical_grf": all(
+            r["vertical_grf_rmse_percent_bw"] <= b["vgrf_percent_bw"] for r in seen.values()
+        ),
+        "1_asymmetry": {
+            t: _asymmetry(
+                refs[t]["right_minus_left_Nm_per_kg"], trials[t]["right_minus_left_Nm_per_kg"]
+            )
+            for t in split["asymmetric"]
+            if t in trials
+        },  # fmt: skip
+        "2_held_out": {
+            t: _holds(trials[t], b["held_out_deg"], r_min=b["held_out_r"])
+            for t in held
+            if t in trials
+        },  # fmt: skip
+        "3_other_bodies": all(
+            _holds(r, b["other_bodies_deg"]) for r in result["other_bodies"].values()
+        ),
+        "4_kintwin_id_wall_s_max": max(r["kintwin_id_wall_s"] for r in trials.values()),
+        "4_opensim_id_s_max": max(r["opensim_id_s"] for r in trials.values()),
+    }

@@ -1,0 +1,131 @@
+"""Training on random bodies (TrackingConfig.scale_lengths): a new subject per reset, its
+references, what the policy observes, resume, and a few PPO iterations on OpenCap's model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+
+from converters.mjcf.builder import ConvertOptions
+from converters.model_conversion import convert_osim
+from converters.motion import coordinate_series, make_trajectory
+from converters.opensim_io.table import read_table
+from policies.body_randomization import body_feature_names, with_body_reference
+from policies.body_scaling import BodyScaling, scale_converted, standing_height
+from policies.config import TrackingConfig
+from policies.env import TrackingEnv, VectorEnv
+from policies.task import foot_clearance
+
+SUBJECT = "opencap-subject4"
+
+
+@pytest.fixture(scope="module")
+def opencap(shared_data: Path):
+    """(converted subject-4 model, the first second of walking1)."""
+    model = shared_data / SUBJECT / "Models" / "optimized_scale_and_markers.osim"
+    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
+    ik = shared_data / SUBJECT / "IK" / "walking1_ik.mot"
+    series = coordinate_series(read_table(ik), converted.osim, ik)
+    m = converted.mj_model
+    trajectory = make_trajectory(series, converted.kinematics, m.nq, m.nv, 6.0)
+    keep = trajectory.time <= trajectory.time[0] + 1.0
+    short = dataclasses.replace(
+        trajectory, time=trajectory.time[keep], qpos=trajectory.qpos[keep],
+        qvel=trajectory.qvel[keep], qacc=trajectory.qacc[keep],
+        coordinates={k: v[keep] for k, v in trajectory.coordinates.items()},
+    )  # fmt: skip
+    return converted, short
+
+
+def _config(converted, on: bool) -> TrackingConfig:
+    config = TrackingConfig(belt_speed=0.0, scale_lengths=(0.85, 1.15) if on else None)
+    return with_body_reference(converted, config) if on else config
+
+
+def test_observations_grow_only_when_scaling_is_on(opencap):
+    converted, trajectory = opencap
+    off = VectorEnv(converted, [trajectory], _config(converted, False), num_envs=1)
+    on = VectorEnv(converted, [trajectory], _config(converted, True), num_envs=1)
+    extra = on.obs_names[len(off.obs_names) :]
+    assert on.obs_names[: len(off.obs_names)] == off.obs_names
+    assert extra[-1] == "body:mass" and {"body:femur", "body:tibia", "body:foot"} <= set(extra)
+    assert off.envs[0].bodies is None
+    # the reference body observes itself as all ones
+    np.testing.assert_allclose(on.envs[0].body_obs, 1.0, atol=1e-12)
+
+
+def test_each_reset_draws_a_subject_whose_references_fit_it(opencap):
+    converted, trajectory = opencap
+    envs = VectorEnv(converted, [trajectory], _config(converted, True), num_envs=1, seed=3)
+    env = envs.envs[0]
+    base_task, base_ref = envs.task, envs.references[0]
+    obs = env.reset()
+    assert env.task is not base_task and 45.0 <= env.task.total_mass <= 110.0
+    names = envs.obs_names
+    factors = {b: float(f[0]) for b, f in env.scaling.factors.items()}
+    assert obs[names.index("body:femur")] == pytest.approx(factors["femur_r"], rel=1e-6)
+    assert obs[names.index("body:mass")] == pytest.approx(
+        env.task.total_mass / base_task.total_mass, rel=1e-6
+    )
+    # the pelvis path scales with the standing height; the feet stay on the floor
+    scaled = scale_converted(converted, env.scaling)
+    leg = standing_height(scaled.mj_model) / standing_height(converted.mj_model)
+    ty = converted.mj_model.joint("pelvis_ty").qposadr[0]
+    np.testing.assert_allclose(env.references[0].qpos[:, ty], leg * base_ref.qpos[:, ty])
+    lowest = []
+    for task, ref in ((base_task, base_ref), (env.task, env.references[0])):
+        d = mujoco.MjData(task.model)
+        heights = []
+        for q in ref.qpos:
+            d.qpos[: task.nq] = q
+            mujoco.mj_kinematics(task.model, d)
+            heights.append(foot_clearance(task, d).min())
+        lowest.append(min(heights))
+    assert abs(lowest[1] - lowest[0]) < 0.01  # m: within a centimetre of the subject's own
+
+
+def test_resume_restores_the_subject(opencap):
+    converted, trajectory = opencap
+    config = _config(converted, True)
+    a = VectorEnv(converted, [trajectory], config, num_envs=1, seed=5)
+    a.reset()
+    snapshot = a.snapshots()
+    action = np.full((1, len(a.action_names)), 0.1)
+    expected = a.step(action)[0]
+    b = VectorEnv(converted, [trajectory], config, num_envs=1, seed=99)
+    b.restore(snapshot)
+    np.testing.assert_array_equal(b.step(action)[0], expected)
+
+
+def test_a_few_ppo_iterations_with_random_bodies_and_use_on_a_scaled_subject(opencap, tmp_path):
+    from policies.checkpoint import load_checkpoint
+    from policies.ppo import PPOConfig
+    from policies.train import train
+
+    converted, trajectory = opencap
+    config = TrackingConfig(belt_speed=0.0, scale_lengths=(0.85, 1.15), scale_every=2.0)
+    cfg = PPOConfig(num_envs=2, num_steps=16, eval_every=2, checkpoint_every=2)
+    train(converted, [trajectory], ["walk"], tmp_path, config, cfg, max_steps=3 * 2 * 16)
+    rows = (tmp_path / "log.csv").read_text().splitlines()[1:]
+    assert len(rows) == 3
+    ckpt = load_checkpoint(tmp_path / "policy.pt", converted.map["source_sha256"])
+    saved = TrackingConfig.from_saved(ckpt["tracking_config"])
+    assert saved.scale_lengths == (0.85, 1.15) and saved.body_reference is not None
+    assert ckpt["obs_names"][-len(body_feature_names(saved)) :] == body_feature_names(saved)
+    card = json.loads((tmp_path / "card.json").read_text())
+    assert card["tracking_config"]["scale_lengths"] == [0.85, 1.15]
+    assert card["steps"] == 3 * 2 * 16
+    # kintwin id's path on another subject: the policy's observations, that subject's factors
+    names = [b.name for b in converted.conversion.spec.bodies if b.name not in ("world", "ground")]
+    subject = scale_converted(converted, BodyScaling.uniform(dict.fromkeys(names, 1.1), 70.0))
+    m = subject.mj_model
+    env = TrackingEnv(subject, trajectory, saved)
+    assert env.obs_names == ckpt["obs_names"]
+    femur = env.obs_names.index("body:femur")
+    assert env.reset(frame=0)[femur] == pytest.approx(1.1, rel=1e-6)
+    assert m.body_mass.sum() == pytest.approx(70.0)

@@ -69,7 +69,8 @@ class TrackingConfig:
     w_activation: float = 0.1  # penalty per squared activation (mean over muscles)
     scale_lengths: tuple[float, float] | None = None  # random subject per copy: length factors
     scale_mass_kg: tuple[float, float] = (45.0, 110.0)  # its total mass range, kg
-    scale_every: float = 1.0  # mean resets per new subject (a new one with probability 1/this)
+    scale_every: float = 4.0  # mean resets per new subject (a new one with probability 1/this;
+    # a new subject costs ~70 ms CPU, ~ half a 60-step episode: every 4th keeps it to ~10 %)
     body_reference: tuple[tuple[str, float], ...] | None = None  # ("mass", kg), (body, size m)
     # of the family's reference body, set by training with scale_lengths (policies.body_randomization)
 

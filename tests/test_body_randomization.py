@@ -43,7 +43,8 @@ def opencap(shared_data: Path):
 
 
 def _config(converted, on: bool) -> TrackingConfig:
-    config = TrackingConfig(belt_speed=0.0, scale_lengths=(0.85, 1.15) if on else None)
+    lengths = (0.85, 1.15) if on else None
+    config = TrackingConfig(belt_speed=0.0, scale_lengths=lengths, scale_every=1.0)
     return with_body_reference(converted, config) if on else config
 
 

@@ -414,6 +414,7 @@ def task_and_references(
     converted, trajectories: list[Trajectory], config: TrackingConfig, loads: list | None = None
 ) -> tuple[TaskModel, list[Reference]]:
     """The task model and one reference per trajectory (with its force plates, if any)."""
+    config = fit_config_to_body(converted.mj_model, config)  # foot radii for this body
     task = build_task_model(converted, config)
     loads = loads or [None] * len(trajectories)
     references = [

@@ -130,3 +130,5 @@ def test_a_few_ppo_iterations_with_random_bodies_and_use_on_a_scaled_subject(ope
     femur = env.obs_names.index("body:femur")
     assert env.reset(frame=0)[femur] == pytest.approx(1.1, rel=1e-6)
     assert m.body_mass.sum() == pytest.approx(70.0)
+    name, radius = saved.contact_radii[0]  # calibrated on the reference body: grown with the foot
+    assert env.task.model.geom(name).size[0] == pytest.approx(1.1 * radius, rel=1e-9)

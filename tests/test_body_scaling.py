@@ -169,3 +169,37 @@ def test_scaling_an_unknown_body_raises_error(generic):
         scale_converted(generic, BodyScaling.uniform({"femur_x": 1.1}))
     with pytest.raises(KintwinError, match="positive"):
         scale_converted(generic, BodyScaling.uniform({"femur_r": -1.0}))
+
+
+def test_per_segment_scaling_agrees_with_opensims_model_scale(shared_data: Path, tmp_path: Path):
+    """The sampler's kind of subject (one factor per segment, mass distribution kept) against
+    OpenSim 4.6's own ``Model::scale`` of the generic LaiUhlrich2022."""
+    opensim = pytest.importorskip("opensim")
+    generic_path = shared_data / "opencap-processing/OpenSimPipeline/Models/LaiUhlrich2022.osim"
+    factors = {"pelvis": 1.05, "femur_r": 1.12, "femur_l": 1.12, "tibia_r": 0.9, "tibia_l": 0.9,
+               "calcn_r": 1.08, "calcn_l": 1.08, "toes_r": 1.08, "toes_l": 1.08, "torso": 0.95,
+               "humerus_r": 1.1, "humerus_l": 1.1}  # fmt: skip
+    opensim.Logger.setLevelString("error")
+    model = opensim.Model(str(generic_path))
+    state = model.initSystem()
+    scales = opensim.ScaleSet()
+    for body, f in factors.items():
+        scale = opensim.Scale()
+        scale.setSegmentName(body)
+        scale.setScaleFactors(opensim.Vec3(f, f, f))
+        scale.setApply(True)
+        scales.cloneAndAppend(scale)
+    model.scale(state, scales, True, 80.0)
+    model.printToXML(str(tmp_path / "scaled.osim"))
+    generic = convert_osim(generic_path, OPTIONS)
+    ours = scale_converted(generic, BodyScaling.uniform(factors, 80.0))
+    theirs = convert_osim(tmp_path / "scaled.osim", OPTIONS)
+    mine, ref = ours.mj_model, theirs.mj_model
+    make_exact(mine, ours.conversion.inertia_overrides)
+    make_exact(ref, theirs.conversion.inertia_overrides)
+    np.testing.assert_allclose(mine.body_pos, ref.body_pos, atol=1e-12)
+    np.testing.assert_allclose(mine.body_ipos, ref.body_ipos, atol=1e-12)
+    np.testing.assert_allclose(mine.body_mass, ref.body_mass, rtol=1e-12)
+    np.testing.assert_allclose(_inertias(mine), _inertias(ref), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(mine.site_pos, ref.site_pos, atol=1e-12)
+    np.testing.assert_allclose(mine.eq_data, ref.eq_data, atol=1e-12)

@@ -15,6 +15,7 @@ ScaleTool factors would.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import mujoco
 import numpy as np
@@ -41,6 +42,7 @@ __all__ = [
     "body_features",
     "fit_config_to_body",
     "rescale_trajectory",
+    "SubjectReferences",
 ]
 
 MASS_KEY = "mass"  # the total mass entry of ``body_reference``, kg
@@ -166,25 +168,49 @@ class BodyRandomizer:
             if b.name not in ("world", converted.osim.ground)
         ]
 
-    def sample(self, rng: np.random.Generator) -> tuple[BodyScaling, TaskModel, list[Reference]]:
+    def sample(self, rng: np.random.Generator) -> tuple[BodyScaling, TaskModel, SubjectReferences]:
         """A new subject: its scaling, task model and references."""
         scaling = self.sampler.sample(rng, self.bodies)
         return (scaling, *self.build(scaling))
 
-    def build(self, scaling: BodyScaling) -> tuple[TaskModel, list[Reference]]:
+    def build(self, scaling: BodyScaling) -> tuple[TaskModel, SubjectReferences]:
         """The task model and references of the subject ``scaling`` makes."""
         scaled = scale_converted(self.converted, scaling)
         config = fit_config_to_body(scaled.mj_model, self.config)
         task = build_task_model(scaled, config)
-        mass_ratio = task.total_mass / float(self.converted.map.get("total_mass"))
-        references = []
-        for trajectory, loads in zip(self.trajectories, self.loads, strict=True):
-            moved = rescale_trajectory(trajectory, self.converted, scaled, self.floor)
-            reference = make_reference(task, moved, config, loads)
-            if reference.grf is not None:
-                reference.grf = reference.grf * mass_ratio
-            references.append(reference)
-        return task, references
+        return task, SubjectReferences(self, scaled, task, config)
+
+
+class SubjectReferences(Sequence):
+    """The references of one subject, each made when first used (a reset draws one trial; a
+    subject lives a few episodes, so most trials are never made for it). Iterating yields the
+    ones made so far and None for the others (what a snapshot's reference lookup needs)."""
+
+    def __init__(self, source: BodyRandomizer, scaled, task: TaskModel, config) -> None:
+        self.source, self.scaled, self.task, self.config = source, scaled, task, config
+        self.made: dict[int, Reference] = {}
+
+    def __len__(self) -> int:
+        return len(self.source.trajectories)
+
+    def __getitem__(self, index: int) -> Reference:
+        index = range(len(self))[index]
+        if index not in self.made:
+            self.made[index] = self._make(index)
+        return self.made[index]
+
+    def __iter__(self):
+        return (self.made.get(i) for i in range(len(self)))
+
+    def _make(self, index: int) -> Reference:
+        source = self.source
+        trajectory = source.trajectories[index]
+        moved = rescale_trajectory(trajectory, source.converted, self.scaled, source.floor)
+        reference = make_reference(self.task, moved, self.config, source.loads[index])
+        if reference.grf is not None:
+            mass_ratio = self.task.total_mass / float(source.converted.map.get("total_mass"))
+            reference.grf = reference.grf * mass_ratio
+        return reference
 
 
 def scaling_to_dict(scaling: BodyScaling | None) -> dict | None:

@@ -70,7 +70,7 @@ class TrackingConfig:
     scale_lengths: tuple[float, float] | None = None  # random subject per copy: length factors
     scale_mass_kg: tuple[float, float] = (45.0, 110.0)  # its total mass range, kg
     scale_every: float = 4.0  # mean resets per new subject (a new one with probability 1/this;
-    # a new subject costs ~70 ms CPU, ~ half a 60-step episode: every 4th keeps it to ~10 %)
+    # a new subject costs 35-70 ms CPU, up to half a short episode: every 4th keeps it ~10 %)
     body_reference: tuple[tuple[str, float], ...] | None = None  # ("mass", kg), (body, size m)
     # of the family's reference body, set by training with scale_lengths (policies.body_randomization)
 

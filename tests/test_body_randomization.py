@@ -93,12 +93,14 @@ def test_each_reset_draws_a_subject_whose_references_fit_it(opencap):
 def test_resume_restores_the_subject(opencap):
     converted, trajectory = opencap
     config = _config(converted, True)
-    a = VectorEnv(converted, [trajectory], config, num_envs=1, seed=5)
+    a = VectorEnv(converted, [trajectory, trajectory], config, num_envs=1, seed=5)
     a.reset()
+    # a subject's references are made when drawn: one of the two trials so far
+    assert sum(r is not None for r in a.envs[0].references) == 1
     snapshot = a.snapshots()
     action = np.full((1, len(a.action_names)), 0.1)
     expected = a.step(action)[0]
-    b = VectorEnv(converted, [trajectory], config, num_envs=1, seed=99)
+    b = VectorEnv(converted, [trajectory, trajectory], config, num_envs=1, seed=99)
     b.restore(snapshot)
     np.testing.assert_array_equal(b.step(action)[0], expected)
 

@@ -179,6 +179,10 @@ def _scale_joint_frames(spec: mujoco.MjSpec, converted: ConvertedModel, scaling)
         body.pos = x_pb[:3, 3]
         for mj_joint in body.joints:
             mj_joint.pos = np.asarray(mj_joint.pos) * s_c
+    placed = {j.child_body for j in converted.osim.joints} | {"world", converted.osim.ground}
+    for name, body in bodies.items():  # bodies the converter adds (moving path points)
+        if name not in placed:
+            body.pos = np.asarray(body.pos) * scaling.factor(body.parent.name)
 
 
 def _scale_dependent_slides(spec, converted: ConvertedModel, scaling) -> dict[str, float]:
@@ -188,17 +192,19 @@ def _scale_dependent_slides(spec, converted: ConvertedModel, scaling) -> dict[st
     equalities = {e.name: e for e in spec.equalities}
     factors = {}
     for slot in converted.kinematics.slots:
-        if slot.kind != "slide":
-            continue
-        joint = joints[slot.opensim_joint]
-        axis = next(a for a in joint.axes if a.name == slot.axis)
-        if slot.function is None:
-            continue  # the coordinate itself (a degree of freedom: OpenSim does not scale it)
-        k = _translation_factor(axis.axis, scaling.factor(joint.parent_body))
+        if slot.kind != "slide" or slot.function is None:
+            continue  # a coordinate itself (a degree of freedom: OpenSim does not scale it)
+        mj = spec.joint(slot.name)
+        if slot.opensim_joint in joints:
+            joint = joints[slot.opensim_joint]
+            axis = next(a for a in joint.axes if a.name == slot.axis)
+            k = _translation_factor(axis.axis, scaling.factor(joint.parent_body))
+        else:  # a muscle's moving path point: its location in the body it moves in
+            mover = mj.parent
+            k = _translation_factor(_rotate(mover.quat, mj.axis), scaling.factor(mover.parent.name))
         if k == 1.0:
             continue
         factors[slot.name] = k
-        mj = spec.joint(slot.name)
         mj.ref = mj.ref * k
         if mj.limited == mujoco.mjtLimited.mjLIMITED_TRUE:
             mj.range = np.asarray(mj.range) * k
@@ -208,6 +214,12 @@ def _scale_dependent_slides(spec, converted: ConvertedModel, scaling) -> dict[st
             data[1:5] *= k
             equality.data = data
     return factors
+
+
+def _rotate(quat, vector) -> np.ndarray:
+    r = np.zeros(9)
+    mujoco.mju_quat2Mat(r, np.asarray(quat, dtype=float))
+    return r.reshape(3, 3) @ np.asarray(vector, dtype=float)
 
 
 def _local_factors(s: np.ndarray, quat) -> np.ndarray:

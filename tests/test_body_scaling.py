@@ -203,3 +203,70 @@ def test_per_segment_scaling_agrees_with_opensims_model_scale(shared_data: Path,
     np.testing.assert_allclose(_inertias(mine), _inertias(ref), rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(mine.site_pos, ref.site_pos, atol=1e-12)
     np.testing.assert_allclose(mine.eq_data, ref.eq_data, atol=1e-12)
+
+
+GAIT10 = "opensim-models/Pipelines/Gait10dof18musc/OutputReference/subject01.osim"
+
+
+def test_muscle_paths_scale_as_opensims(shared_data: Path, tmp_path: Path):
+    """Path points, moving points and wrap surfaces of Gait10dof18musc scaled per segment: every
+    muscle-tendon length equals OpenSim's scaled model's at three poses, except the rectus
+    femoris, whose knee-crossing point the converter fits from both bodies (held in simulation,
+    scaled with one body only: within 2 %)."""
+    opensim = pytest.importorskip("opensim")
+    factors = {"pelvis": 1.05, "femur_r": 1.1, "femur_l": 1.1, "tibia_r": 0.92, "tibia_l": 0.92,
+               "calcn_r": 1.0, "torso": 0.95}  # fmt: skip
+    opensim.Logger.setLevelString("error")
+    model = opensim.Model(str(shared_data / GAIT10))
+    state = model.initSystem()
+    scales = opensim.ScaleSet()
+    for body, f in factors.items():
+        scale = opensim.Scale()
+        scale.setSegmentName(body)
+        scale.setScaleFactors(opensim.Vec3(f, f, f))
+        scale.setApply(True)
+        scales.cloneAndAppend(scale)
+    model.scale(state, scales, True, 80.0)
+    model.printToXML(str(tmp_path / "scaled.osim"))
+    options = ConvertOptions(meshes=False, muscle_actuators=False)
+    mine = scale_converted(
+        convert_osim(shared_data / GAIT10, options), BodyScaling.uniform(factors)
+    )
+    ref = convert_osim(tmp_path / "scaled.osim", options).mj_model
+    rng = np.random.default_rng(0)
+    for pose in range(3):
+        lengths = []
+        values = rng.uniform(-0.8, 0.2, 4) if pose else np.zeros(4)
+        for m in (mine.mj_model, ref):
+            d = mujoco.MjData(m)
+            for name, v in zip(("hip_flexion_r", "knee_angle_r", "ankle_angle_r", "knee_angle_l"),
+                               values, strict=True):  # fmt: skip
+                d.qpos[m.joint(name).qposadr[0]] = v
+            mujoco.mj_forward(m, d)
+            lengths.append(d.ten_length.copy())
+        error = np.abs(lengths[0] - lengths[1]) / lengths[1]
+        rect_fem = np.array(["rect_fem" in ref.tendon(i).name for i in range(ref.ntendon)])
+        assert error[~rect_fem].max() < 1e-9
+        assert error[rect_fem].max() < 0.02
+    # moving path points (rectus femoris and vasti P3, functions of the knee angle) exactly
+    movers = [ref.joint(j).name for j in range(ref.njnt) if "-P3_" in ref.joint(j).name]
+    assert len(movers) == 18  # 3 muscles x 2 sides x 3 axes
+    for name in movers:
+        mj, theirs = mine.mj_model.joint(name), ref.joint(name)
+        assert mine.mj_model.qpos0[mj.qposadr[0]] == pytest.approx(ref.qpos0[theirs.qposadr[0]])
+        np.testing.assert_allclose(
+            mine.mj_model.body_pos[mj.bodyid[0]], ref.body_pos[theirs.bodyid[0]], atol=1e-12
+        )
+
+
+def test_muscle_length_ranges_follow_the_path(shared_data: Path):
+    converted = convert_osim(shared_data / GAIT10, ConvertOptions(meshes=False))
+    names = [b.name for b in converted.conversion.spec.bodies if b.name not in ("world", "ground")]
+    scaled = scale_converted(converted, BodyScaling.uniform(dict.fromkeys(names, 1.1)))
+    muscles = converted.mj_model.actuator_gaintype == mujoco.mjtGain.mjGAIN_MUSCLE
+    assert muscles.sum() == 18
+    np.testing.assert_allclose(
+        scaled.mj_model.actuator_lengthrange[muscles],
+        1.1 * converted.mj_model.actuator_lengthrange[muscles],
+        rtol=1e-9,
+    )

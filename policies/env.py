@@ -113,6 +113,11 @@ class TrackingEnv:
             self._rng = np.random.default_rng(self._seed)
         return self._rng
 
+    @rng.setter
+    def rng(self, generator: np.random.Generator) -> None:
+        """Draw from ``generator`` from now on (gymnasium's seeded generator, policies.gym)."""
+        self._rng = generator
+
     @property
     def action_names(self) -> list[str]:
         return list(self.task.action_names)

@@ -28,6 +28,7 @@ BENCHMARKS = [
     "benchmarks.bench_static_optimization",
     "benchmarks.bench_batch",
     "benchmarks.bench_opencap",
+    "benchmarks.bench_muscle_imitation",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = "benchmarks/results"  # changes here do not make a run dirty: the run writes them

@@ -113,6 +113,11 @@ class TrackingEnv:
             self._rng = np.random.default_rng(self._seed)
         return self._rng
 
+    @rng.setter
+    def rng(self, generator: np.random.Generator) -> None:
+        """Draw from ``generator`` from now on (gymnasium's seeded generator, policies.gym)."""
+        self._rng = generator
+
     @property
     def action_names(self) -> list[str]:
         return list(self.task.action_names)
@@ -163,6 +168,10 @@ class TrackingEnv:
         self.scaling, self.task, self.references = scaling, task, references
         self.data = mujoco.MjData(task.model)
         self.body_obs = body_features(task.model, task.total_mass, self.config)
+        if task.muscle is not None:  # the muscle drive's controller belongs to its model
+            from policies.muscle import MuscleController
+
+            self.muscles = MuscleController(task)
 
     def _touch_down(self) -> None:
         """Move the root vertically so the lowest stance foot just touches the floor.

@@ -25,7 +25,7 @@ from gymnasium import spaces
 
 from converters.errors import KintwinError
 
-__all__ = ["TrackEnv", "ENV_ID", "make_tracking_env"]
+__all__ = ["TrackEnv", "ENV_ID", "make_tracking_env", "episode_start"]
 
 ENV_ID = "kintwin/Track-v0"
 DRIVES = ("torque", "muscle")
@@ -85,6 +85,20 @@ def _convert(model: Path, drive: str):
     return convert_osim(model, ConvertOptions(meshes=False, muscles=False))
 
 
+def episode_start(task_env, rng: np.random.Generator, options: dict | None) -> tuple[int, int]:
+    """(reference, frame) of a new episode: ``options``' ``reference``/``frame`` where given,
+    else drawn from ``rng`` (gymnasium's seeded generator) as ``TrackingEnv.reset`` draws them:
+    a uniform reference, then a uniform frame that leaves at least two steps."""
+    options = options or {}
+    reference = options.get("reference")
+    if reference is None:
+        reference = int(rng.integers(len(task_env.references)))
+    frame = options.get("frame")
+    if frame is None:
+        frame = int(rng.integers(max(1, len(task_env.references[reference].qpos) - 2)))
+    return int(reference), int(frame)
+
+
 class TrackEnv(gymnasium.Env):
     """Gymnasium wrapper of ``policies.env.TrackingEnv`` (see the module docstring).
 
@@ -113,9 +127,8 @@ class TrackEnv(gymnasium.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self.task_env.rng = self.np_random  # episode starts drawn from gymnasium's seeded RNG
-        options = options or {}
-        obs = self.task_env.reset(reference=options.get("reference"), frame=options.get("frame"))
+        reference, frame = episode_start(self.task_env, self.np_random, options)
+        obs = self.task_env.reset(reference=reference, frame=frame)
         return obs.astype(np.float32), {}
 
     def step(self, action):

@@ -24,7 +24,7 @@ from gymnasium import spaces
 from myosuite.core import registry
 from myosuite.envs.gymnasium_env import CpuEnvAccessor, MyoGymnasiumEnv
 
-from policies.gym import make_tracking_env
+from policies.gym import episode_start, make_tracking_env
 
 __all__ = ["KinTwinTrackEnv", "ENV_ID"]
 
@@ -105,9 +105,8 @@ class KinTwinTrackEnv(MyoGymnasiumEnv):
         import gymnasium
 
         gymnasium.Env.reset(self, seed=seed)
-        self.task_env.rng = self.np_random
-        options = options or {}
-        self._last = self.task_env.reset(options.get("reference"), options.get("frame"))
+        reference, frame = episode_start(self.task_env, self.np_random, options)
+        self._last = self.task_env.reset(reference, frame)
         self._terms, self._terminated, self._error = {}, False, 0.0
         self._accessor = CpuEnvAccessor(self.model, self.data, self._ctrl_dt)
         obs = self._obs_dict_to_vec(self._get_obs_dict())

@@ -11,12 +11,13 @@ reference filtering, contact calibration, observations, actions in [-1, 1], rewa
 termination, so a policy trained elsewhere sees what KinTwin's own trainer sees. An episode
 starts at a random frame of a random motion (reference-state initialisation) and ends on a fall
 (terminated) or at the motion's end (truncated). ``reset(options={"reference": i, "frame": k})``
-starts at a given frame. ``info`` holds ``tracking_error_deg``.
+starts at a given frame. ``info`` holds ``tracking_error_deg``. ``drive="muscle"`` drives the model's muscles (MuJoCo
+muscle actuators fitted to OpenSim's, with activation dynamics), as ``kintwin train --drive
+muscle`` does.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import gymnasium
@@ -37,16 +38,17 @@ def make_tracking_env(model: str | Path, motions: list, drive: str = "torque", c
     from converters.motion import coordinate_series, make_trajectory
     from converters.opensim_io.table import read_table
     from policies.env import TrackingConfig, TrackingEnv, calibrate_contacts
+    from policies.muscle import convert_for_drive
 
     if drive not in DRIVES:
         raise KintwinError(f"no drive '{drive}'; drives are: {', '.join(DRIVES)}")
     if not motions:
         raise KintwinError("give at least one motion (an IK .mot file)")
-    converted = _convert(Path(model), drive)
-    settings = dict(config) if isinstance(config, dict) else {}
-    if drive != "torque":
-        settings["drive"] = drive
-    tracking = config if isinstance(config, TrackingConfig) else TrackingConfig.from_dict(settings)
+    settings = config.to_dict() if isinstance(config, TrackingConfig) else dict(config or {})
+    if settings.get("drive", drive) != drive:
+        raise KintwinError(f"drive='{drive}' but the config's drive is '{settings['drive']}'")
+    tracking = TrackingConfig.from_dict({**settings, "drive": drive})
+    converted = convert_for_drive(Path(model), drive)
     m = converted.mj_model
     trajectories = [
         make_trajectory(
@@ -61,28 +63,6 @@ def make_tracking_env(model: str | Path, motions: list, drive: str = "torque", c
     if tracking.calibrate_contacts and tracking.contact_radii is None:
         tracking = calibrate_contacts(converted, trajectories, tracking)
     return TrackingEnv(converted, trajectories, tracking, seed)
-
-
-def _convert(model: Path, drive: str):
-    """The converted model for ``drive`` (muscles only for the muscle drive)."""
-    from policies.env import TrackingConfig
-
-    if drive == "muscle":
-        has_drive = any(f.name == "drive" for f in fields(TrackingConfig))
-        try:
-            from policies.muscle import convert_for_drive
-        except ImportError:
-            convert_for_drive = None
-        if not has_drive or convert_for_drive is None:
-            raise KintwinError(
-                "drive='muscle' needs the muscle drive of policies.env, which this version of "
-                "KinTwin does not have yet; use drive='torque'"
-            )
-        return convert_for_drive(model, drive)
-    from converters.mjcf.builder import ConvertOptions
-    from converters.model_conversion import convert_osim
-
-    return convert_osim(model, ConvertOptions(meshes=False, muscles=False))
 
 
 def episode_start(task_env, rng: np.random.Generator, options: dict | None) -> tuple[int, int]:

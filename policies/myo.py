@@ -33,7 +33,7 @@ SOLVED_DEG = 2.0  # tracking error under which the step counts as solved (the be
 _GROUPS = (  # observation name prefix -> obs_dict key, in KinTwin's observation order
     ("q:", "qpos"), ("qdot:", "qvel"), ("root_height", "root_height"), ("root_q", "root_quat"),
     ("belt_speed", "belt_speed"), ("dq+", "reference_error"), ("dqdot+", "reference_vel_error"),
-    ("prev_action:", "prev_action"),
+    ("prev_action:", "prev_action"), ("activation:", "act"),
 )  # fmt: skip
 
 

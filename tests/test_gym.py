@@ -72,18 +72,26 @@ def test_same_seed_same_episode_start(shipped_env):
     assert not np.array_equal(first, other)
 
 
-def test_bad_drive_and_missing_muscle_drive_are_clear(walk: dict):
+def test_bad_drive_is_refused(walk: dict):
     from converters.errors import KintwinError
 
     with pytest.raises(KintwinError, match="no drive 'hydraulic'; drives are: torque, muscle"):
         gymnasium.make("policies.gym:kintwin/Track-v0", **walk, drive="hydraulic")
-    try:
-        import policies.muscle  # noqa: F401
-    except ImportError:
-        with pytest.raises(KintwinError, match="drive='muscle' needs the muscle drive"):
-            gymnasium.make("policies.gym:kintwin/Track-v0", **walk, drive="muscle")
-    else:
-        pytest.skip("the muscle drive exists: covered by its own tests")
+    with pytest.raises(KintwinError, match="drive='torque' but the config's drive is 'muscle'"):
+        gymnasium.make("policies.gym:kintwin/Track-v0", **walk, config={"drive": "muscle"})
+
+
+def test_muscle_drive_passes_the_env_checker(walk: dict):
+    """drive="muscle": the model's 18 muscles drive the body (kintwin train --drive muscle)."""
+    from gymnasium.utils.env_checker import check_env
+
+    env = gymnasium.make("policies.gym:kintwin/Track-v0", **walk, drive="muscle")
+    assert len(env.unwrapped.task_env.task.muscle.names) == 18
+    check_env(env.unwrapped, skip_render_check=True)
+    env.reset(seed=0, options={"reference": 0, "frame": 0})
+    for _ in range(10):
+        _, reward, terminated, _, info = env.step(np.zeros(env.action_space.shape, np.float32))
+        assert np.isfinite(reward) and not terminated
 
 
 @pytest.mark.slow

@@ -69,3 +69,13 @@ def test_obs_keys_choose_the_observation(walk: dict):
     with pytest.raises(KeyError, match="unknown obs_keys"):
         bad = gymnasium.make("myoKinTwinTrack-v0", **walk, obs_keys=["nope"])
         bad.reset(seed=0)
+
+
+def test_muscle_drive_activations_are_myosuites_act(walk: dict):
+    import policies.myo  # noqa: F401
+
+    env = gymnasium.make("myoKinTwinTrack-v0", **walk, drive="muscle")
+    obs, _ = env.reset(seed=0, options={"reference": 0, "frame": 0})
+    groups = env.unwrapped.get_obs_dict()
+    assert groups["act"].shape == (18,) and np.all((groups["act"] >= 0) & (groups["act"] <= 1))
+    np.testing.assert_array_equal(obs, env.unwrapped.task_env.observation())

@@ -21,7 +21,7 @@ import numpy as np
 from converters.errors import KintwinError
 from converters.natural_spline import NaturalSpline
 
-__all__ = ["smooth_derivatives", "pad", "lowpass_iir", "resample"]
+__all__ = ["smooth_derivatives", "pad", "lowpass_iir", "lowpass_times", "resample"]
 
 EPS = float(np.finfo(float).eps)  # SimTK::Eps
 MAX_RESAMPLE_SIZE = 100000  # OpenSim's Storage::MAX_RESAMPLE_SIZE
@@ -74,21 +74,44 @@ def lowpass_iir(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``Storage::lowpassIIR``: (time, data) resampled at the smallest step when the steps are
     not uniform, then each column through ``Signal::LowpassIIR`` at that step."""
-    size = len(time)
-    dt_min = float(np.min(np.diff(time))) if size > 1 else math.inf
-    if size < 2 or dt_min < EPS:
+    dt_min = _resample_step(time)
+    if dt_min is None:
         return time, data  # OpenSim logs "cannot be resampled" and leaves the data alone
-    average = (time[-1] - time[0]) / (size - 1)
-    if average - dt_min > EPS:
+    if dt_min > 0:
         time, data, dt_min = resample(time, data, dt_min)
+    else:
+        dt_min = -dt_min
     if len(time) < 4:
         return time, data  # OpenSim: "too few data points to filter"
     return time, _butterworth3(data, dt_min, cutoff_hz)
 
 
+def lowpass_times(time: np.ndarray) -> np.ndarray:
+    """The times :func:`lowpass_iir` returns for ``time`` (without filtering any data)."""
+    dt_min = _resample_step(time)
+    return _resample_grid(time, dt_min)[0] if dt_min is not None and dt_min > 0 else time
+
+
+def _resample_step(time: np.ndarray) -> float | None:
+    """The smallest step if ``Storage::lowpassIIR`` resamples at it, minus the (uniform) step
+    if it does not, None if it cannot resample."""
+    size = len(time)
+    dt_min = float(np.min(np.diff(time))) if size > 1 else math.inf
+    if size < 2 or dt_min < EPS:
+        return None
+    average = (time[-1] - time[0]) / (size - 1)
+    return dt_min if average - dt_min > EPS else -dt_min
+
+
 def resample(time: np.ndarray, data: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray, float]:
     """``Storage::resample(dt, 5)``: quintic GCV splines through each column, read from the
     first time in steps of ``dt`` (summed, as OpenSim sums them) up to the last time."""
+    grid, dt = _resample_grid(time, dt)
+    return grid, NaturalSpline(time, data, half_order=3)(grid), dt
+
+
+def _resample_grid(time: np.ndarray, dt: float) -> tuple[np.ndarray, float]:
+    """The times and step of ``Storage::resample(dt, ...)``."""
     span = time[-1] - time[0]
     if span / dt > MAX_RESAMPLE_SIZE:
         dt = span / MAX_RESAMPLE_SIZE
@@ -97,8 +120,7 @@ def resample(time: np.ndarray, data: np.ndarray, dt: float) -> tuple[np.ndarray,
     while x <= last:
         grid.append(x)
         x += dt
-    grid = np.array(grid)
-    return grid, NaturalSpline(time, data, half_order=3)(grid), dt
+    return np.array(grid), dt
 
 
 def _butterworth3(data: np.ndarray, dt: float, cutoff_hz: float) -> np.ndarray:

@@ -81,13 +81,12 @@ def analysis_times(
     the tool then runs from the last frame at or before the start to the last at or before the
     end of ``span``.
     """
-    from converters.coordinate_smoothing import lowpass_iir, pad
+    from converters.coordinate_smoothing import lowpass_times, pad
 
     start, end = span if span is not None else (float(time[0]), float(time[-1]))
     grid = np.asarray(time, dtype=float)
     if lowpass_hz is not None and lowpass_hz > 0:
-        size = len(grid) // 2
-        grid, _ = lowpass_iir(pad(grid, size), pad(np.zeros((len(grid), 1)), size), lowpass_hz)
+        grid = lowpass_times(pad(grid, len(grid) // 2))
     first = max(0, int(np.searchsorted(grid, start + 1e-9, side="right")) - 1)
     last = int(np.searchsorted(grid, end + 1e-9, side="right"))
     return grid[first:last]

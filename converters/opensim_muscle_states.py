@@ -6,7 +6,9 @@ multiplier ``use_muscle_physiology`` gives the static optimization), the muscle-
 the moment arms about every independent coordinate (-dL/dq, forward differences of OpenSim's path
 lengths with dependent coordinates following their couplers). Moment arms are only computed for
 the coordinates of the joints a muscle's path spans (tree path between the bodies of its points and
-wrap surfaces, plus the coordinates its moving or conditional points depend on).
+wrap surfaces, plus the coordinates its moving or conditional points depend on). Given the
+coordinates' accelerations, the same pass also gives OpenSim's inverse dynamics (every force of the
+model off: gravity and inertia only), for models without constraints.
 
 This module is one of the places that run the ``opensim`` package (OpenSim's own SO tool, the
 reference, is run by ``converters.opensim_reference.tools.run_static_optimization``); it moves
@@ -47,6 +49,8 @@ class MuscleStates:
         moment_arm: (n, m, c) moment arms (-dL/dq), m (or dimensionless for translations).
         min_control, max_control: (m,) each muscle's activation bounds.
         failed: muscles whose force OpenSim could not compute at some frame (taken as 0 there).
+        generalized_forces: (n, c) inverse-dynamics generalized forces about ``coordinates``
+            (N·m or N) when accelerations were given, else None.
     """
 
     names: list[str]
@@ -57,6 +61,7 @@ class MuscleStates:
     min_control: np.ndarray
     max_control: np.ndarray
     failed: tuple[str, ...] = ()
+    generalized_forces: np.ndarray | None = None
 
 
 @contextlib.contextmanager
@@ -111,11 +116,13 @@ def muscle_states(
     kinematics: KinematicMap,
     values: dict[str, np.ndarray],
     speeds: dict[str, np.ndarray],
+    accelerations: dict[str, np.ndarray] | None = None,
 ) -> MuscleStates:
     """Muscle lengths, full-activation forces and moment arms at every frame.
 
     ``values`` and ``speeds`` hold each independent coordinate's (n,) values (rad, m) and speeds
-    (rad/s, m/s), e.g. OpenSim's filtered and splined coordinates.
+    (rad/s, m/s), e.g. OpenSim's filtered and splined coordinates. With ``accelerations``
+    (rad/s², m/s²) also OpenSim's inverse dynamics at every frame (models without constraints).
     """
     if not osim.muscles:
         raise KintwinError(
@@ -143,6 +150,10 @@ def muscle_states(
         length = np.zeros((n, len(names)))
         force = np.zeros((n, len(names)))
         arms = np.zeros((n, len(names), len(independent)))
+        dynamics = None
+        if accelerations is not None:
+            dynamics = _InverseDynamics(opensim, model, state, handles, independent, model_path)
+        tau = np.zeros((n, len(independent)))
         for k in range(n):
             pose = {c: float(values[c][k]) for c in independent}
             rate = {c: float(speeds[c][k]) for c in independent}
@@ -158,6 +169,8 @@ def muscle_states(
             _moment_arms(
                 model, state, handles, kinematics, pose, users, muscles, length[k], arms[k]
             )
+            if dynamics is not None:
+                tau[k] = dynamics.solve(state, {c: float(accelerations[c][k]) for c in independent})
         bounds = np.array([[m.getMinControl(), m.getMaxControl()] for m in muscles])
     return MuscleStates(
         names=names,
@@ -168,7 +181,38 @@ def muscle_states(
         min_control=bounds[:, 0],
         max_control=bounds[:, 1],
         failed=tuple(sorted(failed)),
+        generalized_forces=None if dynamics is None else tau,
     )
+
+
+class _InverseDynamics:
+    """OpenSim's InverseDynamicsSolver with every force of the model off (muscles, actuators,
+    springs: the generalized forces the actuators must supply against gravity and inertia)."""
+
+    def __init__(self, opensim, model, state, handles, independent, model_path) -> None:
+        if model.getConstraintSet().getSize() or len(handles) != state.getNU():
+            raise KintwinError(
+                f"{model_path}: OpenSim's inverse dynamics here needs a model without "
+                "constraints, one speed per coordinate"
+            )
+        forces = model.getForceSet()
+        for i in range(forces.getSize()):
+            forces.get(i).setAppliesForce(state, False)
+        self.columns = {}
+        for c in independent:  # the mobility of each coordinate
+            state.updU().setToZero()
+            handles[c].setSpeedValue(state, 1.0)
+            self.columns[c] = int(np.argmax(np.abs(state.getU().to_numpy())))
+        self.solver = opensim.InverseDynamicsSolver(model)
+        self.udot = opensim.Vector(state.getNU(), 0.0)
+
+    def solve(self, state, accelerations: dict[str, float]) -> np.ndarray:
+        """Generalized forces about the coordinates (in ``accelerations``' order) at ``state``
+        (its values and speeds set) with these accelerations."""
+        for c, a in accelerations.items():
+            self.udot.set(self.columns[c], a)
+        tau = self.solver.solve(state, self.udot).to_numpy()
+        return np.array([tau[self.columns[c]] for c in accelerations])
 
 
 def _moment_arms(

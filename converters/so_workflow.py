@@ -78,28 +78,49 @@ def run_classic_so(
     grf: Path | None = None,
     use_model_force_set: bool = True,
 ) -> SOResult:
-    """Classic static optimization of a trial, written as OpenSim writes it."""
+    """Classic static optimization of a trial, written as OpenSim writes it.
+
+    Without external loads, constraints, locked coordinates or point/torque actuators, OpenSim
+    alone does it (:func:`opensim_static_optimization`: no MuJoCo model); otherwise the exact
+    MuJoCo skeleton gives the inverse dynamics with the loads applied.
+    """
     from converters.files import check_writable
-    from converters.mjcf.builder import ConvertOptions
-    from converters.model_conversion import convert_osim
     from converters.motion import coordinate_series
-    from converters.opensim_io.external_loads import load_external_loads
     from converters.opensim_io.table import read_table
-    from converters.static_optimization import classic_static_optimization
+    from converters.osim.cache import load_osim_cached
 
     check_writable(outputs.activation, force)  # before any work
     check_writable(outputs.force, force)
-    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False), exact=True)
-    if not converted.osim.muscles:
+    osim = load_osim_cached(model)
+    if not osim.muscles:
         from converters.errors import KintwinError
 
         raise KintwinError(f"{model}: the model has no muscles; static optimization needs them")
-    actuators = load_actuators(model, converted.osim, reserves, use_model_force_set)
-    series = coordinate_series(read_table(coordinates), converted.osim, coordinates)
-    loads = None if external_loads is None else load_external_loads(external_loads, grf)
-    result = classic_static_optimization(model, converted, series, loads, actuators, settings)
+    actuators = load_actuators(model, osim, reserves, use_model_force_set)
+    series = coordinate_series(read_table(coordinates), osim, coordinates)
+    if external_loads is None and _opensim_alone(osim, actuators):
+        from converters.static_optimization import opensim_static_optimization
+
+        result = opensim_static_optimization(model, osim, series, actuators, settings)
+    else:
+        from converters.mjcf.builder import ConvertOptions
+        from converters.model_conversion import convert_osim
+        from converters.opensim_io.external_loads import load_external_loads
+        from converters.static_optimization import classic_static_optimization
+
+        converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False), exact=True)
+        loads = None if external_loads is None else load_external_loads(external_loads, grf)
+        result = classic_static_optimization(model, converted, series, loads, actuators, settings)
     write_so_result(result, outputs, force)
     return result
+
+
+def _opensim_alone(osim, actuators: Sequence) -> bool:
+    """Whether OpenSim's own inverse dynamics (no constraints, no loads) serves this model."""
+    constrained = osim.couplers or any("Constraint" in u.tag for u in osim.unsupported)
+    locked = any(c.locked for c in osim.coordinates.values())
+    spatial = any(a.kind != "CoordinateActuator" for a in actuators)
+    return not (constrained or locked or spatial)
 
 
 def so_settings_from_setup(setup: Path, overrides: dict | None = None):

@@ -26,16 +26,20 @@ unmatched; a frame the actuators cannot satisfy falls back to the least violatio
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-import mujoco
 import numpy as np
 
 from converters.errors import KintwinError
-from converters.model_conversion import ConvertedModel
-from converters.motion import Trajectory
 from converters.opensim_io.actuators import Actuator
 from converters.opensim_io.table import Table
-from converters.spatial import OPENSIM_TO_MUJOCO
+
+if TYPE_CHECKING:  # MuJoCo is imported only where a converted model is used
+    import mujoco
+
+    from converters.model_conversion import ConvertedModel
+    from converters.motion import Trajectory
+    from converters.osim.model import OsimModel
 
 __all__ = [
     "SOSolution",
@@ -45,6 +49,7 @@ __all__ = [
     "SOSettings",
     "SOResult",
     "classic_static_optimization",
+    "opensim_static_optimization",
     "solve_so_problem",
     "ACTIVATION_TABLE_NAME",
     "FORCE_TABLE_NAME",
@@ -224,19 +229,14 @@ def actuator_generalized_forces(
     Coordinate actuators act on their coordinate; point and torque actuators through the
     Jacobians of the converted MuJoCo model at each frame (OpenSim's ground and body frames).
     """
-    independent = converted.kinematics.independent_coordinates
-    out = np.zeros((len(frames), len(independent), len(actuators)))
+    out = _coordinate_actuator_forces(
+        converted.kinematics.independent_coordinates, len(frames), actuators
+    )
     spatial = [j for j, act in enumerate(actuators) if act.kind != "CoordinateActuator"]
-    for j, act in enumerate(actuators):
-        if act.kind == "CoordinateActuator":
-            if act.coordinate not in independent:
-                raise KintwinError(
-                    f"{act.source}: CoordinateActuator '{act.name}' drives coordinate "
-                    f"'{act.coordinate}', which is coupled to another; drive the independent one"
-                )
-            out[:, independent.index(act.coordinate), j] = act.optimal_force
     if not spatial:
         return out
+    import mujoco
+
     model = converted.mj_model
     data = mujoco.MjData(model)
     plain = _plain_dofs(converted)
@@ -253,6 +253,22 @@ def actuator_generalized_forces(
         pose = {c: float(v[k]) for c, v in trajectory.coordinates.items()}
         jac = converted.kinematics.jacobian(pose, model.nv)
         out[row, :, spatial] = qfrc @ jac
+    return out
+
+
+def _coordinate_actuator_forces(
+    independent: list[str], n: int, actuators: list[Actuator]
+) -> np.ndarray:
+    """(n, c, r) generalized forces per unit control of the CoordinateActuators (0 elsewhere)."""
+    out = np.zeros((n, len(independent), len(actuators)))
+    for j, act in enumerate(actuators):
+        if act.kind == "CoordinateActuator":
+            if act.coordinate not in independent:
+                raise KintwinError(
+                    f"{act.source}: CoordinateActuator '{act.name}' drives coordinate "
+                    f"'{act.coordinate}', which is coupled to another; drive the independent one"
+                )
+            out[:, independent.index(act.coordinate), j] = act.optimal_force
     return out
 
 
@@ -276,6 +292,10 @@ def _spatial_generalized_force(
     model: mujoco.MjModel, data: mujoco.MjData, act: Actuator
 ) -> np.ndarray:
     """MuJoCo generalized force of one point or torque actuator at unit control."""
+    import mujoco
+
+    from converters.spatial import OPENSIM_TO_MUJOCO
+
     qfrc = np.zeros(model.nv)
     zero = np.zeros(3)
     if act.kind == "PointActuator":
@@ -374,24 +394,11 @@ def classic_static_optimization(
     ``model_path``; ``actuators`` the model's own non-muscle actuators followed by the reserves.
     """
     from converters.inverse_dynamics import classic_inverse_dynamics
-    from converters.motion import analysis_times, smooth_derivatives
+    from converters.motion import Trajectory
 
     kinematics = converted.kinematics
     model = converted.mj_model
-    independent = {
-        c: v for c, v in series.values.items() if c in kinematics.independent_coordinates
-    }
-    span = settings.time_range
-    if span is not None and (span[0] > series.time[-1] + 1e-9 or span[1] < series.time[0] - 1e-9):
-        raise KintwinError(
-            f"the time range {span[0]:g}-{span[1]:g} s lies outside the coordinates "
-            f"({series.time[0]:g}-{series.time[-1]:g} s)"
-        )
-    times = analysis_times(series.time, settings.lowpass_hz, settings.time_range)
-    if not len(times):
-        raise KintwinError(f"no coordinate frames inside the time range {settings.time_range}")
-    times = times[:: max(1, settings.step_interval)]
-    q, qd, qdd = smooth_derivatives(series.time, independent, settings.lowpass_hz, at=times)
+    times, q, qd, qdd = _smoothed(series, kinematics.independent_coordinates, settings)
     qvel, qacc = kinematics.derivatives(q, qd, qdd, model.nv)
     trajectory = Trajectory(times, kinematics.qpos(q, model.nq), qvel, qacc, q)
     frames = np.arange(len(times))
@@ -402,6 +409,59 @@ def classic_static_optimization(
     return solve_so_problem(
         model_path, converted, trajectory, frames, inverse, actuators, settings, speeds=speeds
     )
+
+
+def _smoothed(series, independent: list[str], settings: SOSettings) -> tuple:
+    """The analysed times and the (filtered, splined) values, speeds and accelerations there of
+    the ``independent`` coordinates the file holds, as OpenSim's AnalyzeTool makes them."""
+    from converters.motion import analysis_times, smooth_derivatives
+
+    given = {c: v for c, v in series.values.items() if c in independent}
+    span = settings.time_range
+    if span is not None and (span[0] > series.time[-1] + 1e-9 or span[1] < series.time[0] - 1e-9):
+        raise KintwinError(
+            f"the time range {span[0]:g}-{span[1]:g} s lies outside the coordinates "
+            f"({series.time[0]:g}-{series.time[-1]:g} s)"
+        )
+    times = analysis_times(series.time, settings.lowpass_hz, settings.time_range)
+    if not len(times):
+        raise KintwinError(f"no coordinate frames inside the time range {settings.time_range}")
+    times = times[:: max(1, settings.step_interval)]
+    return (times, *smooth_derivatives(series.time, given, settings.lowpass_hz, at=times))
+
+
+def opensim_static_optimization(
+    model_path, osim: OsimModel, series, actuators: list[Actuator], settings: SOSettings
+) -> SOResult:
+    """:func:`classic_static_optimization` with no external loads, constraints or spatial
+    actuators, done entirely by the ``opensim`` package: its inverse dynamics (all forces off)
+    in the same pass as the muscle states, no MuJoCo model (a smaller, faster process).
+    Coordinates the file lacks stay at their defaults, at rest."""
+    from converters.mjcf.kinematic_map import KinematicMap
+    from converters.opensim_muscle_states import muscle_states
+
+    if osim.couplers or any(a.kind != "CoordinateActuator" for a in actuators):
+        raise KintwinError("OpenSim's own static optimization path takes no coupled coordinates")
+    defaults = {c: x.default_value for c, x in osim.coordinates.items()}
+    kinematics = KinematicMap(list(osim.coordinates), [], [], defaults)
+    independent = kinematics.independent_coordinates
+    times, q, qd, qdd = _smoothed(series, independent, settings)
+    n = len(times)
+    values = {c: q.get(c, np.full(n, defaults[c])) for c in independent}
+    speeds = {c: qd.get(c, np.zeros(n)) for c in independent}
+    accelerations = {c: qdd.get(c, np.zeros(n)) for c in independent}
+    muscles = muscle_states(model_path, osim, kinematics, values, speeds, accelerations)
+    types = {c: x.motion_type for c, x in osim.coordinates.items()}
+    target = Table(
+        time=times,
+        labels=[f"{c}_moment" if types[c] == "rotational" else f"{c}_force" for c in independent],
+        data=muscles.generalized_forces,
+        name="Inverse Dynamics Generalized Forces",
+        in_degrees=False,
+        dialect="storage",
+    )
+    a_actuators = _coordinate_actuator_forces(independent, n, actuators)
+    return _so_of(muscles, a_actuators, target, actuators, settings, None)
 
 
 def solve_so_problem(
@@ -429,8 +489,15 @@ def solve_so_problem(
     if speeds is None:
         speeds = _independent_speeds(converted, trajectory, frames)
     muscles = muscle_states(model_path, converted.osim, kinematics, values, speeds)
-    a_muscles = muscles.moment_arm * muscles.max_active_force[:, :, None]
     a_actuators = actuator_generalized_forces(converted, trajectory, frames, actuators)
+    return _so_of(muscles, a_actuators, target, actuators, settings, constrained)
+
+
+def _so_of(muscles, a_actuators, target: Table, actuators, settings, constrained) -> SOResult:
+    """Problem, solution and tables from the muscle states and actuators' generalized forces."""
+    independent = muscles.coordinates
+    n = len(target.time)
+    a_muscles = muscles.moment_arm * muscles.max_active_force[:, :, None]
     a = np.concatenate([np.transpose(a_muscles, (0, 2, 1)), a_actuators], axis=2)
     tau = target.data
     if constrained is not None:
@@ -441,7 +508,7 @@ def solve_so_problem(
     upper = np.concatenate([muscles.max_control, [x.max_control for x in actuators]])
     solution = solve_static_optimization(a, tau, lower, upper, settings.activation_exponent, names)
     scale = np.concatenate(
-        [muscles.max_active_force, np.tile([x.optimal_force for x in actuators], (len(frames), 1))],
+        [muscles.max_active_force, np.tile([x.optimal_force for x in actuators], (n, 1))],
         axis=1,
     )
     labels = [*muscles.names, *(x.name for x in actuators)]

@@ -366,3 +366,51 @@ def test_time_range_outside_the_trial_is_refused(tmp_path: Path) -> None:
                  "--time-range", 5, 6, "-o", tmp_path / "out")  # fmt: skip
     assert result.exit_code == 2 and "lies outside the coordinates (0-1 s)" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_opensim_alone_equals_the_mujoco_skeleton_route_on_arm26(shared_data: Path) -> None:
+    """Without loads or constraints, OpenSim's own inverse dynamics (all forces off) gives the
+    generalized forces MuJoCo's mj_inverse of the exact skeleton gives, so the same SO."""
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series
+    from converters.static_optimization import (
+        SOSettings,
+        classic_static_optimization,
+        opensim_static_optimization,
+    )
+
+    model = shared_data / ARM26_MODEL
+    ik = shared_data / ARM26_SETUP.replace("Setup_StaticOptimization.xml", "InverseKinematics.mot")
+    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False), exact=True)
+    series = coordinate_series(read_table(ik), converted.osim, ik)
+    settings = SOSettings(time_range=(0.1, 0.9))
+    skeleton = classic_static_optimization(model, converted, series, None, [], settings)
+    alone = opensim_static_optimization(model, converted.osim, series, [], settings)
+    assert alone.inverse_dynamics.labels == skeleton.inverse_dynamics.labels
+    np.testing.assert_allclose(alone.activation.time, skeleton.activation.time, atol=1e-12)
+    tau = skeleton.inverse_dynamics.data
+    assert np.max(np.abs(tau)) > 0.5  # N·m: the arm is held against gravity
+    np.testing.assert_allclose(alone.inverse_dynamics.data, tau, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(alone.activation.data, skeleton.activation.data, atol=1e-9)
+
+
+def test_classic_so_without_loads_imports_no_mujoco(tmp_path: Path, shared_data: Path) -> None:
+    """Arm26 without external loads runs on the opensim package alone (a smaller process)."""
+    import subprocess
+    import sys
+
+    ik = shared_data / ARM26_SETUP.replace("Setup_StaticOptimization.xml", "InverseKinematics.mot")
+    script = (
+        "import sys\nfrom kintwin_cli.main import cli\n"
+        "try:\n    cli(sys.argv[1:])\nexcept SystemExit as done:\n    assert not done.code\n"
+        "heavy = {'mujoco', 'scipy', 'torch'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    args = ["so", "--method", "classic", "--model", shared_data / ARM26_MODEL,
+            "--coordinates", ik, "--name", "arm26", "-o", tmp_path]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "arm26_StaticOptimization_activation.sto").exists()

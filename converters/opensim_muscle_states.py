@@ -154,10 +154,12 @@ def muscle_states(
         if accelerations is not None:
             dynamics = _InverseDynamics(opensim, model, state, handles, independent, model_path)
         tau = np.zeros((n, len(independent)))
+        full, rates = _all_coordinates(kinematics, values, speeds)
+        coupled = {c.independent for c in kinematics.couplings}
         for k in range(n):
-            pose = {c: float(values[c][k]) for c in independent}
-            rate = {c: float(speeds[c][k]) for c in independent}
-            _set_state(state, handles, kinematics, pose, rate)
+            for c, handle in handles.items():
+                handle.setValue(state, full[c][k], False)
+                handle.setSpeedValue(state, rates[c][k])
             model.realizeVelocity(state)
             for i, muscle in enumerate(muscles):
                 length[k, i] = muscle.getLength(state)
@@ -166,11 +168,20 @@ def muscle_states(
                 except RuntimeError:  # e.g. Thelen's fv inverse beyond its range: no force
                     force[k, i] = 0.0
                     failed.add(names[i])
+            pose = {c: full[c][k] for c in independent}
             _moment_arms(
-                model, state, handles, kinematics, pose, users, muscles, length[k], arms[k]
+                model,
+                state,
+                handles,
+                kinematics,
+                pose,
+                (users, coupled),
+                muscles,
+                length[k],
+                arms[k],
             )
             if dynamics is not None:
-                tau[k] = dynamics.solve(state, {c: float(accelerations[c][k]) for c in independent})
+                tau[k] = dynamics.solve(state, [float(accelerations[c][k]) for c in independent])
         bounds = np.array([[m.getMinControl(), m.getMaxControl()] for m in muscles])
     return MuscleStates(
         names=names,
@@ -198,29 +209,30 @@ class _InverseDynamics:
         forces = model.getForceSet()
         for i in range(forces.getSize()):
             forces.get(i).setAppliesForce(state, False)
-        self.columns = {}
+        self.columns = []
         for c in independent:  # the mobility of each coordinate
             state.updU().setToZero()
             handles[c].setSpeedValue(state, 1.0)
-            self.columns[c] = int(np.argmax(np.abs(state.getU().to_numpy())))
+            self.columns.append(int(np.argmax(np.abs(state.getU().to_numpy()))))
         self.solver = opensim.InverseDynamicsSolver(model)
         self.udot = opensim.Vector(state.getNU(), 0.0)
 
-    def solve(self, state, accelerations: dict[str, float]) -> np.ndarray:
-        """Generalized forces about the coordinates (in ``accelerations``' order) at ``state``
-        (its values and speeds set) with these accelerations."""
-        for c, a in accelerations.items():
-            self.udot.set(self.columns[c], a)
-        tau = self.solver.solve(state, self.udot).to_numpy()
-        return np.array([tau[self.columns[c]] for c in accelerations])
+    def solve(self, state, accelerations: list[float]) -> np.ndarray:
+        """Generalized forces about the independent coordinates at ``state`` (its values and
+        speeds set) with their ``accelerations`` (in the same order)."""
+        for column, a in zip(self.columns, accelerations, strict=True):
+            self.udot.set(column, a)
+        return self.solver.solve(state, self.udot).to_numpy()[self.columns]
 
 
 def _moment_arms(
-    model, state, handles, kinematics: KinematicMap, pose, users, muscles, base, arms
+    model, state, handles, kinematics: KinematicMap, pose, who_moves, muscles, lengths, arms
 ) -> None:
-    """Fill ``arms`` (m, c) with -dL/dq by forward differences from the lengths ``base`` at
-    ``pose``; a coordinate with coupled dependents moves them too (full pose set)."""
-    coupled = {c.independent for c in kinematics.couplings}
+    """Fill ``arms`` (m, c) with -dL/dq by forward differences from the ``lengths`` at ``pose``;
+    ``who_moves`` is (the muscles each coordinate moves, the coordinates with coupled
+    dependents, which move them too)."""
+    users, coupled = who_moves
+    base = lengths.tolist()
     for column, (c, who) in enumerate(users.items()):
         if not who:
             continue
@@ -229,12 +241,28 @@ def _moment_arms(
         else:
             handles[c].setValue(state, pose[c] + _STEP, False)
         model.realizePosition(state)
-        moved = np.array([muscles[i].getLength(state) for i in who])
-        arms[who, column] = -(moved - base[who]) / _STEP
+        for i in who:
+            arms[i, column] = (base[i] - muscles[i].getLength(state)) / _STEP
         if c in coupled:
             _set_state(state, handles, kinematics, pose, None)
         else:
             handles[c].setValue(state, pose[c], False)
+
+
+def _all_coordinates(
+    kinematics: KinematicMap, values: dict[str, np.ndarray], speeds: dict[str, np.ndarray]
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Every coordinate's values and speeds at every frame (dependent ones through their
+    couplers, others absent from ``values`` at their defaults and at rest), as Python floats."""
+    full = kinematics.complete(values)
+    n = len(next(iter(full.values())))
+    rates = {c: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for c, v in speeds.items()}
+    for coupling in kinematics.couplings:
+        slope = coupling.function.derivative(full[coupling.independent], 1)
+        rates[coupling.dependent] = slope * rates[coupling.independent]
+    zero = np.zeros(n)
+    as_lists = {c: np.broadcast_to(v, (n,)).tolist() for c, v in full.items()}
+    return as_lists, {c: rates.get(c, zero).tolist() for c in full}
 
 
 def _set_state(state, handles, kinematics: KinematicMap, pose, rates) -> None:

@@ -6,7 +6,6 @@ stdout carries one JSON object only, and :func:`result` writes to stderr instead
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -61,6 +60,8 @@ class JsonSummary:
         """Print ``summary`` on stdout or write it to the FILE (nothing without ``--json``)."""
         if self.target is None:
             return
+        import json
+
         text = json.dumps(json_safe(summary), indent=1, allow_nan=False)
         if self.target == JSON_STDOUT:
             click.echo(text)

@@ -201,7 +201,9 @@ class _InverseDynamics:
     springs: the generalized forces the actuators must supply against gravity and inertia)."""
 
     def __init__(self, opensim, model, state, handles, independent, model_path) -> None:
-        if model.getConstraintSet().getSize() or len(handles) != state.getNU():
+        constraints = model.getConstraintSet()
+        enforced = any(constraints.get(i).isEnforced(state) for i in range(constraints.getSize()))
+        if enforced or len(handles) != state.getNU():
             raise KintwinError(
                 f"{model_path}: OpenSim's inverse dynamics here needs a model without "
                 "constraints, one speed per coordinate"

@@ -21,7 +21,7 @@ import numpy as np
 
 from converters.compare import CompareConfig, compare_tables
 from converters.opensim_io.table import read_table
-from converters.validate import opensim_static_optimization
+from converters.opensim_reference.tools import run_static_optimization
 
 GAIT10 = "opensim-models/Pipelines/Gait10dof18musc/OutputReference"
 POLICY = Path(
@@ -96,13 +96,13 @@ def _activations(solution, p: Path, work: Path) -> dict:
     from policies.imitation_id import lowpass
 
     start = time.perf_counter()
-    so_file = opensim_static_optimization(
+    so = run_static_optimization(
         p / "subject01.osim", p / "IK/subject01_walk_IK.mot",
         p / "ExperimentalData/subject01_walk_grf.xml", 6.0, (0.0, 2.5), work / "os_so",
         p.parent / "gait10dof_Reserve_Actuators.xml",
     )  # fmt: skip
     so_s = time.perf_counter() - start
-    reference = read_table(so_file)
+    reference = so.activation
     rows = {}
     for k, name in enumerate(solution.muscle_names):
         theirs = np.interp(solution.time, reference.time, reference.column(name))

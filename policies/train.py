@@ -66,6 +66,8 @@ class TrainingRun:
     warm_start: Path | None = None  # a policy of the same model to start from (its settings too)
     learning_rate: float | None = None  # PPO's, if not the default
     critic_warmup: int = 0  # first iterations that train only the value function
+    mirror: bool = False  # add each motion mirrored left-right (policies.augment)
+    speeds: tuple[float, ...] = ()  # add each motion (and mirror) played this many times as fast
 
 
 def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None = None) -> dict:
@@ -96,16 +98,48 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
         ppo["learning_rate"] = run.learning_rate
     tracking = TrackingConfig.from_dict({**base, **run.tracking})
     m = converted.mj_model
+    series = [coordinate_series(read_table(p), converted.osim, p) for p in run.motions]
+    labels, series, loads = augmented_motions(
+        converted, [str(p) for p in run.motions], series, loads, run.mirror, run.speeds
+    )
     trajectories = [
-        make_trajectory(series, converted.kinematics, m.nq, m.nv, tracking.lowpass_hz)
-        for series in (coordinate_series(read_table(p), converted.osim, p) for p in run.motions)
+        make_trajectory(s, converted.kinematics, m.nq, m.nv, tracking.lowpass_hz) for s in series
     ]
     seconds = None if run.max_minutes is None else run.max_minutes * 60.0
     return train(
-        converted, trajectories, [str(p) for p in run.motions], run.outdir, tracking,
+        converted, trajectories, labels, run.outdir, tracking,
         PPOConfig(**ppo), run.max_steps, seconds, run.resume, on_iteration, init=init,
         workers=run.workers, loads=loads, force=run.force,
     )  # fmt: skip
+
+
+def augmented_motions(
+    converted,
+    labels: list[str],
+    series: list,
+    loads: list | None,
+    mirror: bool,
+    speeds: tuple[float, ...],
+) -> tuple[list[str], list, list | None]:
+    """The motions with their mirrored (``mirror``) and speed-changed (``speeds``) copies:
+    labels (``<file>#mirrored``, ``<file>#speed=1.1``), coordinate series and loads. A copy
+    has no force plates (they were measured for the original)."""
+    from policies.augment import mirror_plan, mirror_series, time_scaled_series
+
+    out = list(zip(labels, series, loads or [None] * len(series), strict=True))
+    if mirror:
+        plan = mirror_plan(converted)
+        out += [(f"{name}#mirrored", mirror_series(s, plan), None) for name, s, _ in out]
+    out += [
+        (f"{name}#speed={speed:g}", time_scaled_series(s, speed), None)
+        for speed in speeds
+        for name, s, _ in list(out)
+    ]
+    return (
+        [o[0] for o in out],
+        [o[1] for o in out],
+        (None if loads is None else [o[2] for o in out]),
+    )
 
 
 def _training_loads(pairs: tuple[tuple[Path, Path], ...], motions: list[Path]) -> list | None:
@@ -280,9 +314,9 @@ def _seed_all(seed: int) -> torch.Generator:
 
 def _describe(motion: str) -> dict:
     """A training motion as a colleague can find it: file name and SHA-256 (None for a label
-    that is not a file)."""
-    path = Path(motion)
-    return {"file": path.name, "sha256": file_sha256(path) if path.is_file() else None}
+    that is not a file; a copy ``<file>#mirrored`` names the file it comes from)."""
+    path = Path(motion.split("#", 1)[0])
+    return {"file": Path(motion).name, "sha256": file_sha256(path) if path.is_file() else None}
 
 
 def _open_session(

@@ -28,6 +28,21 @@ def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -
     return tuple(pairs)
 
 
+def _speeds(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple:
+    """``0.9,1.1`` as (0.9, 1.1); positive numbers only."""
+    if not text:
+        return ()
+    try:
+        speeds = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"'{text}': expected numbers separated by commas", ctx, param
+        ) from None
+    if not all(s > 0 for s in speeds):
+        raise click.BadParameter(f"'{text}': speeds must be positive", ctx, param)
+    return speeds
+
+
 @click.command()
 @model_option()
 @click.option(
@@ -67,6 +82,14 @@ def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -
     show_default=True,
     help="First iterations that train only the value function (useful with --warm-start).",
 )
+@click.option(
+    "--mirror", is_flag=True,
+    help="Also train on each motion mirrored left-right (needs a left-right symmetric model).",
+)  # fmt: skip
+@click.option(
+    "--speeds", callback=_speeds, metavar="S1,S2,...",
+    help="Also train on each motion (and mirror) played S times as fast, e.g. 0.9,1.1.",
+)  # fmt: skip
 @output_option("The policy directory (new or empty, unless --resume or --force).", "dir")
 @click.option("--minutes", type=POSITIVE, help="Wall-time budget of this run, minutes.")
 @click.option(
@@ -104,6 +127,8 @@ def train(
     warm_start: Path | None,
     learning_rate: float | None,
     critic_warmup: int,
+    mirror: bool,
+    speeds: tuple[float, ...],
     output: Path,
     minutes: float | None,
     steps: int | None,
@@ -142,7 +167,7 @@ def train(
     run = TrainingRun(
         model_path, (*motions, *more_motions), output, steps, minutes, resume, force, grf_for,
         tracking, seed, num_envs, workers or os.cpu_count() or 1, warm_start, learning_rate,
-        critic_warmup,
+        critic_warmup, mirror, speeds,
     )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
 

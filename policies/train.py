@@ -68,6 +68,7 @@ class TrainingRun:
     critic_warmup: int = 0  # first iterations that train only the value function
     mirror: bool = False  # add each motion mirrored left-right (policies.augment)
     speeds: tuple[float, ...] = ()  # add each motion (and mirror) played this many times as fast
+    bc_id: tuple[tuple[Path, Path], ...] = ()  # (motion, OpenSim ID .sto): behaviour cloning
 
 
 def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None = None) -> dict:
@@ -105,11 +106,12 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
     trajectories = [
         make_trajectory(s, converted.kinematics, m.nq, m.nv, tracking.lowpass_hz) for s in series
     ]
+    bc = _cloning_tables(run.bc_id, labels, loads, run.resume)
     seconds = None if run.max_minutes is None else run.max_minutes * 60.0
     return train(
         converted, trajectories, labels, run.outdir, tracking,
         PPOConfig(**ppo), run.max_steps, seconds, run.resume, on_iteration, init=init,
-        workers=run.workers, loads=loads, force=run.force,
+        workers=run.workers, loads=loads, force=run.force, bc=bc,
     )  # fmt: skip
 
 
@@ -140,6 +142,31 @@ def augmented_motions(
         [o[1] for o in out],
         (None if loads is None else [o[2] for o in out]),
     )
+
+
+def _cloning_tables(
+    pairs: tuple[tuple[Path, Path], ...], labels: list[str], loads: list | None, resume: bool
+) -> list[tuple[int, object, str]]:
+    """(trajectory index, ID table, file) for each ``--bc-id MOTION=ID.sto``; the motion
+    must be trained on with its force plates (they say which frames ID can be trusted at)."""
+    from converters.opensim_io.table import read_table
+
+    if pairs and resume:
+        raise KintwinError("--bc-id starts a run; a resumed run continues from its last.pt")
+    out = []
+    for motion, table in pairs:
+        index = next(
+            (i for i, name in enumerate(labels) if Path(name).resolve() == Path(motion).resolve()),
+            None,
+        )
+        if index is None:
+            raise KintwinError(f"--bc-id '{motion}={table}': {motion} is not one of the --motions")
+        if loads is None or loads[index] is None:
+            raise KintwinError(
+                f"--bc-id '{motion}={table}': give its force plates too (--grf-for {motion}=...)"
+            )
+        out.append((index, read_table(table), str(table)))
+    return out
 
 
 def _training_loads(pairs: tuple[tuple[Path, Path], ...], motions: list[Path]) -> list | None:
@@ -197,6 +224,7 @@ def train(
     workers: int = 1,
     loads: list | None = None,
     force: bool = False,
+    bc: list | None = None,
 ) -> dict:
     """Train a tracking policy into ``outdir``; returns the final card.
 
@@ -210,12 +238,24 @@ def train(
     ``keep_within_deg`` of the best so far: among policies that track about equally well, the
     one trained longest on the other reward terms (load share, smoothness, effort), yet never
     one caught in a dip. ``last.pt`` resumes. See :func:`prepare_output` for ``force``.
+    ``bc`` (trajectory index, OpenSim ID table, its file) first clones ID's torques into the
+    actor (:mod:`policies.warm_start`); the result is on the card (``behaviour_cloning``).
     """
     prepare_output(outdir, resume, force)
     threads = torch.get_num_threads()  # the run sets its own; the caller's come back after
     try:
         s = _open_session(
-            converted, trajectories, motions, outdir, tracking, cfg, resume, init, workers, loads
+            converted,
+            trajectories,
+            motions,
+            outdir,
+            tracking,
+            cfg,
+            resume,
+            init,
+            workers,
+            loads,
+            bc,
         )
         try:
             return _run(s, max_steps, max_seconds, on_iteration)
@@ -321,7 +361,7 @@ def _describe(motion: str) -> dict:
 
 def _open_session(
     converted, trajectories, motions, outdir, tracking, cfg, resume, init=None, workers=1,
-    loads=None,
+    loads=None, bc=None,
 ) -> _Session:  # fmt: skip
     from policies.body_randomization import with_body_reference
     from policies.env import TrackingEnv, calibrate_contacts
@@ -360,6 +400,7 @@ def _open_session(
         "wall_time": 0.0,
         "cpu_time": 0.0,
         "last_eval": None,  # the latest evaluation's log keys, repeated until the next one
+        "behaviour_cloning": None,  # policies.warm_start's result, when the run began with it
     }
     session = _Session(
         converted, [_describe(m) for m in motions], outdir, tracking, cfg, envs, eval_env,
@@ -375,6 +416,12 @@ def _open_session(
             init = warm_start(init, envs.obs_names, envs.action_names)
         agent.load_state_dict(init["agent"])
         session.norm.load_state_dict(init["obs_norm"])
+    if bc and not resume:
+        from policies.warm_start import BCConfig, behaviour_clone, cloning_targets
+
+        bc_cfg = BCConfig(seed=cfg.seed)
+        targets = [cloning_targets(eval_env, i, table, src, bc_cfg) for i, table, src in bc]
+        state["behaviour_cloning"] = behaviour_clone(agent, session.norm, eval_env, targets, bc_cfg)
     return session
 
 
@@ -562,6 +609,7 @@ def _write_card(s: _Session, row: dict) -> dict:
             **{k: row.get(k) for k in ("tracking_error_deg", "reward", *_NO_EVAL)},
             **{k: v for k, v in row.items() if k.startswith("eval_")},
         },
+        "behaviour_cloning": meta.get("behaviour_cloning"),
         "tracking_config": meta["tracking_config"],
         "ppo_config": meta["ppo_config"],
         "versions": package_versions(),

@@ -18,12 +18,12 @@ from kintwin_cli.output import note
 
 
 def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -> tuple:
-    """``MOTION=LOADS.xml`` texts as (motion, loads) paths."""
+    """``MOTION=FILE`` texts as (motion, file) paths."""
     pairs = []
     for item in items:
         motion, _, xml = item.partition("=")
         if not motion or not xml:
-            raise click.BadParameter(f"'{item}': expected MOTION=LOADS.xml", ctx, param)
+            raise click.BadParameter(f"'{item}': expected MOTION=FILE", ctx, param)
         pairs.append((Path(motion), Path(xml)))
     return tuple(pairs)
 
@@ -58,6 +58,16 @@ def _speeds(ctx: click.Context, param: click.Parameter, text: str | None) -> tup
     callback=_pairs,
     help="Force plates of a training motion (OpenSim ExternalLoads): adds a reward for "
     "simulated GRF near the measured, per foot. Repeatable.",
+)
+@click.option(
+    "--bc-id",
+    "bc_id",
+    multiple=True,
+    metavar="MOTION=ID.sto",
+    callback=_pairs,
+    help="OpenSim inverse dynamics of a training motion (with its plates assigned to the feet, "
+    "see 'kintwin convert grf'; the motion needs --grf-for too): before PPO, the actor learns the "
+    "actions whose PD torques are ID's at the frames the plates cover. Repeatable.",
 )
 @click.option(
     "--drive",
@@ -123,6 +133,7 @@ def train(
     motions: tuple[Path, ...],
     more_motions: tuple[Path, ...],
     grf_for: tuple[tuple[Path, Path], ...],
+    bc_id: tuple[tuple[Path, Path], ...],
     drive: str,
     warm_start: Path | None,
     learning_rate: float | None,
@@ -167,7 +178,7 @@ def train(
     run = TrainingRun(
         model_path, (*motions, *more_motions), output, steps, minutes, resume, force, grf_for,
         tracking, seed, num_envs, workers or os.cpu_count() or 1, warm_start, learning_rate,
-        critic_warmup, mirror, speeds,
+        critic_warmup, mirror, speeds, bc_id,
     )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
 

@@ -153,6 +153,10 @@ class TrackingEnv:
         d.qvel[task.belt_dof] = self.ref.belt_speed
         if self.muscles is None:
             d.ctrl[: self.n_act] = self._pd_centre(frame)
+        if self.config.seat:  # the reference's seat, or none (policies.seat)
+            from policies.seat import place_seat
+
+            place_seat(task.model, d, self.ref.seat)
         mujoco.mj_kinematics(task.model, d)
         self._touch_down()
         mujoco.mj_forward(task.model, d)

@@ -122,6 +122,11 @@ def _speeds(ctx: click.Context, param: click.Parameter, text: str | None) -> tup
 @click.option("--overground", is_flag=True, help="Fixed ground: no treadmill detection.")
 @click.option("--residual-root", is_flag=True, help="Penalised residual forces on the root.")
 @click.option(
+    "--seat", is_flag=True,
+    help="A seat under the thighs of motions that start or end seated (sit-to-stand), found "
+    "from the kinematics; other motions get none.",
+)  # fmt: skip
+@click.option(
     "--set",
     "settings",
     multiple=True,
@@ -151,6 +156,7 @@ def train(
     treadmill: float | None,
     overground: bool,
     residual_root: bool,
+    seat: bool,
     settings: tuple[str, ...],
 ) -> None:
     """Train a tracking policy (PPO) on the kinematics of MOTIONS.
@@ -173,6 +179,7 @@ def train(
         "belt_speed": 0.0 if overground else treadmill,
         "residual_root": residual_root,
         "drive": drive,
+        "seat": seat,
         **parse_settings(settings),
     }
     run = TrainingRun(

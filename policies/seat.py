@@ -94,8 +94,6 @@ def seat_pose(task, qpos: np.ndarray, root_pos: np.ndarray, trial: slice, config
     floor (``policies.env``); the seat's top is placed so that the thighs then sink as deep
     into it: ``touch_down`` below the thighs' lowest point, less the stance feet's clearance.
     """
-    from policies.task import foot_clearance
-
     dt = config.control_dt
     frame = _seated_frame(root_pos[:, 2] - task.floor_height, trial, dt)
     model = task.model
@@ -117,7 +115,8 @@ def seat_pose(task, qpos: np.ndarray, root_pos: np.ndarray, trial: slice, config
     reach = float(np.linalg.norm(forward))
     forward = forward / reach if reach > 1e-6 else np.array([1.0, 0.0])
     top = lowest - (config.touch_down or 0.0)
-    clearance = foot_clearance(task, d)
+    bottoms = d.geom_xpos[:, 2] - model.geom_size[:, 0]  # as policies.task.foot_clearance
+    clearance = np.array([bottoms[g].min() - task.floor_height for g in task.foot_geoms])
     stance = clearance < config.contact_height
     if config.touch_down is not None and np.any(stance):
         top = lowest - float(clearance[stance].min())

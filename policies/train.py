@@ -107,6 +107,15 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
         make_trajectory(s, converted.kinematics, m.nq, m.nv, tracking.lowpass_hz) for s in series
     ]
     bc = _cloning_tables(run.bc_id, labels, loads, run.resume)
+    if run.mirror and bc:  # the mirrored copies clone the mirrored torques
+        from policies.augment import mirror_plan
+        from policies.warm_start import mirror_id_table
+
+        plan = mirror_plan(converted)
+        bc += [
+            (labels.index(f"{labels[i]}#mirrored"), mirror_id_table(table, plan), src, i)
+            for i, table, src, _ in list(bc)
+        ]
     seconds = None if run.max_minutes is None else run.max_minutes * 60.0
     return train(
         converted, trajectories, labels, run.outdir, tracking,
@@ -146,8 +155,8 @@ def augmented_motions(
 
 def _cloning_tables(
     pairs: tuple[tuple[Path, Path], ...], labels: list[str], loads: list | None, resume: bool
-) -> list[tuple[int, object, str]]:
-    """(trajectory index, ID table, file) for each ``--bc-id MOTION=ID.sto``; the motion
+) -> list[tuple[int, object, str, int | None]]:
+    """(trajectory index, ID table, file, None) for each ``--bc-id MOTION=ID.sto``; the motion
     must be trained on with its force plates (they say which frames ID can be trusted at)."""
     from converters.opensim_io.table import read_table
 
@@ -165,7 +174,7 @@ def _cloning_tables(
             raise KintwinError(
                 f"--bc-id '{motion}={table}': give its force plates too (--grf-for {motion}=...)"
             )
-        out.append((index, read_table(table), str(table)))
+        out.append((index, read_table(table), str(table), None))
     return out
 
 
@@ -238,7 +247,8 @@ def train(
     ``keep_within_deg`` of the best so far: among policies that track about equally well, the
     one trained longest on the other reward terms (load share, smoothness, effort), yet never
     one caught in a dip. ``last.pt`` resumes. See :func:`prepare_output` for ``force``.
-    ``bc`` (trajectory index, OpenSim ID table, its file) first clones ID's torques into the
+    ``bc`` (trajectory index, OpenSim ID table, its file, the index whose plates say which
+    frames to trust or None) first clones ID's torques into the
     actor (:mod:`policies.warm_start`); the result is on the card (``behaviour_cloning``).
     """
     prepare_output(outdir, resume, force)
@@ -420,7 +430,7 @@ def _open_session(
         from policies.warm_start import BCConfig, behaviour_clone, cloning_targets
 
         bc_cfg = BCConfig(seed=cfg.seed)
-        targets = [cloning_targets(eval_env, i, table, src, bc_cfg) for i, table, src in bc]
+        targets = [cloning_targets(eval_env, *entry[:3], bc_cfg, entry[3]) for entry in bc]
         state["behaviour_cloning"] = behaviour_clone(agent, session.norm, eval_env, targets, bc_cfg)
     return session
 

@@ -29,7 +29,14 @@ import torch
 from converters.errors import KintwinError
 from converters.opensim_io.table import Table
 
-__all__ = ["BCConfig", "CloningTargets", "cloning_targets", "trusted_frames", "behaviour_clone"]
+__all__ = [
+    "BCConfig",
+    "CloningTargets",
+    "cloning_targets",
+    "trusted_frames",
+    "behaviour_clone",
+    "mirror_id_table",
+]
 
 
 @dataclass(frozen=True)
@@ -90,9 +97,33 @@ def trusted_frames(task, ref, dt: float, max_force_error: float = 0.1) -> np.nda
     return ok
 
 
-def cloning_targets(env, reference: int, id_table: Table, source: str, cfg: BCConfig):
+def mirror_id_table(table: Table, plan: dict[str, tuple[str, float]]) -> Table:
+    """The generalized forces of the mirrored motion (:func:`policies.augment.mirror_plan`):
+    each coordinate's is its partner's times the plan's sign (power is unchanged by the
+    reflection). Columns of coordinates the plan does not cover are kept."""
+    from dataclasses import replace
+
+    index = {label: k for k, label in enumerate(table.labels)}
+    data = table.data.copy()
+    for coordinate, (partner, sign) in plan.items():
+        for suffix in ("_moment", "_force"):
+            if coordinate + suffix in index and partner + suffix in index:
+                data[:, index[coordinate + suffix]] = sign * table.data[:, index[partner + suffix]]
+    return replace(table, data=data)
+
+
+def cloning_targets(
+    env,
+    reference: int,
+    id_table: Table,
+    source: str,
+    cfg: BCConfig,
+    trusted_from: int | None = None,
+):
     """The :class:`CloningTargets` of reference ``reference`` of ``env`` (a torque-drive
-    :class:`~policies.env.TrackingEnv`) from an OpenSim ID table of the same trial."""
+    :class:`~policies.env.TrackingEnv`) from an OpenSim ID table of the same trial; the frames
+    ID is trusted at come from reference ``trusted_from`` (default: itself; a mirrored copy,
+    which has no plates, takes its original's)."""
     task, config = env.task, env.config
     if task.muscle is not None:
         raise KintwinError("behaviour cloning from inverse dynamics needs --drive torque")
@@ -114,7 +145,8 @@ def cloning_targets(env, reference: int, id_table: Table, source: str, cfg: BCCo
     applied = np.clip((tau - pd0) / (kp * config.action_scale), -1.0, 1.0)
     previous = np.vstack([applied[:1], applied[:-1]])
     raw = np.clip(previous + (applied - previous) / config.action_alpha, -1.0, 1.0)
-    trusted = trusted_frames(task, ref, dt, cfg.max_force_error)
+    source_ref = env.references[reference if trusted_from is None else trusted_from]
+    trusted = trusted_frames(task, source_ref, dt, cfg.max_force_error)
     rows = np.flatnonzero(inside & trusted[:-1] & trusted[1:])
     rows = rows[rows > 0]  # the previous frame's action is needed
     trial = ref.trial

@@ -47,6 +47,7 @@ def walk(shared_data, tmp_path_factory):
     config = calibrate_contacts(converted, [trajectory], TrackingConfig(belt_speed=0.0))
     env = TrackingEnv(converted, trajectory, config, 0)
     env.references = [make_reference(env.task, trajectory, config, load_external_loads(xml))]
+    env.converted, env.series = converted, series  # for the mirrored copy
     return env, read_table(id_sto), str(id_sto)
 
 
@@ -110,3 +111,33 @@ def test_cloned_actor_gives_id_torques(walk):
     kp = env.config.kp_per_kg * task.total_mass
     expected = kp * (env._pd_centre(k) - q) - env.config.kv_ratio * kp * qd
     np.testing.assert_allclose(env.data.actuator_force[: env.n_act], expected, atol=1e-6)
+
+
+def test_mirrored_copy_clones_the_mirrored_torques(walk):
+    """A mirrored walk's targets (ID table mirrored, frames trusted by the original's plates)
+    are the original's with left and right exchanged and out-of-plane signs flipped."""
+    from converters.motion import make_trajectory
+    from policies.augment import mirror_plan, mirror_series
+    from policies.reference import make_reference
+    from policies.warm_start import mirror_id_table
+
+    env, table, source = walk
+    converted, task = env.converted, env.task
+    plan = mirror_plan(converted)
+    m = converted.mj_model
+    mirrored = make_trajectory(
+        mirror_series(env.series, plan), converted.kinematics, m.nq, m.nv, 6.0
+    )
+    env.references = env.references[:1] + [make_reference(task, mirrored, env.config)]
+    original = cloning_targets(env, 0, table, source, BCConfig())
+    copy = cloning_targets(env, 1, mirror_id_table(table, plan), source, BCConfig(), 0)
+    np.testing.assert_array_equal(copy.frames, original.frames)
+    names = [task.coordinates[i] for i in task.actuated]
+    for j, name in enumerate(names):
+        partner, sign = plan[name]
+        np.testing.assert_allclose(
+            copy.torque[:, j], sign * original.torque[:, names.index(partner)], atol=1e-9
+        )
+        np.testing.assert_allclose(
+            copy.actions[:, j], sign * original.actions[:, names.index(partner)], atol=1e-6
+        )

@@ -67,6 +67,8 @@ class TrackingConfig:
     reserve_per_kg: float = 0.1  # reserve motor limit, N·m per kg of body mass
     w_reserve: float = 0.5  # penalty per squared reserve / limit (mean over reserves)
     w_activation: float = 0.1  # penalty per squared activation (mean over muscles)
+    failure_weight: float = 0.0  # resets draw a reference with weight 1 + this x its fall rate
+    seat: bool = False  # a seat box under the thighs of trials that start or end seated
     scale_lengths: tuple[float, float] | None = None  # random subject per copy: length factors
     scale_mass_kg: tuple[float, float] = (45.0, 110.0)  # its total mass range, kg
     scale_every: float = 4.0  # mean resets per new subject (a new one with probability 1/this;

@@ -92,6 +92,7 @@ class TrackingEnv:
 
             self.muscles = MuscleController(self.task)
         self.ref, self.t = self.references[0], 0
+        self.outcomes = np.zeros((len(self.references), 2))  # decayed (episodes, falls) per ref
         self.bodies = None  # a BodyRandomizer: a random subject on resets (scale_lengths)
         self.scaling = None  # the subject's BodyScaling when drawn by ``bodies``
         self.body_obs = body_features(self.task.model, self.task.total_mass, self.config)
@@ -141,7 +142,7 @@ class TrackingEnv:
         if self.bodies is not None and self.rng.random() < 1.0 / self.config.scale_every:
             self.use_body(*self.bodies.sample(self.rng))
         if reference is None:
-            reference = int(self.rng.integers(len(self.references)))
+            reference = self._draw_reference()
         self.ref = self.references[reference]
         if frame is None:
             frame = int(self.rng.integers(max(1, len(self.ref.qpos) - 2)))
@@ -153,6 +154,10 @@ class TrackingEnv:
         d.qvel[task.belt_dof] = self.ref.belt_speed
         if self.muscles is None:
             d.ctrl[: self.n_act] = self._pd_centre(frame)
+        if self.config.seat:  # the reference's seat, or none (policies.seat)
+            from policies.seat import place_seat
+
+            place_seat(task.model, d, self.ref.seat)
         mujoco.mj_kinematics(task.model, d)
         self._touch_down()
         mujoco.mj_forward(task.model, d)
@@ -162,6 +167,22 @@ class TrackingEnv:
         self.prev_action[:] = 0.0
         self.prev_torque[:] = d.actuator_force[: self.n_act]
         return self.observation()
+
+    def _draw_reference(self) -> int:
+        """A random reference: uniform, or with ``failure_weight`` weighted towards the ones
+        this copy fell on (weight ``1 + failure_weight x`` fall rate, each rate starting at
+        1/2 and following the last ~50 episodes on its reference)."""
+        n = len(self.references)
+        if not self.config.failure_weight or n == 1:
+            return int(self.rng.integers(n))
+        episodes, falls = self.outcomes.T
+        weight = 1.0 + self.config.failure_weight * (falls + 0.5) / (episodes + 1.0)
+        return int(self.rng.choice(n, p=weight / weight.sum()))
+
+    def record_outcome(self, fell: bool) -> None:
+        """Count an episode on the current reference that ended, by a fall or not."""
+        index = next(i for i, r in enumerate(self.references) if r is self.ref)
+        self.outcomes[index] = 0.98 * self.outcomes[index] + (1.0, float(fell))
 
     def use_body(self, scaling, task: TaskModel, references: list[Reference]) -> None:
         """Continue with another subject (from :class:`BodyRandomizer`); reset next."""
@@ -276,6 +297,8 @@ class TrackingEnv:
             or info["pose_rms"] > cfg.max_pose_error
         )
         truncated = not terminated and self.t >= len(self.ref.qpos) - 1
+        if (terminated or truncated) and self.config.failure_weight:
+            self.record_outcome(terminated)
         obs = self.observation() if stable else np.zeros(len(self.obs_names), np.float32)
         return obs, (value if stable else 0.0), terminated, truncated, info
 
@@ -295,6 +318,7 @@ class TrackingEnv:
             "prev_torque": self.prev_torque.copy(),
             "rng": self.rng.bit_generator.state,
             "body": scaling_to_dict(self.scaling),
+            "outcomes": self.outcomes.copy(),
         }
         if self.muscles is not None:  # the activation solve's warm start
             snapshot["muscle"] = self.muscles.state()
@@ -311,6 +335,8 @@ class TrackingEnv:
         self.prev_action[:] = snapshot["prev_action"]
         self.prev_torque[:] = snapshot["prev_torque"]
         self.rng.bit_generator.state = snapshot["rng"]
+        if "outcomes" in snapshot:
+            self.outcomes[:] = snapshot["outcomes"]
         if self.muscles is not None and "muscle" in snapshot:
             self.muscles.set_state(snapshot["muscle"])
 

@@ -51,6 +51,7 @@ class Reference:
     period: int | None = None  # frames of one cycle if the motion is periodic (gait), else None
     first: int = 0  # row of the trial's first frame
     n_trial: int | None = None  # frames of the trial (None: every row)
+    seat: np.ndarray | None = None  # (7,) mocap pose of the seat (config.seat), None: no seat
 
     @property
     def trial(self) -> slice:
@@ -197,11 +198,19 @@ def make_reference(
     speed = config.belt_speed
     if speed is None:
         speed = estimate_belt_speed(task, trajectory)
-    return Reference(
+    seat = None
+    if config.seat:
+        from policies.seat import seat_pose
+
+        trial = slice(pad, pad + len(grid))
+        seat = seat_pose(task, qpos, np.array(root_pos), trial, config)
+    reference = Reference(
         qpos, qvel, np.array(root_pos), np.array(ee), float(speed),
         float(grid[0] - pad * config.control_dt), stance, grf, double_support_share(stance),
         period, pad, len(grid),
     )  # fmt: skip
+    reference.seat = seat
+    return reference
 
 
 def double_support_share(stance: np.ndarray) -> np.ndarray | None:

@@ -141,6 +141,10 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
     crossed = _muscle_setup(converted, spec, actuated, config)
     _add_actuators(spec, actuated, root, config, mass, weight, crossed)
     _add_belt(spec, converted)
+    if config.seat:
+        from policies.seat import add_seat
+
+        add_seat(spec, converted, m0.body(int(m0.jnt_bodyid[m0.joint(root[0]).id])).name)
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     model = spec.compile()
     d = mujoco.MjData(model)
@@ -292,4 +296,5 @@ def _end_effectors(model: mujoco.MjModel) -> list[int]:
     """Leaf bodies of the skeleton (feet, head/torso, hands), the belt excluded."""
     parents = set(model.body_parentid[1:].tolist())
     belt = model.body(BELT_JOINT).id
-    return [b for b in range(1, model.nbody) if b not in parents and b != belt]
+    seat = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "kintwin_seat")
+    return [b for b in range(1, model.nbody) if b not in parents and b not in (belt, seat)]

@@ -66,6 +66,9 @@ class TrainingRun:
     warm_start: Path | None = None  # a policy of the same model to start from (its settings too)
     learning_rate: float | None = None  # PPO's, if not the default
     critic_warmup: int = 0  # first iterations that train only the value function
+    mirror: bool = False  # add each motion mirrored left-right (policies.augment)
+    speeds: tuple[float, ...] = ()  # add each motion (and mirror) played this many times as fast
+    bc_id: tuple[tuple[Path, Path], ...] = ()  # (motion, OpenSim ID .sto): behaviour cloning
 
 
 def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None = None) -> dict:
@@ -96,16 +99,83 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
         ppo["learning_rate"] = run.learning_rate
     tracking = TrackingConfig.from_dict({**base, **run.tracking})
     m = converted.mj_model
+    series = [coordinate_series(read_table(p), converted.osim, p) for p in run.motions]
+    labels, series, loads = augmented_motions(
+        converted, [str(p) for p in run.motions], series, loads, run.mirror, run.speeds
+    )
     trajectories = [
-        make_trajectory(series, converted.kinematics, m.nq, m.nv, tracking.lowpass_hz)
-        for series in (coordinate_series(read_table(p), converted.osim, p) for p in run.motions)
+        make_trajectory(s, converted.kinematics, m.nq, m.nv, tracking.lowpass_hz) for s in series
     ]
+    bc = _cloning_tables(run.bc_id, labels, loads, run.resume)
+    if run.mirror and bc:  # the mirrored copies clone the mirrored torques
+        from policies.augment import mirror_plan
+        from policies.warm_start import mirror_id_table
+
+        plan = mirror_plan(converted)
+        bc += [
+            (labels.index(f"{labels[i]}#mirrored"), mirror_id_table(table, plan), src, i)
+            for i, table, src, _ in list(bc)
+        ]
     seconds = None if run.max_minutes is None else run.max_minutes * 60.0
     return train(
-        converted, trajectories, [str(p) for p in run.motions], run.outdir, tracking,
+        converted, trajectories, labels, run.outdir, tracking,
         PPOConfig(**ppo), run.max_steps, seconds, run.resume, on_iteration, init=init,
-        workers=run.workers, loads=loads, force=run.force,
+        workers=run.workers, loads=loads, force=run.force, bc=bc,
     )  # fmt: skip
+
+
+def augmented_motions(
+    converted,
+    labels: list[str],
+    series: list,
+    loads: list | None,
+    mirror: bool,
+    speeds: tuple[float, ...],
+) -> tuple[list[str], list, list | None]:
+    """The motions with their mirrored (``mirror``) and speed-changed (``speeds``) copies:
+    labels (``<file>#mirrored``, ``<file>#speed=1.1``), coordinate series and loads. A copy
+    has no force plates (they were measured for the original)."""
+    from policies.augment import mirror_plan, mirror_series, time_scaled_series
+
+    out = list(zip(labels, series, loads or [None] * len(series), strict=True))
+    if mirror:
+        plan = mirror_plan(converted)
+        out += [(f"{name}#mirrored", mirror_series(s, plan), None) for name, s, _ in out]
+    out += [
+        (f"{name}#speed={speed:g}", time_scaled_series(s, speed), None)
+        for speed in speeds
+        for name, s, _ in list(out)
+    ]
+    return (
+        [o[0] for o in out],
+        [o[1] for o in out],
+        (None if loads is None else [o[2] for o in out]),
+    )
+
+
+def _cloning_tables(
+    pairs: tuple[tuple[Path, Path], ...], labels: list[str], loads: list | None, resume: bool
+) -> list[tuple[int, object, str, int | None]]:
+    """(trajectory index, ID table, file, None) for each ``--bc-id MOTION=ID.sto``; the motion
+    must be trained on with its force plates (they say which frames ID can be trusted at)."""
+    from converters.opensim_io.table import read_table
+
+    if pairs and resume:
+        raise KintwinError("--bc-id starts a run; a resumed run continues from its last.pt")
+    out = []
+    for motion, table in pairs:
+        index = next(
+            (i for i, name in enumerate(labels) if Path(name).resolve() == Path(motion).resolve()),
+            None,
+        )
+        if index is None:
+            raise KintwinError(f"--bc-id '{motion}={table}': {motion} is not one of the --motions")
+        if loads is None or loads[index] is None:
+            raise KintwinError(
+                f"--bc-id '{motion}={table}': give its force plates too (--grf-for {motion}=...)"
+            )
+        out.append((index, read_table(table), str(table), None))
+    return out
 
 
 def _training_loads(pairs: tuple[tuple[Path, Path], ...], motions: list[Path]) -> list | None:
@@ -163,6 +233,7 @@ def train(
     workers: int = 1,
     loads: list | None = None,
     force: bool = False,
+    bc: list | None = None,
 ) -> dict:
     """Train a tracking policy into ``outdir``; returns the final card.
 
@@ -176,12 +247,25 @@ def train(
     ``keep_within_deg`` of the best so far: among policies that track about equally well, the
     one trained longest on the other reward terms (load share, smoothness, effort), yet never
     one caught in a dip. ``last.pt`` resumes. See :func:`prepare_output` for ``force``.
+    ``bc`` (trajectory index, OpenSim ID table, its file, the index whose plates say which
+    frames to trust or None) first clones ID's torques into the
+    actor (:mod:`policies.warm_start`); the result is on the card (``behaviour_cloning``).
     """
     prepare_output(outdir, resume, force)
     threads = torch.get_num_threads()  # the run sets its own; the caller's come back after
     try:
         s = _open_session(
-            converted, trajectories, motions, outdir, tracking, cfg, resume, init, workers, loads
+            converted,
+            trajectories,
+            motions,
+            outdir,
+            tracking,
+            cfg,
+            resume,
+            init,
+            workers,
+            loads,
+            bc,
         )
         try:
             return _run(s, max_steps, max_seconds, on_iteration)
@@ -280,14 +364,14 @@ def _seed_all(seed: int) -> torch.Generator:
 
 def _describe(motion: str) -> dict:
     """A training motion as a colleague can find it: file name and SHA-256 (None for a label
-    that is not a file)."""
-    path = Path(motion)
-    return {"file": path.name, "sha256": file_sha256(path) if path.is_file() else None}
+    that is not a file; a copy ``<file>#mirrored`` names the file it comes from)."""
+    path = Path(motion.split("#", 1)[0])
+    return {"file": Path(motion).name, "sha256": file_sha256(path) if path.is_file() else None}
 
 
 def _open_session(
     converted, trajectories, motions, outdir, tracking, cfg, resume, init=None, workers=1,
-    loads=None,
+    loads=None, bc=None,
 ) -> _Session:  # fmt: skip
     from policies.body_randomization import with_body_reference
     from policies.env import TrackingEnv, calibrate_contacts
@@ -326,6 +410,7 @@ def _open_session(
         "wall_time": 0.0,
         "cpu_time": 0.0,
         "last_eval": None,  # the latest evaluation's log keys, repeated until the next one
+        "behaviour_cloning": None,  # policies.warm_start's result, when the run began with it
     }
     session = _Session(
         converted, [_describe(m) for m in motions], outdir, tracking, cfg, envs, eval_env,
@@ -341,6 +426,12 @@ def _open_session(
             init = warm_start(init, envs.obs_names, envs.action_names)
         agent.load_state_dict(init["agent"])
         session.norm.load_state_dict(init["obs_norm"])
+    if bc and not resume:
+        from policies.warm_start import BCConfig, behaviour_clone, cloning_targets
+
+        bc_cfg = BCConfig(seed=cfg.seed)
+        targets = [cloning_targets(eval_env, *entry[:3], bc_cfg, entry[3]) for entry in bc]
+        state["behaviour_cloning"] = behaviour_clone(agent, session.norm, eval_env, targets, bc_cfg)
     return session
 
 
@@ -528,6 +619,7 @@ def _write_card(s: _Session, row: dict) -> dict:
             **{k: row.get(k) for k in ("tracking_error_deg", "reward", *_NO_EVAL)},
             **{k: v for k, v in row.items() if k.startswith("eval_")},
         },
+        "behaviour_cloning": meta.get("behaviour_cloning"),
         "tracking_config": meta["tracking_config"],
         "ppo_config": meta["ppo_config"],
         "versions": package_versions(),

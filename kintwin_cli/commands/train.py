@@ -18,14 +18,29 @@ from kintwin_cli.output import note
 
 
 def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -> tuple:
-    """``MOTION=LOADS.xml`` texts as (motion, loads) paths."""
+    """``MOTION=FILE`` texts as (motion, file) paths."""
     pairs = []
     for item in items:
         motion, _, xml = item.partition("=")
         if not motion or not xml:
-            raise click.BadParameter(f"'{item}': expected MOTION=LOADS.xml", ctx, param)
+            raise click.BadParameter(f"'{item}': expected MOTION=FILE", ctx, param)
         pairs.append((Path(motion), Path(xml)))
     return tuple(pairs)
+
+
+def _speeds(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple:
+    """``0.9,1.1`` as (0.9, 1.1); positive numbers only."""
+    if not text:
+        return ()
+    try:
+        speeds = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"'{text}': expected numbers separated by commas", ctx, param
+        ) from None
+    if not all(s > 0 for s in speeds):
+        raise click.BadParameter(f"'{text}': speeds must be positive", ctx, param)
+    return speeds
 
 
 @click.command()
@@ -43,6 +58,16 @@ def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -
     callback=_pairs,
     help="Force plates of a training motion (OpenSim ExternalLoads): adds a reward for "
     "simulated GRF near the measured, per foot. Repeatable.",
+)
+@click.option(
+    "--bc-id",
+    "bc_id",
+    multiple=True,
+    metavar="MOTION=ID.sto",
+    callback=_pairs,
+    help="OpenSim inverse dynamics of a training motion (with its plates assigned to the feet, "
+    "see 'kintwin convert grf'; the motion needs --grf-for too): before PPO, the actor learns the "
+    "actions whose PD torques are ID's at the frames the plates cover. Repeatable.",
 )
 @click.option(
     "--drive",
@@ -67,6 +92,14 @@ def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -
     show_default=True,
     help="First iterations that train only the value function (useful with --warm-start).",
 )
+@click.option(
+    "--mirror", is_flag=True,
+    help="Also train on each motion mirrored left-right (needs a left-right symmetric model).",
+)  # fmt: skip
+@click.option(
+    "--speeds", callback=_speeds, metavar="S1,S2,...",
+    help="Also train on each motion (and mirror) played S times as fast, e.g. 0.9,1.1.",
+)  # fmt: skip
 @output_option("The policy directory (new or empty, unless --resume or --force).", "dir")
 @click.option("--minutes", type=POSITIVE, help="Wall-time budget of this run, minutes.")
 @click.option(
@@ -89,6 +122,11 @@ def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -
 @click.option("--overground", is_flag=True, help="Fixed ground: no treadmill detection.")
 @click.option("--residual-root", is_flag=True, help="Penalised residual forces on the root.")
 @click.option(
+    "--seat", is_flag=True,
+    help="A seat under the thighs of motions that start or end seated (sit-to-stand), found "
+    "from the kinematics; other motions get none.",
+)  # fmt: skip
+@click.option(
     "--set",
     "settings",
     multiple=True,
@@ -100,10 +138,13 @@ def train(
     motions: tuple[Path, ...],
     more_motions: tuple[Path, ...],
     grf_for: tuple[tuple[Path, Path], ...],
+    bc_id: tuple[tuple[Path, Path], ...],
     drive: str,
     warm_start: Path | None,
     learning_rate: float | None,
     critic_warmup: int,
+    mirror: bool,
+    speeds: tuple[float, ...],
     output: Path,
     minutes: float | None,
     steps: int | None,
@@ -115,6 +156,7 @@ def train(
     treadmill: float | None,
     overground: bool,
     residual_root: bool,
+    seat: bool,
     settings: tuple[str, ...],
 ) -> None:
     """Train a tracking policy (PPO) on the kinematics of MOTIONS.
@@ -137,12 +179,13 @@ def train(
         "belt_speed": 0.0 if overground else treadmill,
         "residual_root": residual_root,
         "drive": drive,
+        "seat": seat,
         **parse_settings(settings),
     }
     run = TrainingRun(
         model_path, (*motions, *more_motions), output, steps, minutes, resume, force, grf_for,
         tracking, seed, num_envs, workers or os.cpu_count() or 1, warm_start, learning_rate,
-        critic_warmup,
+        critic_warmup, mirror, speeds, bc_id,
     )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
 

@@ -1,0 +1,132 @@
+"""More training motions from the ones recorded: left-right mirrored and speed-changed copies.
+
+A mirrored copy is the motion reflected in the sagittal plane (OpenSim's x-y plane, z -> -z):
+each ``*_r`` coordinate takes its ``*_l`` partner's values and the reverse, and the coordinates
+whose motion leaves the plane (pelvis list and rotation, pelvis_tz, lumbar bending and rotation
+in OpenCap's LaiUhlrich2022) change sign. Which coordinates pair up and which change sign is not
+read from their names alone: :func:`mirror_plan` finds each one's partner by name and its sign
+by forward kinematics of the converted model (the sign whose pose is the reflection of the
+original's), so it holds for any model family with mirrored left and right legs.
+
+A speed-changed copy plays the motion ``speed`` times faster (time divided by ``speed``), a
+cheap stand-in for a subject who walks or squats faster or slower.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import mujoco
+import numpy as np
+
+from converters.errors import KintwinError
+from converters.motion import CoordinateSeries
+from converters.spatial import OPENSIM_TO_MUJOCO
+
+__all__ = [
+    "partner_name",
+    "mirror_plan",
+    "mirror_series",
+    "time_scaled_series",
+    "MIRROR_MUJOCO",
+]
+
+# The reflection z -> -z of OpenSim's ground frame, in MuJoCo's world frame.
+MIRROR_MUJOCO = OPENSIM_TO_MUJOCO @ np.diag([1.0, 1.0, -1.0]) @ OPENSIM_TO_MUJOCO.T
+
+_LOCAL_MIRROR = np.diag([1.0, 1.0, -1.0])  # the same reflection in a body's own OpenSim axes
+_SIDE = re.compile(r"(?<=_)([rl])(?=_|$)")
+_PROBE = 0.3  # rad (or m/10) the sign test turns each coordinate
+MIRROR_TOLERANCE = 1e-5  # m: OpenCap's models are symmetric to ~1e-6 (numbers rounded in the .osim)
+
+
+def partner_name(name: str) -> str:
+    """``name`` with its side markers swapped (``hip_flexion_r`` <-> ``hip_flexion_l``,
+    ``knee_angle_r_beta`` <-> ``knee_angle_l_beta``); unchanged without one."""
+    return _SIDE.sub(lambda m: "l" if m.group(1) == "r" else "r", name)
+
+
+def _body_pairs(model: mujoco.MjModel) -> np.ndarray:
+    """(nbody,) index of each body's mirror partner (itself for a central body)."""
+    names = [model.body(b).name for b in range(model.nbody)]
+    index = {n: b for b, n in enumerate(names)}
+    return np.array([index.get(partner_name(n), b) for b, n in enumerate(names)])
+
+
+def _poses(converted, values: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """World body positions (nbody, 3) and orientations (nbody, 3, 3) at ``values``."""
+    m = converted.mj_model
+    d = mujoco.MjData(m)
+    coords = {
+        c: np.array([values.get(c, 0.0)]) for c in converted.kinematics.independent_coordinates
+    }
+    d.qpos[:] = converted.kinematics.qpos(coords, m.nq)[0]
+    mujoco.mj_kinematics(m, d)
+    return d.xpos.copy(), d.xmat.reshape(-1, 3, 3).copy()
+
+
+def mirror_error(converted, original: dict[str, float], mirrored: dict[str, float]) -> float:
+    """Largest difference (m, and rotation-matrix entries) between the bodies posed by
+    ``mirrored`` and the sagittal reflection of those posed by ``original`` (left and right
+    bodies exchanged)."""
+    pairs = _body_pairs(converted.mj_model)
+    pos, rot = _poses(converted, original)
+    pos2, rot2 = _poses(converted, mirrored)
+    # body frames keep OpenSim's axes (x forwards, y up, z right): a reflected body frame is
+    # the world reflection applied to the frame, composed with z -> -z of its own axes
+    want_pos = pos @ MIRROR_MUJOCO.T
+    want_rot = MIRROR_MUJOCO @ rot @ _LOCAL_MIRROR
+    return float(
+        max(
+            np.abs(pos2[pairs] - want_pos)[1:].max(),
+            np.abs(rot2[pairs] - want_rot)[1:].max(),
+        )
+    )
+
+
+def mirror_plan(converted) -> dict[str, tuple[str, float]]:
+    """For each independent coordinate: (its mirror partner, the sign its values take).
+
+    The sign is the one whose forward kinematics reflect the original's best when the
+    coordinate alone is turned from zero. Raises KintwinError if a coordinate has no sign that
+    reflects its motion to MIRROR_TOLERANCE (the model's left and right sides are not mirror images).
+    """
+    coords = list(converted.kinematics.independent_coordinates)
+    plan = {}
+    for c in coords:
+        partner = partner_name(c)
+        if partner not in coords:
+            partner = c
+        errors = {
+            sign: mirror_error(converted, {c: _PROBE}, {partner: sign * _PROBE})
+            for sign in (1.0, -1.0)
+        }
+        sign = min(errors, key=errors.get)
+        if errors[sign] > MIRROR_TOLERANCE:
+            raise KintwinError(
+                f"{converted.osim.path}: the model is not left-right symmetric at '{c}' "
+                f"(its mirror '{partner}' is {errors[sign]:.2g} m off); --mirror needs a "
+                "symmetric model"
+            )
+        plan[c] = (partner, sign)
+    return plan
+
+
+def mirror_series(series: CoordinateSeries, plan: dict[str, tuple[str, float]]) -> CoordinateSeries:
+    """The motion of ``series`` reflected in the sagittal plane (see :func:`mirror_plan`).
+    Coordinates the plan does not cover (dependent ones) are dropped: the model's couplings
+    recompute them from the mirrored independent ones."""
+    missing = [p for p, _ in plan.values() if p not in series.values]
+    if missing:
+        raise KintwinError(f"cannot mirror: the motion lacks {', '.join(sorted(missing))}")
+    values = {c: sign * series.values[p] for c, (p, sign) in plan.items()}
+    return replace(series, values=values)
+
+
+def time_scaled_series(series: CoordinateSeries, speed: float) -> CoordinateSeries:
+    """``series`` played ``speed`` times as fast (same first time, same values)."""
+    if not speed > 0:
+        raise KintwinError(f"speed {speed}: must be positive")
+    t0 = float(series.time[0])
+    return replace(series, time=t0 + (series.time - t0) / speed)

@@ -1,0 +1,69 @@
+"""Failure-weighted reference sampling at resets (TrackingConfig.failure_weight)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+SUBJECT = "opencap-subject4"
+
+
+@pytest.fixture(scope="module")
+def env(shared_data):
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+    from policies.config import TrackingConfig
+    from policies.env import TrackingEnv
+    from policies.muscle import convert_for_drive
+
+    root = shared_data / SUBJECT
+    converted = convert_for_drive(root / "Models" / "optimized_scale_and_markers.osim", "torque")
+    m = converted.mj_model
+    trajectories = []
+    for name in ("walking1", "squats1"):
+        motion = root / "IK" / f"{name}_ik.mot"
+        series = coordinate_series(read_table(motion), converted.osim, motion)
+        trajectories.append(make_trajectory(series, converted.kinematics, m.nq, m.nv, 6.0))
+    return TrackingEnv(converted, trajectories, TrackingConfig(failure_weight=4.0), 0)
+
+
+def test_clips_the_policy_falls_on_come_more_often(env):
+    env.outcomes[:] = 0.0
+    for fell in (True, False):
+        env.ref = env.references[0 if fell else 1]
+        for _ in range(50):
+            env.record_outcome(fell)
+    episodes = sum(0.98**k for k in range(50))  # the decayed count of 50 episodes
+    np.testing.assert_allclose(env.outcomes, [[episodes, episodes], [episodes, 0.0]])
+    rates = np.array([episodes + 0.5, 0.5]) / (episodes + 1.0)
+    expected = (1 + 4.0 * rates) / np.sum(1 + 4.0 * rates)
+    draws = np.array([env._draw_reference() for _ in range(4000)])
+    assert abs(np.mean(draws == 0) - expected[0]) < 0.025  # binomial sd 0.006
+    assert expected[0] > 0.8
+    snapshot = env.snapshot()
+    env.outcomes[:] = 0.0
+    env.restore(snapshot)
+    np.testing.assert_allclose(env.outcomes[0], [episodes, episodes])
+
+
+def test_a_fall_is_counted_and_zero_weight_keeps_uniform_draws(env):
+    env.outcomes[:] = 0.0
+    config = env.config
+    env.config = replace(config, max_root_error=-1.0)  # any step ends the episode as a fall
+    try:
+        env.reset(reference=1, frame=3)
+        _, _, terminated, _, _ = env.step(np.zeros(len(env.action_names)))
+    finally:
+        env.config = config
+    assert terminated
+    np.testing.assert_allclose(env.outcomes, [[0.0, 0.0], [1.0, 1.0]])
+    env.config = replace(config, failure_weight=0.0)
+    try:
+        state = env.rng.bit_generator.state
+        draws = [env._draw_reference() for _ in range(20)]
+        env.rng.bit_generator.state = state
+        assert draws == [int(env.rng.integers(2)) for _ in range(20)]  # as before the option
+    finally:
+        env.config = config

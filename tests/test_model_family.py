@@ -16,7 +16,9 @@ def test_scaled_opencap_subject_is_of_the_generic_models_family(shared_data: Pat
     generic = load_osim(shared_data / OPENCAP / "unscaled_generic.osim")
     assert scaled.bodies["femur_r"].mass != generic.bodies["femur_r"].mass  # really scaled
     assert family_differences(model_family(generic), model_family(scaled)) == []
-    opencap = load_osim(shared_data / "opencap-processing/OpenSimPipeline/Models/LaiUhlrich2022.osim")
+    opencap = load_osim(
+        shared_data / "opencap-processing/OpenSimPipeline/Models/LaiUhlrich2022.osim"
+    )
     assert family_differences(model_family(opencap), model_family(scaled)) == []
 
 

@@ -23,6 +23,7 @@ BENCHMARKS = [
     "benchmarks.bench_convert",
     "benchmarks.bench_classic_id",
     "benchmarks.bench_muscles",
+    "benchmarks.bench_muscle_ranges",
     "benchmarks.bench_imitation_id",
     "benchmarks.bench_id_speed",
     "benchmarks.bench_static_optimization",

@@ -103,6 +103,7 @@ class ModelValidation:
                 "summary": self.muscles.summary(),
                 "failures": self.muscles.failures(),
                 "reference_discontinuities": self.muscles.flag_rows(),
+                "limits": self.muscles.limit_rows(),
             }
             out["report_files"] = [str(p) for p in self.report_files]
         return out
@@ -243,6 +244,7 @@ def format_validation(report: ModelValidation) -> str:
 
 
 def _muscle_lines(report: ModelValidation) -> list[str]:
+    from converters.muscle_report import limit_lines
     from converters.validate_muscles import MUSCLE_BARS
 
     if report.muscles is None:
@@ -253,6 +255,7 @@ def _muscle_lines(report: ModelValidation) -> list[str]:
     for label, key, bar_key in _MUSCLE_ROWS:
         bar = MUSCLE_BARS[bar_key or key]
         lines.append(f"  {label:<40}{s[key]:>9.3f}  bar {bar:g}")
+    lines += limit_lines(muscles)
     if report.report_files:
         lines.append(f"  wrote {report.report_files[0]} and {report.report_files[1]}")
     if muscles.flags:

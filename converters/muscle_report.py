@@ -1,4 +1,5 @@
-"""Muscle validation outputs: the per-pair CSV and the moment-arm plot (worst 12 pairs)."""
+"""Muscle validation outputs: the per-pair CSV, the moment-arm plot (worst 12 pairs) and the
+lines saying where each muscle's path stops holding."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import numpy as np
 
 from converters.files import atomic_output
 from converters.model_conversion import ConvertedModel
+from converters.muscle_limits import SAMPLE_BARS
 from converters.validate_muscles import MuscleReport, validate_muscle_paths
 
-__all__ = ["write_muscle_csv", "plot_worst_moment_arms", "CSV_COLUMNS"]
+__all__ = ["write_muscle_csv", "plot_worst_moment_arms", "limit_lines", "CSV_COLUMNS"]
 
 CSV_COLUMNS = [
     "muscle",
@@ -20,6 +22,8 @@ CSV_COLUMNS = [
     "length_max_err_mm",
     "moment_arm_rmse_mm",
     "moment_arm_max_err_mm",
+    "length_p99_err_mm",
+    "moment_arm_p99_err_mm",
     "active_force_rmse_pct",
     "passive_force_rmse_pct",
 ]
@@ -39,6 +43,32 @@ def write_muscle_csv(report: MuscleReport, path: Path, force: bool = False) -> P
                     }
                 )
     return path
+
+
+def limit_lines(report: MuscleReport, bars: dict[str, float] = SAMPLE_BARS) -> list[str]:
+    """Where the paths stop holding: the worst p99s over the sampled poses, then one line per
+    muscle whose p99 misses a per-sample bar or that misses one in a region of a coordinate."""
+    limits = report.limits
+    if not limits:
+        return []
+    length = max(limits, key=lambda m: m.length_p99_mm)
+    arm = max(limits, key=lambda m: m.moment_arm_p99_mm)
+    lines = [
+        f"  p99 over {report.poses} poses: length {length.length_p99_mm:.2f} mm "
+        f"({length.muscle}), moment arm {arm.moment_arm_p99_mm:.2f} mm ({arm.muscle}, "
+        f"about {arm.worst_pair}); per-sample bars {bars['length_mm']:g} / "
+        f"{bars['moment_arm_mm']:g} mm"
+    ]
+    for limit in limits:
+        if limit.holds(bars) and not limit.regions:
+            continue
+        head = (
+            f"    {limit.muscle}: p99 length {limit.length_p99_mm:.2f} mm, "
+            f"moment arm {limit.moment_arm_p99_mm:.2f} mm"
+        )
+        where = "; ".join(region.describe() for region in limit.regions)
+        lines.append(head + (f"; {where}" if where else "; misses are spread, no one region"))
+    return lines
 
 
 def plot_worst_moment_arms(

@@ -24,6 +24,7 @@ import mujoco
 import numpy as np
 
 from converters.model_conversion import ConvertedModel
+from converters.muscle_limits import MuscleLimit, stand_in_limits
 from converters.opensim_reference.log import opensim_log
 from converters.opensim_reference.model import OpenSimModel
 from converters.opensim_reference.paths import MusclePaths
@@ -69,6 +70,8 @@ class MusclePair:
     length_max_err_mm: float
     moment_arm_rmse_mm: float
     moment_arm_max_err_mm: float
+    length_p99_err_mm: float = float("nan")
+    moment_arm_p99_err_mm: float = float("nan")
     active_force_rmse_pct: float = float("nan")
     passive_force_rmse_pct: float = float("nan")
 
@@ -79,7 +82,8 @@ class ReferenceFlag:
 
     ``kind`` "length": OpenSim's length at ``coordinate`` +-step misses its own first-order
     prediction by ``size_mm`` (> REFERENCE_JUMP_MM); "moment_arm": its one-sided slopes differ
-    by ``size_mm`` of moment arm (> the moment-arm bar). ``values``: the muscle's spanned
+    by ``size_mm`` of moment arm (> the moment-arm bar), or OpenSim's moment arm is NaN there
+    (``size_mm`` NaN: OpenSim 4.6 gives NaN right where a wrapped path jumps). ``values``: the muscle's spanned
     coordinates at the pose (deg or m). The errors are ours at that sample, reported, not judged.
     """
 
@@ -101,6 +105,10 @@ class MuscleReport:
     curves: dict = field(default_factory=dict)  # (muscle, coordinate) -> arrays for plots
     flags: list[ReferenceFlag] = field(default_factory=list)
     excluded: bool = True  # whether flagged samples were left out of the errors
+    limits: list[MuscleLimit] = field(default_factory=list)  # where each path stops holding
+    # Per-sample |errors| in mm, NaN where not judged: "length" muscle -> (n,), "moment_arm"
+    # (muscle, coordinate) -> (n,).
+    sample_errors: dict = field(default_factory=dict)
 
     def summary(self) -> dict[str, float]:
         lengths = {p.muscle: (p.length_median_err_mm, p.length_max_err_mm) for p in self.pairs}
@@ -140,6 +148,9 @@ class MuscleReport:
             "passive_force_rmse_pct": summary["passive_force_rmse_pct"],
         }
         return [f"{k} = {v:.3g} > {bars[k]:g}" for k, v in checks.items() if not v <= bars[k]]
+
+    def limit_rows(self) -> list[dict]:
+        return [limit.as_dict() for limit in self.limits]
 
     def rows(self) -> list[dict]:
         return [asdict(p) for p in self.pairs]
@@ -230,7 +241,8 @@ def validate_muscle_paths(
         arm = arms_ours[(f.muscle, f.coordinate)][f.pose]
         f.moment_arm_err_mm = 1000 * abs(arm - arms_theirs[(f.muscle, f.coordinate)][f.pose])
     excluded = flags if discontinuities == "exclude" else []
-    report = _report(osim.name, n, spans, ours, theirs, arms_ours, arms_theirs, values, excluded)
+    report = _report(converted, n, spans, ours, theirs, arms_ours, arms_theirs, values, excluded)
+    report.model = osim.name
     report.flags, report.excluded = flags, discontinuities == "exclude"
     for pair in report.pairs:  # the actuator fits' agreement with OpenSim's muscle forces
         fit = converted.conversion.muscle_fits.get(pair.muscle) or {}
@@ -294,9 +306,11 @@ def _reference_flags(
         plus, minus = probed[:, 0], probed[:, 1]
         misfit = 1000 * np.maximum(abs(plus - length + arm * h), abs(minus - length - arm * h))
         kink = 1000 * abs(plus - 2 * length + minus) / h
-        judged = np.abs(arm).max() > MOMENT_ARM_FLOOR_M
+        judged = np.nanmax(np.abs(arm)) > MOMENT_ARM_FLOOR_M
         for k in range(len(length)):
-            if misfit[k] > REFERENCE_JUMP_MM:
+            if not np.isfinite(arm[k]):  # OpenSim's moment arm undefined: its path jumps here
+                kind, size = "moment_arm", float("nan")
+            elif misfit[k] > REFERENCE_JUMP_MM:
                 kind, size = "length", misfit[k]
             elif judged and kink[k] > MUSCLE_BARS["moment_arm_max_err_mm"]:
                 kind, size = "moment_arm", kink[k]
@@ -330,17 +344,24 @@ def _kept(n: int, spans: dict, excluded: list[ReferenceFlag]) -> tuple[dict, dic
     return lengths, arms
 
 
-def _report(name, n, spans, ours, theirs, arms_ours, arms_theirs, values, excluded) -> MuscleReport:
+def _report(
+    converted, n, spans, ours, theirs, arms_ours, arms_theirs, values, excluded
+) -> MuscleReport:
     pairs, curves = [], {}
     keep_length, keep_arm = _kept(n, spans, excluded)
+    length_errors, arm_errors = {}, {}
     for muscle, coordinates in spans.items():
-        length_error = (np.abs(ours[muscle] - theirs[muscle]) * 1000)[keep_length[muscle]]
+        everywhere = np.abs(ours[muscle] - theirs[muscle]) * 1000
+        length_errors[muscle] = np.where(keep_length[muscle], everywhere, np.nan)
+        length_error = everywhere[keep_length[muscle]]
         for coordinate in coordinates:
             reference = arms_theirs[(muscle, coordinate)]
-            if np.abs(reference).max() <= MOMENT_ARM_FLOOR_M:
+            if not np.nanmax(np.abs(reference)) > MOMENT_ARM_FLOOR_M:
                 continue
             error = (arms_ours[(muscle, coordinate)] - reference) * 1000
-            error = error[keep_arm[(muscle, coordinate)]]
+            kept = keep_arm[(muscle, coordinate)]
+            arm_errors[(muscle, coordinate)] = np.where(kept, np.abs(error), np.nan)
+            error = error[kept]
             pairs.append(
                 MusclePair(
                     muscle,
@@ -349,6 +370,8 @@ def _report(name, n, spans, ours, theirs, arms_ours, arms_theirs, values, exclud
                     _stat(np.max, length_error),
                     _stat(lambda e: np.sqrt(np.mean(e**2)), error),
                     _stat(np.max, np.abs(error)),
+                    _stat(lambda e: np.percentile(e, 99), length_error),
+                    _stat(lambda e: np.percentile(e, 99), np.abs(error)),
                 )
             )
             curves[(muscle, coordinate)] = (
@@ -356,7 +379,26 @@ def _report(name, n, spans, ours, theirs, arms_ours, arms_theirs, values, exclud
                 arms_ours[(muscle, coordinate)],
                 reference,
             )
-    return MuscleReport(model=name, poses=n, pairs=pairs, curves=curves)
+    coordinates = sorted({c for cs in spans.values() for c in cs})
+    shown = _display_values(converted, values, coordinates)
+    units = {
+        c: "m" if converted.osim.coordinates[c].motion_type == "translational" else "deg"
+        for c in coordinates
+    }
+    limits = stand_in_limits(shown, units, spans, length_errors, arm_errors)
+    errors = {"length": length_errors, "moment_arm": arm_errors}
+    return MuscleReport(
+        model="", poses=n, pairs=pairs, curves=curves, limits=limits, sample_errors=errors
+    )
+
+
+def _display_values(converted, values: dict, coordinates: list[str]) -> dict[str, np.ndarray]:
+    """``coordinates``' sampled values in degrees (rotational) or metres (translational)."""
+    kinds = converted.osim.coordinates
+    return {
+        c: np.asarray(values[c]) * (1.0 if kinds[c].motion_type == "translational" else 180 / np.pi)
+        for c in coordinates
+    }
 
 
 def _stat(function, errors: np.ndarray) -> float:

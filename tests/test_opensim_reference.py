@@ -107,6 +107,24 @@ def test_moment_arms_are_minus_the_length_derivative(shared_data: Path):
                 assert arms[0, 0] == pytest.approx(-slope, abs=1e-6), (muscle, coordinate, pose)
 
 
+def test_an_undefined_moment_arm_does_not_spoil_the_poses_after_it(shared_data: Path):
+    """OpenSim 4.6 gives BIClong's shoulder moment arm as NaN at this pose (its wrapped path
+    jumps by 1.7 mm within 0.01 deg there) and then NaN at every later pose of the same model,
+    even after initSystem; MusclePaths reads the model again, so the next pose's moment arm is
+    OpenSim's own (-dL/dq, the wrap being smooth there)."""
+    paths = MusclePaths(OpenSimModel(shared_data / ARM26))
+    paths.set_pose({"r_shoulder_elev": 0.5456961798030406, "r_elbow_flex": 1.1943396552998264})
+    assert np.isnan(paths.moment_arm("BIClong", "r_shoulder_elev"))
+    shoulder, elbow, step = 1.0671187186282325, 0.7528838879410205, 1e-6
+    values = {
+        "r_shoulder_elev": np.array([shoulder, shoulder + step, shoulder - step]),
+        "r_elbow_flex": np.full(3, elbow),
+    }
+    lengths, arms = paths.lengths_and_moment_arms("BIClong", values, ["r_shoulder_elev"])
+    assert np.isfinite(arms).all()
+    assert arms[0, 0] == pytest.approx(-(lengths[1] - lengths[2]) / (2 * step), abs=1e-5)
+
+
 def test_unknown_names_raise_errors_listing_the_valid_ones(shared_data: Path):
     model = OpenSimModel(shared_data / ARM26)
     with pytest.raises(KintwinError, match="r_elbow_flex"):

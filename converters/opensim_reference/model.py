@@ -29,12 +29,16 @@ class OpenSimModel:
     """
 
     def __init__(self, path: str | Path, forces: bool = True, level: str = "off") -> None:
-        self.path = Path(path)
-        with opensim_log(level) as opensim:
+        self.path, self.forces, self.level = Path(path), forces, level
+        self._pose: tuple[dict[str, float], bool] | None = None
+        self._load()
+
+    def _load(self) -> None:
+        with opensim_log(self.level) as opensim:
             self.opensim = opensim
             try:
                 self.model = opensim.Model(str(self.path))
-                if not forces:
+                if not self.forces:
                     self.model.updForceSet().clearAndDestroy()
                 self.state = self.model.initSystem()
             except RuntimeError as error:
@@ -42,6 +46,15 @@ class OpenSimModel:
                     self.path, f"OpenSim cannot build this model: {first_line(error)}"
                 ) from None
         self._coordinates = self.model.getCoordinateSet()
+
+    def reload(self) -> None:
+        """Read the model again (new ``model`` and ``state``: handles taken from the old ones
+        are stale) and return to the last pose set. For OpenSim's sticky failures: once a
+        muscle path's moment arm is NaN (OpenSim 4.6, at a pose where the wrapped path jumps) it
+        stays NaN at every later pose of that model, even after ``initSystem``."""
+        self._load()
+        if self._pose is not None:
+            self.set_pose(*self._pose)
 
     @property
     def name(self) -> str:
@@ -76,6 +89,7 @@ class OpenSimModel:
         (couplers) from there; for poses of the independent coordinates alone.
         """
         state, coordinates = self.state, self._coordinates
+        self._pose = (dict(pose), assemble)
         if not assemble:
             for name, value in pose.items():
                 coordinate = coordinates.get(name)

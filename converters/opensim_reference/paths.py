@@ -25,9 +25,12 @@ class MusclePaths:
 
     def __init__(self, model: OpenSimModel) -> None:
         self.model = model
-        muscles = model.model.getMuscles()
-        self._muscles = {muscles.get(k).getName(): muscles.get(k) for k in range(muscles.getSize())}
-        self._paths = {name: m.getGeometryPath() for name, m in self._muscles.items()}
+        self._handles()
+
+    def _handles(self) -> None:
+        muscles = self.model.model.getMuscles()
+        names = [muscles.get(k).getName() for k in range(muscles.getSize())]
+        self._paths = {name: muscles.get(name).getGeometryPath() for name in names}
 
     @property
     def names(self) -> list[str]:
@@ -50,10 +53,24 @@ class MusclePaths:
             return float(self._path(muscle).getLength(self.model.state))
 
     def moment_arm(self, muscle: str, coordinate: str) -> float:
-        """Moment arm about ``coordinate`` at the current pose, m (OpenSim's sign)."""
+        """Moment arm about ``coordinate`` at the current pose, m (OpenSim's sign); NaN where
+        OpenSim's is undefined (its wrapped path jumping right there)."""
         with opensim_log("error"):
+            self._path(muscle)
+            return self._arm(muscle, coordinate)
+
+    def _arm(self, muscle: str, coordinate: str) -> float:
+        """OpenSim's moment arm; on NaN the model is read again (OpenSim's moment-arm solver
+        stays NaN for good after one: :meth:`OpenSimModel.reload`) and asked once more, so one
+        undefined pose does not spoil the poses after it."""
+        for _ in range(2):
             handle = self.model.coordinate(coordinate)
-            return float(self._path(muscle).computeMomentArm(self.model.state, handle))
+            arm = float(self._paths[muscle].computeMomentArm(self.model.state, handle))
+            if np.isfinite(arm):
+                return arm
+            self.model.reload()
+            self._handles()
+        return arm
 
     def lengths_and_moment_arms(
         self,
@@ -66,14 +83,12 @@ class MusclePaths:
         n = len(next(iter(values.values())))
         lengths, arms = np.zeros(n), np.zeros((n, len(coordinates)))
         with opensim_log("error"):
-            path = self._path(muscle)
-            handles = [self.model.coordinate(c) for c in coordinates]
-            state = self.model.state
+            self._path(muscle)
             for i in range(n):
                 self.model.set_pose({c: float(v[i]) for c, v in values.items()})
-                lengths[i] = path.getLength(state)
-                for k, handle in enumerate(handles):
-                    arms[i, k] = path.computeMomentArm(state, handle)
+                lengths[i] = self._paths[muscle].getLength(self.model.state)
+                for k, coordinate in enumerate(coordinates):
+                    arms[i, k] = self._arm(muscle, coordinate)
         return lengths, arms
 
     def entries(self, muscle: str, positions: bool = False) -> list[PathEntry]:

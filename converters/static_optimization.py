@@ -438,7 +438,7 @@ def opensim_static_optimization(
     in the same pass as the muscle states, no MuJoCo model (a smaller, faster process).
     Coordinates the file lacks stay at their defaults, at rest."""
     from converters.mjcf.kinematic_map import KinematicMap
-    from converters.opensim_muscle_states import muscle_states
+    from converters.opensim_reference.muscle_states import muscle_states
 
     if osim.couplers or any(a.kind != "CoordinateActuator" for a in actuators):
         raise KintwinError("OpenSim's own static optimization path takes no coupled coordinates")
@@ -481,7 +481,7 @@ def solve_so_problem(
     limits the constraints to those coordinates (default: all independent coordinates);
     ``speeds`` gives the independent coordinates' speeds at ``frames`` (else found from qvel).
     """
-    from converters.opensim_muscle_states import muscle_states
+    from converters.opensim_reference.muscle_states import muscle_states
 
     kinematics = converted.kinematics
     independent = kinematics.independent_coordinates

@@ -10,15 +10,11 @@ wrap surfaces, plus the coordinates its moving or conditional points depend on).
 coordinates' accelerations, the same pass also gives OpenSim's inverse dynamics (every force of the
 model off: gravity and inertia only), for models without constraints.
 
-This module is one of the places that run the ``opensim`` package (OpenSim's own SO tool, the
-reference, is run by ``converters.opensim_reference.tools.run_static_optimization``); it moves
-into ``converters/opensim_reference/`` next.
+OpenSim's own SO tool, the reference this reproduces, is run by :mod:`.tools`.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +22,7 @@ import numpy as np
 
 from converters.errors import KintwinError
 from converters.mjcf.kinematic_map import KinematicMap
+from converters.opensim_reference.log import opensim_log
 from converters.osim.model import Muscle, OsimModel
 
 __all__ = [
@@ -62,19 +59,6 @@ class MuscleStates:
     max_control: np.ndarray
     failed: tuple[str, ...] = ()
     generalized_forces: np.ndarray | None = None
-
-
-@contextlib.contextmanager
-def _quiet_opensim() -> Iterator[object]:
-    import opensim
-
-    previous = opensim.Logger.getLevelString()
-    opensim.Logger.setLevelString("off")  # failures become KintwinErrors here
-    try:
-        yield opensim
-    finally:  # back to the quieter of the previous level and "error", as the rest of the project
-        quiet = previous.lower() in ("off", "critical", "error")
-        opensim.Logger.setLevelString(previous if quiet else "error")
 
 
 def spanned_coordinates(osim: OsimModel, muscle: Muscle) -> list[str]:
@@ -130,7 +114,7 @@ def muscle_states(
         )
     independent = kinematics.independent_coordinates
     n = len(next(iter(values.values())))
-    with _quiet_opensim() as opensim:
+    with opensim_log("off") as opensim:
         try:
             model = opensim.Model(str(model_path))
             state = model.initSystem()

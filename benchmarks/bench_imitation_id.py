@@ -194,6 +194,13 @@ def _bars(summary: dict, moments: dict, grf: dict, id_s: float, training: dict) 
     return {"measured": measured, "bars": BARS, "met": met}
 
 
+def _repo_relative(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (a colleague's checkout)."""
+    root = Path(__file__).resolve().parents[1]
+    path = path.resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
 def run(data: Path) -> dict:
     p = data / GAIT10
     work = Path(tempfile.mkdtemp(prefix="kintwin_bench_imitation_"))
@@ -205,7 +212,7 @@ def run(data: Path) -> dict:
     training = _training(POLICY)
     bars = _bars(summary, moments, grf, id_s, training)
     return {
-        "policy": str(POLICY),
+        "policy": _repo_relative(POLICY),
         "tracking": {
             "rmse": summary["tracking_rmse"],
             "units": summary["tracking_units"],

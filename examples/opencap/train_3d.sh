@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Train the 3D torque policy for OpenCap's model family (issue 13) on OpenCap subject 4.
+# Prepares per-foot GRF (plates assigned by centre of pressure) and OpenSim-style ID for each
+# training trial, then trains with the measured-GRF reward, behaviour cloning from that ID,
+# mirrored and speed-changed copies, a seat for sit-to-stand and failure-weighted sampling.
+# walking4, walkingTS3 and squatsAsym1 are held out (benchmarks/opencap_split.json).
+# Usage: examples/opencap/train_3d.sh OUTDIR [MINUTES]   (resume: add --resume to the train line)
+set -euo pipefail
+OUT=${1:?policy output folder}
+MINUTES=${2:-170}
+S=${KINTWIN_SHARED_DATA:-../shared/data}/opencap-subject4
+M=$S/Models/optimized_scale_and_markers.osim
+P=$OUT.prep
+mkdir -p "$P"
+ARGS=()
+for t in walking1 walking2 walkingTS1 walkingTS2 squats1 STS1 STSAsym1; do
+  kintwin convert grf "$S/ID/${t}_grf.mot" --model "$M" --coordinates "$S/IK/${t}_ik.mot" \
+    -o "$P/$t" --force
+  kintwin id --method classic --model "$M" --coordinates "$S/IK/${t}_ik.mot" \
+    --external-loads "$P/${t}_grf.xml" --lowpass-hz 6 -o "$P/${t}_id.sto" --force
+  ARGS+=(--motions "$S/IK/${t}_ik.mot" --grf-for "$S/IK/${t}_ik.mot=$P/${t}_grf.xml"
+         --bc-id "$S/IK/${t}_ik.mot=$P/${t}_id.sto")
+done
+nice kintwin train --model "$M" "${ARGS[@]}" --mirror --speeds 0.9,1.1 --seat --overground \
+  --set failure_weight=4 --critic-warmup 5 --envs 32 --workers 2 --minutes "$MINUTES" -o "$OUT"

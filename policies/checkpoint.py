@@ -16,7 +16,7 @@ import torch
 from converters.errors import KintwinError
 from converters.version import __version__
 from policies.agent import Agent, RunningNorm
-from policies.inference import POLICY_FILE, check_trained_for
+from policies.inference import POLICY_FILE, check_trained_for, checkpoint_path
 
 __all__ = [
     "POLICY_FILE",
@@ -80,11 +80,7 @@ def load_checkpoint(
     differently. Older checkpoints accept only the model file they were trained on (its
     SHA-256). Raises KintwinError naming what differs.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / POLICY_FILE
-    if not path.exists():
-        raise KintwinError(f"{path}: no policy checkpoint there")
+    path = checkpoint_path(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # noqa: BLE001 - any unreadable file is one user error

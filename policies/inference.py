@@ -29,6 +29,7 @@ __all__ = [
     "ObservationNorm",
     "actor_from_checkpoint",
     "check_trained_for",
+    "checkpoint_path",
     "read_checkpoint",
 ]
 
@@ -155,6 +156,17 @@ def _read_torch(path: Path) -> dict:
     return numpy(ckpt)
 
 
+def checkpoint_path(path: str | Path) -> Path:
+    """The checkpoint file ``path`` names: itself, or a policy directory's ``policy.pt``;
+    KintwinError when there is none."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / POLICY_FILE
+    if not path.exists():
+        raise KintwinError(f"{path}: no policy checkpoint there")
+    return path
+
+
 def read_checkpoint(
     path: str | Path,
     model_sha256: str | None = None,
@@ -164,11 +176,7 @@ def read_checkpoint(
     """Read a checkpoint (a file, or a policy directory's ``policy.pt``) without torch when
     possible; tensors come back as numpy arrays. A policy for another model (family) is refused
     (:func:`check_trained_for`)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / POLICY_FILE
-    if not path.exists():
-        raise KintwinError(f"{path}: no policy checkpoint there")
+    path = checkpoint_path(path)
     try:
         ckpt = _read_numpy(path)
     except _Unsupported:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,3 +37,38 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if tally:
         cases = ", ".join(f"{name} {count}" for name, count in sorted(tally.items()))
         terminalreporter.write_line(f"fuzz: {sum(tally.values())} cases ({cases})")
+
+
+def opensim_smooth_derivatives(time, values, lowpass_hz=None, at=None):
+    """(q, qdot, qddot) at ``time`` (or ``at``) by the ``opensim`` package itself (Storage pad +
+    lowpassIIR, quintic GCVSplineSet): the reference for the library's numpy smoothing, and how
+    the shipped policy's reference was smoothed when it was trained."""
+    import opensim
+
+    opensim.Logger.setLevelString("error")
+    names = list(values)
+    storage, labels = opensim.Storage(), opensim.ArrayStr()
+    for label in ["time", *names]:
+        labels.append(label)
+    storage.setColumnLabels(labels)
+    block = np.column_stack([values[n] for n in names])
+    for t, row in zip(time, block, strict=True):
+        storage.append(float(t), opensim.Vector(row.tolist()))
+    if lowpass_hz is not None and lowpass_hz > 0:
+        storage.pad(storage.getSize() // 2)
+        storage.lowpassIIR(float(lowpass_hz))
+    splines = opensim.GCVSplineSet(5, storage)
+    out: tuple[dict, dict, dict] = ({}, {}, {})
+    for k, name in enumerate(names):
+        spline = splines.get(k)
+        for order in range(3):
+            derivative = opensim.StdVectorInt([0] * order)
+            out[order][name] = np.array(
+                [
+                    spline.calcValue(opensim.Vector(1, float(t)))
+                    if order == 0
+                    else spline.calcDerivative(derivative, opensim.Vector(1, float(t)))
+                    for t in (time if at is None else at)
+                ]
+            )
+    return out

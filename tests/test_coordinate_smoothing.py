@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import opensim_smooth_derivatives
 
 from converters.coordinate_smoothing import lowpass_iir, pad, smooth_derivatives
 from converters.errors import KintwinError
@@ -19,38 +20,6 @@ TRIALS = [
     "opencap-subject4/IK/walking1_ik.mot",
 ]
 RNG = np.random.default_rng(20261202)
-
-
-def opensim_smooth_derivatives(time, values, lowpass_hz):
-    """The reference: OpenSim's own Storage.pad + lowpassIIR + GCVSplineSet(5)."""
-    opensim = pytest.importorskip("opensim")
-    opensim.Logger.setLevelString("error")
-    names = list(values)
-    storage = opensim.Storage()
-    labels = opensim.ArrayStr()
-    for label in ["time", *names]:
-        labels.append(label)
-    storage.setColumnLabels(labels)
-    for t, row in zip(time, np.column_stack([values[n] for n in names]), strict=True):
-        storage.append(float(t), opensim.Vector(row.tolist()))
-    if lowpass_hz is not None and lowpass_hz > 0:
-        storage.pad(storage.getSize() // 2)
-        storage.lowpassIIR(float(lowpass_hz))
-    splines = opensim.GCVSplineSet(5, storage)
-    out = ({}, {}, {})
-    for k, name in enumerate(names):
-        spline = splines.get(k)
-        for order in range(3):
-            derivative = opensim.StdVectorInt([0] * order)
-            out[order][name] = np.array(
-                [
-                    spline.calcValue(opensim.Vector(1, float(t)))
-                    if order == 0
-                    else spline.calcDerivative(derivative, opensim.Vector(1, float(t)))
-                    for t in time
-                ]
-            )
-    return out
 
 
 @pytest.mark.parametrize("trial", TRIALS)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import opensim_smooth_derivatives
 
 from kintwin_cli.main import cli
 
@@ -166,41 +167,6 @@ def test_shipped_policy_tracks_the_walk(shipped_run):
         assert value <= limits[summary["tracking_units"][name]], name
 
 
-def _opensim_smoothing(time, values, lowpass_hz=None, at=None):
-    """(q, qdot, qddot) by the ``opensim`` package itself (Storage pad + lowpassIIR, quintic
-    GCVSplineSet): how the shipped policy's reference was smoothed when it was trained (the
-    library now does the same in numpy, equal to ~1e-14)."""
-    import opensim
-
-    opensim.Logger.setLevelString("error")
-    names = list(values)
-    storage, labels = opensim.Storage(), opensim.ArrayStr()
-    for label in ["time", *names]:
-        labels.append(label)
-    storage.setColumnLabels(labels)
-    block = np.column_stack([values[n] for n in names])
-    for t, row in zip(time, block, strict=True):
-        storage.append(float(t), opensim.Vector(row.tolist()))
-    if lowpass_hz is not None and lowpass_hz > 0:
-        storage.pad(storage.getSize() // 2)
-        storage.lowpassIIR(float(lowpass_hz))
-    splines = opensim.GCVSplineSet(5, storage)
-    out: tuple[dict, dict, dict] = ({}, {}, {})
-    for k, name in enumerate(names):
-        spline = splines.get(k)
-        for order in range(3):
-            derivative = opensim.StdVectorInt([0] * order)
-            out[order][name] = np.array(
-                [
-                    spline.calcValue(opensim.Vector(1, float(t)))
-                    if order == 0
-                    else spline.calcDerivative(derivative, opensim.Vector(1, float(t)))
-                    for t in (time if at is None else at)
-                ]
-            )
-    return out
-
-
 def test_shipped_policy_reproduces_its_card_evaluation(shared_data: Path, monkeypatch):
     """The shipped policy.pt, evaluated as training evaluated it (the same deterministic
     whole-trial tracking of the walk, the seed - 1 evaluation copy, the saved settings and
@@ -228,7 +194,7 @@ def test_shipped_policy_reproduces_its_card_evaluation(shared_data: Path, monkey
     tracking = TrackingConfig.from_saved(ckpt["tracking_config"])
     ik = p / "IK/subject01_walk_IK.mot"
     m = converted.mj_model
-    monkeypatch.setattr(converters.motion, "smooth_derivatives", _opensim_smoothing)
+    monkeypatch.setattr(converters.motion, "smooth_derivatives", opensim_smooth_derivatives)
     walk = make_trajectory(
         coordinate_series(read_table(ik), converted.osim, ik), converted.kinematics, m.nq, m.nv,
         tracking.lowpass_hz,

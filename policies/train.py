@@ -41,7 +41,10 @@ from policies.checkpoint import (
 from policies.config import TrackingConfig
 from policies.ppo import PPOConfig, collect_rollout, compute_gae, ppo_update
 
-__all__ = ["TrainingRun", "train_policy", "train", "prepare_output", "RUN_FILES"]
+__all__ = [
+    "TrainingRun", "train_policy", "train", "prepare_output", "RUN_FILES", "CHANGEABLE_ON_RESUME",
+    "changed_settings",
+]  # fmt: skip
 
 LOG_FILES = ("log.jsonl", "log.csv")
 RUN_FILES = (POLICY_FILE, LAST_FILE, CARD_FILE, *LOG_FILES)  # what a run writes
@@ -69,6 +72,7 @@ class TrainingRun:
     mirror: bool = False  # add each motion mirrored left-right (policies.augment)
     speeds: tuple[float, ...] = ()  # add each motion (and mirror) played this many times as fast
     bc_id: tuple[tuple[Path, Path], ...] = ()  # (motion, OpenSim ID .sto): behaviour cloning
+    changes: dict = field(default_factory=dict)  # with resume: settings changed from here on
 
 
 def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None = None) -> dict:
@@ -120,7 +124,7 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
     return train(
         converted, trajectories, labels, run.outdir, tracking,
         PPOConfig(**ppo), run.max_steps, seconds, run.resume, on_iteration, init=init,
-        workers=run.workers, loads=loads, force=run.force, bc=bc,
+        workers=run.workers, loads=loads, force=run.force, bc=bc, changes=run.changes,
     )  # fmt: skip
 
 
@@ -234,6 +238,7 @@ def train(
     loads: list | None = None,
     force: bool = False,
     bc: list | None = None,
+    changes: dict | None = None,
 ) -> dict:
     """Train a tracking policy into ``outdir``; returns the final card.
 
@@ -250,7 +255,12 @@ def train(
     ``bc`` (trajectory index, OpenSim ID table, its file, the index whose plates say which
     frames to trust or None) first clones ID's torques into the
     actor (:mod:`policies.warm_start`); the result is on the card (``behaviour_cloning``).
+    ``changes`` (resume only) alters settings of :data:`CHANGEABLE_ON_RESUME` from this
+    iteration on; the card lists every such change (``setting_changes``) and ``policy.pt`` is
+    chosen afresh among the policies trained under the new settings.
     """
+    if changes and not resume:
+        raise KintwinError("setting changes apply to a resumed run (--resume)")
     prepare_output(outdir, resume, force)
     threads = torch.get_num_threads()  # the run sets its own; the caller's come back after
     try:
@@ -266,6 +276,7 @@ def train(
             workers,
             loads,
             bc,
+            changes,
         )
         try:
             return _run(s, max_steps, max_seconds, on_iteration)
@@ -356,6 +367,32 @@ class _Session:
         return {**result, "eval_score": result["eval_tracking_error_deg"] + 90.0 * untracked}
 
 
+CHANGEABLE_ON_RESUME = (
+    "muscle_effort", "muscle_reachable", "muscle_map_steps", "failure_weight",
+    "max_root_error", "max_pose_error", "scale_every",
+)  # fmt: skip
+"""Settings a resumed run may change (besides every reward weight and scale, ``w_*``/``k_*``):
+they change what is rewarded or how actions become forces, never what the policy observes or
+how many actions it gives."""
+
+
+def changed_settings(saved: TrackingConfig, changes: dict) -> dict:
+    """The ``changes`` that differ from ``saved``; a setting a resumed run cannot change raises
+    KintwinError naming it."""
+    fixed = [
+        k for k in changes
+        if k not in CHANGEABLE_ON_RESUME and not k.startswith(("w_", "k_"))
+    ]  # fmt: skip
+    if fixed:
+        raise KintwinError(
+            f"--set {', '.join(fixed)}: a resumed run keeps it (it changes what the policy "
+            "observes or does); start a new run with --warm-start instead"
+        )
+    saved_values = saved.to_dict()
+    resolved = TrackingConfig.from_dict({**saved_values, **changes}).to_dict()
+    return {k: resolved[k] for k in changes if resolved[k] != saved_values[k]}
+
+
 def _seed_all(seed: int) -> torch.Generator:
     """Seed torch's global generator (action sampling); the minibatch generator to return."""
     torch.manual_seed(seed)
@@ -371,7 +408,7 @@ def _describe(motion: str) -> dict:
 
 def _open_session(
     converted, trajectories, motions, outdir, tracking, cfg, resume, init=None, workers=1,
-    loads=None, bc=None,
+    loads=None, bc=None, changes=None,
 ) -> _Session:  # fmt: skip
     from policies.body_randomization import with_body_reference
     from policies.env import TrackingEnv, calibrate_contacts
@@ -388,6 +425,8 @@ def _open_session(
                 f"{outdir / LAST_FILE}: the run drives the model by {tracking.drive}, not {drive}"
             )
         cfg = PPOConfig(**old["ppo_config"])
+        changes = changed_settings(tracking, changes or {})
+        tracking = TrackingConfig.from_dict({**tracking.to_dict(), **changes})
     tracking, cfg = tracking or TrackingConfig(), cfg or PPOConfig()
     if tracking.calibrate_contacts and tracking.contact_radii is None:
         tracking = calibrate_contacts(converted, trajectories, tracking)
@@ -411,6 +450,7 @@ def _open_session(
         "cpu_time": 0.0,
         "last_eval": None,  # the latest evaluation's log keys, repeated until the next one
         "behaviour_cloning": None,  # policies.warm_start's result, when the run began with it
+        "setting_changes": [],  # {iteration, global_step, settings} of each resume that changed any
     }
     session = _Session(
         converted, [_describe(m) for m in motions], outdir, tracking, cfg, envs, eval_env,
@@ -418,6 +458,13 @@ def _open_session(
     )  # fmt: skip
     if resume:
         session.resume()
+        if changes:  # older scores were measured under other settings: choose policy.pt afresh
+            session.state["setting_changes"] = [
+                *session.state["setting_changes"],
+                {"iteration": session.state["iteration"],
+                 "global_step": session.state["global_step"], "settings": changes},
+            ]  # fmt: skip
+            session.state["best_error"] = float("inf")
     elif init is not None:  # fine-tuning: start from another run's weights and normaliser
         names = (init.get("obs_names"), init.get("action_names"))
         if None not in names and names != (envs.obs_names, envs.action_names):
@@ -482,6 +529,7 @@ def _iterate(s: _Session, clock: Callable[[], float]) -> dict:
     speed = n / (time.time() - t0)
     evaluation = None
     fresh = s.state["iteration"] % s.cfg.eval_every == 1 or s.cfg.eval_every == 1
+    fresh = fresh or s.state["best_error"] == float("inf")  # none under these settings yet
     if fresh:
         evaluation = s.evaluate()
     elif s.state["last_eval"] is not None:
@@ -620,6 +668,7 @@ def _write_card(s: _Session, row: dict) -> dict:
             **{k: v for k, v in row.items() if k.startswith("eval_")},
         },
         "behaviour_cloning": meta.get("behaviour_cloning"),
+        "setting_changes": meta.get("setting_changes") or [],
         "tracking_config": meta["tracking_config"],
         "ppo_config": meta["ppo_config"],
         "versions": package_versions(),

@@ -2,9 +2,10 @@
 # Train the 3D torque policy for OpenCap's model family (issue 13) on OpenCap subject 4.
 # Prepares per-foot GRF (plates assigned by centre of pressure) and OpenSim-style ID for each
 # training trial, then trains with the measured-GRF reward, behaviour cloning from that ID,
-# mirrored and speed-changed copies, a seat for sit-to-stand and failure-weighted sampling.
+# mirrored and speed-changed copies, a seat for sit-to-stand, failure-weighted sampling and a
+# random body per episode (lengths x0.88-1.12, 45-100 kg; the policy observes its body).
 # walking4, walkingTS3 and squatsAsym1 are held out (benchmarks/opencap_split.json).
-# Usage: examples/opencap/train_3d.sh OUTDIR [MINUTES]   (resume: add --resume to the train line)
+# Usage: examples/opencap/train_3d.sh OUTDIR [MINUTES] [more kintwin train options, e.g. --resume]
 set -euo pipefail
 OUT=${1:?policy output folder}
 MINUTES=${2:-170}
@@ -22,4 +23,6 @@ for t in walking1 walking2 walkingTS1 walkingTS2 squats1 STS1 STSAsym1; do
          --bc-id "$S/IK/${t}_ik.mot=$P/${t}_id.sto")
 done
 nice kintwin train --model "$M" "${ARGS[@]}" --mirror --speeds 0.9,1.1 --seat --overground \
-  --set failure_weight=4 --critic-warmup 5 --envs 32 --workers 2 --minutes "$MINUTES" -o "$OUT"
+  --set failure_weight=4 --set scale_lengths=0.88,1.12 --set scale_mass_kg=45,100 \
+  --critic-warmup 5 --envs 32 --workers 2 --minutes "$MINUTES" -o "$OUT" \
+  "${@:3}"

@@ -131,7 +131,10 @@ def _speeds(ctx: click.Context, param: click.Parameter, text: str | None) -> tup
     "settings",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Override a tracking setting (policies/config.py TrackingConfig), e.g. --set w_contact=0.2.",
+    help="Override a tracking setting (policies/config.py TrackingConfig), e.g. --set "
+    "w_contact=0.2. With --resume only reward terms (w_*, k_*), the muscle solve (muscle_effort, "
+    "muscle_reachable, muscle_map_steps), failure_weight and the termination limits change, from "
+    "that iteration on; the card lists the change (setting_changes).",
 )
 def train(
     model_path: Path,
@@ -175,6 +178,7 @@ def train(
     from policies.config import parse_settings
     from policies.train import TrainingRun, train_policy
 
+    changes = parse_settings(settings) if resume else {}
     tracking = {
         "belt_speed": 0.0 if overground else treadmill,
         "residual_root": residual_root,
@@ -185,7 +189,7 @@ def train(
     run = TrainingRun(
         model_path, (*motions, *more_motions), output, steps, minutes, resume, force, grf_for,
         tracking, seed, num_envs, workers or os.cpu_count() or 1, warm_start, learning_rate,
-        critic_warmup, mirror, speeds, bc_id,
+        critic_warmup, mirror, speeds, bc_id, changes,
     )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
 

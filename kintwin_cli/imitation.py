@@ -47,6 +47,9 @@ def run_imitation(
     if summary["fell"]:
         end = summary["time_span_s"][1]
         warn(f"the model fell at {end:.2f} s; the outputs cover the tracked part only")
+    if summary["coordinates_held_at_default"]:
+        held = ", ".join(summary["coordinates_held_at_default"])
+        note(f"coordinates not in {coordinates.name}, held at their default values: {held}")
     if summary.get("reserves"):  # muscle drive: the reserves it needed, never hidden
         worst = max(r["rms_percent_of_peak_moment"] for r in summary["reserves"].values())
         rms = max(r["rms_Nm"] for r in summary["reserves"].values())

@@ -108,7 +108,7 @@ def run_imitation_id(
     sha = converted.map["source_sha256"]
     check_trained_for(checkpoint, _policy_file(policy_dir), sha, str(model), family)
     config = TrackingConfig.from_saved(checkpoint["tracking_config"])
-    trajectory = _trajectory(converted, coordinates, config, time_range)
+    trajectory, held = _trajectory(converted, coordinates, config, time_range)
     adapted = None
     if adapt_minutes:
         checkpoint, adapted = _adapt(
@@ -121,7 +121,7 @@ def run_imitation_id(
     rollout = run_policy(env, actor, norm)
     rows = rollout.rows_within(trial_span(env))
     trial = rollout.take(rows)
-    summary = _summary(converted, env, trial, model, coordinates, policy_dir, lowpass_hz)
+    summary = _summary(converted, env, trial, model, coordinates, policy_dir, lowpass_hz, held)
     # beside the summary: named relative to it, as the other outputs are
     summary["adapted_policy"] = None if adapted is None else adapted.name
     _write_outputs(converted, env, rollout, rows, outputs, lowpass_hz, force)
@@ -134,7 +134,8 @@ def run_imitation_id(
 
 
 def _trajectory(converted, coordinates: Path, config, time_range):
-    """The trial as a MuJoCo trajectory (filtered like the training references)."""
+    """The trial as a MuJoCo trajectory (filtered like the training references), and the
+    model's independent coordinates the file lacks (held at their default values)."""
     from converters.motion import coordinate_series, make_trajectory
     from converters.opensim_io.table import read_table
 
@@ -146,7 +147,8 @@ def _trajectory(converted, coordinates: Path, config, time_range):
         table = table.with_data(table.data[keep], time=table.time[keep])
     m = converted.mj_model
     series = coordinate_series(table, converted.osim, coordinates)
-    return make_trajectory(series, converted.kinematics, m.nq, m.nv, config.lowpass_hz)
+    held = [c for c in series.missing if c in converted.kinematics.independent_coordinates]
+    return make_trajectory(series, converted.kinematics, m.nq, m.nv, config.lowpass_hz), held
 
 
 def _adapt(converted, trajectory, coordinates, outputs, policy_dir, config, minutes, progress):
@@ -173,13 +175,14 @@ def _adapt(converted, trajectory, coordinates, outputs, policy_dir, config, minu
     return read_checkpoint(directory, sha, name), directory
 
 
-def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz) -> dict:
-    """The summary of ``rollout``, the trial's rows of the run."""
+def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz, held) -> dict:
+    """The summary of ``rollout``, the trial's rows of the run; ``held``: coordinates the
+    trial's file lacks (at their default values, left out of ``tracking_rms_deg``)."""
     task = env.task
     rmse = rollout.rmse()
     names, rot_flags = rollout.coordinate_names, rollout.rotational
     rotational = [c for c, rot in zip(names, rot_flags, strict=True) if rot]
-    non_root_rot = [task.coordinates[i] for i in task.rotational]
+    non_root_rot = [task.coordinates[i] for i in task.rotational if task.coordinates[i] not in held]
     weight = task.body_weight
     residual = _residuals(env, rollout)
     residual_rms = float(np.sqrt(np.mean(residual**2))) if residual.size else 0.0
@@ -201,6 +204,7 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
         "tracking_rmse": {c: rmse[c] for c in rollout.coordinate_names},
         "tracking_units": {c: ("deg" if c in rotational else "cm") for c in rmse},
         "tracking_rms_deg": float(np.sqrt(np.mean([rmse[c] ** 2 for c in non_root_rot]))),
+        "coordinates_held_at_default": held,
         "residuals": {
             "used": bool(env.config.residual_root),
             "rms_N_or_Nm": residual_rms,

@@ -334,6 +334,8 @@ def test_run_tool_with_policy_writes_the_setups_output(shared_data: Path, tmp_pa
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_batch_makefile_runs_two_trials_and_compares(shared_data: Path, tmp_path):
+    from dataclasses import replace
+
     from converters.opensim_io.table import read_table, write_table
 
     p = shared_data / GAIT
@@ -364,6 +366,8 @@ def test_batch_makefile_runs_two_trials_and_compares(shared_data: Path, tmp_path
 
 
 def test_adapt_minutes_fine_tunes_a_copy_of_the_policy(shared_data: Path, tmp_path):
+    from dataclasses import replace
+
     from converters.opensim_io.table import read_table, write_table
 
     p = shared_data / GAIT
@@ -419,3 +423,31 @@ def test_a_fall_is_reported_and_the_tracked_part_written(shared_data: Path, tmp_
     assert summary["fell"] and summary["fraction_tracked"] < 0.5
     table = read_table(tmp_path / "out/subject01_walk_id.sto")
     assert table.time[-1] <= summary["time_span_s"][1]
+
+
+def test_a_coordinate_the_trial_lacks_is_held_and_stated(shared_data: Path, tmp_path):
+    """A markerless file without a coordinate (here the walk without lumbar_extension): the
+    body holds it at its default value; the summary and a note name it, and the summary's
+    tracking RMS leaves it out."""
+    from dataclasses import replace
+
+    from converters.opensim_io.table import read_table, write_table
+
+    p = shared_data / GAIT
+    walk = read_table(p / "IK/subject01_walk_IK.mot")
+    keep = [k for k, label in enumerate(walk.labels) if label != "lumbar_extension"]
+    trimmed = tmp_path / "walk_no_lumbar.mot"
+    write_table(replace(walk, data=walk.data[:, keep], labels=[walk.labels[k] for k in keep]), trimmed)
+    result = CliRunner().invoke(
+        cli,
+        ["id", "--model", str(p / "subject01.osim"), "--coordinates", str(trimmed),
+         "--policy", str(SHIPPED), "-o", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "held at their default values: lumbar_extension" in result.output
+    summary = json.loads((tmp_path / "out/walk_no_lumbar_summary.json").read_text())
+    assert summary["coordinates_held_at_default"] == ["lumbar_extension"]
+    others = [c for c, u in summary["tracking_units"].items() if u == "deg"]
+    others = [c for c in others if c not in ("pelvis_tilt", "lumbar_extension")]
+    expected = np.sqrt(np.mean([summary["tracking_rmse"][c] ** 2 for c in others]))
+    assert summary["tracking_rms_deg"] == pytest.approx(expected)

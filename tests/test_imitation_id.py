@@ -334,7 +334,6 @@ def test_run_tool_with_policy_writes_the_setups_output(shared_data: Path, tmp_pa
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_batch_makefile_runs_two_trials_and_compares(shared_data: Path, tmp_path):
-    from dataclasses import replace
 
     from converters.opensim_io.table import read_table, write_table
 
@@ -366,7 +365,6 @@ def test_batch_makefile_runs_two_trials_and_compares(shared_data: Path, tmp_path
 
 
 def test_adapt_minutes_fine_tunes_a_copy_of_the_policy(shared_data: Path, tmp_path):
-    from dataclasses import replace
 
     from converters.opensim_io.table import read_table, write_table
 
@@ -437,7 +435,9 @@ def test_a_coordinate_the_trial_lacks_is_held_and_stated(shared_data: Path, tmp_
     walk = read_table(p / "IK/subject01_walk_IK.mot")
     keep = [k for k, label in enumerate(walk.labels) if label != "lumbar_extension"]
     trimmed = tmp_path / "walk_no_lumbar.mot"
-    write_table(replace(walk, data=walk.data[:, keep], labels=[walk.labels[k] for k in keep]), trimmed)
+    write_table(
+        replace(walk, data=walk.data[:, keep], labels=[walk.labels[k] for k in keep]), trimmed
+    )
     result = CliRunner().invoke(
         cli,
         ["id", "--model", str(p / "subject01.osim"), "--coordinates", str(trimmed),

@@ -165,12 +165,19 @@ def _kintwin_id(model: Path, coordinates: Path, policy: Path, out: Path) -> tupl
 
 
 def _tracking(summary: dict) -> dict:
+    """Tracking over the coordinates the trial's file has (those it lacks are held)."""
     rmse, units = summary["tracking_rmse"], summary["tracking_units"]
-    degrees = {c: v for c, v in rmse.items() if units[c] == "deg" and not c.startswith("pelvis")}
+    held = set(summary.get("coordinates_held_at_default", []))
+    degrees = {
+        c: v
+        for c, v in rmse.items()
+        if units[c] == "deg" and not c.startswith("pelvis") and c not in held
+    }
     pelvis = [v for c, v in rmse.items() if units[c] == "cm"]
     worst = max(degrees, key=degrees.get)
     return {
         "fell": summary["fell"],
+        "coordinates_held_at_default": sorted(held),
         "mean_deg": float(np.mean(list(degrees.values()))),
         "worst_deg": float(degrees[worst]),
         "worst_coordinate": worst,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -231,11 +232,15 @@ def trial_span(env: TrackingEnv, reference: int = 0) -> tuple[float, float]:
     return ref.time0 + rows.start * dt, ref.time0 + (rows.stop - 1) * dt
 
 
-def evaluate(env: TrackingEnv, agent: Agent, norm: RunningNorm) -> dict:
-    """Deterministic tracking metrics over every reference's trial, each tracked from the start
-    of its padding (the trial's first frame when it has none)."""
+def evaluate(
+    env: TrackingEnv, agent: Agent, norm: RunningNorm, references: Sequence[int] | None = None
+) -> dict:
+    """Deterministic tracking metrics over the trials of ``references`` (default: every
+    reference), each tracked from the start of its padding (the trial's first frame when it
+    has none)."""
     errors, falls, covered, reserves = [], 0, [], []
-    for i, ref in enumerate(env.references):
+    for i in range(len(env.references)) if references is None else references:
+        ref = env.references[i]
         roll = run_policy(env, agent, norm, reference=i, loads=False)
         roll = roll.take(roll.rows_within(trial_span(env, i)))
         if roll.reserve_torques is not None:

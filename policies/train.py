@@ -306,6 +306,7 @@ class _Session:
     generator: torch.Generator
     state: dict
     raw_obs: np.ndarray | None = None  # the copies' current observations, unnormalised
+    evaluated: list[int] | None = None  # references evaluated (None: all): the motions as given
 
     def meta(self) -> dict:
         """Everything a checkpoint holds besides weights and normaliser."""
@@ -359,10 +360,12 @@ class _Session:
         _truncate_log(self.outdir, self.state["iteration"])
 
     def evaluate(self) -> dict:
-        """Deterministic whole-trial tracking; ``eval_score`` (deg) adds 90° x untracked fraction."""
+        """Deterministic whole-trial tracking of the motions as given (their mirrored and
+        speed-changed copies are trained on, not evaluated); ``eval_score`` (deg) adds 90° x
+        untracked fraction."""
         from policies.runner import evaluate
 
-        result = evaluate(self.eval_env, self.agent, self.norm)
+        result = evaluate(self.eval_env, self.agent, self.norm, self.evaluated)
         untracked = 1.0 - result["eval_fraction_tracked"]
         return {**result, "eval_score": result["eval_tracking_error_deg"] + 90.0 * untracked}
 
@@ -455,6 +458,7 @@ def _open_session(
     session = _Session(
         converted, [_describe(m) for m in motions], outdir, tracking, cfg, envs, eval_env,
         agent, RunningNorm(len(envs.obs_names)), optimizer, generator, state,
+        evaluated=[i for i, m in enumerate(motions) if "#" not in str(m)] or None,
     )  # fmt: skip
     if resume:
         session.resume()

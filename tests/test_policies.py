@@ -841,3 +841,24 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(
         for c in (card, reference)
     ]
     assert untimed[0] == untimed[1]
+
+
+def test_evaluation_tracks_the_motions_as_given_not_their_copies(walk, tmp_path, monkeypatch):
+    """policy.pt is chosen on the motions as given: a mirrored or speed-changed copy (a label
+    with '#') is trained on but not evaluated (it would multiply the evaluation's cost)."""
+    from policies import runner
+    from policies.ppo import PPOConfig
+    from policies.train import train
+
+    evaluated = []
+    run_policy = runner.run_policy
+
+    def recording(env, agent, norm, reference=0, start=0, loads=True):
+        evaluated.append(reference)
+        return run_policy(env, agent, norm, reference, start, loads)
+
+    monkeypatch.setattr(runner, "run_policy", recording)
+    cfg = PPOConfig(num_envs=2, num_steps=16, eval_every=1)
+    labels = ["walk.mot", "walk.mot#speed=1.1"]
+    train(walk[0], [walk[1], walk[1]], labels, tmp_path / "p", cfg=cfg, max_steps=32)
+    assert evaluated == [0]

@@ -380,10 +380,13 @@ how many actions it gives."""
 
 
 def changed_settings(saved: TrackingConfig, changes: dict) -> dict:
-    """The ``changes`` that differ from ``saved``; a setting a resumed run cannot change raises
-    KintwinError naming it."""
+    """The ``changes`` that differ from ``saved`` (repeating the run's own settings is no
+    change); changing a setting a resumed run keeps raises KintwinError naming it."""
+    saved_values = saved.to_dict()
+    resolved = TrackingConfig.from_dict({**saved_values, **changes}).to_dict()
+    changed = {k: resolved[k] for k in changes if resolved[k] != saved_values[k]}
     fixed = [
-        k for k in changes
+        k for k in changed
         if k not in CHANGEABLE_ON_RESUME and not k.startswith(("w_", "k_"))
     ]  # fmt: skip
     if fixed:
@@ -391,9 +394,7 @@ def changed_settings(saved: TrackingConfig, changes: dict) -> dict:
             f"--set {', '.join(fixed)}: a resumed run keeps it (it changes what the policy "
             "observes or does); start a new run with --warm-start instead"
         )
-    saved_values = saved.to_dict()
-    resolved = TrackingConfig.from_dict({**saved_values, **changes}).to_dict()
-    return {k: resolved[k] for k in changes if resolved[k] != saved_values[k]}
+    return changed
 
 
 def _seed_all(seed: int) -> torch.Generator:

@@ -5,7 +5,8 @@
 # mirrored and speed-changed copies, a seat for sit-to-stand, failure-weighted sampling and a
 # random body per episode (lengths x0.88-1.12, 45-100 kg; the policy observes its body).
 # walking4, walkingTS3 and squatsAsym1 are held out (benchmarks/opencap_split.json).
-# Usage: examples/opencap/train_3d.sh OUTDIR [MINUTES] [more kintwin train options, e.g. --resume]
+# Usage: examples/opencap/train_3d.sh OUTDIR [MINUTES] [more kintwin train options]
+# Run it again on the same OUTDIR to resume the run there (e.g. with --set changes).
 set -euo pipefail
 OUT=${1:?policy output folder}
 MINUTES=${2:-170}
@@ -14,15 +15,19 @@ M=$S/Models/optimized_scale_and_markers.osim
 P=$OUT.prep
 mkdir -p "$P"
 ARGS=()
+RESUME=()
+[ -f "$OUT/last.pt" ] && RESUME=(--resume)
 for t in walking1 walking2 walkingTS1 walkingTS2 squats1 STS1 STSAsym1; do
-  kintwin convert grf "$S/ID/${t}_grf.mot" --model "$M" --coordinates "$S/IK/${t}_ik.mot" \
-    -o "$P/$t" --force
-  kintwin id --method classic --model "$M" --coordinates "$S/IK/${t}_ik.mot" \
-    --external-loads "$P/${t}_grf.xml" --lowpass-hz 6 -o "$P/${t}_id.sto" --force
-  ARGS+=(--motions "$S/IK/${t}_ik.mot" --grf-for "$S/IK/${t}_ik.mot=$P/${t}_grf.xml"
-         --bc-id "$S/IK/${t}_ik.mot=$P/${t}_id.sto")
+  if [ ! -f "$P/${t}_id.sto" ]; then
+    kintwin convert grf "$S/ID/${t}_grf.mot" --model "$M" --coordinates "$S/IK/${t}_ik.mot" \
+      -o "$P/$t" --force
+    kintwin id --method classic --model "$M" --coordinates "$S/IK/${t}_ik.mot" \
+      --external-loads "$P/${t}_grf.xml" --lowpass-hz 6 -o "$P/${t}_id.sto" --force
+  fi
+  ARGS+=(--motions "$S/IK/${t}_ik.mot" --grf-for "$S/IK/${t}_ik.mot=$P/${t}_grf.xml")
+  [ ${#RESUME[@]} -eq 0 ] && ARGS+=(--bc-id "$S/IK/${t}_ik.mot=$P/${t}_id.sto")
 done
 nice kintwin train --model "$M" "${ARGS[@]}" --mirror --speeds 0.9,1.1 --seat --overground \
   --set failure_weight=4 --set scale_lengths=0.88,1.12 --set scale_mass_kg=45,100 \
-  --critic-warmup 5 --envs 32 --workers 2 --minutes "$MINUTES" -o "$OUT" \
+  --critic-warmup 5 --envs 32 --workers 2 --minutes "$MINUTES" -o "$OUT" "${RESUME[@]}" \
   "${@:3}"

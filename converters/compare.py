@@ -42,6 +42,8 @@ __all__ = [
     "event_errors",
     "compare_tables",
     "write_comparison_json",
+    "write_comparison_csv",
+    "CSV_FIELDS",
     "rename_prefixes",
 ]
 
@@ -481,6 +483,25 @@ def write_comparison_json(comparison: Comparison, path: str | Path, force: bool 
     """Write ``comparison.as_dict()`` as JSON (atomic; refuses an existing file without force)."""
     with atomic_output(path, force) as tmp:
         tmp.write_text(json.dumps(comparison.as_dict(), indent=1) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+CSV_FIELDS = ("name", "ours_label", "kind", "unit", "n", "rmse", "r", "peak_error", "peak_time",
+              "rmse_per_kg", "rmse_pct_bw", "rmse_pct_bwh")  # fmt: skip
+
+
+def write_comparison_csv(comparison: Comparison, path: str | Path, force: bool = False) -> Path:
+    """Write one row per common column (``CSV_FIELDS``; ``unit`` of ``rmse`` and ``peak_error``;
+    an undefined r or normalisation is an empty cell). Atomic; refuses an existing file without
+    force."""
+    import csv
+
+    with atomic_output(path, force) as tmp, open(tmp, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(CSV_FIELDS)
+        for column in comparison.columns:
+            row = {**asdict(column), "unit": UNITS[column.kind]}
+            writer.writerow(["" if _json_safe(row[f]) is None else row[f] for f in CSV_FIELDS])
     return Path(path)
 
 

@@ -25,7 +25,8 @@ class CompareFiles:
         event_threshold_n: vertical ground force (N) that marks contact, for gait events.
         renames: (old, new) label prefixes applied to ``ours`` first, e.g. (("r_", ""),).
         plot: PNG to write (one subplot per column); None: no plot.
-        force: overwrite an existing ``plot``.
+        force: overwrite an existing ``plot`` or ``csv``.
+        csv: CSV to write, one row per common column; None: none.
     """
 
     ours: Path
@@ -37,16 +38,18 @@ class CompareFiles:
     renames: tuple[tuple[str, str], ...] = ()
     plot: Path | None = None
     force: bool = False
+    csv: Path | None = None
 
 
 def compare_files(config: CompareFiles) -> Comparison:
     """Read both tables, compare them (see :func:`converters.compare.compare_tables`) and write
-    the plot if asked; the plot path is checked before any work."""
-    from converters.compare import compare_tables, rename_prefixes
+    the plot and the CSV if asked; their paths are checked before any work."""
+    from converters.compare import compare_tables, rename_prefixes, write_comparison_csv
     from converters.opensim_io.table import read_table
 
-    if config.plot is not None:
-        check_writable(config.plot, config.force)
+    for output in (config.plot, config.csv):
+        if output is not None:
+            check_writable(output, config.force)
     mass = config.mass_kg
     if config.model is not None:
         if mass is not None:
@@ -62,6 +65,8 @@ def compare_files(config: CompareFiles) -> Comparison:
         ours = rename_prefixes(ours, list(config.renames))
     names = (str(config.ours), str(config.reference))
     comparison = compare_tables(ours, reference, settings, names)
+    if config.csv is not None:
+        write_comparison_csv(comparison, config.csv, config.force)
     if config.plot is not None:
         from converters.compare_plot import plot_comparison
 

@@ -50,8 +50,9 @@ def _prefix_pairs(ctx: click.Context, param: click.Parameter, values: tuple[str,
     "--rename r_= --rename l_=1_ to match a force-plate file's feet.",
 )
 @click.option("--plot", "plot_path", type=OUTPUT_FILE, help="Write a PNG, one subplot per column.")
+@click.option("--csv", "csv_path", type=OUTPUT_FILE, help="Write a CSV, one row per common column.")
 @json_option("every number")
-@force_option("Overwrite the --plot and --json files.")
+@force_option("Overwrite the --plot, --csv and --json files.")
 def compare(
     ours: Path,
     reference: Path,
@@ -61,6 +62,7 @@ def compare(
     threshold: float,
     renames: tuple[tuple[str, str], ...],
     plot_path: Path | None,
+    csv_path: Path | None,
     json_target: Path | str | None,
     force: bool,
 ) -> None:
@@ -74,7 +76,9 @@ def compare(
     same kind within 200 ms, closest pairs first: timing error in ms, positive when ours is
     later (events within 40 ms of either end of the common span are left out: their partner
     may lie outside the data; events with no partner are listed as such). Columns found in one
-    file only are listed as missing. --json holds every number, NaN as null.
+    file only are listed as missing. --json holds every number, NaN as null; --csv one row
+    per common column (name, ours_label, kind, unit, n, rmse, r, peak_error, peak_time,
+    rmse_per_kg, rmse_pct_bw, rmse_pct_bwh; empty where undefined).
 
     \b
     Examples:
@@ -93,10 +97,11 @@ def compare(
         raise click.UsageError("--height needs --mass or --model (%BW·height uses both)")
     summary = JsonSummary(json_target, force)
     config = CompareFiles(
-        ours, reference, mass, model_path, height, threshold, renames, plot_path, force
+        ours, reference, mass, model_path, height, threshold, renames, plot_path, force, csv_path
     )
     comparison = compare_files(config)
     result(format_comparison(comparison))
     summary.emit(comparison.as_dict())
-    if plot_path is not None:
-        note(f"wrote {plot_path}")
+    for written in (csv_path, plot_path):
+        if written is not None:
+            note(f"wrote {written}")

@@ -93,6 +93,8 @@ class ModelConversion:
         meshes: include the display meshes.
         auto_contact: add foot contact spheres to a model without contact geometry.
         force: overwrite existing outputs.
+        muscles: convert the muscles (tendons and fitted actuators; for a many-muscle model
+            the larger part of the time); a torque-driven use needs none.
     """
 
     model: Path
@@ -101,6 +103,7 @@ class ModelConversion:
     meshes: bool = True
     auto_contact: bool = True
     force: bool = False
+    muscles: bool = True
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ def convert_model(config: ModelConversion) -> ModelConverted:
     options = ConvertOptions(
         auto_contact=config.auto_contact,
         meshes=config.meshes,
+        muscles=config.muscles,
         geometry_dirs=tuple(str(d) for d in config.geometry_dirs),
     )
     converted = convert_osim(config.model, options)

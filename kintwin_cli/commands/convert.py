@@ -80,6 +80,12 @@ def table(
 )
 @click.option("--no-meshes", is_flag=True, help="Leave the display meshes out.")
 @click.option(
+    "--no-muscles",
+    is_flag=True,
+    help="Leave the muscles out (a torque-driven policy needs none; their fit is most of the "
+    "time of a many-muscle model's conversion).",
+)
+@click.option(
     "--no-auto-contact",
     is_flag=True,
     help="Do not add foot contact spheres to a model that has no contact geometry.",
@@ -90,6 +96,7 @@ def model(
     outdir: Path,
     geometry_dirs: tuple[Path, ...],
     no_meshes: bool,
+    no_muscles: bool,
     no_auto_contact: bool,
     force: bool,
 ) -> None:
@@ -104,11 +111,18 @@ def model(
     Examples:
       kintwin convert model subject01.osim -o converted/
       kintwin convert model LaiUhlrich2022.osim -o out/ --geometry-dir ~/OpenSim/Geometry
+      kintwin convert model LaiUhlrich2022.osim -o out/ --no-muscles --no-meshes
     """
     from converters.convert_files import ModelConversion, convert_model
 
     config = ModelConversion(
-        model, outdir, geometry_dirs, not no_meshes, not no_auto_contact, force
+        model,
+        outdir,
+        geometry_dirs,
+        meshes=not no_meshes,
+        auto_contact=not no_auto_contact,
+        force=force,
+        muscles=not no_muscles,
     )
     done = convert_model(config)
     report = done.map

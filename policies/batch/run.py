@@ -1,6 +1,7 @@
 """One trial of a batch: imitation ID, then its report; never raises, returns the results row.
 
-A trial's outputs go to ``<outdir>/trials/<name>/``; ``done.json`` there (the row, written last)
+A trial's outputs go to ``<outdir>/trials/<name>/``, with its comparisons against the references
+it has (``policies.batch.compare``); ``done.json`` there (the row, written last)
 marks it finished, so a batch run again skips it. A failed trial gets a row with its error and
 no ``done.json``: it is tried again next time.
 """
@@ -90,6 +91,7 @@ def run_trial(trial: Trial, outdir: str | Path, options: BatchOptions) -> dict:
 def _run(trial: Trial, folder: Path, options: BatchOptions) -> dict:
     import torch
 
+    from policies.batch.compare import compare_references
     from policies.imitation_id import output_paths, run_imitation_id
     from policies.report import ReportConfig, write_report
 
@@ -109,9 +111,11 @@ def _run(trial: Trial, folder: Path, options: BatchOptions) -> dict:
         )
     row = {
         "fell": summary["fell"],
+        "fraction_tracked": summary.get("fraction_tracked"),
         "tracking_rms_deg": summary["tracking_rms_deg"],
         "id_wall_s": summary.get("wall_time_s"),
     }
+    row.update(compare_references(trial, outputs, folder, summary.get("body_mass_kg")))
     if options.report:
         config = ReportConfig(
             trial=trial.name,

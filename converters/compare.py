@@ -45,6 +45,7 @@ __all__ = [
     "write_comparison_csv",
     "CSV_FIELDS",
     "rename_prefixes",
+    "coupled_columns",
 ]
 
 GRAVITY = 9.81  # m/s², as in the usual %BW normalisations
@@ -155,6 +156,7 @@ class Comparison:
     grf: bool = False
     events: list[EventError] = field(default_factory=list)
     event_counts: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    coupled: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def max_event_error_ms(self) -> float | None:
@@ -176,6 +178,7 @@ class Comparison:
                 "events": [asdict(e) for e in self.events],
                 "event_counts": self.event_counts,
                 "max_event_error_ms": self.max_event_error_ms,
+                "coupled": self.coupled,
             }
         )
 
@@ -251,6 +254,16 @@ def match_columns(
         [x for x in ours if x not in paired_ours],
         [x for x in reference if x not in paired_reference],
     )
+
+
+def coupled_columns(labels: list[str], couplers: list) -> dict[str, list[str]]:
+    """The ``labels`` that are generalized forces of a coupled (dependent) coordinate, e.g.
+    ``knee_angle_r_beta_force`` in OpenSim's ID of OpenCap's model (the patella follows the
+    knee), with the independent coordinates it follows: kintwin's ID has no such column, the
+    dependent's force being carried by its independent coordinates (the coupling Jacobian).
+    ``couplers``: the model's ``CouplerConstraint`` list (``OsimModel.couplers``)."""
+    followed = {c.dependent: list(c.independent) for c in couplers}
+    return {label: followed[_stem(label)] for label in labels if _stem(label) in followed}
 
 
 def column_kind(label: str) -> str:

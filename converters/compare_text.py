@@ -31,7 +31,10 @@ def format_comparison(comparison: Comparison) -> str:
             f"  {name:<{width}}{c.n:>6}{c.rmse:>11.4g} {UNITS[c.kind]:<5}{extra}"
             f"{_num(c.r, 9, '.4f')}{c.peak_error:>11.4g}"
         )
-    lines += [f"  {name:<{width}}missing in ours" for name in comparison.only_reference]
+    lines += [
+        f"  {name:<{width}}missing in ours{_coupled(comparison, name)}"
+        for name in comparison.only_reference
+    ]
     lines += [f"  {name:<{width}}missing in reference" for name in comparison.only_ours]
     if per_mass:
         lines.append("  %BW(·h): forces in % body weight, moments in % body weight × height")
@@ -63,6 +66,15 @@ def _format_events(comparison: Comparison) -> list[str]:
     worst = comparison.max_event_error_ms
     lines.append(f"  max timing error: {'n/a' if worst is None else f'{worst:.1f} ms'}")
     return lines
+
+
+def _coupled(comparison: Comparison, name: str) -> str:
+    """Why a coupled coordinate's column is missing, when the model told (--model)."""
+    followed = comparison.coupled.get(name)
+    if not followed:
+        return ""
+    coordinates = ", ".join(followed)
+    return f" (a coordinate coupled to {coordinates}: ours carries its force in {coordinates}'s)"
 
 
 def _name(column: ColumnComparison) -> str:

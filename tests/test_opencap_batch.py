@@ -159,6 +159,7 @@ def test_batch_compares_each_trial_with_its_reference_column_by_column(study: di
         assert moved["r"].between(-1, 1).all() and rows["rmse_per_kg"].notna().all()
         report = json.loads((folder / f"{trial}_compare_id.json").read_text())
         assert report["only_reference"] == COUPLED and report["only_ours"] == []
+        assert report["coupled"] == {c: [c.replace("_beta_force", "")] for c in COUPLED}
         assert results.loc[trial, "compare_id_columns"] == 33
         assert results.loc[trial, "compare_id_missing"] == ";".join(COUPLED)
         grf = pd.read_csv(folder / f"{trial}_compare_grf.csv")
@@ -208,7 +209,7 @@ def test_makefile_runs_the_opencap_folder_and_compares(study: dict, batch, tmp_p
         rows = pd.read_csv(out / f"{trial}_compare.csv")
         assert len(rows) == 33 and rows["rmse_per_kg"].notna().all()  # mass from the model
         report = json.loads((out / f"{trial}_compare.json").read_text())
-        assert report["only_reference"] == COUPLED
+        assert report["only_reference"] == COUPLED and set(report["coupled"]) == set(COUPLED)
         assert report["config"]["mass_kg"] == pytest.approx(62.6, abs=0.1)
     assert subprocess.run([*command, "-q"], env=env).returncode == 0  # up to date
 
@@ -235,6 +236,7 @@ def test_compare_matches_every_3d_column_by_name_with_known_errors(study: dict, 
     columns = {c["name"]: c for c in report["columns"]}
     assert list(columns) == [c for c in reference.labels if c not in COUPLED]
     assert report["only_reference"] == COUPLED and report["only_ours"] == []
+    assert report["coupled"] == {}  # no --model: nothing says these are couplers
     assert all(
         c["name"] == c["ours_label"] and c["n"] == len(reference.time) for c in columns.values()
     )
@@ -272,17 +274,23 @@ def test_classic_id_agrees_with_opensim_on_the_3d_walk_through_compare(study: di
     """``kintwin id --method classic`` against OpenSim's ID of the same walk, read by
     ``kintwin compare``: the same equations on the same filtered kinematics and plates, so every
     common column within the project's ID bar (max(0.5 N·m or N, 1 % of the column's peak),
-    benchmarks' bench_id), r > 0.999; only the couplers missing."""
+    benchmarks/bench_classic_id.py), r > 0.999; only the couplers missing, and named as such."""
     folder = study["folder"]
     ours = tmp_path / "walking1_classic.sto"
     _cli("id", "--method", "classic", "--model", study["model"], "--coordinates",
          folder / "walking1_ik.mot", "--external-loads", folder / "walking1_grf.xml",
          "--lowpass-hz", 6, "-o", ours)  # fmt: skip
-    report = json.loads(_cli("compare", ours, folder / "walking1_ID.sto", "--json").stdout)
+    result = _cli("compare", ours, folder / "walking1_ID.sto", "--model", study["model"], "--json")
+    report = json.loads(result.stdout)
     from converters.opensim_io.table import read_table
 
     reference = read_table(folder / "walking1_ID.sto")
     assert len(report["columns"]) == 33 and report["only_reference"] == COUPLED
+    assert report["config"]["mass_kg"] == pytest.approx(62.6, abs=0.1)
+    for side in "rl":  # the model says why OpenSim has two columns more
+        assert report["coupled"][f"knee_angle_{side}_beta_force"] == [f"knee_angle_{side}"]
+        assert (f"knee_angle_{side}_beta_force  missing in ours (a coordinate coupled to "
+                f"knee_angle_{side}") in result.output  # fmt: skip
     for column in report["columns"]:
         bar = max(0.5, 0.01 * np.abs(reference.column(column["name"])).max())
         assert column["peak_error"] <= bar, column

@@ -29,7 +29,11 @@ def _prefix_pairs(ctx: click.Context, param: click.Parameter, values: tuple[str,
 @click.argument("ours", type=EXISTING_FILE)
 @click.argument("reference", type=EXISTING_FILE)
 @click.option("--mass", type=POSITIVE, help="Subject mass (kg): adds RMSE per kg and in %BW.")
-@model_option(required=False, help="Take --mass from this .osim model (its total body mass).")
+@model_option(
+    required=False,
+    help="Take --mass from this .osim model (its total body mass); its coordinate couplers "
+    "explain reference columns ours lacks.",
+)
 @click.option(
     "--height", type=POSITIVE, help="Subject height (m), with --mass: moment RMSE in %BW·height."
 )
@@ -76,7 +80,9 @@ def compare(
     same kind within 200 ms, closest pairs first: timing error in ms, positive when ours is
     later (events within 40 ms of either end of the common span are left out: their partner
     may lie outside the data; events with no partner are listed as such). Columns found in one
-    file only are listed as missing. --json holds every number, NaN as null; --csv one row
+    file only are listed as missing; with --model, a reference column of a coupled coordinate
+    (OpenSim's ID of OpenCap's model has knee_angle_r_beta_force: the patella follows the knee)
+    is named as such: kintwin's ID carries that force in the coordinate it follows. --json holds every number, NaN as null; --csv one row
     per common column (name, ours_label, kind, unit, n, rmse, r, peak_error, peak_time,
     rmse_per_kg, rmse_pct_bw, rmse_pct_bwh; empty where undefined).
 

@@ -2,7 +2,7 @@
 
 Written beside the trial's outputs, whether or not its report is: ``<trial>_compare_id.csv``
 (one row per column common to our ``_id.sto`` and the reference ID) and ``.json`` (every number,
-the columns found in one file only included); ``<trial>_compare_grf.csv``/``.json`` for the
+the columns found in one file only included, the model's coupled coordinates among them named); ``<trial>_compare_grf.csv``/``.json`` for the
 ground forces against the force plates, each of our feet paired with the plate whose vertical
 force follows it best (as in the report), force components only.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 from converters.compare import (
     CompareConfig,
     compare_tables,
+    coupled_columns,
     write_comparison_csv,
     write_comparison_json,
 )
@@ -56,6 +57,11 @@ def _one(what: str, trial: Trial, ours_path: Path, reference_path: Path, folder:
 
             reference = match_plates(ours, reference).renamed
         comparison = compare_tables(ours, reference, config, (str(ours_path), str(reference_path)))
+        if what == "id":
+            from converters.osim.cache import load_osim_cached
+
+            couplers = load_osim_cached(trial.model).couplers
+            comparison.coupled = coupled_columns(comparison.only_reference, couplers)
     except KintwinError as error:
         return {f"compare_{what}_error": str(error)}
     if what == "grf":

@@ -180,6 +180,35 @@ def test_a_second_batch_run_skips_the_finished_trials(study: dict, batch):
     assert {t: (out / "trials" / t / "done.json").stat().st_mtime_ns for t in TRIALS} == done
 
 
+def test_a_fall_is_recorded_and_the_tracked_part_written_and_compared(study: dict):
+    """A policy too weak to hold the body up (0.3 N·m/kg, a few iterations) falls in the walk:
+    the trial still succeeds, its row says it fell and how much was tracked, the ID covers that
+    part only and is compared there (without reports too)."""
+    import pandas as pd
+
+    from converters.opensim_io.table import read_table
+
+    weak, out = study["root"] / "weak_policy", study["root"] / "weak_out"
+    _cli("train", "--model", study["model"], "--motions", study["folder"] / "walking1_ik.mot",
+         "--steps", 32, "--envs", 2, "--workers", 1, "--overground", "--set",
+         "torque_per_kg=0.3", "-o", weak)  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["batch", str(study["folder"]), "--policy", str(weak), "-o", str(out), "--no-report"]
+    )
+    assert result.exit_code == 0, result.output
+    row = pd.read_csv(out / "results.csv").set_index("trial").loc["walking1"]
+    assert row["status"] == "ok" and bool(row["fell"]) and 0 < row["fraction_tracked"] < 1
+    t0, t1 = TRIALS["walking1"]
+    fallen = t0 + row["fraction_tracked"] * (t1 - t0)
+    ours = read_table(out / "trials/walking1/walking1_id.sto")
+    assert np.isfinite(ours.data).all() and ours.time[-1] <= fallen + 0.011
+    rows = pd.read_csv(out / "trials/walking1/walking1_compare_id.csv")
+    assert len(rows) == 33 and rows["peak_time"].max() <= fallen + 0.011
+    full = int((t1 - t0) / 0.01) + 1  # the reference's samples over the whole trial
+    assert (rows["n"] < full).all() and (rows["n"] >= 0.8 * row["fraction_tracked"] * full).all()
+    assert not (out / "trials/walking1/report.html").exists()
+
+
 def test_makefile_runs_the_opencap_folder_and_compares(study: dict, batch, tmp_path):
     """The batch Makefile on the same folder (OpenCap's ``_ik.mot`` names; the ``_grf.mot``
     plates beside them are not trials): the same ID as ``kintwin batch``, a comparison per

@@ -325,3 +325,28 @@ def test_classic_id_agrees_with_opensim_on_the_3d_walk_through_compare(study: di
         assert column["peak_error"] <= bar, column
         if np.ptp(reference.column(column["name"])) > 1.0:
             assert column["r"] > 0.999, column
+
+
+def test_a_comparison_that_cannot_be_made_is_recorded_not_raised(tmp_path):
+    """A reference ID of another time span: the trial's row holds the reason, no compare file
+    is left (an earlier run's included), and a dotted trial name keeps its whole name."""
+    from converters.opensim_io.table import Table, write_table
+    from policies.batch.compare import compare_paths, compare_references
+    from policies.batch.trials import Trial
+    from policies.imitation_id import output_paths
+
+    outputs = output_paths(tmp_path, "s1.walk")
+    time = np.linspace(0.0, 1.0, 11)
+    write_table(Table(time=time, labels=["knee_angle_r_moment"], data=time[:, None]),
+                outputs.id_sto)  # fmt: skip
+    reference = write_table(
+        Table(time=time + 10.0, labels=["knee_angle_r_moment"], data=time[:, None]),
+        tmp_path / "ref_ID.sto",
+    )
+    csv_path, json_path = compare_paths(tmp_path, "s1.walk", "id")
+    assert csv_path.name == "s1.walk_compare_id.csv"
+    csv_path.write_text("stale")
+    trial = Trial("s1.walk", tmp_path / "m.osim", tmp_path / "ik.mot", reference_id=reference)
+    row = compare_references(trial, outputs, tmp_path, 70.0)
+    assert "do not overlap in time" in row["compare_id_error"]
+    assert not csv_path.exists() and not json_path.exists()

@@ -28,8 +28,8 @@ __all__ = ["compare_references", "compare_paths"]
 
 def compare_paths(folder: Path, trial: str, what: str) -> tuple[Path, Path]:
     """``(<trial>_compare_<what>.csv, .json)`` in ``folder``; ``what`` is 'id' or 'grf'."""
-    stem = Path(folder) / f"{trial}_compare_{what}"
-    return stem.with_suffix(".csv"), stem.with_suffix(".json")
+    stem = f"{trial}_compare_{what}"  # not with_suffix: a trial's name may hold a dot
+    return Path(folder) / f"{stem}.csv", Path(folder) / f"{stem}.json"
 
 
 def compare_references(
@@ -63,6 +63,8 @@ def _one(what: str, trial: Trial, ours_path: Path, reference_path: Path, folder:
             couplers = load_osim_cached(trial.model).couplers
             comparison.coupled = coupled_columns(comparison.only_reference, couplers)
     except KintwinError as error:
+        for stale in (csv_path, json_path):  # an earlier run's, of other outputs
+            stale.unlink(missing_ok=True)
         return {f"compare_{what}_error": str(error)}
     if what == "grf":
         comparison.columns = [c for c in comparison.columns if "_force_v" in c.name]

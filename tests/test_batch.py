@@ -131,6 +131,22 @@ def test_folder_of_subjects_finds_models_and_references(tmp_path):
     assert trials["s1_run"].reference_grf is None
 
 
+def test_a_batch_output_folder_inside_the_study_holds_no_trials(tmp_path):
+    """``kintwin batch study/ -o study/out``: a second run does not take the first one's
+    ``_kinematics.mot`` outputs for trials."""
+    from policies.batch import find_trials
+
+    (tmp_path / "s1.osim").write_text("<OpenSimDocument/>")
+    (tmp_path / "walk_IK.mot").write_text("x")
+    trial = tmp_path / "out/trials/walk"
+    trial.mkdir(parents=True)
+    (tmp_path / "out/batch.json").write_text("{}")
+    (trial / "walk_kinematics.mot").write_text("x")
+    assert [t.name for t in find_trials(tmp_path)] == ["walk"]
+    (tmp_path / "out/batch.json").unlink()  # not a batch's folder: its files are trials
+    assert [t.name for t in find_trials(tmp_path)] == ["walk_kinematics", "walk"]
+
+
 def test_folder_models_shared_from_above_and_names_must_be_unique(tmp_path):
     from converters.errors import KintwinError
     from policies.batch import find_trials

@@ -22,11 +22,9 @@ from pathlib import Path
 from converters.errors import KintwinError
 from converters.files import atomic_output
 from policies.batch.run import BatchOptions, finished_row, run_trial
-from policies.batch.trials import Trial
+from policies.batch.trials import MARKER, Trial
 
 __all__ = ["BatchResult", "run_batch", "write_results", "MARKER"]
-
-MARKER = "batch.json"
 
 
 @dataclass

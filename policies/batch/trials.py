@@ -8,7 +8,9 @@ Folder: every ``.mot``/``.sto`` of the folder and its subfolders that is not a r
 (``*_grf.mot``, ``*_ID.sto``, ``*_StaticOptimization_*.sto``) is a trial's IK; its model is the
 ``.osim`` beside it (the one whose name starts the trial's name when there are several), else the
 nearest one above it. ``<trial>_ID.sto``, ``<trial>_grf.mot`` and
-``<trial>_StaticOptimization_activation.sto`` beside an IK file are its references.
+``<trial>_StaticOptimization_activation.sto`` beside an IK file are its references. A batch's
+own output folder (it holds ``batch.json``) inside the folder is not searched: its
+``_kinematics.mot`` files are not trials.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from pathlib import Path
 from converters.errors import FileFormatError, KintwinError
 from policies.imitation_id import trial_name
 
-__all__ = ["Trial", "read_manifest", "find_trials", "load_trials", "MANIFEST_COLUMNS"]
+__all__ = ["Trial", "read_manifest", "find_trials", "load_trials", "MANIFEST_COLUMNS", "MARKER"]
+
+MARKER = "batch.json"  # in a batch's output folder: the policy it ran
 
 MANIFEST_COLUMNS = ("name", "model", "coordinates", "reference_id", "reference_grf", "reference_so")
 REFERENCE_SUFFIXES = {
@@ -112,9 +116,10 @@ def find_trials(folder: str | Path) -> list[Trial]:
     """The trials of a folder of IK files with their scaled models (see the module docstring)."""
     root = Path(folder)
     found = sorted(p for suffix in ("*.mot", "*.sto") for p in root.rglob(suffix))
+    outputs = [m.parent for m in root.rglob(MARKER)]
     trials = []
     for ik in found:
-        if _is_reference(ik):
+        if _is_reference(ik) or any(o in ik.parents for o in outputs):
             continue
         model = _model_for(ik, root)
         if model is None:

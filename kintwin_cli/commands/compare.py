@@ -93,6 +93,7 @@ def compare(
       kintwin compare my_ID.sto subject01_walk_ID.sto --model subject01.osim --json id.json
       kintwin compare walk_grf.mot subject01_walk_grf.mot --rename r_= --rename l_=1_ --mass 72.6
       kintwin compare my_ID.sto subject01_walk_ID.sto --json | jq '.columns[0].rmse'
+      kintwin compare walking1_id.sto walking1_ID.sto --model subject4.osim --csv w.csv --plot w.png
     """
     from converters.compare_files import CompareFiles, compare_files
     from converters.compare_text import format_comparison

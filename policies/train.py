@@ -73,6 +73,7 @@ class TrainingRun:
     speeds: tuple[float, ...] = ()  # add each motion (and mirror) played this many times as fast
     bc_id: tuple[tuple[Path, Path], ...] = ()  # (motion, OpenSim ID .sto): behaviour cloning
     changes: dict = field(default_factory=dict)  # with resume: settings changed from here on
+    eval_every: int | None = None  # iterations between evaluations (None: default or as resumed)
 
 
 def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None = None) -> dict:
@@ -92,6 +93,11 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
     converted = convert_for_drive(run.model, run.tracking.get("drive", "torque"))
     init, base = None, {}
     ppo = {"num_envs": run.num_envs, "seed": run.seed, "critic_warmup": run.critic_warmup}
+    changes = dict(run.changes)
+    if run.eval_every is not None:
+        ppo["eval_every"] = run.eval_every
+        if run.resume:
+            changes["eval_every"] = run.eval_every
     if run.warm_start is not None:  # its weights, network size and tracking settings (feet)
         init = load_checkpoint(
             run.warm_start, converted.map["source_sha256"], converted.osim.path,
@@ -124,7 +130,7 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
     return train(
         converted, trajectories, labels, run.outdir, tracking,
         PPOConfig(**ppo), run.max_steps, seconds, run.resume, on_iteration, init=init,
-        workers=run.workers, loads=loads, force=run.force, bc=bc, changes=run.changes,
+        workers=run.workers, loads=loads, force=run.force, bc=bc, changes=changes,
     )  # fmt: skip
 
 
@@ -255,8 +261,8 @@ def train(
     ``bc`` (trajectory index, OpenSim ID table, its file, the index whose plates say which
     frames to trust or None) first clones ID's torques into the
     actor (:mod:`policies.warm_start`); the result is on the card (``behaviour_cloning``).
-    ``changes`` (resume only) alters settings of :data:`CHANGEABLE_ON_RESUME` from this
-    iteration on; the card lists every such change (``setting_changes``) and ``policy.pt`` is
+    ``changes`` (resume only) alters settings of :data:`CHANGEABLE_ON_RESUME` (and PPO's
+    ``eval_every``) from this iteration on; the card lists every such change (``setting_changes``) and ``policy.pt`` is
     chosen afresh among the policies trained under the new settings.
     """
     if changes and not resume:
@@ -428,9 +434,13 @@ def _open_session(
             raise KintwinError(
                 f"{outdir / LAST_FILE}: the run drives the model by {tracking.drive}, not {drive}"
             )
-        cfg = PPOConfig(**old["ppo_config"])
-        changes = changed_settings(tracking, changes or {})
+        changes = dict(changes or {})
+        every = changes.pop("eval_every", old["ppo_config"].get("eval_every"))
+        cfg = PPOConfig(**{**old["ppo_config"], "eval_every": every})
+        changes = changed_settings(tracking, changes)
         tracking = TrackingConfig.from_dict({**tracking.to_dict(), **changes})
+        if every != old["ppo_config"].get("eval_every"):
+            changes["eval_every"] = every
     tracking, cfg = tracking or TrackingConfig(), cfg or PPOConfig()
     if tracking.calibrate_contacts and tracking.contact_radii is None:
         tracking = calibrate_contacts(converted, trajectories, tracking)

@@ -93,6 +93,11 @@ def _speeds(ctx: click.Context, param: click.Parameter, text: str | None) -> tup
     help="First iterations that train only the value function (useful with --warm-start).",
 )
 @click.option(
+    "--eval-every", type=click.IntRange(min=1), default=None,
+    help="Iterations between whole-trial evaluations (the ones policy.pt is chosen by) "
+    "[default: 5]; a resumed run may change it.",
+)  # fmt: skip
+@click.option(
     "--mirror", is_flag=True,
     help="Also train on each motion mirrored left-right (needs a left-right symmetric model).",
 )  # fmt: skip
@@ -146,6 +151,7 @@ def train(
     warm_start: Path | None,
     learning_rate: float | None,
     critic_warmup: int,
+    eval_every: int | None,
     mirror: bool,
     speeds: tuple[float, ...],
     output: Path,
@@ -189,7 +195,7 @@ def train(
     run = TrainingRun(
         model_path, (*motions, *more_motions), output, steps, minutes, resume, force, grf_for,
         tracking, seed, num_envs, workers or os.cpu_count() or 1, warm_start, learning_rate,
-        critic_warmup, mirror, speeds, bc_id, changes,
+        critic_warmup, mirror, speeds, bc_id, changes, eval_every,
     )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
 

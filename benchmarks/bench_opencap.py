@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from converters.opensim_io.table import Table, read_table
-from converters.validate import opensim_inverse_dynamics
+from converters.opensim_reference.tools import run_inverse_dynamics as opensim_inverse_dynamics
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "policies" / "pretrained" / "laiuhlrich2022_torque"

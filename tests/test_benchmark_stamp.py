@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.run import ROOT, git_state, main
+from benchmarks.run import BENCHMARKS, ROOT, git_state, main
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -75,3 +75,11 @@ def test_each_result_file_is_stamped(tmp_path: Path, monkeypatch: pytest.MonkeyP
         and meta["date"][:2] == "20"
         and "cores" in meta["machine"]
     )
+
+
+@pytest.mark.parametrize("module", BENCHMARKS)
+def test_every_benchmark_imports_and_has_run(module: str):
+    """A benchmark whose import broke (a library name moved) fails here, not in `make bench`."""
+    import importlib
+
+    assert callable(importlib.import_module(module).run)

@@ -6,7 +6,8 @@
 # random body per episode (lengths x0.88-1.12, 45-100 kg; the policy observes its body).
 # walking4, walkingTS3 and squatsAsym1 are held out (benchmarks/opencap_split.json).
 # Usage: examples/opencap/train_3d.sh OUTDIR [MINUTES] [more kintwin train options]
-# Run it again on the same OUTDIR to resume the run there (e.g. with --set changes).
+# Run it again on the same OUTDIR to resume the run there (e.g. with --set changes); the
+# shipped run resumes with OUTDIR=policies/pretrained/laiuhlrich2022_torque (its .prep is ignored).
 set -euo pipefail
 OUT=${1:?policy output folder}
 MINUTES=${2:-170}

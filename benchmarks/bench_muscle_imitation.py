@@ -43,18 +43,26 @@ BARS = {  # issue 12, acceptance 3
 }
 
 
-def _imitation_so(p: Path, out: Path) -> tuple[dict, float]:
-    """`kintwin so --policy` on the walk: the ID files and the two SO files in ``out``."""
+def _imitation_so(p: Path, out: Path) -> tuple[dict, float, object]:
+    """`kintwin so --policy` on the walk: the ID files and the two SO files in ``out``; its
+    summary, wall time and the simulation's own muscle solution over the trial's rows."""
     from converters.so_workflow import so_output_paths
     from policies.imitation_id import output_paths
     from policies.imitation_so import run_imitation_so
+    from policies.runner import muscle_solution
+
+    solutions = []
+
+    def keep(env, rollout, rows) -> None:
+        solutions.append(muscle_solution(rollout.take(rows)))
 
     start = time.perf_counter()
     summary = run_imitation_so(
         p / "subject01.osim", p / "IK/subject01_walk_IK.mot", POLICY,
         output_paths(out, "subject01_walk"), so_output_paths(out, "subject01_walk"), force=True,
+        on_rollout=keep,
     )  # fmt: skip
-    return summary, time.perf_counter() - start
+    return summary, time.perf_counter() - start, solutions[0]
 
 
 def _moments(out: Path, p: Path, mass: float) -> dict:
@@ -72,26 +80,6 @@ def _moments(out: Path, p: Path, mass: float) -> dict:
         }
         for j in [*JOINTS, "lumbar_extension"]
     }
-
-
-def _muscle_rollout(p: Path):
-    """The policy's deterministic rollout of the walk, trial rows only (as `kintwin id`)."""
-    from converters.motion import coordinate_series, make_trajectory
-    from policies.checkpoint import agent_from_checkpoint, load_checkpoint
-    from policies.env import TrackingConfig, TrackingEnv
-    from policies.muscle import convert_for_drive
-    from policies.runner import muscle_solution, run_policy, trial_span
-
-    converted = convert_for_drive(p / "subject01.osim", "muscle")
-    checkpoint = load_checkpoint(POLICY, converted.map["source_sha256"])
-    config = TrackingConfig.from_saved(checkpoint["tracking_config"])
-    m, ik = converted.mj_model, p / "IK/subject01_walk_IK.mot"
-    series = coordinate_series(read_table(ik), converted.osim, ik)
-    trajectory = make_trajectory(series, converted.kinematics, m.nq, m.nv, config.lowpass_hz)
-    env = TrackingEnv(converted, trajectory, config)
-    agent, norm = agent_from_checkpoint(checkpoint)
-    rollout = run_policy(env, agent, norm, loads=False)
-    return muscle_solution(rollout.take(rollout.rows_within(trial_span(env))))
 
 
 def _activations(solution, written: Path, p: Path, work: Path) -> dict:
@@ -173,10 +161,10 @@ def _training(policy: Path) -> dict:
 def run(data: Path) -> dict:
     p = data / GAIT10
     work = Path(tempfile.mkdtemp(prefix="kintwin_bench_muscle_"))
-    summary, so_s = _imitation_so(p, work / "out")
+    summary, so_s, solution = _imitation_so(p, work / "out")
     moments = _moments(work / "out", p, summary["body_mass_kg"])
     written = work / "out/subject01_walk_StaticOptimization_activation.sto"
-    activations = _activations(_muscle_rollout(p), written, p, work)
+    activations = _activations(solution, written, p, work)
     reserves = _reserves(summary, p)
     training = _training(POLICY)
     tracking = summary["tracking_rmse"]

@@ -12,7 +12,10 @@ trial (cold start, wall time beside OpenSim ID's), and every bar is measured: no
 (mean and worst coordinate, pelvis), hip/knee/ankle flexion moments (r, RMSE in N·m/kg) and the
 vertical GRF of both feet (RMSE %BW) on the covered frames, the asymmetric trials' right-left
 difference in peak knee extension moment (sign and size), the generic model scaled by ±10 % on
-the walks, and the markerless gaitdynamics-video walks. Without the policy the references are
+the walks, and the markerless gaitdynamics-video walks. Where a trial's kinematics do not fit
+the model (subject 4's IK on the scaled generic models, the markerless walks' floor),
+``kintwin id`` fits the pelvis path to it (``policies.root_fit``); each result's ``root_fit``
+says so, and its pelvis error is against the fitted path. Without the policy the references are
 written with ``status`` saying so, and no policy numbers.
 """
 
@@ -182,6 +185,7 @@ def _tracking(summary: dict) -> dict:
         "worst_deg": float(degrees[worst]),
         "worst_coordinate": worst,
         "pelvis_cm": float(max(pelvis)) if pelvis else None,
+        "root_fit": summary.get("root_fit"),  # the pelvis path as tracked (policies.root_fit)
     }
 
 

@@ -23,9 +23,11 @@ def run_imitation(
     force: bool,
     id_file: Path | None = None,
     report: bool = False,
+    fit_root: bool = True,
 ) -> dict:
     """Run imitation ID into ``outdir`` (``lowpass_hz``: None = the default, 0 = off) and
     report it; returns the summary with the output paths added under ``"outputs"``.
+    ``fit_root`` fits the trial's pelvis path to the model (``policies.root_fit``).
     ``report`` also writes ``<trial>_report.html`` there (``kintwin report``)."""
     from converters.files import check_writable
     from policies.imitation_id import output_paths, run_imitation_id, trial_name
@@ -42,11 +44,18 @@ def run_imitation(
     cutoff = DEFAULT_FORCE_LOWPASS_HZ if lowpass_hz is None else (lowpass_hz or None)
     summary = run_imitation_id(
         model_path, coordinates, policy, outputs, cutoff, adapt_minutes, time_range, force,
-        progress,
+        progress, fit_root=fit_root,
     )  # fmt: skip
     if summary["fell"]:
         end = summary["time_span_s"][1]
         warn(f"the model fell at {end:.2f} s; the outputs cover the tracked part only")
+    fit = summary.get("root_fit")
+    if fit and fit["applied"]:
+        note(
+            f"{coordinates.name} does not fit this model (feet {100 * fit['floor_offset_m']:+.1f} "
+            f"cm off its floor, stance feet sliding {fit['stance_slip_m_per_s']:.2f} m/s): pelvis "
+            f"path scaled by {fit['scale']:.3f} and moved {100 * fit['shift_m']:+.1f} cm up"
+        )
     if summary["coordinates_held_at_default"]:
         held = ", ".join(summary["coordinates_held_at_default"])
         note(f"coordinates not in {coordinates.name}, held at their default values: {held}")

@@ -31,6 +31,8 @@ class TrackingConfig:
     k_vel: float = 0.05  # s²/rad²
     w_root: float = 0.2
     k_root: float = 400.0  # 1/m² (and 1/rad² for root angles)
+    w_root_height: float = 0.0  # the root's height alone (it sets when the feet land); 0: off
+    k_root_height: float = 1000.0  # 1/m²
     w_ee: float = 0.15
     k_ee: float = 100.0  # 1/m²
     w_contact: float = 0.15  # feet touching the floor when, and only when, the reference's do

@@ -401,6 +401,7 @@ class TrackingEnv:
             "pose": cfg.w_pose * np.exp(-cfg.k_pose * np.sum(dq[act] ** 2)),
             "vel": cfg.w_vel * np.exp(-cfg.k_vel * np.sum(dv[act] ** 2)),
             "root": cfg.w_root * np.exp(-cfg.k_root * root_sq),
+            "root_height": cfg.w_root_height * np.exp(-cfg.k_root_height * root_pos_err[2] ** 2),
             "ee": cfg.w_ee * np.exp(-cfg.k_ee * np.sum(ee**2)),
             "contact": cfg.w_contact * self._contact_match(),
             "grf": self._grf_term(),

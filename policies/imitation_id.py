@@ -88,15 +88,20 @@ def run_imitation_id(
     force: bool = False,
     progress=None,
     on_rollout=None,
+    fit_root: bool = True,
 ) -> dict:
     """Track the trial with the policy and write ``outputs``; returns the summary.
     ``on_rollout(env, rollout, rows)`` gets the whole run and its trial rows (e.g. for the
-    muscles' activations)."""
+    muscles' activations). ``fit_root`` fits the trial's root path to the model's body and
+    floor where they disagree (:mod:`policies.root_fit`)."""
     from converters.model_family import model_family
+    from policies.body_randomization import fit_config_to_body
     from policies.env import TrackingConfig, TrackingEnv
     from policies.inference import actor_from_checkpoint, check_trained_for, read_checkpoint
     from policies.muscle import convert_for_drive
+    from policies.root_fit import apply_root_fit, fit_root_path
     from policies.runner import run_policy, trial_span
+    from policies.task import build_task_model
 
     started = time.perf_counter()
     for path in outputs.all() + ([outputs.adapted_policy] if adapt_minutes else []):
@@ -109,12 +114,17 @@ def run_imitation_id(
     check_trained_for(checkpoint, _policy_file(policy_dir), sha, str(model), family)
     config = TrackingConfig.from_saved(checkpoint["tracking_config"])
     trajectory, held = _trajectory(converted, coordinates, config, time_range)
+    body_config = fit_config_to_body(converted.mj_model, config)  # feet of this body's size
+    task = build_task_model(converted, body_config)
+    root_fit = fit_root_path(task, trajectory) if fit_root else None
+    if root_fit is not None:
+        trajectory = apply_root_fit(task, trajectory, root_fit)
     adapted = None
     if adapt_minutes:
         checkpoint, adapted = _adapt(
             converted, trajectory, coordinates, outputs, policy_dir, config, adapt_minutes, progress
         )
-    env = TrackingEnv(converted, trajectory, config)
+    env = TrackingEnv(converted, trajectory, body_config, task=task)
     if checkpoint["obs_names"] != env.obs_names:
         raise KintwinError(f"{policy_dir}: the policy's observations do not match this model")
     actor, norm = actor_from_checkpoint(checkpoint)  # numpy: no torch import for inference
@@ -124,6 +134,7 @@ def run_imitation_id(
     summary = _summary(converted, env, trial, model, coordinates, policy_dir, lowpass_hz, held)
     # beside the summary: named relative to it, as the other outputs are
     summary["adapted_policy"] = None if adapted is None else adapted.name
+    summary["root_fit"] = None if root_fit is None else root_fit.as_json()
     _write_outputs(converted, env, rollout, rows, outputs, lowpass_hz, force)
     if on_rollout is not None:
         on_rollout(env, rollout, rows)

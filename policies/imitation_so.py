@@ -112,16 +112,19 @@ def muscle_policy_tables(env, rollout, rows, lowpass_hz: float | None):
 
 
 def _muscle_policy_activations(
-    model, coordinates, policy_dir, outputs, so_outputs, lowpass_hz, time_range, force
-) -> dict:
+    model, coordinates, policy_dir, outputs, so_outputs, lowpass_hz, time_range, force,
+    on_rollout=None,
+) -> dict:  # fmt: skip
     """A muscle-driven policy's own activations and muscle forces (and its reserves), from
-    the rollout that also writes the imitation ID files."""
+    the rollout that also writes the imitation ID files (passed on to ``on_rollout``)."""
     from policies.imitation_id import run_imitation_id
 
     tables = {}
 
     def keep(env, rollout, rows) -> None:
         tables["so"] = muscle_policy_tables(env, rollout, rows, lowpass_hz)
+        if on_rollout is not None:
+            on_rollout(env, rollout, rows)
 
     summary = run_imitation_id(
         model, coordinates, policy_dir, outputs, lowpass_hz, None, time_range, force,
@@ -153,8 +156,10 @@ def run_imitation_so(
     lowpass_hz: float | None = 6.0,
     time_range: tuple[float, float] | None = None,
     force: bool = False,
+    on_rollout=None,
 ) -> dict:
-    """Imitation ID of the trial (its four files), then the two SO files; returns the summary."""
+    """Imitation ID of the trial (its four files), then the two SO files; returns the summary.
+    ``on_rollout(env, rollout, rows)`` gets the simulation (as for ``run_imitation_id``)."""
     from converters.osim.parser import load_osim
     from policies.imitation_id import run_imitation_id
 
@@ -164,11 +169,13 @@ def run_imitation_so(
         raise KintwinError(f"{model}: the model has no muscles; static optimization needs them")
     if policy_drive(policy_dir) == "muscle":
         return _muscle_policy_activations(
-            model, coordinates, policy_dir, outputs, so_outputs, lowpass_hz, time_range, force
-        )
+            model, coordinates, policy_dir, outputs, so_outputs, lowpass_hz, time_range, force,
+            on_rollout,
+        )  # fmt: skip
     summary = run_imitation_id(
-        model, coordinates, policy_dir, outputs, lowpass_hz, None, time_range, force
-    )
+        model, coordinates, policy_dir, outputs, lowpass_hz, None, time_range, force,
+        on_rollout=on_rollout,
+    )  # fmt: skip
     try:
         result = static_optimization_of_simulation(
             model, outputs.kinematics_mot, outputs.id_sto, lowpass_hz

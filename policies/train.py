@@ -48,6 +48,7 @@ __all__ = [
 
 LOG_FILES = ("log.jsonl", "log.csv")
 RUN_FILES = (POLICY_FILE, LAST_FILE, CARD_FILE, *LOG_FILES)  # what a run writes
+COPY = "#"  # a derived motion's label: <file>#mirrored, <file>#speed=1.1 (never evaluated)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class TrainingRun:
     bc_id: tuple[tuple[Path, Path], ...] = ()  # (motion, OpenSim ID .sto): behaviour cloning
     changes: dict = field(default_factory=dict)  # with resume: settings changed from here on
     eval_every: int | None = None  # iterations between evaluations (None: default or as resumed)
+    eval_bodies: tuple[float, ...] | None = None  # length factors of extra evaluation bodies
 
 
 def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None = None) -> dict:
@@ -94,10 +96,10 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
     init, base = None, {}
     ppo = {"num_envs": run.num_envs, "seed": run.seed, "critic_warmup": run.critic_warmup}
     changes = dict(run.changes)
-    if run.eval_every is not None:
-        ppo["eval_every"] = run.eval_every
-        if run.resume:
-            changes["eval_every"] = run.eval_every
+    for key in EVALUATION_SETTINGS:  # a new run's settings, or a resumed run's changes
+        value = getattr(run, key)
+        if value is not None:
+            (changes if run.resume else ppo)[key] = tuple(value) if key == "eval_bodies" else value
     if run.warm_start is not None:  # its weights, network size and tracking settings (feet)
         init = load_checkpoint(
             run.warm_start, converted.map["source_sha256"], converted.osim.path,
@@ -123,7 +125,7 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
 
         plan = mirror_plan(converted)
         bc += [
-            (labels.index(f"{labels[i]}#mirrored"), mirror_id_table(table, plan), src, i)
+            (labels.index(f"{labels[i]}{COPY}mirrored"), mirror_id_table(table, plan), src, i)
             for i, table, src, _ in list(bc)
         ]
     seconds = None if run.max_minutes is None else run.max_minutes * 60.0
@@ -150,9 +152,9 @@ def augmented_motions(
     out = list(zip(labels, series, loads or [None] * len(series), strict=True))
     if mirror:
         plan = mirror_plan(converted)
-        out += [(f"{name}#mirrored", mirror_series(s, plan), None) for name, s, _ in out]
+        out += [(f"{name}{COPY}mirrored", mirror_series(s, plan), None) for name, s, _ in out]
     out += [
-        (f"{name}#speed={speed:g}", time_scaled_series(s, speed), None)
+        (f"{name}{COPY}speed={speed:g}", time_scaled_series(s, speed), None)
         for speed in speeds
         for name, s, _ in list(out)
     ]
@@ -261,9 +263,9 @@ def train(
     ``bc`` (trajectory index, OpenSim ID table, its file, the index whose plates say which
     frames to trust or None) first clones ID's torques into the
     actor (:mod:`policies.warm_start`); the result is on the card (``behaviour_cloning``).
-    ``changes`` (resume only) alters settings of :data:`CHANGEABLE_ON_RESUME` (and PPO's
-    ``eval_every``) from this iteration on; the card lists every such change (``setting_changes``) and ``policy.pt`` is
-    chosen afresh among the policies trained under the new settings.
+    ``changes`` (resume only) alters settings of :data:`CHANGEABLE_ON_RESUME` (and
+    :data:`EVALUATION_SETTINGS`) from this iteration on; the card lists every such change
+    (``setting_changes``) and ``policy.pt`` is chosen afresh under the new settings.
     """
     if changes and not resume:
         raise KintwinError("setting changes apply to a resumed run (--resume)")
@@ -313,6 +315,7 @@ class _Session:
     state: dict
     raw_obs: np.ndarray | None = None  # the copies' current observations, unnormalised
     evaluated: list[int] | None = None  # references evaluated (None: all): the motions as given
+    body_envs: list = field(default_factory=list)  # TrackingEnv per extra evaluation body
 
     def meta(self) -> dict:
         """Everything a checkpoint holds besides weights and normaliser."""
@@ -367,13 +370,53 @@ class _Session:
 
     def evaluate(self) -> dict:
         """Deterministic whole-trial tracking of the motions as given (their mirrored and
-        speed-changed copies are trained on, not evaluated); ``eval_score`` (deg) adds 90° x
-        untracked fraction."""
+        speed-changed copies are trained on, not evaluated), on the model and on the bodies of
+        ``eval_bodies`` (mean error and tracked fraction, falls summed); ``eval_score`` (deg)
+        adds 90° x untracked fraction."""
         from policies.runner import evaluate
 
-        result = evaluate(self.eval_env, self.agent, self.norm, self.evaluated)
+        results = [
+            evaluate(env, self.agent, self.norm, self.evaluated)
+            for env in (self.eval_env, *self.body_envs)
+        ]
+        result = {k: float(np.mean([r[k] for r in results])) for k in results[0]}
+        result["eval_falls"] = sum(r["eval_falls"] for r in results)
+        if "eval_reserve_peak_Nm" in result:
+            result["eval_reserve_peak_Nm"] = max(r["eval_reserve_peak_Nm"] for r in results)
         untracked = 1.0 - result["eval_fraction_tracked"]
         return {**result, "eval_score": result["eval_tracking_error_deg"] + 90.0 * untracked}
+
+
+EVALUATION_SETTINGS = ("eval_every", "eval_bodies")
+"""PPO settings of how the run evaluates (policy.pt is chosen by it); a resumed run may change them."""
+
+
+def _differs(value, saved) -> bool:
+    return (list(value) if isinstance(value, tuple) else value) != (
+        list(saved) if isinstance(saved, tuple) else saved
+    )
+
+
+def _body_eval_envs(converted, trajectories, tracking, cfg, task, loads) -> list:
+    """An evaluation copy per factor of ``cfg.eval_bodies``: the model scaled uniformly by it
+    (mass by its cube), tracking the motions as random bodies do (root path scaled)."""
+    if not cfg.eval_bodies:
+        return []
+    if tracking.scale_lengths is None:
+        raise KintwinError("--eval-bodies needs training on random bodies (--set scale_lengths)")
+    from policies.body_randomization import BodyRandomizer
+    from policies.body_scaling import BodyScaling
+    from policies.env import TrackingEnv
+
+    bodies = BodyRandomizer(converted, trajectories, tracking, loads, task.floor_height)
+    envs = []
+    for factor in cfg.eval_bodies:
+        scaling = BodyScaling.uniform(
+            dict.fromkeys(bodies.bodies, factor), task.total_mass * factor**3
+        )
+        body_task, references = bodies.build(scaling)
+        envs.append(TrackingEnv(None, None, references.config, cfg.seed - 1, body_task, references))
+    return envs
 
 
 CHANGEABLE_ON_RESUME = (
@@ -412,7 +455,7 @@ def _seed_all(seed: int) -> torch.Generator:
 def _describe(motion: str) -> dict:
     """A training motion as a colleague can find it: file name and SHA-256 (None for a label
     that is not a file; a copy ``<file>#mirrored`` names the file it comes from)."""
-    path = Path(motion.split("#", 1)[0])
+    path = Path(motion.split(COPY, 1)[0])
     return {"file": Path(motion).name, "sha256": file_sha256(path) if path.is_file() else None}
 
 
@@ -435,12 +478,12 @@ def _open_session(
                 f"{outdir / LAST_FILE}: the run drives the model by {tracking.drive}, not {drive}"
             )
         changes = dict(changes or {})
-        every = changes.pop("eval_every", old["ppo_config"].get("eval_every"))
-        cfg = PPOConfig(**{**old["ppo_config"], "eval_every": every})
+        saved = PPOConfig(**old["ppo_config"]).to_dict()
+        evaluation = {k: changes.pop(k) for k in EVALUATION_SETTINGS if k in changes}
+        cfg = PPOConfig(**{**saved, **evaluation})
         changes = changed_settings(tracking, changes)
         tracking = TrackingConfig.from_dict({**tracking.to_dict(), **changes})
-        if every != old["ppo_config"].get("eval_every"):
-            changes["eval_every"] = every
+        changes.update({k: v for k, v in evaluation.items() if _differs(v, saved[k])})
     tracking, cfg = tracking or TrackingConfig(), cfg or PPOConfig()
     if tracking.calibrate_contacts and tracking.contact_radii is None:
         tracking = calibrate_contacts(converted, trajectories, tracking)
@@ -453,6 +496,7 @@ def _open_session(
         converted, trajectories, tracking, cfg.num_envs, cfg.seed, workers, loads
     )
     eval_env = TrackingEnv(None, None, tracking, cfg.seed - 1, envs.task, envs.references)
+    body_envs = _body_eval_envs(converted, trajectories, tracking, cfg, envs.task, loads)
     agent = Agent(len(envs.obs_names), len(envs.action_names), cfg.hidden, cfg.init_log_std)
     optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
     state = {
@@ -469,7 +513,8 @@ def _open_session(
     session = _Session(
         converted, [_describe(m) for m in motions], outdir, tracking, cfg, envs, eval_env,
         agent, RunningNorm(len(envs.obs_names)), optimizer, generator, state,
-        evaluated=[i for i, m in enumerate(motions) if "#" not in str(m)] or None,
+        evaluated=[i for i, m in enumerate(motions) if COPY not in str(m)] or None,
+        body_envs=body_envs,
     )  # fmt: skip
     if resume:
         session.resume()
@@ -617,7 +662,9 @@ def _log(outdir: Path, row: dict) -> None:
         with open(path, newline="") as f:
             fields = next(csv.reader(f), fields)
     with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, restval="nan", extrasaction="ignore")
+        writer = csv.DictWriter(
+            f, fieldnames=fields, restval="nan", extrasaction="ignore", lineterminator="\n"
+        )  # the line ending _truncate_log writes: one file, one ending
         if new:
             writer.writeheader()
         writer.writerow(row)

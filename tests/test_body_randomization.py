@@ -11,6 +11,7 @@ import mujoco
 import numpy as np
 import pytest
 
+from converters.errors import KintwinError
 from converters.mjcf.builder import ConvertOptions
 from converters.model_conversion import convert_osim
 from converters.motion import coordinate_series, make_trajectory
@@ -134,3 +135,30 @@ def test_a_few_ppo_iterations_with_random_bodies_and_use_on_a_scaled_subject(ope
     assert m.body_mass.sum() == pytest.approx(70.0)
     name, radius = saved.contact_radii[0]  # calibrated on the reference body: grown with the foot
     assert env.task.model.geom(name).size[0] == pytest.approx(1.1 * radius, rel=1e-9)
+
+
+def test_evaluation_on_other_bodies_scores_each_body(opencap, tmp_path):
+    """``eval_bodies``: the evaluation runs on the model and on each scaled body; the log's
+    evaluation is their mean (falls summed), and the scaled copies track a rescaled root path."""
+    from policies.ppo import PPOConfig
+    from policies.runner import evaluate
+    from policies.train import _body_eval_envs, _open_session
+
+    converted, trajectory = opencap
+    config = TrackingConfig(belt_speed=0.0, scale_lengths=(0.85, 1.15))
+    cfg = PPOConfig(num_envs=2, num_steps=16, eval_bodies=(0.9, 1.1))
+    session = _open_session(converted, [trajectory], ["walk"], tmp_path, config, cfg, False)
+    small, large = session.body_envs
+    femur = small.obs_names.index("body:femur")
+    assert small.reset(frame=0)[femur] == pytest.approx(0.9, rel=1e-6)
+    assert large.reset(frame=0)[femur] == pytest.approx(1.1, rel=1e-6)
+    assert large.task.total_mass == pytest.approx(session.eval_env.task.total_mass * 1.331)
+    base_height = session.eval_env.references[0].qpos[:, 1]  # pelvis_ty: the root rises with legs
+    assert np.all(large.references[0].qpos[:, 1] > base_height)
+    each = [evaluate(e, session.agent, session.norm) for e in (session.eval_env, small, large)]
+    result = session.evaluate()
+    assert result["eval_falls"] == sum(r["eval_falls"] for r in each)
+    expected = np.mean([r["eval_tracking_error_deg"] for r in each])
+    assert result["eval_tracking_error_deg"] == pytest.approx(expected)
+    with pytest.raises(KintwinError, match="eval-bodies needs training on random bodies"):
+        _body_eval_envs(converted, [trajectory], TrackingConfig(), cfg, session.eval_env.task, None)

@@ -823,6 +823,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(
     card = train(walk[0], [walk[1]], ["walk"], outdir, max_steps=_ITERATIONS * 32, resume=True)
     assert card["iterations"] == _ITERATIONS
     assert _untimed_log(outdir) == _untimed_log(uninterrupted)
+    assert b"\r" not in (outdir / "log.csv").read_bytes()  # rows before and after: one ending
     for name in ("last.pt", "policy.pt"):
         ours = torch.load(outdir / name, weights_only=False)
         theirs = torch.load(uninterrupted / name, weights_only=False)
@@ -862,3 +863,20 @@ def test_evaluation_tracks_the_motions_as_given_not_their_copies(walk, tmp_path,
     labels = ["walk.mot", "walk.mot#speed=1.1"]
     train(walk[0], [walk[1], walk[1]], labels, tmp_path / "p", cfg=cfg, max_steps=32)
     assert evaluated == [0]
+
+
+def test_root_height_term_rewards_the_pelvis_height_alone(walk):
+    """``w_root_height``: w exp(-k dz²) of the root's vertical error only (0 by default)."""
+    from policies.env import TrackingConfig, TrackingEnv
+
+    off = TrackingEnv(walk[0], walk[1], seed=3)
+    off.reset(frame=5)
+    assert off.step(np.zeros(len(off.action_names)))[4]["reward_terms"]["root_height"] == 0.0
+    env = TrackingEnv(walk[0], walk[1], TrackingConfig(w_root_height=0.3, k_root_height=800.0))
+    env.reset(frame=5)
+    height = env.task.root_height[0]
+    env.data.qpos[height] += 0.03  # lifted 3 cm: every later frame starts from there
+    terms = env.step(np.zeros(len(env.action_names)))[4]["reward_terms"]
+    dz = env.data.xpos[env.task.root_body][2] - env.ref.root_pos[env.t][2]
+    assert abs(dz) > 0.01
+    assert terms["root_height"] == pytest.approx(0.3 * np.exp(-800.0 * dz**2))

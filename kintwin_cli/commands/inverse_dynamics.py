@@ -37,6 +37,12 @@ from kintwin_cli.output import JsonSummary, note, warn
 @output_option("Classic: the output .sto. Imitation: the output directory.", kind="any")
 @json_option("a summary (outputs, tracking, falls, residuals)")
 @click.option(
+    "--fit-root/--no-fit-root", default=True, show_default=True,
+    help="Imitation: where the trial's feet stand off the model's floor or its stance feet "
+    "slide (IK of another body, a markerless floor), scale and shift the pelvis path to fit "
+    "the model's legs; the summary's root_fit says what was done.",
+)  # fmt: skip
+@click.option(
     "--report",
     "write_html",
     is_flag=True,
@@ -55,6 +61,7 @@ def inverse_dynamics(
     time_range: tuple[float, float] | None,
     output: Path,
     json_target: Path | str | None,
+    fit_root: bool,
     write_html: bool,
     force: bool,
 ) -> None:
@@ -97,6 +104,7 @@ def inverse_dynamics(
                 time_range,
                 force,
                 report=write_html,
+                fit_root=fit_root,
             )  # fmt: skip
         )
         return

@@ -39,8 +39,13 @@ def _speeds(ctx: click.Context, param: click.Parameter, text: str | None) -> tup
             f"'{text}': expected numbers separated by commas", ctx, param
         ) from None
     if not all(s > 0 for s in speeds):
-        raise click.BadParameter(f"'{text}': speeds must be positive", ctx, param)
+        raise click.BadParameter(f"'{text}': {param.name} must be positive", ctx, param)
     return speeds
+
+
+def _factors(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple | None:
+    """Like :func:`_speeds`, but None when the option is not given (a resumed run keeps its)."""
+    return None if text is None else _speeds(ctx, param, text)
 
 
 @click.command()
@@ -98,6 +103,12 @@ def _speeds(ctx: click.Context, param: click.Parameter, text: str | None) -> tup
     "[default: 5]; a resumed run may change it.",
 )  # fmt: skip
 @click.option(
+    "--eval-bodies", callback=_factors, metavar="F1,F2,...",
+    help="Also evaluate on the model scaled uniformly by these length factors (mass by their "
+    "cube), e.g. 0.9,1.1, so policy.pt is chosen by how it tracks other bodies too; needs "
+    "random bodies (--set scale_lengths=LO,HI); a resumed run may change it.",
+)  # fmt: skip
+@click.option(
     "--mirror", is_flag=True,
     help="Also train on each motion mirrored left-right (needs a left-right symmetric model).",
 )  # fmt: skip
@@ -152,6 +163,7 @@ def train(
     learning_rate: float | None,
     critic_warmup: int,
     eval_every: int | None,
+    eval_bodies: tuple[float, ...] | None,
     mirror: bool,
     speeds: tuple[float, ...],
     output: Path,
@@ -195,7 +207,7 @@ def train(
     run = TrainingRun(
         model_path, (*motions, *more_motions), output, steps, minutes, resume, force, grf_for,
         tracking, seed, num_envs, workers or os.cpu_count() or 1, warm_start, learning_rate,
-        critic_warmup, mirror, speeds, bc_id, changes, eval_every,
+        critic_warmup, mirror, speeds, bc_id, changes, eval_every, eval_bodies,
     )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
 

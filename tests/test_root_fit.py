@@ -1,0 +1,120 @@
+"""Fitting a trial's root path to the model that tracks it (policies.root_fit): the floor and
+the size of the body the kinematics were made for, measured on OpenCap subject 4's walk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from converters.mjcf.builder import ConvertOptions
+from converters.model_conversion import convert_osim
+from converters.motion import coordinate_series, make_trajectory
+from converters.opensim_io.table import read_table
+from policies.body_randomization import rescale_trajectory
+from policies.body_scaling import BodyScaling, scale_converted
+from policies.config import TrackingConfig
+from policies.root_fit import FLOOR_TOLERANCE, apply_root_fit, fit_root_path
+from policies.task import build_task_model
+
+SUBJECT = "opencap-subject4"
+
+
+@pytest.fixture(scope="module")
+def walk(shared_data: Path):
+    """(converted subject-4 model, walking1 as its trajectory)."""
+    model = shared_data / SUBJECT / "Models" / "optimized_scale_and_markers.osim"
+    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
+    ik = shared_data / SUBJECT / "IK" / "walking1_ik.mot"
+    series = coordinate_series(read_table(ik), converted.osim, ik)
+    m = converted.mj_model
+    return converted, make_trajectory(series, converted.kinematics, m.nq, m.nv, 6.0)
+
+
+def _scaled(converted, factor: float):
+    names = [b.name for b in converted.conversion.spec.bodies if b.name not in ("world", "ground")]
+    return scale_converted(converted, BodyScaling.uniform(dict.fromkeys(names, factor)))
+
+
+def _task(converted):
+    return build_task_model(converted, TrackingConfig(belt_speed=0.0))
+
+
+def test_the_subjects_own_model_and_ik_are_left_alone(walk):
+    converted, trajectory = walk
+    task = _task(converted)
+    fit = fit_root_path(task, trajectory)
+    assert not fit.applied and fit.scale == 1.0 and fit.shift_m == 0.0
+    assert apply_root_fit(task, trajectory, fit) is trajectory
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.1])
+def test_a_body_of_another_size_gets_the_root_path_of_its_legs(walk, factor):
+    """The walk on a body scaled by ``factor``: the stance feet would slide and float (or sink)
+    by ~9 cm; the fit finds the scale, and the fitted path equals the one training's random
+    bodies use (the path scaled) within a centimetre, with the stance feet on the floor."""
+    converted, trajectory = walk
+    other = _scaled(converted, factor)
+    task = _task(other)
+    fit = fit_root_path(task, trajectory)
+    assert fit.applied
+    assert fit.scale == pytest.approx(factor, abs=0.01)
+    assert abs(fit.floor_offset_m) > FLOOR_TOLERANCE  # 10 % of a 0.9 m leg
+    fitted = apply_root_fit(task, trajectory, fit)
+    expected = rescale_trajectory(trajectory, converted, other, task.floor_height)
+    root = [other.mj_model.joint(n).qposadr[0] for n in ("pelvis_tx", "pelvis_ty", "pelvis_tz")]
+    travel = fitted.qpos[:, root] - fitted.qpos[0, root]
+    np.testing.assert_allclose(travel, expected.qpos[:, root] - expected.qpos[0, root], atol=0.01)
+    assert fitted.coordinates["pelvis_ty"] == pytest.approx(fitted.qpos[:, root[1]])
+    refit = fit_root_path(task, fitted)  # a fitted path needs no more fitting
+    assert not refit.applied and refit.scale == pytest.approx(1.0, abs=0.01)
+    assert refit.floor_offset_m == pytest.approx(0.0, abs=0.002)
+
+
+def test_a_floor_elsewhere_is_found(walk):
+    """The same body on kinematics 15 cm higher (a markerless floor): only the height moves."""
+    converted, trajectory = walk
+    task = _task(converted)
+    raised = trajectory.qpos.copy()
+    raised[:, converted.mj_model.joint("pelvis_ty").qposadr[0]] += 0.15
+    from dataclasses import replace
+
+    given = fit_root_path(task, trajectory).floor_offset_m
+    fit = fit_root_path(task, replace(trajectory, qpos=raised))
+    assert fit.applied and fit.scale == pytest.approx(1.0, abs=0.01)
+    assert fit.floor_offset_m == pytest.approx(given + 0.15, abs=1e-6)
+    assert fit.shift_m == pytest.approx(-fit.floor_offset_m, abs=0.005)
+
+
+def test_kintwin_id_fits_a_raised_walk_and_says_so(shared_data: Path, tmp_path):
+    """``kintwin id`` with the shipped 3D policy on subject 4's walk 20 cm above the floor (as
+    a markerless floor might put it): a note says how the pelvis path was fitted, the summary
+    records it; ``--no-fit-root`` tracks the file as given."""
+    import json
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+
+    from converters.opensim_io.table import write_table
+    from kintwin_cli.main import cli
+
+    root = shared_data / SUBJECT
+    walk = read_table(root / "IK" / "walking1_ik.mot")
+    data = walk.data.copy()
+    data[:, walk.labels.index("pelvis_ty")] += 0.2
+    raised = tmp_path / "raised_ik.mot"
+    write_table(replace(walk, data=data), raised)
+    policy = Path(__file__).resolve().parents[1] / "policies/pretrained/laiuhlrich2022_torque"
+    args = ["id", "--model", str(root / "Models/optimized_scale_and_markers.osim"),
+            "--coordinates", str(raised), "--policy", str(policy), "--time-range", "0.1", "0.4"]  # fmt: skip
+    result = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "fit")])
+    assert result.exit_code == 0, result.output
+    assert "raised_ik.mot does not fit this model" in result.output
+    fit = json.loads((tmp_path / "fit/raised_summary.json").read_text())["root_fit"]
+    assert fit["applied"] and fit["scale"] == pytest.approx(1.0, abs=0.01)
+    assert fit["shift_m"] == pytest.approx(-0.2, abs=0.03)
+    result = CliRunner().invoke(cli, [*args, "--no-fit-root", "-o", str(tmp_path / "asis")])
+    assert result.exit_code == 0, result.output
+    assert "does not fit" not in result.output
+    assert json.loads((tmp_path / "asis/raised_summary.json").read_text())["root_fit"] is None

@@ -24,10 +24,12 @@ def run_imitation(
     id_file: Path | None = None,
     report: bool = False,
     fit_root: bool = True,
+    restart_on_fall: bool = False,
 ) -> dict:
     """Run imitation ID into ``outdir`` (``lowpass_hz``: None = the default, 0 = off) and
     report it; returns the summary with the output paths added under ``"outputs"``.
-    ``fit_root`` fits the trial's pelvis path to the model (``policies.root_fit``).
+    ``fit_root`` fits the trial's pelvis path to the model (``policies.root_fit``);
+    ``restart_on_fall`` restarts a fallen simulation from the kinematics (kintwin id --on-fall).
     ``report`` also writes ``<trial>_report.html`` there (``kintwin report``)."""
     from converters.files import check_writable
     from policies.imitation_id import output_paths, run_imitation_id, trial_name
@@ -44,9 +46,16 @@ def run_imitation(
     cutoff = DEFAULT_FORCE_LOWPASS_HZ if lowpass_hz is None else (lowpass_hz or None)
     summary = run_imitation_id(
         model_path, coordinates, policy, outputs, cutoff, adapt_minutes, time_range, force,
-        progress, fit_root=fit_root,
+        progress, fit_root=fit_root, restart_on_fall=restart_on_fall,
     )  # fmt: skip
-    if summary["fell"]:
+    if summary.get("restarts_s"):
+        times = ", ".join(f"{t:.2f}" for t in summary["restarts_s"])
+        spans = ", ".join(f"{a:.2f}-{b:.2f}" for a, b in summary["distrusted_spans_s"])
+        warn(
+            f"the model fell at {times} s and was restarted from the kinematics there; "
+            f"distrust {spans or 'nothing of the trial'} s (distrusted_spans_s in the summary)"
+        )
+    elif summary["fell"]:
         end = summary["time_span_s"][1]
         warn(f"the model fell at {end:.2f} s; the outputs cover the tracked part only")
     fit = summary.get("root_fit")

@@ -33,7 +33,12 @@ from converters.errors import KintwinError
 from converters.files import atomic_output, check_writable, file_sha256
 from converters.signal_filters import lowpass
 
-__all__ = ["ImitationOutputs", "output_paths", "run_imitation_id", "trial_name"]
+__all__ = [
+    "ImitationOutputs", "output_paths", "run_imitation_id", "trial_name", "distrusted_spans",
+]  # fmt: skip
+
+DISTRUST_BEFORE_S = 0.5  # s before a restart: the fall began before the termination rule
+DISTRUST_AFTER_S = 0.3  # s after a restart: settling, as a run's own start (cycle padding)
 
 
 @dataclass(frozen=True)
@@ -89,11 +94,14 @@ def run_imitation_id(
     progress=None,
     on_rollout=None,
     fit_root: bool = True,
+    restart_on_fall: bool = False,
 ) -> dict:
     """Track the trial with the policy and write ``outputs``; returns the summary.
     ``on_rollout(env, rollout, rows)`` gets the whole run and its trial rows (e.g. for the
     muscles' activations). ``fit_root`` fits the trial's root path to the model's body and
-    floor where they disagree (:mod:`policies.root_fit`)."""
+    floor where they disagree (:mod:`policies.root_fit`). ``restart_on_fall`` starts the
+    simulation again from the kinematics where it falls, so the files cover the whole trial;
+    the summary's ``distrusted_spans_s`` names the spans around each fall."""
     from converters.model_family import model_family
     from policies.body_randomization import fit_config_to_body
     from policies.env import TrackingConfig, TrackingEnv
@@ -128,7 +136,7 @@ def run_imitation_id(
     if checkpoint["obs_names"] != env.obs_names:
         raise KintwinError(f"{policy_dir}: the policy's observations do not match this model")
     actor, norm = actor_from_checkpoint(checkpoint)  # numpy: no torch import for inference
-    rollout = run_policy(env, actor, norm)
+    rollout = run_policy(env, actor, norm, restart_on_fall=restart_on_fall)
     rows = rollout.rows_within(trial_span(env))
     trial = rollout.take(rows)
     summary = _summary(converted, env, trial, model, coordinates, policy_dir, lowpass_hz, held)
@@ -198,6 +206,10 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
     residual = _residuals(env, rollout)
     residual_rms = float(np.sqrt(np.mean(residual**2))) if residual.size else 0.0
     trial_steps = env.ref.trial_steps
+    spans = distrusted_spans(rollout)
+    distrusted = np.zeros(len(rollout.time), dtype=bool)
+    for a, b in spans:
+        distrusted |= (rollout.time >= a) & (rollout.time <= b)
     return {
         "trial": Path(coordinates).name,
         "trial_sha256": file_sha256(coordinates),
@@ -209,8 +221,10 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
         "control_dt_s": rollout.control_dt,
         "belt_speed_m_per_s": env.ref.belt_speed,
         "treadmill": env.ref.belt_speed != 0.0,
-        "fell": len(rollout.time) < trial_steps,
-        "fraction_tracked": len(rollout.time) / max(1, trial_steps),
+        "fell": rollout.fell or len(rollout.time) < trial_steps,
+        "fraction_tracked": int((~distrusted).sum()) / max(1, trial_steps),
+        "restarts_s": list(rollout.restarts),
+        "distrusted_spans_s": spans,
         "padding_s": env.ref.first * rollout.control_dt,
         "tracking_rmse": {c: rmse[c] for c in rollout.coordinate_names},
         "tracking_units": {c: ("deg" if c in rotational else "cm") for c in rmse},
@@ -226,6 +240,25 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
         "lowpass_hz": lowpass_hz,
         "feet": [{"name": f.name, "body": f.applied_to_body} for f in rollout.feet],
     }
+
+
+def distrusted_spans(rollout) -> list[list[float]]:
+    """[start, end] (s) around each restart after a fall, within the rollout's time: from
+    :data:`DISTRUST_BEFORE_S` before it (the fall began before the rule caught it) to
+    :data:`DISTRUST_AFTER_S` after (the body settles again); overlapping spans merged."""
+    if not len(rollout.time):
+        return []
+    first, last = float(rollout.time[0]), float(rollout.time[-1])
+    spans: list[list[float]] = []
+    for t in rollout.restarts:
+        a, b = max(first, t - DISTRUST_BEFORE_S), min(last, t + DISTRUST_AFTER_S)
+        if a > b:
+            continue
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    return spans
 
 
 def _policy_file(policy: Path) -> Path:

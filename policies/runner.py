@@ -43,6 +43,7 @@ class Rollout:
     floor_height: float = 0.0  # m, world height of the floor surface
     control_dt: float = 0.01
     fell: bool = False
+    restarts: list[float] = field(default_factory=list)  # s: falls restarted from the reference
     muscle_names: list[str] = field(default_factory=list)  # muscle drive, model order
     activations: np.ndarray | None = None  # (T, n_muscles) mean over each control period
     muscle_forces: np.ndarray | None = None  # (T, n_muscles) N, mean tension (fibre damping in)
@@ -117,12 +118,15 @@ def run_policy(
     reference: int = 0,
     start: int = 0,
     loads: bool = True,
+    restart_on_fall: bool = False,
 ) -> Rollout:
     """Track reference ``reference`` from row ``start`` to its end (periodic padding included)
     with the mean action (of a torch ``Agent``, or a numpy ``MeanActor`` that needs no torch).
 
-    Stops early if the model falls (the env's termination rule); ``fell`` says so. Without
-    ``loads`` the foot arrays are empty (faster, for evaluation during training).
+    Stops early if the model falls (the env's termination rule); ``fell`` says so. With
+    ``restart_on_fall`` it starts again from the reference at the frame it fell at (as a run
+    starts) and goes on; ``restarts`` holds those times. Without ``loads`` the foot arrays are
+    empty (faster, for evaluation during training).
     """
     obs = _warm_start(env, agent, norm, env.reset(reference=reference, frame=start))
     task = env.task
@@ -130,7 +134,7 @@ def run_policy(
     env.contact_recorder = recorder if loads else None
     keys = ("qpos", "q", "ref", "tau", "wrench", "act", "tension", "reserve")
     rows: dict[str, list] = {k: [] for k in keys}
-    fell = False
+    fell, restarts = False, []
     try:
         while True:
             obs, _, terminated, truncated, _ = env.step(
@@ -145,6 +149,10 @@ def run_policy(
             else:
                 _muscle_rows(env, rows)
             rows["wrench"].append(wrench if loads else wrench[:0])
+            if terminated and restart_on_fall and env.t < len(env.ref.qpos) - 2:
+                restarts.append(float(env.ref.time0 + env.t * env.config.control_dt))
+                obs = _warm_start(env, agent, norm, env.reset(reference=reference, frame=env.t))
+                continue
             if terminated or truncated:
                 fell = bool(terminated)
                 break
@@ -170,7 +178,8 @@ def run_policy(
         feet=list(task.feet) if loads else [],
         floor_height=task.floor_height,
         control_dt=dt,
-        fell=fell,
+        fell=fell or bool(restarts),
+        restarts=restarts,
         **_muscle_fields(env, rows),
     )
 

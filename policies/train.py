@@ -90,13 +90,16 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
 
     if run.max_steps is None and run.max_minutes is None:
         raise KintwinError("give a budget: --minutes N or --steps N")
+    random_bodies = run.resume or run.warm_start or run.tracking.get("scale_lengths")
+    if run.eval_bodies and not random_bodies:  # (a resumed or warm run has its own settings)
+        raise KintwinError("--eval-bodies needs training on random bodies (--set scale_lengths)")
     prepare_output(run.outdir, run.resume, run.force)
     loads = _training_loads(run.force_plates, list(run.motions))
     converted = convert_for_drive(run.model, run.tracking.get("drive", "torque"))
     init, base = None, {}
     ppo = {"num_envs": run.num_envs, "seed": run.seed, "critic_warmup": run.critic_warmup}
     changes = dict(run.changes)
-    for key in EVALUATION_SETTINGS:  # a new run's settings, or a resumed run's changes
+    for key in PPO_CHANGEABLE:  # a new run's settings, or a resumed run's changes
         value = getattr(run, key)
         if value is not None:
             (changes if run.resume else ppo)[key] = tuple(value) if key == "eval_bodies" else value
@@ -107,8 +110,6 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
         )  # fmt: skip
         base = TrackingConfig.from_saved(init["tracking_config"]).to_dict()
         ppo["hidden"] = init["ppo_config"]["hidden"]
-    if run.learning_rate is not None:
-        ppo["learning_rate"] = run.learning_rate
     tracking = TrackingConfig.from_dict({**base, **run.tracking})
     m = converted.mj_model
     series = [coordinate_series(read_table(p), converted.osim, p) for p in run.motions]
@@ -264,8 +265,9 @@ def train(
     frames to trust or None) first clones ID's torques into the
     actor (:mod:`policies.warm_start`); the result is on the card (``behaviour_cloning``).
     ``changes`` (resume only) alters settings of :data:`CHANGEABLE_ON_RESUME` (and
-    :data:`EVALUATION_SETTINGS`) from this iteration on; the card lists every such change
-    (``setting_changes``) and ``policy.pt`` is chosen afresh under the new settings.
+    :data:`PPO_CHANGEABLE`) from this iteration on; the card lists every such change
+    (``setting_changes``) and ``policy.pt`` is chosen afresh under the new settings (unless
+    they are only :data:`KEEP_SCORES`).
     """
     if changes and not resume:
         raise KintwinError("setting changes apply to a resumed run (--resume)")
@@ -387,11 +389,15 @@ class _Session:
         return {**result, "eval_score": result["eval_tracking_error_deg"] + 90.0 * untracked}
 
 
-EVALUATION_SETTINGS = ("eval_every", "eval_bodies")
-"""PPO settings of how the run evaluates (policy.pt is chosen by it); a resumed run may change them."""
+PPO_CHANGEABLE = ("eval_every", "eval_bodies", "learning_rate")
+"""PPO settings a resumed run may change: how it evaluates (policy.pt is chosen by it) and its
+learning rate (annealed over each call's budget, so a resumed run starts again from it)."""
+KEEP_SCORES = ("eval_every", "learning_rate")
+"""Changes after which earlier evaluations still compare (policy.pt is not chosen afresh)."""
 
 
 def _differs(value, saved) -> bool:
+    """Whether a setting's new ``value`` differs from its ``saved`` one (tuples as lists)."""
     return (list(value) if isinstance(value, tuple) else value) != (
         list(saved) if isinstance(saved, tuple) else saved
     )
@@ -479,7 +485,7 @@ def _open_session(
             )
         changes = dict(changes or {})
         saved = PPOConfig(**old["ppo_config"]).to_dict()
-        evaluation = {k: changes.pop(k) for k in EVALUATION_SETTINGS if k in changes}
+        evaluation = {k: changes.pop(k) for k in PPO_CHANGEABLE if k in changes}
         cfg = PPOConfig(**{**saved, **evaluation})
         changes = changed_settings(tracking, changes)
         tracking = TrackingConfig.from_dict({**tracking.to_dict(), **changes})
@@ -518,12 +524,13 @@ def _open_session(
     )  # fmt: skip
     if resume:
         session.resume()
-        if changes:  # older scores were measured under other settings: choose policy.pt afresh
+        if changes:
             session.state["setting_changes"] = [
                 *session.state["setting_changes"],
                 {"iteration": session.state["iteration"],
                  "global_step": session.state["global_step"], "settings": changes},
             ]  # fmt: skip
+        if set(changes or ()) - set(KEEP_SCORES):  # older scores measured otherwise: afresh
             session.state["best_error"] = float("inf")
     elif init is not None:  # fine-tuning: start from another run's weights and normaliser
         names = (init.get("obs_names"), init.get("action_names"))

@@ -162,3 +162,21 @@ def test_evaluation_on_other_bodies_scores_each_body(opencap, tmp_path):
     assert result["eval_tracking_error_deg"] == pytest.approx(expected)
     with pytest.raises(KintwinError, match="eval-bodies needs training on random bodies"):
         _body_eval_envs(converted, [trajectory], TrackingConfig(), cfg, session.eval_env.task, None)
+
+
+def test_eval_bodies_without_random_bodies_is_refused_before_any_work(shared_data, tmp_path):
+    from click.testing import CliRunner
+
+    from kintwin_cli.main import cli
+
+    p = shared_data / "opensim-models/Pipelines/Gait10dof18musc/OutputReference"
+    out = tmp_path / "policy"
+    result = CliRunner().invoke(
+        cli,
+        ["train", "--model", str(p / "subject01.osim"), "--motions",
+         str(p / "IK/subject01_walk_IK.mot"), "--eval-bodies", "0.9,1.1", "--steps", "100",
+         "-o", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--eval-bodies needs training on random bodies" in result.output
+    assert not out.exists()

@@ -391,7 +391,7 @@ def test_adapt_minutes_fine_tunes_a_copy_of_the_policy(shared_data: Path, tmp_pa
 
 def test_a_fall_is_reported_and_the_tracked_part_written(shared_data: Path, tmp_path):
     """An untrained policy falls: the files cover the tracked part, the summary and a warning
-    say so."""
+    say so; with ``--on-fall restart`` they cover the whole trial and name the spans to distrust."""
     from converters.mjcf.builder import ConvertOptions
     from converters.model_conversion import convert_osim
     from converters.motion import coordinate_series, make_trajectory
@@ -421,6 +421,28 @@ def test_a_fall_is_reported_and_the_tracked_part_written(shared_data: Path, tmp_
     assert summary["fell"] and summary["fraction_tracked"] < 0.5
     table = read_table(tmp_path / "out/subject01_walk_id.sto")
     assert table.time[-1] <= summary["time_span_s"][1]
+    assert summary["restarts_s"] == [] and summary["distrusted_spans_s"] == []
+    # --on-fall restart: the files cover the whole trial; each fall is named, and its span
+    # (0.5 s before to 0.3 s after) is left out of the fraction tracked
+    result = CliRunner().invoke(
+        cli,
+        ["id", "--model", str(p / "subject01.osim"), "--coordinates", str(ik),
+         "--policy", str(tmp_path / "policy"), "--on-fall", "restart", "-o", str(tmp_path / "re")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "was restarted from the kinematics" in result.output
+    again = json.loads((tmp_path / "re/subject01_walk_summary.json").read_text())
+    ik_time = read_table(ik).time
+    assert again["fell"] and again["time_span_s"][1] == pytest.approx(ik_time[-1], abs=0.011)
+    assert read_table(tmp_path / "re/subject01_walk_id.sto").time[-1] == pytest.approx(
+        ik_time[-1], abs=0.011
+    )
+    spans = again["distrusted_spans_s"]
+    assert len(again["restarts_s"]) >= 2 and spans
+    for (a, b), (c, _) in zip(spans, spans[1:], strict=False):
+        assert a < b < c  # merged where they overlap
+    trusted = 1.0 - sum(b - a + 0.01 for a, b in spans) / (ik_time[-1] - ik_time[0])
+    assert again["fraction_tracked"] == pytest.approx(trusted, abs=0.02)
 
 
 def test_a_coordinate_the_trial_lacks_is_held_and_stated(shared_data: Path, tmp_path):

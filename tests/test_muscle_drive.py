@@ -4,6 +4,7 @@ and an extensor (built with the opensim package), and its pieces against indepen
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -219,6 +220,19 @@ def test_cli_trains_a_few_iterations_and_resumes(elbow, tmp_path: Path):
     assert card["ppo_config"]["eval_every"] == 2
     assert card["tracking_config"]["muscle_effort"] == 0.05 and card["steps"] == 512
     assert card["metrics"]["policy_checkpoint"]["global_step"] > 384  # chosen afresh
+    # a lower learning rate: on the card, but the scores since 384 still compare
+    lower = CliRunner().invoke(
+        cli, [*args, "--steps", "640", "--resume", "--learning-rate", "1e-4"]
+    )
+    assert lower.exit_code == 0, lower.output
+    card = json.loads((out / "card.json").read_text())
+    assert card["setting_changes"][-1] == {
+        "iteration": 4, "global_step": 512, "settings": {"learning_rate": 1e-4}
+    }  # fmt: skip
+    assert card["ppo_config"]["learning_rate"] == 1e-4
+    with open(out / "log.csv") as f:
+        scores = [float(r["eval_score"]) for r in csv.DictReader(f) if int(r["global_step"]) > 384]
+    assert card["metrics"]["best_eval_score_deg"] == pytest.approx(min(scores))
     # kintwin so with the muscle policy: its own activations and forces, in OpenSim's layout
     import opensim
 

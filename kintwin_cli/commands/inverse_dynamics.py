@@ -43,6 +43,12 @@ from kintwin_cli.output import JsonSummary, note, warn
     "the model's legs; the summary's root_fit says what was done.",
 )  # fmt: skip
 @click.option(
+    "--on-fall", type=click.Choice(["stop", "restart"]), default="stop", show_default=True,
+    help="Imitation: if the model falls, stop there (the files cover the part tracked) or "
+    "restart it from the kinematics at that frame and go on (the files cover the whole trial; "
+    "the summary's distrusted_spans_s lists 0.5 s before to 0.3 s after each fall).",
+)  # fmt: skip
+@click.option(
     "--report",
     "write_html",
     is_flag=True,
@@ -62,6 +68,7 @@ def inverse_dynamics(
     output: Path,
     json_target: Path | str | None,
     fit_root: bool,
+    on_fall: str,
     write_html: bool,
     force: bool,
 ) -> None:
@@ -105,6 +112,7 @@ def inverse_dynamics(
                 force,
                 report=write_html,
                 fit_root=fit_root,
+                restart_on_fall=on_fall == "restart",
             )  # fmt: skip
         )
         return

@@ -89,7 +89,11 @@ def _factors(ctx: click.Context, param: click.Parameter, text: str | None) -> tu
     help="Start from this policy of the same model (e.g. a torque policy for --drive muscle): "
     "its weights and tracking settings.",
 )
-@click.option("--learning-rate", type=POSITIVE, help="PPO learning rate [default: 3e-4].")
+@click.option(
+    "--learning-rate", type=POSITIVE,
+    help="PPO learning rate [default: 3e-4], annealed to 5 % over this call's budget; a resumed "
+    "run may change it.",
+)  # fmt: skip
 @click.option(
     "--critic-warmup",
     type=click.IntRange(min=0),

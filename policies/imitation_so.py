@@ -113,7 +113,7 @@ def muscle_policy_tables(env, rollout, rows, lowpass_hz: float | None):
 
 def _muscle_policy_activations(
     model, coordinates, policy_dir, outputs, so_outputs, lowpass_hz, time_range, force,
-    on_rollout=None,
+    on_rollout=None, restart_on_fall=False,
 ) -> dict:  # fmt: skip
     """A muscle-driven policy's own activations and muscle forces (and its reserves), from
     the rollout that also writes the imitation ID files (passed on to ``on_rollout``)."""
@@ -128,7 +128,7 @@ def _muscle_policy_activations(
 
     summary = run_imitation_id(
         model, coordinates, policy_dir, outputs, lowpass_hz, None, time_range, force,
-        on_rollout=keep,
+        on_rollout=keep, restart_on_fall=restart_on_fall,
     )  # fmt: skip
     from converters.opensim_io.table import write_table
 
@@ -157,9 +157,11 @@ def run_imitation_so(
     time_range: tuple[float, float] | None = None,
     force: bool = False,
     on_rollout=None,
+    restart_on_fall: bool = False,
 ) -> dict:
     """Imitation ID of the trial (its four files), then the two SO files; returns the summary.
-    ``on_rollout(env, rollout, rows)`` gets the simulation (as for ``run_imitation_id``)."""
+    ``on_rollout(env, rollout, rows)`` gets the simulation and ``restart_on_fall`` restarts a
+    fall from the kinematics (as for ``run_imitation_id``)."""
     from converters.osim.parser import load_osim
     from policies.imitation_id import run_imitation_id
 
@@ -170,11 +172,11 @@ def run_imitation_so(
     if policy_drive(policy_dir) == "muscle":
         return _muscle_policy_activations(
             model, coordinates, policy_dir, outputs, so_outputs, lowpass_hz, time_range, force,
-            on_rollout,
+            on_rollout, restart_on_fall,
         )  # fmt: skip
     summary = run_imitation_id(
         model, coordinates, policy_dir, outputs, lowpass_hz, None, time_range, force,
-        on_rollout=on_rollout,
+        on_rollout=on_rollout, restart_on_fall=restart_on_fall,
     )  # fmt: skip
     try:
         result = static_optimization_of_simulation(

@@ -207,6 +207,18 @@ def test_a_fall_is_recorded_and_the_tracked_part_written_and_compared(study: dic
     full = int((t1 - t0) / 0.01) + 1  # the reference's samples over the whole trial
     assert (rows["n"] < full).all() and (rows["n"] >= 0.8 * row["fraction_tracked"] * full).all()
     assert not (out / "trials/walking1/report.html").exists()
+    # --on-fall restart: the row counts the restarts and the ID covers the whole trial
+    again = study["root"] / "weak_restart"
+    result = CliRunner().invoke(
+        cli, ["batch", str(study["folder"]), "--policy", str(weak), "-o", str(again),
+              "--no-report", "--on-fall", "restart"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    row = pd.read_csv(again / "results.csv").set_index("trial").loc["walking1"]
+    assert row["status"] == "ok" and bool(row["fell"]) and row["restarts"] >= 1
+    assert read_table(again / "trials/walking1/walking1_id.sto").time[-1] == pytest.approx(
+        t1, abs=0.011
+    )
 
 
 def test_makefile_runs_the_opencap_folder_and_compares(study: dict, batch, tmp_path):

@@ -31,6 +31,10 @@ from kintwin_cli.output import JsonSummary, note, verbosity, warn
 )
 @click.option("--so", is_flag=True, help="Also static optimization (kintwin so): activations.")
 @click.option("--no-report", is_flag=True, help="Skip the per-trial HTML reports.")
+@click.option(
+    "--on-fall", type=click.Choice(["stop", "restart"]), default="stop", show_default=True,
+    help="As kintwin id --on-fall: stop at a fall, or restart from the kinematics and go on.",
+)  # fmt: skip
 @click.option("--frames", default=6, show_default=True, help="Frames in each report's strip.")
 @click.option(
     "--training-motions",
@@ -49,6 +53,7 @@ def batch(
     ray_address: str | None,
     so: bool,
     no_report: bool,
+    on_fall: str,
     frames: int,
     training_dirs: tuple[Path, ...],
     json_target: Path | str | None,
@@ -78,6 +83,7 @@ def batch(
     options = BatchOptions(
         policy=policy.resolve(), report=not no_report, frames=frames,
         training_dirs=tuple(d.resolve() for d in training_dirs), so=so,
+        restart_on_fall=on_fall == "restart",
     )  # fmt: skip
     note(f"{len(trials)} trials from {source}")
     bar = _progress_bar(len(trials))

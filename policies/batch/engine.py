@@ -167,7 +167,7 @@ def _reachable(address: str, timeout_s: float = 5.0) -> None:
 
 
 COLUMNS_FIRST = ["trial", "status", "error", "trusted", "flags_failed", "flags_unmeasured",
-                 "fell", "fraction_tracked", "tracking_rms_deg", "tracking_worst",
+                 "fell", "restarts", "fraction_tracked", "tracking_rms_deg", "tracking_worst",
                  "residual_rms_pct_bw", "slip_worst_cm", "training_distance_p95_deg"]  # fmt: skip
 
 

@@ -38,6 +38,7 @@ class BatchOptions:
         torch_threads: PyTorch threads per trial (1: the workers are the parallelism).
         training_dirs: folders holding the policy's training motions (for the reports).
         so: also static optimization (``kintwin so``): muscle activations from the torques.
+        restart_on_fall: restart a fallen simulation from the kinematics (``--on-fall restart``).
     """
 
     policy: Path
@@ -48,6 +49,7 @@ class BatchOptions:
     torch_threads: int = 1
     training_dirs: tuple[Path, ...] = ()
     so: bool = False
+    restart_on_fall: bool = False
 
 
 def trial_dir(outdir: Path, trial: Trial) -> Path:
@@ -104,14 +106,17 @@ def _run(trial: Trial, folder: Path, options: BatchOptions) -> dict:
         summary = run_imitation_so(
             trial.model, trial.coordinates, options.policy, outputs,
             so_output_paths(folder, trial.name), options.lowpass_hz, force=True,
+            restart_on_fall=options.restart_on_fall,
         )  # fmt: skip
     else:
         summary = run_imitation_id(
-            trial.model, trial.coordinates, options.policy, outputs, options.lowpass_hz, force=True
-        )
+            trial.model, trial.coordinates, options.policy, outputs, options.lowpass_hz,
+            force=True, restart_on_fall=options.restart_on_fall,
+        )  # fmt: skip
     row = {
         "fell": summary["fell"],
         "fraction_tracked": summary.get("fraction_tracked"),
+        "restarts": len(summary.get("restarts_s") or ()),
         "tracking_rms_deg": summary["tracking_rms_deg"],
         "id_wall_s": summary.get("wall_time_s"),
     }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kintwin_cli.output import note, warn
 
-__all__ = ["run_imitation", "DEFAULT_FORCE_LOWPASS_HZ"]
+__all__ = ["run_imitation", "warn_fall", "DEFAULT_FORCE_LOWPASS_HZ"]
 
 DEFAULT_FORCE_LOWPASS_HZ = 6.0  # as OpenSim's ID setups filter the coordinates
 
@@ -48,16 +48,7 @@ def run_imitation(
         model_path, coordinates, policy, outputs, cutoff, adapt_minutes, time_range, force,
         progress, fit_root=fit_root, restart_on_fall=restart_on_fall,
     )  # fmt: skip
-    if summary.get("restarts_s"):
-        times = ", ".join(f"{t:.2f}" for t in summary["restarts_s"])
-        spans = ", ".join(f"{a:.2f}-{b:.2f}" for a, b in summary["distrusted_spans_s"])
-        warn(
-            f"the model fell at {times} s and was restarted from the kinematics there; "
-            f"distrust {spans or 'nothing of the trial'} s (distrusted_spans_s in the summary)"
-        )
-    elif summary["fell"]:
-        end = summary["time_span_s"][1]
-        warn(f"the model fell at {end:.2f} s; the outputs cover the tracked part only")
+    warn_fall(summary)
     fit = summary.get("root_fit")
     if fit and fit["applied"]:
         note(
@@ -87,6 +78,20 @@ def run_imitation(
         note(f"wrote {html} (frames: {written.renderer})")
         paths["report_html"] = str(html)
     return {"method": "imitation", **summary, "outputs": paths}
+
+
+def warn_fall(summary: dict) -> None:
+    """Warn of a fall: where the outputs end, or (--on-fall restart) the spans to distrust."""
+    if summary.get("restarts_s"):
+        times = ", ".join(f"{t:.2f}" for t in summary["restarts_s"])
+        spans = ", ".join(f"{a:.2f}-{b:.2f}" for a, b in summary["distrusted_spans_s"])
+        warn(
+            f"the model fell at {times} s and was restarted from the kinematics there; "
+            f"distrust {spans or 'nothing of the trial'} s (distrusted_spans_s in the summary)"
+        )
+    elif summary["fell"]:
+        end = summary["time_span_s"][1]
+        warn(f"the model fell at {end:.2f} s; the outputs cover the tracked part only")
 
 
 def _adapt_progress(minutes: float) -> Callable[[dict], None]:

@@ -49,6 +49,10 @@ from kintwin_cli.output import JsonSummary, note, warn
     is_flag=True,
     help="Imitation: also write OUTDIR/<trial>_report.html (see kintwin report).",
 )
+@click.option(
+    "--on-fall", type=click.Choice(["stop", "restart"]), default="stop", show_default=True,
+    help="Imitation: as kintwin id --on-fall (stop at a fall, or restart from the kinematics).",
+)  # fmt: skip
 @force_option()
 def static_optimization(
     method: str | None,
@@ -65,6 +69,7 @@ def static_optimization(
     outdir: Path,
     json_target: Path | str | None,
     write_html: bool,
+    on_fall: str,
     force: bool,
 ) -> None:
     """Static optimization: muscle activations and forces, frame by frame.
@@ -117,8 +122,9 @@ def static_optimization(
 
         check_writable(html, force)  # before any work
     result = _imitation(
-        model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force
-    )
+        model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force,
+        on_fall == "restart",
+    )  # fmt: skip
     if write_html:
         from policies.report import ReportConfig, write_report
 
@@ -130,17 +136,18 @@ def static_optimization(
 
 
 def _imitation(
-    model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force
+    model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force, restart
 ) -> dict:
+    from kintwin_cli.imitation import warn_fall
     from policies.imitation_id import output_paths, trial_name
     from policies.imitation_so import run_imitation_so
 
     id_outputs = output_paths(outdir, trial_name(coordinates))
     summary = run_imitation_so(
-        model_path, coordinates, policy, id_outputs, outputs, lowpass, time_range, force
-    )
-    if summary["fell"]:
-        warn(f"the model fell at {summary['time_span_s'][1]:.2f} s; outputs cover the tracked part")
+        model_path, coordinates, policy, id_outputs, outputs, lowpass, time_range, force,
+        restart_on_fall=restart,
+    )  # fmt: skip
+    warn_fall(summary)
     note(
         f"wrote {id_outputs.id_sto}, {id_outputs.grf_mot.name}, {id_outputs.grf_xml.name}, "
         f"{id_outputs.kinematics_mot.name}, {id_outputs.summary_json.name}, "

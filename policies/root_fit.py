@@ -102,13 +102,11 @@ def fit_root_path(task: TaskModel, trajectory: Trajectory) -> RootFit:
     candidate = low <= low.min(axis=1, keepdims=True) + NEAR_LOWEST
     travel = float(np.linalg.norm(root[-1, :2] - root[0, :2]))
     scale = 1.0
-    for _ in range(4 if travel >= MIN_TRAVEL else 1):
+    for _ in range(4 if travel >= MIN_TRAVEL else 0):  # a trial that stays put: no fit
         speed = np.linalg.norm(scale * root_v[:, None, :] + rel_v, axis=2)
         speed[~candidate] = np.inf
         stance = np.argmin(speed, axis=1)
         slowest = speed[np.arange(len(stance)), stance]
-        if travel < MIN_TRAVEL:
-            break
         used = slowest <= np.percentile(slowest, STANCE_FRACTION)
         a = root_v[used]
         b = rel_v[np.arange(len(stance)), stance][used]

@@ -465,6 +465,28 @@ def _describe(motion: str) -> dict:
     return {"file": Path(motion).name, "sha256": file_sha256(path) if path.is_file() else None}
 
 
+def _check_same_motions(outdir: Path, motions: list[dict]) -> None:
+    """A resumed run trains on the motions it began with (its card's, by name and SHA-256, in
+    order, copies included): raise KintwinError naming the first difference."""
+    card = outdir / CARD_FILE
+    if not card.is_file():
+        return
+    saved = json.loads(card.read_text())
+    names, digests = saved.get("training_motions", []), saved.get("training_motions_sha256", [])
+    before = list(zip(names, digests, strict=True))
+    now = [(m["file"], m["sha256"]) for m in motions]
+    if before == now:
+        return
+    changed = next((i for i, (a, b) in enumerate(zip(before, now, strict=False)) if a != b), None)
+    if changed is None:
+        what = f"{len(before)} motions, now {len(now)}"
+    else:
+        what = f"motion {changed + 1} was {before[changed][0]}, now {now[changed][0]}"
+        if before[changed][0] == now[changed][0]:
+            what += " with other contents"
+    raise KintwinError(f"{outdir}: a resumed run trains on the motions it began with ({what})")
+
+
 def _open_session(
     converted, trajectories, motions, outdir, tracking, cfg, resume, init=None, workers=1,
     loads=None, bc=None, changes=None,
@@ -477,6 +499,7 @@ def _open_session(
     if resume:
         sha, name = converted.map["source_sha256"], converted.osim.path
         old = load_checkpoint(outdir / LAST_FILE, sha, name, model_family(converted.osim))
+        _check_same_motions(outdir, [_describe(m) for m in motions])
         drive = (tracking or TrackingConfig()).drive
         tracking = TrackingConfig.from_saved(old["tracking_config"])
         if tracking.drive != drive:

@@ -880,3 +880,23 @@ def test_root_height_term_rewards_the_pelvis_height_alone(walk):
     dz = env.data.xpos[env.task.root_body][2] - env.ref.root_pos[env.t][2]
     assert abs(dz) > 0.01
     assert terms["root_height"] == pytest.approx(0.3 * np.exp(-800.0 * dz**2))
+
+
+def test_a_resumed_run_refuses_other_motions(walk, tmp_path):
+    """Resuming with motions other than the run began with (more, or another in a place) is
+    refused with the difference named, before anything changes (a run of 1 motion restored
+    into 2 would otherwise fail deep inside, or train on the wrong reference)."""
+    from converters.errors import KintwinError
+    from policies.ppo import PPOConfig
+    from policies.train import train
+
+    cfg = PPOConfig(num_envs=2, num_steps=16, checkpoint_every=1, eval_every=1)
+    train(walk[0], [walk[1]], ["walk"], tmp_path, cfg=cfg, max_steps=32)
+    last = (tmp_path / "last.pt").read_bytes()
+    with pytest.raises(KintwinError, match=r"began with \(1 motions, now 2\)"):
+        train(walk[0], [walk[1]] * 2, ["walk", "again"], tmp_path, max_steps=64, resume=True)
+    with pytest.raises(KintwinError, match="motion 1 was walk, now other"):
+        train(walk[0], [walk[1]], ["other"], tmp_path, max_steps=64, resume=True)
+    assert (tmp_path / "last.pt").read_bytes() == last
+    card = train(walk[0], [walk[1]], ["walk"], tmp_path, max_steps=64, resume=True)
+    assert card["steps"] == 64

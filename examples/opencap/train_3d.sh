@@ -31,5 +31,5 @@ for t in walking1 walking2 walkingTS1 walkingTS2 squats1 STS1 STSAsym1; do
 done
 nice kintwin train --model "$M" "${ARGS[@]}" --mirror --speeds 0.9,1.1 --seat --overground \
   --set failure_weight=4 --set scale_lengths=0.88,1.12 --set scale_mass_kg=45,100 \
-  --eval-bodies 0.9,1.1 --critic-warmup 5 --envs 32 --workers 2 --minutes "$MINUTES" -o "$OUT" "${RESUME[@]}" \
-  "${@:3}"
+  --eval-bodies 0.9,1.1 --critic-warmup 5 --envs 32 --workers 2 --minutes "$MINUTES" \
+  -o "$OUT" "${RESUME[@]}" "${@:3}"

@@ -427,11 +427,12 @@ def _body_eval_envs(converted, trajectories, tracking, cfg, task, loads) -> list
 
 CHANGEABLE_ON_RESUME = (
     "muscle_effort", "muscle_reachable", "muscle_map_steps", "failure_weight",
-    "max_root_error", "max_pose_error", "scale_every",
+    "max_root_error", "max_pose_error", "scale_every", "scale_lengths", "scale_mass_kg",
 )  # fmt: skip
 """Settings a resumed run may change (besides every reward weight and scale, ``w_*``/``k_*``):
-they change what is rewarded or how actions become forces, never what the policy observes or
-how many actions it gives."""
+they change what is rewarded, how actions become forces or which random bodies it meets (the
+ranges of a run on random bodies; not turning them on or off), never what the policy observes
+or how many actions it gives."""
 
 
 def changed_settings(saved: TrackingConfig, changes: dict) -> dict:
@@ -443,6 +444,7 @@ def changed_settings(saved: TrackingConfig, changes: dict) -> dict:
     fixed = [
         k for k in changed
         if k not in CHANGEABLE_ON_RESUME and not k.startswith(("w_", "k_"))
+        or k.startswith("scale_") and None in (saved_values[k], resolved[k])
     ]  # fmt: skip
     if fixed:
         raise KintwinError(

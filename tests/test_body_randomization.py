@@ -180,3 +180,17 @@ def test_eval_bodies_without_random_bodies_is_refused_before_any_work(shared_dat
     assert result.exit_code == 2
     assert "--eval-bodies needs training on random bodies" in result.output
     assert not out.exists()
+
+
+def test_a_resumed_run_may_widen_its_bodies_but_not_turn_them_on_or_off():
+    """The random-body ranges change which bodies a run meets, not what its policy observes:
+    a resumed run on random bodies may widen them; turning them on or off is refused."""
+    from policies.train import changed_settings
+
+    on = TrackingConfig(scale_lengths=(0.88, 1.12), scale_mass_kg=(45.0, 100.0))
+    wider = {"scale_lengths": (0.82, 1.18), "scale_mass_kg": (42.0, 115.0)}
+    assert changed_settings(on, wider) == {k: list(v) for k, v in wider.items()}
+    for saved, change in ((TrackingConfig(), {"scale_lengths": (0.9, 1.1)}),
+                          (on, {"scale_lengths": None})):  # fmt: skip
+        with pytest.raises(KintwinError, match="--set scale_lengths: a resumed run keeps it"):
+            changed_settings(saved, change)

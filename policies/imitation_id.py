@@ -221,7 +221,8 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
         "control_dt_s": rollout.control_dt,
         "belt_speed_m_per_s": env.ref.belt_speed,
         "treadmill": env.ref.belt_speed != 0.0,
-        "fell": rollout.fell or len(rollout.time) < trial_steps,
+        # a fall counts where it touches the trial (not in the padding after it, say)
+        "fell": bool(spans) or len(rollout.time) < trial_steps,
         "fraction_tracked": int((~distrusted).sum()) / max(1, trial_steps),
         "restarts_s": list(rollout.restarts),
         "distrusted_spans_s": spans,

@@ -473,3 +473,18 @@ def test_a_coordinate_the_trial_lacks_is_held_and_stated(shared_data: Path, tmp_
     others = [c for c in others if c not in ("pelvis_tilt", "lumbar_extension")]
     expected = np.sqrt(np.mean([summary["tracking_rmse"][c] ** 2 for c in others]))
     assert summary["tracking_rms_deg"] == pytest.approx(expected)
+
+
+def test_distrusted_spans_touch_the_trial_only_and_merge():
+    """A restart in the padding well before or after the trial leaves no span (the trial did not
+    fall); nearby ones are clipped to the trial; overlapping ones merge."""
+    from types import SimpleNamespace
+
+    from policies.imitation_id import distrusted_spans
+
+    trial = SimpleNamespace(time=np.arange(1.0, 3.0001, 0.01), restarts=[])
+    assert distrusted_spans(trial) == []
+    trial.restarts = [0.6, 3.6]  # 0.4 s before the first row, 0.6 s after the last
+    assert distrusted_spans(trial) == []
+    trial.restarts = [0.8, 1.5, 1.9, 3.2]  # clipped at the start; 0.8-1.9 merge; clipped at the end
+    assert np.allclose(distrusted_spans(trial), [[1.0, 2.2], [2.7, 3.0]])

@@ -126,6 +126,14 @@ def lowpass_option(help: str) -> Decorator:  # noqa: A002
     return click.option("--lowpass-hz", type=click.FloatRange(min=0), help=help)
 
 
+def on_fall_option(help: str) -> Decorator:  # noqa: A002
+    """``--on-fall stop|restart``, given to the command as ``restart_on_fall`` (bool)."""
+    return click.option(
+        "--on-fall", "restart_on_fall", type=click.Choice(["stop", "restart"]), default="stop",
+        show_default=True, callback=lambda ctx, param, value: value == "restart", help=help,
+    )  # fmt: skip
+
+
 def policy_option(
     required: bool = False,
     help: str = "Policy directory (kintwin train) for imitation.",  # noqa: A002

@@ -11,6 +11,7 @@ from kintwin_cli.options import (
     EXISTING_DIR,
     force_option,
     json_option,
+    on_fall_option,
     output_option,
     policy_option,
 )
@@ -31,10 +32,9 @@ from kintwin_cli.output import JsonSummary, note, verbosity, warn
 )
 @click.option("--so", is_flag=True, help="Also static optimization (kintwin so): activations.")
 @click.option("--no-report", is_flag=True, help="Skip the per-trial HTML reports.")
-@click.option(
-    "--on-fall", type=click.Choice(["stop", "restart"]), default="stop", show_default=True,
-    help="As kintwin id --on-fall: stop at a fall, or restart from the kinematics and go on.",
-)  # fmt: skip
+@on_fall_option(
+    "As kintwin id --on-fall: stop at a fall, or restart from the kinematics and go on."
+)
 @click.option("--frames", default=6, show_default=True, help="Frames in each report's strip.")
 @click.option(
     "--training-motions",
@@ -53,7 +53,7 @@ def batch(
     ray_address: str | None,
     so: bool,
     no_report: bool,
-    on_fall: str,
+    restart_on_fall: bool,
     frames: int,
     training_dirs: tuple[Path, ...],
     json_target: Path | str | None,
@@ -83,7 +83,7 @@ def batch(
     options = BatchOptions(
         policy=policy.resolve(), report=not no_report, frames=frames,
         training_dirs=tuple(d.resolve() for d in training_dirs), so=so,
-        restart_on_fall=on_fall == "restart",
+        restart_on_fall=restart_on_fall,
     )  # fmt: skip
     note(f"{len(trials)} trials from {source}")
     bar = _progress_bar(len(trials))

@@ -14,6 +14,7 @@ from kintwin_cli.options import (
     lowpass_option,
     method_option,
     model_option,
+    on_fall_option,
     output_option,
     policy_option,
     resolve_method,
@@ -42,12 +43,11 @@ from kintwin_cli.output import JsonSummary, note, warn
     "slide (IK of another body, a markerless floor), scale and shift the pelvis path to fit "
     "the model's legs; the summary's root_fit says what was done.",
 )  # fmt: skip
-@click.option(
-    "--on-fall", type=click.Choice(["stop", "restart"]), default="stop", show_default=True,
-    help="Imitation: if the model falls, stop there (the files cover the part tracked) or "
-    "restart it from the kinematics at that frame and go on (the files cover the whole trial; "
-    "the summary's distrusted_spans_s lists 0.5 s before to 0.3 s after each fall).",
-)  # fmt: skip
+@on_fall_option(
+    "Imitation: if the model falls, stop there (the files cover the part tracked) or restart it "
+    "from the kinematics at that frame and go on (the files cover the whole trial; the summary's "
+    "distrusted_spans_s lists 0.5 s before to 0.3 s after each fall)."
+)
 @click.option(
     "--report",
     "write_html",
@@ -68,7 +68,7 @@ def inverse_dynamics(
     output: Path,
     json_target: Path | str | None,
     fit_root: bool,
-    on_fall: str,
+    restart_on_fall: bool,
     write_html: bool,
     force: bool,
 ) -> None:
@@ -112,7 +112,7 @@ def inverse_dynamics(
                 force,
                 report=write_html,
                 fit_root=fit_root,
-                restart_on_fall=on_fall == "restart",
+                restart_on_fall=restart_on_fall,
             )  # fmt: skip
         )
         return

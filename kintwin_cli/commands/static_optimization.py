@@ -14,6 +14,7 @@ from kintwin_cli.options import (
     lowpass_option,
     method_option,
     model_option,
+    on_fall_option,
     output_option,
     policy_option,
     resolve_method,
@@ -49,10 +50,9 @@ from kintwin_cli.output import JsonSummary, note, warn
     is_flag=True,
     help="Imitation: also write OUTDIR/<trial>_report.html (see kintwin report).",
 )
-@click.option(
-    "--on-fall", type=click.Choice(["stop", "restart"]), default="stop", show_default=True,
-    help="Imitation: as kintwin id --on-fall (stop at a fall, or restart from the kinematics).",
-)  # fmt: skip
+@on_fall_option(
+    "Imitation: as kintwin id --on-fall (stop at a fall, or restart from the kinematics)."
+)
 @force_option()
 def static_optimization(
     method: str | None,
@@ -69,7 +69,7 @@ def static_optimization(
     outdir: Path,
     json_target: Path | str | None,
     write_html: bool,
-    on_fall: str,
+    restart_on_fall: bool,
     force: bool,
 ) -> None:
     """Static optimization: muscle activations and forces, frame by frame.
@@ -123,7 +123,7 @@ def static_optimization(
         check_writable(html, force)  # before any work
     result = _imitation(
         model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force,
-        on_fall == "restart",
+        restart_on_fall,
     )  # fmt: skip
     if write_html:
         from policies.report import ReportConfig, write_report

@@ -498,10 +498,11 @@ def _open_session(
     from policies.parallel import make_vector_env
 
     outdir = Path(outdir)
+    described = [_describe(m) for m in motions]  # files hashed once: the card's and the check's
     if resume:
         sha, name = converted.map["source_sha256"], converted.osim.path
         old = load_checkpoint(outdir / LAST_FILE, sha, name, model_family(converted.osim))
-        _check_same_motions(outdir, [_describe(m) for m in motions])
+        _check_same_motions(outdir, described)
         drive = (tracking or TrackingConfig()).drive
         tracking = TrackingConfig.from_saved(old["tracking_config"])
         if tracking.drive != drive:
@@ -542,7 +543,7 @@ def _open_session(
         "setting_changes": [],  # {iteration, global_step, settings} of each resume that changed any
     }
     session = _Session(
-        converted, [_describe(m) for m in motions], outdir, tracking, cfg, envs, eval_env,
+        converted, described, outdir, tracking, cfg, envs, eval_env,
         agent, RunningNorm(len(envs.obs_names)), optimizer, generator, state,
         evaluated=[i for i, m in enumerate(motions) if COPY not in str(m)] or None,
         body_envs=body_envs,

@@ -24,6 +24,24 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def subject4_walk(shared_data: Path):
+    """(OpenCap subject 4's model converted without muscles or meshes, its walking1 as a
+    trajectory at 6 Hz); tests copy or scale the model, never change it."""
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+
+    root = shared_data / "opencap-subject4"
+    model = root / "Models" / "optimized_scale_and_markers.osim"
+    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
+    ik = root / "IK" / "walking1_ik.mot"
+    series = coordinate_series(read_table(ik), converted.osim, ik)
+    m = converted.mj_model
+    return converted, make_trajectory(series, converted.kinematics, m.nq, m.nv, 6.0)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """The number of fuzz cases each reader was tried on (tests/test_fuzz_readers.py)."""
     import sys

@@ -5,35 +5,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import mujoco
 import numpy as np
 import pytest
 
 from converters.errors import KintwinError
-from converters.mjcf.builder import ConvertOptions
-from converters.model_conversion import convert_osim
-from converters.motion import coordinate_series, make_trajectory
-from converters.opensim_io.table import read_table
 from policies.body_randomization import body_feature_names, with_body_reference
 from policies.body_scaling import BodyScaling, scale_converted, standing_height
 from policies.config import TrackingConfig
 from policies.env import TrackingEnv, VectorEnv
 from policies.task import foot_clearance
 
-SUBJECT = "opencap-subject4"
-
 
 @pytest.fixture(scope="module")
-def opencap(shared_data: Path):
+def opencap(subject4_walk):
     """(converted subject-4 model, the first second of walking1)."""
-    model = shared_data / SUBJECT / "Models" / "optimized_scale_and_markers.osim"
-    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
-    ik = shared_data / SUBJECT / "IK" / "walking1_ik.mot"
-    series = coordinate_series(read_table(ik), converted.osim, ik)
-    m = converted.mj_model
-    trajectory = make_trajectory(series, converted.kinematics, m.nq, m.nv, 6.0)
+    converted, trajectory = subject4_walk
     keep = trajectory.time <= trajectory.time[0] + 1.0
     short = dataclasses.replace(
         trajectory, time=trajectory.time[keep], qpos=trajectory.qpos[keep],

@@ -8,9 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from converters.mjcf.builder import ConvertOptions
-from converters.model_conversion import convert_osim
-from converters.motion import coordinate_series, make_trajectory
 from converters.opensim_io.table import read_table
 from policies.body_randomization import rescale_trajectory
 from policies.body_scaling import BodyScaling, scale_converted
@@ -19,17 +16,6 @@ from policies.root_fit import FLOOR_TOLERANCE, apply_root_fit, fit_root_path
 from policies.task import build_task_model
 
 SUBJECT = "opencap-subject4"
-
-
-@pytest.fixture(scope="module")
-def walk(shared_data: Path):
-    """(converted subject-4 model, walking1 as its trajectory)."""
-    model = shared_data / SUBJECT / "Models" / "optimized_scale_and_markers.osim"
-    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False))
-    ik = shared_data / SUBJECT / "IK" / "walking1_ik.mot"
-    series = coordinate_series(read_table(ik), converted.osim, ik)
-    m = converted.mj_model
-    return converted, make_trajectory(series, converted.kinematics, m.nq, m.nv, 6.0)
 
 
 def _scaled(converted, factor: float):
@@ -41,8 +27,8 @@ def _task(converted):
     return build_task_model(converted, TrackingConfig(belt_speed=0.0))
 
 
-def test_the_subjects_own_model_and_ik_are_left_alone(walk):
-    converted, trajectory = walk
+def test_the_subjects_own_model_and_ik_are_left_alone(subject4_walk):
+    converted, trajectory = subject4_walk
     task = _task(converted)
     fit = fit_root_path(task, trajectory)
     assert not fit.applied and fit.scale == 1.0 and fit.shift_m == 0.0
@@ -50,11 +36,11 @@ def test_the_subjects_own_model_and_ik_are_left_alone(walk):
 
 
 @pytest.mark.parametrize("factor", [0.9, 1.1])
-def test_a_body_of_another_size_gets_the_root_path_of_its_legs(walk, factor):
+def test_a_body_of_another_size_gets_the_root_path_of_its_legs(subject4_walk, factor):
     """The walk on a body scaled by ``factor``: the stance feet would slide and float (or sink)
     by ~9 cm; the fit finds the scale, and the fitted path equals the one training's random
     bodies use (the path scaled) within a centimetre, with the stance feet on the floor."""
-    converted, trajectory = walk
+    converted, trajectory = subject4_walk
     other = _scaled(converted, factor)
     task = _task(other)
     fit = fit_root_path(task, trajectory)
@@ -72,9 +58,9 @@ def test_a_body_of_another_size_gets_the_root_path_of_its_legs(walk, factor):
     assert refit.floor_offset_m == pytest.approx(0.0, abs=0.002)
 
 
-def test_a_floor_elsewhere_is_found(walk):
+def test_a_floor_elsewhere_is_found(subject4_walk):
     """The same body on kinematics 15 cm higher (a markerless floor): only the height moves."""
-    converted, trajectory = walk
+    converted, trajectory = subject4_walk
     task = _task(converted)
     raised = trajectory.qpos.copy()
     raised[:, converted.mj_model.joint("pelvis_ty").qposadr[0]] += 0.15

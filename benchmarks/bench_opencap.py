@@ -177,6 +177,7 @@ def _tracking(summary: dict) -> dict:
         if units[c] == "deg" and not c.startswith("pelvis") and c not in held
     }
     pelvis = [v for c, v in rmse.items() if units[c] == "cm"]
+    pelvis_angles = [v for c, v in rmse.items() if units[c] == "deg" and c.startswith("pelvis")]
     worst = max(degrees, key=degrees.get)
     return {
         "fell": summary["fell"],
@@ -185,6 +186,7 @@ def _tracking(summary: dict) -> dict:
         "worst_deg": float(degrees[worst]),
         "worst_coordinate": worst,
         "pelvis_cm": float(max(pelvis)) if pelvis else None,
+        "pelvis_deg": float(max(pelvis_angles)) if pelvis_angles else None,  # worst of 3 angles
         "root_fit": summary.get("root_fit"),  # the pelvis path as tracked (policies.root_fit)
     }
 

@@ -47,6 +47,8 @@ class TrackingConfig:
     k_load_share: float = 50.0  # 1/share²; the prior share falls linearly from 1 to 0
     max_root_error: float = 0.3  # m of root position error before termination
     max_pose_error: float = 0.7  # rad RMS over coordinates before termination
+    max_root_angle: float | None = 0.45  # rad between root and reference orientation before
+    # termination (a body rolled this far is falling, however close its joints); None: off
     lowpass_hz: float | None = 6.0  # filter applied to the reference coordinates
     cycle_padding_s: float = 0.3  # s of a periodic motion's own cycle added before and after it
     action_filter_hz: float | None = 8.0  # first-order low-pass on the actions; None: off
@@ -107,9 +109,10 @@ class TrackingConfig:
 
     @classmethod
     def from_saved(cls, values: dict) -> TrackingConfig:
-        """The config of a saved policy: settings that change the simulation and that the
-        policy predates stay off (the feet it was trained with), the rest take defaults."""
-        return cls.from_dict({"heel_friction": None, **values})
+        """The config of a saved policy: settings that change the simulation or its
+        termination and that the policy predates stay off (the feet it was trained with, the
+        falls it was judged by), the rest take defaults."""
+        return cls.from_dict({"heel_friction": None, "max_root_angle": None, **values})
 
     @property
     def action_alpha(self) -> float:

@@ -295,6 +295,7 @@ class TrackingEnv:
             not stable
             or info["root_error"] > cfg.max_root_error
             or info["pose_rms"] > cfg.max_pose_error
+            or (cfg.max_root_angle is not None and info["root_angle"] > cfg.max_root_angle)
         )
         truncated = not terminated and self.t >= len(self.ref.qpos) - 1
         if (terminated or truncated) and self.config.failure_weight:
@@ -414,8 +415,9 @@ class TrackingEnv:
         return float(sum(terms.values())), info
 
     def _errors(self, dq: np.ndarray | None = None, root_pos_err: np.ndarray | None = None) -> dict:
-        """Tracking error (deg, rotational coordinates), root position error (m) and RMS pose
-        error of the actuated coordinates (rad or m), now."""
+        """Tracking error (deg, rotational coordinates), root position error (m), root
+        orientation error (rad, the angle of the rotation between the two) and RMS pose error
+        of the actuated coordinates (rad or m), now."""
         task, d, ref, t = self.task, self.data, self.ref, self.t
         if dq is None:
             dq = d.qpos[task.coord_qpos] - ref.qpos[t][task.coord_qpos]
@@ -425,7 +427,15 @@ class TrackingEnv:
             "tracking_error_deg": float(np.degrees(np.sqrt(np.mean(dq[task.rotational] ** 2)))),
             "root_error": float(np.linalg.norm(root_pos_err)),
             "pose_rms": float(np.sqrt(np.mean(dq[task.actuated] ** 2))),
+            "root_angle": self._root_angle(),
         }
+
+    def _root_angle(self) -> float:
+        """Angle (rad) of the rotation from the reference's root orientation to the body's."""
+        if self.ref.root_quat is None:
+            return 0.0
+        cosine = abs(float(self.data.xquat[self.task.root_body] @ self.ref.root_quat[self.t]))
+        return 2.0 * float(np.arccos(min(cosine, 1.0)))
 
 
 def _touching(model: mujoco.MjModel, data: mujoco.MjData, foot_of_geom: np.ndarray) -> np.ndarray:

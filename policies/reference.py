@@ -52,6 +52,7 @@ class Reference:
     first: int = 0  # row of the trial's first frame
     n_trial: int | None = None  # frames of the trial (None: every row)
     seat: np.ndarray | None = None  # (7,) mocap pose of the seat (config.seat), None: no seat
+    root_quat: np.ndarray | None = None  # (T, 4) root body orientation (world, w x y z)
 
     @property
     def trial(self) -> slice:
@@ -187,11 +188,12 @@ def make_reference(
         if grf is not None:
             grf = pad_periodic(grf, period, pad, np.zeros(grf.shape[1:], dtype=bool))
     d = mujoco.MjData(task.model)
-    root_pos, ee, clearance = [], [], []
+    root_pos, root_quat, ee, clearance = [], [], [], []
     for q in qpos:
         d.qpos[: task.nq] = q
         mujoco.mj_kinematics(task.model, d)
         root_pos.append(d.xpos[task.root_body].copy())
+        root_quat.append(d.xquat[task.root_body].copy())
         ee.append(d.xpos[task.ee_bodies] - d.xpos[task.root_body])
         clearance.append(foot_clearance(task, d))
     stance = np.array(clearance).reshape(len(qpos), len(task.foot_geoms)) < config.contact_height
@@ -210,6 +212,7 @@ def make_reference(
         period, pad, len(grid),
     )  # fmt: skip
     reference.seat = seat
+    reference.root_quat = np.array(root_quat)
     return reference
 
 

@@ -67,3 +67,25 @@ def test_a_fall_is_counted_and_zero_weight_keeps_uniform_draws(env):
         assert draws == [int(env.rng.integers(2)) for _ in range(20)]  # as before the option
     finally:
         env.config = config
+
+
+@pytest.mark.parametrize("turn, falls", [(0.3, False), (0.6, True)])
+def test_a_pelvis_turned_past_max_root_angle_is_a_fall(env, turn, falls):
+    """The root's orientation error is the angle of the rotation between it and the
+    reference's (exactly the turn given one of the pelvis hinges), and past
+    ``max_root_angle`` (0.45 rad) the episode ends as a fall, whatever the joints do."""
+    import mujoco
+
+    from policies.config import TrackingConfig
+
+    assert env.config.max_root_angle == 0.45  # the default of a new run
+    assert TrackingConfig.from_saved({}).max_root_angle is None  # a policy from before it
+    env.reset(reference=0, frame=40)
+    list_qpos = env.task.coord_qpos[env.task.coordinates.index("pelvis_list")]
+    env.data.qpos[list_qpos] += turn
+    mujoco.mj_forward(env.task.model, env.data)
+    assert env._root_angle() == pytest.approx(turn, abs=1e-6)
+    _, _, terminated, _, info = env.step(np.zeros(len(env.action_names)))
+    assert info["root_angle"] == pytest.approx(turn, abs=0.1)  # one control step later
+    assert info["root_error"] < env.config.max_root_error  # the position alone is no fall
+    assert terminated == falls

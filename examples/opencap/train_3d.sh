@@ -3,8 +3,9 @@
 # Prepares per-foot GRF (plates assigned by centre of pressure) and OpenSim-style ID for each
 # training trial, then trains with the measured-GRF reward, behaviour cloning from that ID,
 # mirrored and speed-changed copies, a seat for sit-to-stand, failure-weighted sampling and a
-# random body per episode (lengths x0.88-1.12, 45-100 kg; the policy observes its body), and
-# policy.pt chosen by tracking on the subject and on its copies scaled by 0.9 and 1.1.
+# random body per episode (lengths x0.82-1.18, 45-115 kg; the policy observes its body), falls
+# that include a pelvis turned 0.45 rad (26 deg) off the kinematics, and policy.pt chosen by
+# tracking on the subject and on its copies scaled by 0.9 and 1.1.
 # walking4, walkingTS3 and squatsAsym1 are held out (benchmarks/opencap_split.json).
 # Usage: examples/opencap/train_3d.sh OUTDIR [MINUTES] [more kintwin train options]
 # Run it again on the same OUTDIR to resume the run there (e.g. with --set changes); the
@@ -30,6 +31,7 @@ for t in walking1 walking2 walkingTS1 walkingTS2 squats1 STS1 STSAsym1; do
   [ ${#RESUME[@]} -eq 0 ] && ARGS+=(--bc-id "$S/IK/${t}_ik.mot=$P/${t}_id.sto")
 done
 nice kintwin train --model "$M" "${ARGS[@]}" --mirror --speeds 0.9,1.1 --seat --overground \
-  --set failure_weight=4 --set scale_lengths=0.88,1.12 --set scale_mass_kg=45,100 \
+  --set failure_weight=4 --set scale_lengths=0.82,1.18 --set scale_mass_kg=45,115 \
+  --set max_root_angle=0.45 \
   --eval-bodies 0.9,1.1 --critic-warmup 5 --envs 32 --workers 2 --minutes "$MINUTES" \
   -o "$OUT" "${RESUME[@]}" "${@:3}"

@@ -72,6 +72,8 @@ class TrackingConfig:
     w_reserve: float = 0.5  # penalty per squared reserve / limit (mean over reserves)
     w_activation: float = 0.1  # penalty per squared activation (mean over muscles)
     failure_weight: float = 0.0  # resets draw a reference with weight 1 + this x its fall rate
+    first_frame_share: float = 0.0  # resets at the reference's first row, where `kintwin id`
+    # starts (whole-trial practice: the error a run builds up); the rest at a uniform frame
     seat: bool = False  # a seat box under the thighs of trials that start or end seated
     scale_lengths: tuple[float, float] | None = None  # random subject per copy: length factors
     scale_mass_kg: tuple[float, float] = (45.0, 110.0)  # its total mass range, kg

@@ -145,7 +145,7 @@ class TrackingEnv:
             reference = self._draw_reference()
         self.ref = self.references[reference]
         if frame is None:
-            frame = int(self.rng.integers(max(1, len(self.ref.qpos) - 2)))
+            frame = self._draw_frame()
         self.t = frame
         d, task = self.data, self.task
         mujoco.mj_resetData(task.model, d)
@@ -167,6 +167,14 @@ class TrackingEnv:
         self.prev_action[:] = 0.0
         self.prev_torque[:] = d.actuator_force[: self.n_act]
         return self.observation()
+
+    def _draw_frame(self) -> int:
+        """A start frame: the reference's first row with ``first_frame_share``, where a whole
+        run starts, else uniform (reference-state initialisation)."""
+        share = self.config.first_frame_share
+        if share and self.rng.random() < share:
+            return 0
+        return int(self.rng.integers(max(1, len(self.ref.qpos) - 2)))
 
     def _draw_reference(self) -> int:
         """A random reference: uniform, or with ``failure_weight`` weighted towards the ones

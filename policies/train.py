@@ -427,13 +427,13 @@ def _body_eval_envs(converted, trajectories, tracking, cfg, task, loads) -> list
 
 CHANGEABLE_ON_RESUME = (
     "muscle_effort", "muscle_reachable", "muscle_map_steps", "failure_weight",
-    "max_root_error", "max_pose_error", "max_root_angle", "scale_every", "scale_lengths",
-    "scale_mass_kg",
+    "first_frame_share", "max_root_error", "max_pose_error", "max_root_angle", "scale_every",
+    "scale_lengths", "scale_mass_kg",
 )  # fmt: skip
 """Settings a resumed run may change (besides every reward weight and scale, ``w_*``/``k_*``):
-they change what is rewarded, how actions become forces or which random bodies it meets (the
-ranges of a run on random bodies; not turning them on or off), never what the policy observes
-or how many actions it gives."""
+they change what is rewarded, where episodes start, how actions become forces or which random
+bodies it meets (the ranges of a run on random bodies; not turning them on or off), never what
+the policy observes or how many actions it gives."""
 
 
 def changed_settings(saved: TrackingConfig, changes: dict) -> dict:

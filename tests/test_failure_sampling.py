@@ -89,3 +89,26 @@ def test_a_pelvis_turned_past_max_root_angle_is_a_fall(env, turn, falls):
     assert info["root_angle"] == pytest.approx(turn, abs=0.1)  # one control step later
     assert info["root_error"] < env.config.max_root_error  # the position alone is no fall
     assert terminated == falls
+
+
+def test_first_frame_share_starts_that_share_of_episodes_where_a_run_starts(env):
+    """``first_frame_share`` resets that share at row 0 (where ``kintwin id`` starts), the rest
+    at a uniform frame; at 0 the draws are exactly the uniform ones from before the option."""
+    config = env.config
+    try:
+        for share, low, high in ((1.0, 1.0, 1.0), (0.5, 0.42, 0.58)):
+            env.config = replace(config, first_frame_share=share)
+            starts = []
+            for _ in range(400):
+                env.reset(reference=0)
+                starts.append(env.t)
+            assert low <= np.mean(np.array(starts) == 0) <= high  # binomial sd 0.025
+            assert share == 1.0 or len(set(starts)) > 50
+        env.config = replace(config, first_frame_share=0.0)
+        state = env.rng.bit_generator.state
+        frames = [env._draw_frame() for _ in range(20)]
+        env.rng.bit_generator.state = state
+        expected = [int(env.rng.integers(len(env.ref.qpos) - 2)) for _ in range(20)]
+        assert frames == expected
+    finally:
+        env.config = config

@@ -392,8 +392,9 @@ class _Session:
 PPO_CHANGEABLE = ("eval_every", "eval_bodies", "learning_rate")
 """PPO settings a resumed run may change: how it evaluates (policy.pt is chosen by it) and its
 learning rate (annealed over each call's budget, so a resumed run starts again from it)."""
-KEEP_SCORES = ("eval_every", "learning_rate")
-"""Changes after which earlier evaluations still compare (policy.pt is not chosen afresh)."""
+KEEP_SCORES = ("eval_every", "learning_rate", "first_frame_share")
+"""Changes after which earlier evaluations still compare (policy.pt is not chosen afresh): the
+evaluation runs every trial whole from its first row whatever the training's start frames."""
 
 
 def _differs(value, saved) -> bool:

@@ -153,9 +153,9 @@ def _factors(ctx: click.Context, param: click.Parameter, text: str | None) -> tu
     metavar="NAME=VALUE",
     help="Override a tracking setting (policies/config.py TrackingConfig), e.g. --set "
     "w_contact=0.2. With --resume only reward terms (w_*, k_*), the muscle solve (muscle_effort, "
-    "muscle_reachable, muscle_map_steps), failure_weight, the termination limits and the ranges "
-    "of random bodies (scale_lengths, scale_mass_kg, scale_every) change, from "
-    "that iteration on; the card lists the change (setting_changes).",
+    "muscle_reachable, muscle_map_steps), failure_weight, first_frame_share, the termination "
+    "limits and the ranges of random bodies (scale_lengths, scale_mass_kg, scale_every) change, "
+    "from that iteration on; the card lists the change (setting_changes).",
 )
 def train(
     model_path: Path,

@@ -6,6 +6,9 @@ go to the foot standing on each plate (``converters.plate_assignment``), OpenSim
 InverseDynamicsTool (``opensim`` package, coordinates low-passed at 6 Hz as ``kintwin id``
 does) computes the moments, and the plate-covered frames are those where its pelvis residual
 force is small (|pelvis_ty_force| <= 0.15 body weight).
+Each reference also gives that residual's RMS on the covered frames: the vertical GRF error of
+a body that moves exactly as the IK says (whose total force is then mass x (COM acceleration -
+gravity)): what a simulation that reproduced the kinematics exactly would show.
 
 With ``policies/pretrained/laiuhlrich2022_torque/``: ``kintwin id`` runs as a process on each
 trial (cold start, wall time beside OpenSim ID's), and every bar is measured: no fall, tracking
@@ -129,6 +132,9 @@ def _reference(root: Path, trial: str, model: Path, work: Path, mass: float) -> 
         "right_minus_left_Nm_per_kg": None if peaks is None else peaks["r"] - peaks["l"],
         "peak_vertical_grf_percent_bw": float(100.0 * vgrf.max() / weight),
         "median_pelvis_ty_force_percent_bw_covered": _median_pct(table, covered, weight),
+        # the vertical GRF RMSE of a body that moves exactly as the IK says (its total force is
+        # then Newton's, mass x (COM acceleration - gravity)): the plates' shortfall from it
+        "rms_pelvis_ty_force_percent_bw_covered": _rms_pct(table, covered, weight),
     }
     return {"json": info, "table": table, "covered": covered, "feet": feet}
 
@@ -145,6 +151,12 @@ def _median_pct(table: Table, covered: np.ndarray, weight: float) -> float | Non
     if not covered.any():
         return None
     return float(100.0 * np.median(np.abs(table.column("pelvis_ty_force")[covered])) / weight)
+
+
+def _rms_pct(table: Table, covered: np.ndarray, weight: float) -> float | None:
+    if not covered.any():
+        return None
+    return float(100.0 * np.sqrt(np.mean(table.column("pelvis_ty_force")[covered] ** 2)) / weight)
 
 
 def _vertical_grf(feet: Table) -> np.ndarray:
@@ -181,6 +193,9 @@ def _tracking(summary: dict) -> dict:
     worst = max(degrees, key=degrees.get)
     return {
         "fell": summary["fell"],
+        # where the files stop (a fall ends the run) and the share of the trial tracked
+        "fell_at_s": summary["time_span_s"][1] if summary["fell"] else None,
+        "fraction_tracked": summary["fraction_tracked"],
         "coordinates_held_at_default": sorted(held),
         "mean_deg": float(np.mean(list(degrees.values()))),
         "worst_deg": float(degrees[worst]),

@@ -35,6 +35,8 @@ class TrackingConfig:
     k_root_height: float = 1000.0  # 1/m²
     w_ee: float = 0.15
     k_ee: float = 100.0  # 1/m²
+    w_stance_foot: float = 0.0  # stance feet where the kinematics put them (world, horizontal)
+    k_stance_foot: float = 200.0  # 1/m² (summed over the feet in stance); 0 weight: off
     w_contact: float = 0.15  # feet touching the floor when, and only when, the reference's do
     contact_height: float = 0.01  # m; a reference foot this close to the floor is in stance
     w_smooth: float = 0.05  # penalty per squared change of action

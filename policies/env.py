@@ -375,6 +375,23 @@ class TrackingEnv:
         error = (vertical[0] / total - prior[0]) ** 2
         return cfg.w_load_share * float(np.exp(-cfg.k_load_share * error))
 
+    def _stance_foot_term(self) -> float:
+        """Stance feet where the kinematics put them, in the world's horizontal plane: the
+        ``ee`` term is relative to the pelvis and the root term saturates beyond a few
+        centimetres, so without it feet may creep over the floor under sustained load (a squat,
+        a sit-to-stand). Full weight when no foot is in stance (nothing to hold)."""
+        cfg, ref, task = self.config, self.ref, self.task
+        if not cfg.w_stance_foot or ref.foot_pos is None or ref.stance is None:
+            return cfg.w_stance_foot
+        stance = ref.stance[self.t]
+        if not np.any(stance):
+            return cfg.w_stance_foot
+        error = 0.0
+        for k in np.flatnonzero(stance):
+            drift = self.data.geom_xpos[task.foot_geoms[k]].mean(axis=0) - ref.foot_pos[self.t, k]
+            error += float(drift[0] ** 2 + drift[1] ** 2)
+        return cfg.w_stance_foot * float(np.exp(-cfg.k_stance_foot * error))
+
     def _contact_match(self) -> float:
         """Fraction of feet whose floor contact agrees with the reference's stance (1 if none)."""
         stance = self.ref.stance
@@ -413,6 +430,7 @@ class TrackingEnv:
             "root_height": cfg.w_root_height * np.exp(-cfg.k_root_height * root_pos_err[2] ** 2),
             "ee": cfg.w_ee * np.exp(-cfg.k_ee * np.sum(ee**2)),
             "contact": cfg.w_contact * self._contact_match(),
+            "stance_foot": self._stance_foot_term(),
             "grf": self._grf_term(),
             "load_share": self._load_share_term(),
             "smooth": -cfg.w_smooth * float(np.mean((a - self.prev_action) ** 2)),

@@ -53,6 +53,7 @@ class Reference:
     n_trial: int | None = None  # frames of the trial (None: every row)
     seat: np.ndarray | None = None  # (7,) mocap pose of the seat (config.seat), None: no seat
     root_quat: np.ndarray | None = None  # (T, 4) root body orientation (world, w x y z)
+    foot_pos: np.ndarray | None = None  # (T, n_feet, 3) m, mean of each foot's spheres (world)
 
     @property
     def trial(self) -> slice:
@@ -188,7 +189,7 @@ def make_reference(
         if grf is not None:
             grf = pad_periodic(grf, period, pad, np.zeros(grf.shape[1:], dtype=bool))
     d = mujoco.MjData(task.model)
-    root_pos, root_quat, ee, clearance = [], [], [], []
+    root_pos, root_quat, ee, clearance, feet = [], [], [], [], []
     for q in qpos:
         d.qpos[: task.nq] = q
         mujoco.mj_kinematics(task.model, d)
@@ -196,6 +197,7 @@ def make_reference(
         root_quat.append(d.xquat[task.root_body].copy())
         ee.append(d.xpos[task.ee_bodies] - d.xpos[task.root_body])
         clearance.append(foot_clearance(task, d))
+        feet.append([d.geom_xpos[geoms].mean(axis=0) for geoms in task.foot_geoms])
     stance = np.array(clearance).reshape(len(qpos), len(task.foot_geoms)) < config.contact_height
     speed = config.belt_speed
     if speed is None:
@@ -213,6 +215,7 @@ def make_reference(
     )  # fmt: skip
     reference.seat = seat
     reference.root_quat = np.array(root_quat)
+    reference.foot_pos = np.array(feet).reshape(len(qpos), len(task.foot_geoms), 3)
     return reference
 
 

@@ -267,7 +267,7 @@ def train(
     ``changes`` (resume only) alters settings of :data:`CHANGEABLE_ON_RESUME` (and
     :data:`PPO_CHANGEABLE`) from this iteration on; the card lists every such change
     (``setting_changes``) and ``policy.pt`` is chosen afresh under the new settings (unless
-    they are only :data:`KEEP_SCORES`).
+    they only change the reward or :data:`KEEP_SCORES`, see :func:`keeps_scores`).
     """
     if changes and not resume:
         raise KintwinError("setting changes apply to a resumed run (--resume)")
@@ -394,7 +394,14 @@ PPO_CHANGEABLE = ("eval_every", "eval_bodies", "learning_rate")
 learning rate (annealed over each call's budget, so a resumed run starts again from it)."""
 KEEP_SCORES = ("eval_every", "learning_rate", "first_frame_share")
 """Changes after which earlier evaluations still compare (policy.pt is not chosen afresh): the
-evaluation runs every trial whole from its first row whatever the training's start frames."""
+evaluation runs every trial whole from its first row whatever the training's start frames.
+Reward weights and scales (``w_*``/``k_*``) keep them too: the evaluation measures tracking and
+falls, never the reward (:func:`keeps_scores`)."""
+
+
+def keeps_scores(changes) -> bool:
+    """Whether earlier evaluations still compare after ``changes`` (see :data:`KEEP_SCORES`)."""
+    return all(k in KEEP_SCORES or k.startswith(("w_", "k_")) for k in changes or ())
 
 
 def _differs(value, saved) -> bool:
@@ -558,7 +565,7 @@ def _open_session(
                 {"iteration": session.state["iteration"],
                  "global_step": session.state["global_step"], "settings": changes},
             ]  # fmt: skip
-        if set(changes or ()) - set(KEEP_SCORES):  # older scores measured otherwise: afresh
+        if not keeps_scores(changes):  # older scores measured otherwise: afresh
             session.state["best_error"] = float("inf")
     elif init is not None:  # fine-tuning: start from another run's weights and normaliser
         names = (init.get("obs_names"), init.get("action_names"))

@@ -112,3 +112,37 @@ def test_first_frame_share_starts_that_share_of_episodes_where_a_run_starts(env)
         assert frames == expected
     finally:
         env.config = config
+
+
+def test_stance_feet_are_held_where_the_kinematics_put_them(env):
+    """The stance-foot term is whole at the reference pose, falls as exp(-k d²) for each foot in
+    stance when the body slides d over the floor, ignores a foot in swing and is off at 0."""
+    import mujoco
+
+    config = env.config
+    tx = env.task.coord_qpos[env.task.coordinates.index("pelvis_tx")]
+    try:
+        env.config = replace(config, w_stance_foot=0.3, k_stance_foot=200.0)
+        for reference, feet in ((1, 2), (0, 1)):  # squats1: both feet down; walking1: one
+            ref = env.references[reference]
+            frame = int(np.flatnonzero(ref.stance.sum(axis=1) == feet)[5])
+            env.reset(reference=reference, frame=frame)
+            assert env._stance_foot_term() == pytest.approx(0.3, abs=1e-9)
+            env.data.qpos[tx] += 0.05
+            mujoco.mj_forward(env.task.model, env.data)
+            expected = 0.3 * np.exp(-200.0 * feet * 0.05**2)
+            assert env._stance_foot_term() == pytest.approx(expected, rel=1e-6)
+        env.config = replace(config, w_stance_foot=0.0)
+        assert env._stance_foot_term() == 0.0
+    finally:
+        env.config = config
+
+
+def test_reward_changes_on_resume_keep_earlier_evaluations():
+    """The evaluation measures tracking and falls, so a resumed run that changes only reward
+    weights or scales (or start frames) keeps policy.pt's score; a new fall rule does not."""
+    from policies.train import keeps_scores
+
+    assert keeps_scores(None)
+    assert keeps_scores({"w_stance_foot": 0.2, "k_grf": 5.0, "first_frame_share": 0.3})
+    assert not keeps_scores({"w_stance_foot": 0.2, "max_root_angle": 0.5})

@@ -399,7 +399,7 @@ Reward weights and scales (``w_*``/``k_*``) keep them too: the evaluation measur
 falls, never the reward (:func:`keeps_scores`)."""
 
 
-def keeps_scores(changes) -> bool:
+def keeps_scores(changes: dict | None) -> bool:
     """Whether earlier evaluations still compare after ``changes`` (see :data:`KEEP_SCORES`)."""
     return all(k in KEEP_SCORES or k.startswith(("w_", "k_")) for k in changes or ())
 

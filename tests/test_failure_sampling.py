@@ -1,4 +1,6 @@
-"""Failure-weighted reference sampling at resets (TrackingConfig.failure_weight)."""
+"""Where episodes start and what ends or holds them: failure-weighted reference sampling
+(``failure_weight``), start frames (``first_frame_share``), the pelvis-angle fall rule
+(``max_root_angle``), the stance-foot reward, and which resumed changes keep evaluation scores."""
 
 from __future__ import annotations
 

@@ -4,8 +4,11 @@
 # training trial, then trains with the measured-GRF reward, behaviour cloning from that ID,
 # mirrored and speed-changed copies, a seat for sit-to-stand, failure-weighted sampling and a
 # random body per episode (lengths x0.82-1.18, 45-115 kg; the policy observes its body), falls
-# that include a pelvis turned 0.45 rad (26 deg) off the kinematics, and policy.pt chosen by
-# tracking on the subject and on its copies scaled by 0.9 and 1.1.
+# that include a pelvis turned 0.45 rad (26 deg) off the kinematics, half the episodes started at
+# a trial's first row (where kintwin id starts), stance feet rewarded for staying where the
+# kinematics put them, and policy.pt chosen by tracking on the subject and on its copies scaled
+# by 0.9 and 1.1. (The shipped run started half its episodes at the first row from 13.30 M
+# steps on and rewarded stance feet from 15.07 M.)
 # walking4, walkingTS3 and squatsAsym1 are held out (benchmarks/opencap_split.json).
 # Usage: examples/opencap/train_3d.sh OUTDIR [MINUTES] [more kintwin train options]
 # Run it again on the same OUTDIR to resume the run there (e.g. with --set changes); the
@@ -32,6 +35,6 @@ for t in walking1 walking2 walkingTS1 walkingTS2 squats1 STS1 STSAsym1; do
 done
 nice kintwin train --model "$M" "${ARGS[@]}" --mirror --speeds 0.9,1.1 --seat --overground \
   --set failure_weight=4 --set scale_lengths=0.82,1.18 --set scale_mass_kg=45,115 \
-  --set max_root_angle=0.45 \
+  --set max_root_angle=0.45 --set first_frame_share=0.5 --set w_stance_foot=0.2 \
   --eval-bodies 0.9,1.1 --critic-warmup 5 --envs 32 --workers 2 --minutes "$MINUTES" \
   -o "$OUT" "${RESUME[@]}" "${@:3}"

@@ -34,6 +34,7 @@ from policies.task import (
     BELT_JOINT,
     TaskModel,
     build_task_model,
+    foot_centres,
     foot_clearance,
 )
 
@@ -384,12 +385,8 @@ class TrackingEnv:
         if not cfg.w_stance_foot or ref.foot_pos is None or ref.stance is None:
             return cfg.w_stance_foot
         stance = ref.stance[self.t]
-        if not np.any(stance):
-            return cfg.w_stance_foot
-        error = 0.0
-        for k in np.flatnonzero(stance):
-            drift = self.data.geom_xpos[task.foot_geoms[k]].mean(axis=0) - ref.foot_pos[self.t, k]
-            error += float(drift[0] ** 2 + drift[1] ** 2)
+        drift = foot_centres(task, self.data)[stance] - ref.foot_pos[self.t][stance]
+        error = float(np.sum(drift[:, :2] ** 2))  # no foot in stance: 0, the whole weight
         return cfg.w_stance_foot * float(np.exp(-cfg.k_stance_foot * error))
 
     def _contact_match(self) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 from converters.errors import KintwinError
 from converters.motion import Trajectory
 from policies.config import TrackingConfig
-from policies.task import TaskModel, build_task_model, foot_clearance
+from policies.task import TaskModel, build_task_model, foot_centres, foot_clearance
 
 __all__ = [
     "Reference",
@@ -197,7 +197,7 @@ def make_reference(
         root_quat.append(d.xquat[task.root_body].copy())
         ee.append(d.xpos[task.ee_bodies] - d.xpos[task.root_body])
         clearance.append(foot_clearance(task, d))
-        feet.append([d.geom_xpos[geoms].mean(axis=0) for geoms in task.foot_geoms])
+        feet.append(foot_centres(task, d))
     stance = np.array(clearance).reshape(len(qpos), len(task.foot_geoms)) < config.contact_height
     speed = config.belt_speed
     if speed is None:

@@ -18,7 +18,10 @@ import numpy as np
 
 from policies.config import TrackingConfig
 
-__all__ = ["TaskModel", "build_task_model", "foot_clearance", "BELT_JOINT", "BELT_HALF_LENGTH"]
+__all__ = [
+    "TaskModel", "build_task_model", "foot_clearance", "foot_centres", "BELT_JOINT",
+    "BELT_HALF_LENGTH",
+]  # fmt: skip
 
 BELT_JOINT = "kintwin_belt"
 BELT_HALF_LENGTH = 50.0  # m; the belt is moved back by whole metres when it travels far
@@ -290,6 +293,14 @@ def foot_clearance(task: TaskModel, data: mujoco.MjData) -> np.ndarray:
     ``data`` must be current)."""
     bottoms = data.geom_xpos[:, 2] - task.model.geom_size[:, 0]
     return np.array([bottoms[geoms].min() - task.floor_height for geoms in task.foot_geoms])
+
+
+def foot_centres(task: TaskModel, data: mujoco.MjData) -> np.ndarray:
+    """(n_feet, 3) m: the mean world position of each foot's contact spheres (kinematics of
+    ``data`` must be current): where the reference puts a stance foot and where it is now."""
+    return np.array([data.geom_xpos[geoms].mean(axis=0) for geoms in task.foot_geoms]).reshape(
+        len(task.foot_geoms), 3
+    )
 
 
 def _end_effectors(model: mujoco.MjModel) -> list[int]:

@@ -392,6 +392,8 @@ class _Session:
 PPO_CHANGEABLE = ("eval_every", "eval_bodies", "learning_rate")
 """PPO settings a resumed run may change: how it evaluates (policy.pt is chosen by it) and its
 learning rate (annealed over each call's budget, so a resumed run starts again from it)."""
+REWARD_PREFIXES = ("w_", "k_")
+"""TrackingConfig settings that only weigh or scale a reward term (any may change on resume)."""
 KEEP_SCORES = ("eval_every", "learning_rate", "first_frame_share")
 """Changes after which earlier evaluations still compare (policy.pt is not chosen afresh): the
 evaluation runs every trial whole from its first row whatever the training's start frames.
@@ -401,7 +403,7 @@ falls, never the reward (:func:`keeps_scores`)."""
 
 def keeps_scores(changes: dict | None) -> bool:
     """Whether earlier evaluations still compare after ``changes`` (see :data:`KEEP_SCORES`)."""
-    return all(k in KEEP_SCORES or k.startswith(("w_", "k_")) for k in changes or ())
+    return all(k in KEEP_SCORES or k.startswith(REWARD_PREFIXES) for k in changes or ())
 
 
 def _differs(value, saved) -> bool:
@@ -452,7 +454,7 @@ def changed_settings(saved: TrackingConfig, changes: dict) -> dict:
     changed = {k: resolved[k] for k in changes if resolved[k] != saved_values[k]}
     fixed = [
         k for k in changed
-        if k not in CHANGEABLE_ON_RESUME and not k.startswith(("w_", "k_"))
+        if k not in CHANGEABLE_ON_RESUME and not k.startswith(REWARD_PREFIXES)
         or k.startswith("scale_") and None in (saved_values[k], resolved[k])
     ]  # fmt: skip
     if fixed:

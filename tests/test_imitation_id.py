@@ -171,8 +171,10 @@ def test_shipped_policy_reproduces_its_card_evaluation(shared_data: Path, monkey
     """The shipped policy.pt, evaluated as training evaluated it (the same deterministic
     whole-trial tracking of the walk, the seed - 1 evaluation copy, the saved settings and
     torch threads, the reference smoothed by the opensim package as it was then), scores
-    exactly what its card recorded: the converter, task, reference and runner still simulate
-    the run it was trained in."""
+    what its card recorded: the converter, task, reference and runner still simulate the run
+    it was trained in. Falls and the share tracked must be equal; the tracking error within
+    1e-6 relative, since the same simulation on another CPU differs in the last digits (seen:
+    2e-8, from vectorised float code); any change to the simulation moves it far more."""
     import torch
 
     import converters.motion
@@ -209,10 +211,15 @@ def test_shipped_policy_reproduces_its_card_evaluation(shared_data: Path, monkey
     finally:
         torch.set_num_threads(threads)
     untracked = 1.0 - result["eval_fraction_tracked"]
-    assert result["eval_tracking_error_deg"] + 90.0 * untracked == kept["eval_score"]
+    score = result["eval_tracking_error_deg"] + 90.0 * untracked
+    assert score == pytest.approx(kept["eval_score"], rel=1e-6, abs=0.0)
     if kept["iteration"] == card["iterations"]:  # the card's last evaluation is this one
-        for key in ("eval_tracking_error_deg", "eval_falls", "eval_fraction_tracked"):
-            assert result[key] == card["metrics"][key], key
+        metrics = card["metrics"]
+        assert result["eval_falls"] == metrics["eval_falls"]
+        assert result["eval_fraction_tracked"] == metrics["eval_fraction_tracked"]
+        assert result["eval_tracking_error_deg"] == pytest.approx(
+            metrics["eval_tracking_error_deg"], rel=1e-6, abs=0.0
+        )
 
 
 def test_summary_names_files_not_machine_paths(shared_data: Path, shipped_run):

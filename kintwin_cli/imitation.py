@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kintwin_cli.output import note, warn
 
-__all__ = ["run_imitation", "warn_fall", "DEFAULT_FORCE_LOWPASS_HZ"]
+__all__ = ["run_imitation", "note_fall_search", "warn_fall", "DEFAULT_FORCE_LOWPASS_HZ"]
 
 DEFAULT_FORCE_LOWPASS_HZ = 6.0  # as OpenSim's ID setups filter the coordinates
 
@@ -25,11 +25,13 @@ def run_imitation(
     report: bool = False,
     fit_root: bool = True,
     restart_on_fall: bool = False,
+    fall_search: bool = True,
 ) -> dict:
     """Run imitation ID into ``outdir`` (``lowpass_hz``: None = the default, 0 = off) and
     report it; returns the summary with the output paths added under ``"outputs"``.
     ``fit_root`` fits the trial's pelvis path to the model (``policies.root_fit``);
-    ``restart_on_fall`` restarts a fallen simulation from the kinematics (kintwin id --on-fall).
+    ``restart_on_fall`` restarts a fallen simulation from the kinematics (kintwin id --on-fall);
+    ``fall_search`` first searches the policy's own actions for a way through (--fall-search).
     ``report`` also writes ``<trial>_report.html`` there (``kintwin report``)."""
     from converters.files import check_writable
     from policies.imitation_id import output_paths, run_imitation_id, trial_name
@@ -46,8 +48,9 @@ def run_imitation(
     cutoff = DEFAULT_FORCE_LOWPASS_HZ if lowpass_hz is None else (lowpass_hz or None)
     summary = run_imitation_id(
         model_path, coordinates, policy, outputs, cutoff, adapt_minutes, time_range, force,
-        progress, fit_root=fit_root, restart_on_fall=restart_on_fall,
+        progress, fit_root=fit_root, restart_on_fall=restart_on_fall, fall_search=fall_search,
     )  # fmt: skip
+    note_fall_search(summary)
     warn_fall(summary)
     fit = summary.get("root_fit")
     if fit and fit["applied"]:
@@ -78,6 +81,20 @@ def run_imitation(
         note(f"wrote {html} (frames: {written.renderer})")
         paths["report_html"] = str(html)
     return {"method": "imitation", **summary, "outputs": paths}
+
+
+def note_fall_search(summary: dict) -> None:
+    """Say where the run would have fallen and how the search went on (--fall-search)."""
+    for search in summary.get("fall_search") or ():
+        fall = f"the policy's mean action fell at {search['fall_s']:.2f} s"
+        if search["way_from_s"] is None:
+            note(f"{fall}; no draw of its own actions got past it")
+            continue
+        way = f"its own actions drawn from {search['way_from_s']:.2f} s"
+        if search["through"]:
+            note(f"{fall}; {way} got through")
+        else:
+            note(f"{fall}; {way} got further, to {search['way_to_s']:.2f} s")
 
 
 def warn_fall(summary: dict) -> None:

@@ -341,6 +341,10 @@ class TrackingEnv:
             self.use_body(scaling, *self.bodies.build(scaling))
         spec = mujoco.mjtState.mjSTATE_INTEGRATION
         mujoco.mj_setState(self.task.model, self.data, snapshot["physics"], spec)
+        # positions, contacts and forces derived from that state (the observation reads them):
+        # without this they would be whatever the data last held, and a restored run would not
+        # repeat itself
+        mujoco.mj_forward(self.task.model, self.data)
         self.ref, self.t = self.references[snapshot["reference"]], int(snapshot["t"])
         self.prev_action[:] = snapshot["prev_action"]
         self.prev_torque[:] = snapshot["prev_torque"]

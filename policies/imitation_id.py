@@ -95,17 +95,26 @@ def run_imitation_id(
     on_rollout=None,
     fit_root: bool = True,
     restart_on_fall: bool = False,
+    fall_search: bool = True,
 ) -> dict:
     """Track the trial with the policy and write ``outputs``; returns the summary.
     ``on_rollout(env, rollout, rows)`` gets the whole run and its trial rows (e.g. for the
     muscles' activations). ``fit_root`` fits the trial's root path to the model's body and
     floor where they disagree (:mod:`policies.root_fit`). ``restart_on_fall`` starts the
     simulation again from the kinematics where it falls, so the files cover the whole trial;
-    the summary's ``distrusted_spans_s`` names the spans around each fall."""
+    the summary's ``distrusted_spans_s`` names the spans around each fall. ``fall_search``
+    first looks for a way through each fall among the policy's own stochastic actions
+    (:mod:`policies.fall_search`); the summary's ``fall_search`` reports each search."""
     from converters.model_family import model_family
     from policies.body_randomization import fit_config_to_body
     from policies.env import TrackingConfig, TrackingEnv
-    from policies.inference import actor_from_checkpoint, check_trained_for, read_checkpoint
+    from policies.fall_search import FallSearch
+    from policies.inference import (
+        action_std,
+        actor_from_checkpoint,
+        check_trained_for,
+        read_checkpoint,
+    )
     from policies.muscle import convert_for_drive
     from policies.root_fit import apply_root_fit, fit_root_path
     from policies.runner import run_policy, trial_span
@@ -136,13 +145,15 @@ def run_imitation_id(
     if checkpoint["obs_names"] != env.obs_names:
         raise KintwinError(f"{policy_dir}: the policy's observations do not match this model")
     actor, norm = actor_from_checkpoint(checkpoint)  # numpy: no torch import for inference
-    rollout = run_policy(env, actor, norm, restart_on_fall=restart_on_fall)
+    search = FallSearch(action_std(checkpoint)) if fall_search else None
+    rollout = run_policy(env, actor, norm, restart_on_fall=restart_on_fall, search=search)
     rows = rollout.rows_within(trial_span(env))
     trial = rollout.take(rows)
     summary = _summary(converted, env, trial, model, coordinates, policy_dir, lowpass_hz, held)
     # beside the summary: named relative to it, as the other outputs are
     summary["adapted_policy"] = None if adapted is None else adapted.name
     summary["root_fit"] = None if root_fit is None else root_fit.as_json()
+    summary["fall_search"] = None if search is None else rollout.searches
     _write_outputs(converted, env, rollout, rows, outputs, lowpass_hz, force)
     if on_rollout is not None:
         on_rollout(env, rollout, rows)

@@ -275,6 +275,15 @@ class MeanActor:
         return y
 
 
+def action_std(ckpt: dict) -> np.ndarray:
+    """(n_act,) the policy's trained standard deviation of each action (``actor_logstd``)."""
+    log_std = np.asarray(ckpt["agent"]["actor_logstd"], dtype=float).reshape(-1)
+    if len(log_std) != len(ckpt["action_names"]):
+        raise KintwinError(f"checkpoint has {len(log_std)} action deviations for "
+                           f"{len(ckpt['action_names'])} actions")  # fmt: skip
+    return np.exp(log_std)
+
+
 def actor_from_checkpoint(ckpt: dict) -> tuple[MeanActor, ObservationNorm]:
     """The mean-action network (the agent's ``actor_mean.<i>`` linear layers, in order) and the
     observation normaliser of a checkpoint read by :func:`read_checkpoint`."""

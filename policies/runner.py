@@ -10,6 +10,7 @@ import mujoco
 import numpy as np
 
 from policies.env import TrackingEnv
+from policies.fall_search import Candidate, FallSearch, find_way_through
 from policies.foot_loads import FootGroup, FootLoadRecorder
 from policies.inference import MeanActor, ObservationNorm
 
@@ -44,6 +45,7 @@ class Rollout:
     control_dt: float = 0.01
     fell: bool = False
     restarts: list[float] = field(default_factory=list)  # s: falls restarted from the reference
+    searches: list[dict] = field(default_factory=list)  # each fall searched (policies.fall_search)
     muscle_names: list[str] = field(default_factory=list)  # muscle drive, model order
     activations: np.ndarray | None = None  # (T, n_muscles) mean over each control period
     muscle_forces: np.ndarray | None = None  # (T, n_muscles) N, mean tension (fibre damping in)
@@ -119,45 +121,70 @@ def run_policy(
     start: int = 0,
     loads: bool = True,
     restart_on_fall: bool = False,
+    search: FallSearch | None = None,
 ) -> Rollout:
     """Track reference ``reference`` from row ``start`` to its end (periodic padding included)
     with the mean action (of a torch ``Agent``, or a numpy ``MeanActor`` that needs no torch).
 
-    Stops early if the model falls (the env's termination rule); ``fell`` says so. With
-    ``restart_on_fall`` it starts again from the reference at the frame it fell at (as a run
-    starts) and goes on; ``restarts`` holds those times. Without ``loads`` the foot arrays are
-    empty (faster, for evaluation during training).
+    Stops early if the model falls (the env's termination rule); ``fell`` says so. With a
+    ``search`` it first looks for a way through each fall among the policy's own stochastic
+    actions (:mod:`policies.fall_search`; ``searches`` reports each). With
+    ``restart_on_fall`` a fall it cannot avoid starts the run again from the reference at the
+    frame it fell at (as a run starts); ``restarts`` holds those times. Without ``loads`` the
+    foot arrays are empty (faster, for evaluation during training).
     """
     obs = _warm_start(env, agent, norm, env.reset(reference=reference, frame=start))
     task = env.task
     recorder = FootLoadRecorder(task.foot_of_geom, len(task.foot_geoms))
-    env.contact_recorder = recorder if loads else None
     keys = ("qpos", "q", "ref", "tau", "wrench", "act", "tension", "reserve")
     rows: dict[str, list] = {k: [] for k in keys}
-    fell, restarts = False, []
-    try:
-        while True:
-            obs, _, terminated, truncated, _ = env.step(
-                _mean_action(agent, norm, obs), reward=False
+    fell, restarts, searches = False, [], []
+    snapshots: dict[int, dict] = {}  # row -> the state before its step (for the search)
+    spent = 0  # control steps the searches ran
+
+    def mean_action(observation: np.ndarray) -> np.ndarray:
+        return _mean_action(agent, norm, observation)
+
+    def advance(action: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+        if search is not None:
+            snapshots[len(rows["q"])] = env.snapshot()
+        env.contact_recorder = recorder if loads else None
+        try:
+            out, _, terminated, truncated, _ = env.step(action, reward=False)
+        finally:
+            env.contact_recorder = None
+        _record(env, rows, recorder.take(), loads)
+        return out, terminated, truncated
+
+    while True:
+        obs, terminated, truncated = advance(mean_action(obs))
+        while terminated and search is not None and spent < search.max_steps:
+            fall_row = len(rows["q"]) - 1
+            way, ran = find_way_through(
+                env, mean_action, snapshots, fall_row, search, search.max_steps - spent
             )
-            wrench = recorder.take()
-            rows["qpos"].append(env.data.qpos[: task.nq].copy())
-            rows["q"].append(env.data.qpos[task.coord_qpos].copy())
-            rows["ref"].append(env.ref.qpos[env.t][task.coord_qpos])
-            if env.muscles is None:
-                rows["tau"].append(env.mean_force.copy())
-            else:
-                _muscle_rows(env, rows)
-            rows["wrench"].append(wrench if loads else wrench[:0])
-            if terminated and restart_on_fall and env.t < len(env.ref.qpos) - 2:
-                restarts.append(float(env.ref.time0 + env.t * env.config.control_dt))
-                obs = _warm_start(env, agent, norm, env.reset(reference=reference, frame=env.t))
-                continue
-            if terminated or truncated:
-                fell = bool(terminated)
+            spent += ran
+            searches.append(_search_report(env, start, fall_row, way, ran))
+            if way is None:
                 break
-    finally:
-        env.contact_recorder = None
+            # replay it exactly, recording it; a way that only fell later is searched on from
+            # its own fall
+            env.restore(snapshots[way.start])
+            for values in rows.values():
+                del values[way.start :]
+            obs = env.observation()
+            for extra in way.noise:
+                obs, terminated, truncated = advance(mean_action(obs) + extra)
+                if terminated or truncated:
+                    break
+        if terminated and restart_on_fall and env.t < len(env.ref.qpos) - 2:
+            restarts.append(float(env.ref.time0 + env.t * env.config.control_dt))
+            snapshots.clear()  # a later search must not reach back across the restart
+            obs = _warm_start(env, agent, norm, env.reset(reference=reference, frame=env.t))
+            continue
+        if terminated or truncated:
+            fell = bool(terminated)
+            break
     n, dt = len(rows["q"]), env.config.control_dt
     n_feet = len(task.feet) if loads else 0
     wrenches = np.array(rows["wrench"]).reshape(n, n_feet, 6)
@@ -180,8 +207,39 @@ def run_policy(
         control_dt=dt,
         fell=fell or bool(restarts),
         restarts=restarts,
+        searches=searches,
         **_muscle_fields(env, rows),
     )
+
+
+def _record(env: TrackingEnv, rows: dict, wrench: np.ndarray, loads: bool) -> None:
+    """Append the control period just stepped to ``rows``."""
+    task = env.task
+    rows["qpos"].append(env.data.qpos[: task.nq].copy())
+    rows["q"].append(env.data.qpos[task.coord_qpos].copy())
+    rows["ref"].append(env.ref.qpos[env.t][task.coord_qpos])
+    if env.muscles is None:
+        rows["tau"].append(env.mean_force.copy())
+    else:
+        _muscle_rows(env, rows)
+    rows["wrench"].append(wrench if loads else wrench[:0])
+
+
+def _search_report(
+    env: TrackingEnv, start: int, fall_row: int, found: Candidate | None, ran: int
+) -> dict:
+    """One search's entry in ``Rollout.searches``: the trial times (s) of the fall, of the
+    state the way taken starts from and of where it ends (None: no way past the fall), whether
+    it got through (else it only fell later) and the control steps the search ran.
+    Row r of a run from frame ``start`` is the state after frame ``start + 1 + r``."""
+    dt, time0 = env.config.control_dt, env.ref.time0 + start * env.config.control_dt
+    return {
+        "fall_s": round(float(time0 + (fall_row + 1) * dt), 6),
+        "way_from_s": None if found is None else round(float(time0 + found.start * dt), 6),
+        "way_to_s": None if found is None else round(float(time0 + (found.reached + 1) * dt), 6),
+        "through": found is not None and found.through,
+        "control_steps": ran,
+    }
 
 
 def _muscle_rows(env: TrackingEnv, rows: dict) -> None:

@@ -49,6 +49,12 @@ from kintwin_cli.output import JsonSummary, note, warn
     "distrusted_spans_s lists 0.5 s before to 0.3 s after each fall)."
 )
 @click.option(
+    "--fall-search/--no-fall-search", default=True, show_default=True,
+    help="Imitation: where the model would fall, run again from up to 1.5 s earlier with actions "
+    "drawn from the policy's own distribution and keep a draw that gets through (one continuous "
+    "simulation, seeded); the summary's fall_search lists each search.",
+)  # fmt: skip
+@click.option(
     "--report",
     "write_html",
     is_flag=True,
@@ -69,6 +75,7 @@ def inverse_dynamics(
     json_target: Path | str | None,
     fit_root: bool,
     restart_on_fall: bool,
+    fall_search: bool,
     write_html: bool,
     force: bool,
 ) -> None:
@@ -113,6 +120,7 @@ def inverse_dynamics(
                 report=write_html,
                 fit_root=fit_root,
                 restart_on_fall=restart_on_fall,
+                fall_search=fall_search,
             )  # fmt: skip
         )
         return

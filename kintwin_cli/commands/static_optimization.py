@@ -138,7 +138,7 @@ def static_optimization(
 def _imitation(
     model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force, restart
 ) -> dict:
-    from kintwin_cli.imitation import warn_fall
+    from kintwin_cli.imitation import note_fall_search, warn_fall
     from policies.imitation_id import output_paths, trial_name
     from policies.imitation_so import run_imitation_so
 
@@ -147,6 +147,7 @@ def _imitation(
         model_path, coordinates, policy, id_outputs, outputs, lowpass, time_range, force,
         restart_on_fall=restart,
     )  # fmt: skip
+    note_fall_search(summary)
     warn_fall(summary)
     note(
         f"wrote {id_outputs.id_sto}, {id_outputs.grf_mot.name}, {id_outputs.grf_xml.name}, "

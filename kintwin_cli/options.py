@@ -134,6 +134,16 @@ def on_fall_option(help: str) -> Decorator:  # noqa: A002
     )  # fmt: skip
 
 
+def fall_search_option() -> Decorator:
+    """``--fall-search/--no-fall-search`` (policies.fall_search), on by default."""
+    return click.option(
+        "--fall-search/--no-fall-search", default=True, show_default=True,
+        help="Imitation: where the model would fall, run again from up to 1.5 s earlier with "
+        "actions drawn from the policy's own distribution and keep a draw that gets through "
+        "(one continuous simulation, seeded); the summary's fall_search lists each search.",
+    )  # fmt: skip
+
+
 def policy_option(
     required: bool = False,
     help: str = "Policy directory (kintwin train) for imitation.",  # noqa: A002

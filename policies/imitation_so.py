@@ -113,7 +113,7 @@ def muscle_policy_tables(env, rollout, rows, lowpass_hz: float | None):
 
 def _muscle_policy_activations(
     model, coordinates, policy_dir, outputs, so_outputs, lowpass_hz, time_range, force,
-    on_rollout=None, restart_on_fall=False,
+    on_rollout=None, restart_on_fall=False, fall_search=True,
 ) -> dict:  # fmt: skip
     """A muscle-driven policy's own activations and muscle forces (and its reserves), from
     the rollout that also writes the imitation ID files (passed on to ``on_rollout``)."""
@@ -128,7 +128,7 @@ def _muscle_policy_activations(
 
     summary = run_imitation_id(
         model, coordinates, policy_dir, outputs, lowpass_hz, None, time_range, force,
-        on_rollout=keep, restart_on_fall=restart_on_fall,
+        on_rollout=keep, restart_on_fall=restart_on_fall, fall_search=fall_search,
     )  # fmt: skip
     from converters.opensim_io.table import write_table
 
@@ -158,10 +158,11 @@ def run_imitation_so(
     force: bool = False,
     on_rollout=None,
     restart_on_fall: bool = False,
+    fall_search: bool = True,
 ) -> dict:
     """Imitation ID of the trial (its four files), then the two SO files; returns the summary.
-    ``on_rollout(env, rollout, rows)`` gets the simulation and ``restart_on_fall`` restarts a
-    fall from the kinematics (as for ``run_imitation_id``)."""
+    ``on_rollout(env, rollout, rows)`` gets the simulation; ``restart_on_fall`` and
+    ``fall_search`` handle a fall as for ``run_imitation_id``."""
     from converters.osim.parser import load_osim
     from policies.imitation_id import run_imitation_id
 
@@ -172,11 +173,11 @@ def run_imitation_so(
     if policy_drive(policy_dir) == "muscle":
         return _muscle_policy_activations(
             model, coordinates, policy_dir, outputs, so_outputs, lowpass_hz, time_range, force,
-            on_rollout, restart_on_fall,
+            on_rollout, restart_on_fall, fall_search,
         )  # fmt: skip
     summary = run_imitation_id(
         model, coordinates, policy_dir, outputs, lowpass_hz, None, time_range, force,
-        on_rollout=on_rollout, restart_on_fall=restart_on_fall,
+        on_rollout=on_rollout, restart_on_fall=restart_on_fall, fall_search=fall_search,
     )  # fmt: skip
     try:
         result = static_optimization_of_simulation(

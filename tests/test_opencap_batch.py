@@ -198,6 +198,7 @@ def test_a_fall_is_recorded_and_the_tracked_part_written_and_compared(study: dic
     assert result.exit_code == 0, result.output
     row = pd.read_csv(out / "results.csv").set_index("trial").loc["walking1"]
     assert row["status"] == "ok" and bool(row["fell"]) and 0 < row["fraction_tracked"] < 1
+    assert row["fall_searches"] >= 1  # searched for a way through first, in vain
     t0, t1 = TRIALS["walking1"]
     fallen = t0 + row["fraction_tracked"] * (t1 - t0)
     ours = read_table(out / "trials/walking1/walking1_id.sto")
@@ -211,11 +212,12 @@ def test_a_fall_is_recorded_and_the_tracked_part_written_and_compared(study: dic
     again = study["root"] / "weak_restart"
     result = CliRunner().invoke(
         cli, ["batch", str(study["folder"]), "--policy", str(weak), "-o", str(again),
-              "--no-report", "--on-fall", "restart"],
+              "--no-report", "--on-fall", "restart", "--no-fall-search"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     row = pd.read_csv(again / "results.csv").set_index("trial").loc["walking1"]
     assert row["status"] == "ok" and bool(row["fell"]) and row["restarts"] >= 1
+    assert row["fall_searches"] == 0
     assert read_table(again / "trials/walking1/walking1_id.sto").time[-1] == pytest.approx(
         t1, abs=0.011
     )

@@ -9,6 +9,7 @@ import click
 
 from kintwin_cli.options import (
     EXISTING_DIR,
+    fall_search_option,
     force_option,
     json_option,
     on_fall_option,
@@ -35,6 +36,7 @@ from kintwin_cli.output import JsonSummary, note, verbosity, warn
 @on_fall_option(
     "As kintwin id --on-fall: stop at a fall, or restart from the kinematics and go on."
 )
+@fall_search_option()
 @click.option("--frames", default=6, show_default=True, help="Frames in each report's strip.")
 @click.option(
     "--training-motions",
@@ -54,6 +56,7 @@ def batch(
     so: bool,
     no_report: bool,
     restart_on_fall: bool,
+    fall_search: bool,
     frames: int,
     training_dirs: tuple[Path, ...],
     json_target: Path | str | None,
@@ -83,7 +86,7 @@ def batch(
     options = BatchOptions(
         policy=policy.resolve(), report=not no_report, frames=frames,
         training_dirs=tuple(d.resolve() for d in training_dirs), so=so,
-        restart_on_fall=restart_on_fall,
+        restart_on_fall=restart_on_fall, fall_search=fall_search,
     )  # fmt: skip
     note(f"{len(trials)} trials from {source}")
     bar = _progress_bar(len(trials))

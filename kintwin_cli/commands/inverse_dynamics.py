@@ -9,6 +9,7 @@ import click
 from kintwin_cli.options import (
     EXISTING_FILE,
     coordinates_option,
+    fall_search_option,
     force_option,
     json_option,
     lowpass_option,
@@ -48,12 +49,7 @@ from kintwin_cli.output import JsonSummary, note, warn
     "from the kinematics at that frame and go on (the files cover the whole trial; the summary's "
     "distrusted_spans_s lists 0.5 s before to 0.3 s after each fall)."
 )
-@click.option(
-    "--fall-search/--no-fall-search", default=True, show_default=True,
-    help="Imitation: where the model would fall, run again from up to 1.5 s earlier with actions "
-    "drawn from the policy's own distribution and keep a draw that gets through (one continuous "
-    "simulation, seeded); the summary's fall_search lists each search.",
-)  # fmt: skip
+@fall_search_option()
 @click.option(
     "--report",
     "write_html",

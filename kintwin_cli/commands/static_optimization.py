@@ -9,6 +9,7 @@ import click
 from kintwin_cli.options import (
     EXISTING_FILE,
     coordinates_option,
+    fall_search_option,
     force_option,
     json_option,
     lowpass_option,
@@ -53,6 +54,7 @@ from kintwin_cli.output import JsonSummary, note, warn
 @on_fall_option(
     "Imitation: as kintwin id --on-fall (stop at a fall, or restart from the kinematics)."
 )
+@fall_search_option()
 @force_option()
 def static_optimization(
     method: str | None,
@@ -70,6 +72,7 @@ def static_optimization(
     json_target: Path | str | None,
     write_html: bool,
     restart_on_fall: bool,
+    fall_search: bool,
     force: bool,
 ) -> None:
     """Static optimization: muscle activations and forces, frame by frame.
@@ -123,7 +126,7 @@ def static_optimization(
         check_writable(html, force)  # before any work
     result = _imitation(
         model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force,
-        restart_on_fall,
+        restart_on_fall, fall_search,
     )  # fmt: skip
     if write_html:
         from policies.report import ReportConfig, write_report
@@ -136,8 +139,9 @@ def static_optimization(
 
 
 def _imitation(
-    model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force, restart
-) -> dict:
+    model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force, restart,
+    fall_search,
+) -> dict:  # fmt: skip
     from kintwin_cli.imitation import note_fall_search, warn_fall
     from policies.imitation_id import output_paths, trial_name
     from policies.imitation_so import run_imitation_so
@@ -145,7 +149,7 @@ def _imitation(
     id_outputs = output_paths(outdir, trial_name(coordinates))
     summary = run_imitation_so(
         model_path, coordinates, policy, id_outputs, outputs, lowpass, time_range, force,
-        restart_on_fall=restart,
+        restart_on_fall=restart, fall_search=fall_search,
     )  # fmt: skip
     note_fall_search(summary)
     warn_fall(summary)

@@ -39,6 +39,7 @@ class BatchOptions:
         training_dirs: folders holding the policy's training motions (for the reports).
         so: also static optimization (``kintwin so``): muscle activations from the torques.
         restart_on_fall: restart a fallen simulation from the kinematics (``--on-fall restart``).
+        fall_search: first search the policy's own actions for a way through (``--fall-search``).
     """
 
     policy: Path
@@ -50,6 +51,7 @@ class BatchOptions:
     training_dirs: tuple[Path, ...] = ()
     so: bool = False
     restart_on_fall: bool = False
+    fall_search: bool = True
 
 
 def trial_dir(outdir: Path, trial: Trial) -> Path:
@@ -106,17 +108,18 @@ def _run(trial: Trial, folder: Path, options: BatchOptions) -> dict:
         summary = run_imitation_so(
             trial.model, trial.coordinates, options.policy, outputs,
             so_output_paths(folder, trial.name), options.lowpass_hz, force=True,
-            restart_on_fall=options.restart_on_fall,
+            restart_on_fall=options.restart_on_fall, fall_search=options.fall_search,
         )  # fmt: skip
     else:
         summary = run_imitation_id(
             trial.model, trial.coordinates, options.policy, outputs, options.lowpass_hz,
-            force=True, restart_on_fall=options.restart_on_fall,
+            force=True, restart_on_fall=options.restart_on_fall, fall_search=options.fall_search,
         )  # fmt: skip
     row = {
         "fell": summary["fell"],
         "fraction_tracked": summary.get("fraction_tracked"),
         "restarts": len(summary.get("restarts_s") or ()),
+        "fall_searches": len(summary.get("fall_search") or ()),
         "tracking_rms_deg": summary["tracking_rms_deg"],
         "id_wall_s": summary.get("wall_time_s"),
     }

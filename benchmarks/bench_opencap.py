@@ -191,6 +191,7 @@ def _tracking(summary: dict) -> dict:
     pelvis = [v for c, v in rmse.items() if units[c] == "cm"]
     pelvis_angles = [v for c, v in rmse.items() if units[c] == "deg" and c.startswith("pelvis")]
     worst = max(degrees, key=degrees.get)
+    searches = summary.get("fall_search") or ()
     return {
         "fell": summary["fell"],
         # where the files stop (a fall ends the run) and the share of the trial tracked
@@ -203,6 +204,9 @@ def _tracking(summary: dict) -> dict:
         "pelvis_cm": float(max(pelvis)) if pelvis else None,
         "pelvis_deg": float(max(pelvis_angles)) if pelvis_angles else None,  # worst of 3 angles
         "root_fit": summary.get("root_fit"),  # the pelvis path as tracked (policies.root_fit)
+        # each fall of the mean action searched (policies.fall_search) and its control steps
+        "fall_searches": len(searches),
+        "fall_search_control_steps": sum(s["control_steps"] for s in searches),
     }
 
 

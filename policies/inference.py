@@ -278,9 +278,9 @@ class MeanActor:
 def action_std(ckpt: dict) -> np.ndarray:
     """(n_act,) the policy's trained standard deviation of each action (``actor_logstd``)."""
     log_std = np.asarray(ckpt["agent"]["actor_logstd"], dtype=float).reshape(-1)
-    if len(log_std) != len(ckpt["action_names"]):
-        raise KintwinError(f"checkpoint has {len(log_std)} action deviations for "
-                           f"{len(ckpt['action_names'])} actions")  # fmt: skip
+    n_act = len(ckpt["action_names"])
+    if len(log_std) != n_act:
+        raise KintwinError(f"checkpoint has {len(log_std)} action deviations for {n_act} actions")
     return np.exp(log_std)
 
 

@@ -13,6 +13,8 @@
 # Usage: examples/opencap/train_3d.sh OUTDIR [MINUTES] [more kintwin train options]
 # Run it again on the same OUTDIR to resume the run there (e.g. with --set changes); the
 # shipped run resumes with OUTDIR=policies/pretrained/laiuhlrich2022_torque (its .prep is ignored).
+# WARM_START=POLICY_DIR starts a new run in OUTDIR from that policy's weights instead of
+# behaviour cloning (a fine-tune, e.g. with a --set the resumed run cannot change, as kv_ratio).
 set -euo pipefail
 OUT=${1:?policy output folder}
 MINUTES=${2:-170}
@@ -23,6 +25,8 @@ mkdir -p "$P"
 ARGS=()
 RESUME=()
 [ -f "$OUT/last.pt" ] && RESUME=(--resume)
+WARM=()
+[ ${#RESUME[@]} -eq 0 ] && [ -n "${WARM_START:-}" ] && WARM=(--warm-start "$WARM_START")
 for t in walking1 walking2 walkingTS1 walkingTS2 squats1 STS1 STSAsym1; do
   if [ ! -f "$P/${t}_id.sto" ]; then
     kintwin convert grf "$S/ID/${t}_grf.mot" --model "$M" --coordinates "$S/IK/${t}_ik.mot" \
@@ -31,10 +35,10 @@ for t in walking1 walking2 walkingTS1 walkingTS2 squats1 STS1 STSAsym1; do
       --external-loads "$P/${t}_grf.xml" --lowpass-hz 6 -o "$P/${t}_id.sto" --force
   fi
   ARGS+=(--motions "$S/IK/${t}_ik.mot" --grf-for "$S/IK/${t}_ik.mot=$P/${t}_grf.xml")
-  [ ${#RESUME[@]} -eq 0 ] && ARGS+=(--bc-id "$S/IK/${t}_ik.mot=$P/${t}_id.sto")
+  [ ${#RESUME[@]} -eq 0 ] && [ ${#WARM[@]} -eq 0 ] && ARGS+=(--bc-id "$S/IK/${t}_ik.mot=$P/${t}_id.sto")
 done
 nice kintwin train --model "$M" "${ARGS[@]}" --mirror --speeds 0.9,1.1 --seat --overground \
   --set failure_weight=4 --set scale_lengths=0.82,1.18 --set scale_mass_kg=45,115 \
   --set max_root_angle=0.45 --set first_frame_share=0.5 --set w_stance_foot=0.2 \
   --eval-bodies 0.9,1.1 --critic-warmup 5 --envs 32 --workers 2 --minutes "$MINUTES" \
-  -o "$OUT" "${RESUME[@]}" "${@:3}"
+  -o "$OUT" "${RESUME[@]}" "${WARM[@]}" "${@:3}"

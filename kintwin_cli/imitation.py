@@ -7,7 +7,9 @@ from pathlib import Path
 
 from kintwin_cli.output import note, warn
 
-__all__ = ["run_imitation", "note_fall_search", "warn_fall", "DEFAULT_FORCE_LOWPASS_HZ"]
+__all__ = [
+    "run_imitation", "note_fall_search", "warn_fall", "warn_implausible", "DEFAULT_FORCE_LOWPASS_HZ",
+]  # fmt: skip
 
 DEFAULT_FORCE_LOWPASS_HZ = 6.0  # as OpenSim's ID setups filter the coordinates
 
@@ -50,6 +52,7 @@ def run_imitation(
         model_path, coordinates, policy, outputs, cutoff, adapt_minutes, time_range, force,
         progress, fit_root=fit_root, restart_on_fall=restart_on_fall, fall_search=fall_search,
     )  # fmt: skip
+    warn_implausible(summary, coordinates)
     note_fall_search(summary)
     warn_fall(summary)
     fit = summary.get("root_fit")
@@ -95,6 +98,26 @@ def note_fall_search(summary: dict) -> None:
             note(f"{fall}; {way} got through")
         else:
             note(f"{fall}; {way} got further, to {search['way_to_s']:.2f} s")
+
+
+def warn_implausible(summary: dict, coordinates: Path) -> None:
+    """Warn of coordinates moving faster than a body can (converters.kinematics_check), and
+    say which --time-range leaves them out."""
+    implausible = summary.get("implausible_kinematics")
+    if not implausible:
+        return
+    for span in implausible["spans"]:
+        unit = "°/s" if span["unit"] == "deg/s" else " m/s"
+        others = len(span["coordinates"]) - 1
+        also = f" (and {others} more coordinate{'s' * (others > 1)})" if others else ""
+        warn(
+            f"{coordinates.name}: {span['fastest']}{also} moves at {span['peak_speed']:.0f}{unit} "
+            f"between {span['from_s']:.2f} and {span['to_s']:.2f} s, faster than a body can (a "
+            "failed pose estimate?); the outputs near it mean little"
+        )
+    keep = implausible["time_range_without_s"]
+    if keep is not None:
+        note(f"--time-range {keep[0]:.2f} {keep[1]:.2f} leaves the implausible frames out")
 
 
 def warn_fall(summary: dict) -> None:

@@ -130,7 +130,7 @@ def run_imitation_id(
     sha = converted.map["source_sha256"]
     check_trained_for(checkpoint, _policy_file(policy_dir), sha, str(model), family)
     config = TrackingConfig.from_saved(checkpoint["tracking_config"])
-    trajectory, held = _trajectory(converted, coordinates, config, time_range)
+    trajectory, held, implausible = _trajectory(converted, coordinates, config, time_range)
     body_config = fit_config_to_body(converted.mj_model, config)  # feet of this body's size
     task = build_task_model(converted, body_config)
     root_fit = fit_root_path(task, trajectory) if fit_root else None
@@ -154,6 +154,7 @@ def run_imitation_id(
     summary["adapted_policy"] = None if adapted is None else adapted.name
     summary["root_fit"] = None if root_fit is None else root_fit.as_json()
     summary["fall_search"] = None if search is None else rollout.searches
+    summary["implausible_kinematics"] = _implausible_summary(implausible, trajectory)
     _write_outputs(converted, env, rollout, rows, outputs, lowpass_hz, force)
     if on_rollout is not None:
         on_rollout(env, rollout, rows)
@@ -164,8 +165,10 @@ def run_imitation_id(
 
 
 def _trajectory(converted, coordinates: Path, config, time_range):
-    """The trial as a MuJoCo trajectory (filtered like the training references), and the
-    model's independent coordinates the file lacks (held at their default values)."""
+    """The trial as a MuJoCo trajectory (filtered like the training references), the model's
+    independent coordinates the file lacks (held at their default values) and the spans where
+    the file's coordinates move faster than a body can (:mod:`converters.kinematics_check`)."""
+    from converters.kinematics_check import implausible_spans
     from converters.motion import coordinate_series, make_trajectory
     from converters.opensim_io.table import read_table
 
@@ -178,7 +181,22 @@ def _trajectory(converted, coordinates: Path, config, time_range):
     m = converted.mj_model
     series = coordinate_series(table, converted.osim, coordinates)
     held = [c for c in series.missing if c in converted.kinematics.independent_coordinates]
-    return make_trajectory(series, converted.kinematics, m.nq, m.nv, config.lowpass_hz), held
+    trajectory = make_trajectory(series, converted.kinematics, m.nq, m.nv, config.lowpass_hz)
+    return trajectory, held, implausible_spans(series, converted.osim)
+
+
+def _implausible_summary(spans, trajectory) -> dict | None:
+    """The spans where the file's coordinates move faster than a body can, and the time range
+    left without them (None: none, or too little would be left)."""
+    from converters.kinematics_check import range_without
+
+    if not spans:
+        return None
+    keep = range_without(spans, float(trajectory.time[0]), float(trajectory.time[-1]))
+    return {
+        "spans": [span.as_json() for span in spans],
+        "time_range_without_s": None if keep is None else [round(t, 3) for t in keep],
+    }
 
 
 def _adapt(converted, trajectory, coordinates, outputs, policy_dir, config, minutes, progress):

@@ -199,6 +199,7 @@ def test_a_fall_is_recorded_and_the_tracked_part_written_and_compared(study: dic
     row = pd.read_csv(out / "results.csv").set_index("trial").loc["walking1"]
     assert row["status"] == "ok" and bool(row["fell"]) and 0 < row["fraction_tracked"] < 1
     assert row["fall_searches"] >= 1  # searched for a way through first, in vain
+    assert row["implausible_spans"] == 0  # walking1's IK moves as a body can
     t0, t1 = TRIALS["walking1"]
     fallen = t0 + row["fraction_tracked"] * (t1 - t0)
     ours = read_table(out / "trials/walking1/walking1_id.sto")

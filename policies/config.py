@@ -56,6 +56,10 @@ class TrackingConfig:
     action_filter_hz: float | None = 8.0  # first-order low-pass on the actions; None: off
     touch_down: float | None = 0.0005  # m: stance feet start this far into the floor; None: off
     calibrate_contacts: bool = True  # fit foot spheres to how deep the training motions press them
+    # each motion's root moved vertically so that its feet stand on the floor (the converter's
+    # spheres; policies.root_fit.align_floor) before calibration, in training and kintwin id
+    floor_align: bool = False
+    contact_percentile: float = 0.0  # calibration depth: this percentile of frames (0: deepest)
     contact_penetration: float = 0.002  # m of penetration the calibration leaves
     contact_grow: float = 0.005  # m: spheres the motions never press that deep grow up to this
     contact_radii: tuple[tuple[str, float], ...] | None = None  # (sphere, radius m): calibrated

@@ -37,8 +37,9 @@ def make_tracking_env(model: str | Path, motions: list, drive: str = "torque", c
     ``kintwin train`` sets it up; ``config`` is a TrackingConfig or a dict of its fields."""
     from converters.motion import coordinate_series, make_trajectory
     from converters.opensim_io.table import read_table
-    from policies.env import TrackingConfig, TrackingEnv, calibrate_contacts
+    from policies.env import TrackingConfig, TrackingEnv
     from policies.muscle import convert_for_drive
+    from policies.reference import prepare_motions
 
     if drive not in DRIVES:
         raise KintwinError(f"no drive '{drive}'; drives are: {', '.join(DRIVES)}")
@@ -60,8 +61,7 @@ def make_tracking_env(model: str | Path, motions: list, drive: str = "torque", c
         )  # fmt: skip
         for p in motions
     ]
-    if tracking.calibrate_contacts and tracking.contact_radii is None:
-        tracking = calibrate_contacts(converted, trajectories, tracking)
+    trajectories, tracking = prepare_motions(converted, trajectories, tracking)
     return TrackingEnv(converted, trajectories, tracking, seed)
 
 

@@ -21,6 +21,7 @@ Forces are low-pass filtered (zero-lag 2nd-order Butterworth, run forwards and b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -132,6 +133,12 @@ def run_imitation_id(
     config = TrackingConfig.from_saved(checkpoint["tracking_config"])
     trajectory, held, implausible = _trajectory(converted, coordinates, config, time_range)
     body_config = fit_config_to_body(converted.mj_model, config)  # feet of this body's size
+    floor_shift = None
+    if config.floor_align:  # on the floor, as the policy's training motions were
+        from policies.root_fit import align_floor
+
+        unfitted = build_task_model(converted, dataclasses.replace(body_config, contact_radii=None))
+        trajectory, floor_shift = align_floor(unfitted, trajectory)
     task = build_task_model(converted, body_config)
     root_fit = fit_root_path(task, trajectory) if fit_root else None
     if root_fit is not None:
@@ -153,6 +160,7 @@ def run_imitation_id(
     # beside the summary: named relative to it, as the other outputs are
     summary["adapted_policy"] = None if adapted is None else adapted.name
     summary["root_fit"] = None if root_fit is None else root_fit.as_json()
+    summary["floor_shift_m"] = floor_shift  # policies trained with floor_align only
     summary["fall_search"] = None if search is None else rollout.searches
     summary["implausible_kinematics"] = _implausible_summary(implausible, trajectory)
     _write_outputs(converted, env, rollout, rows, outputs, lowpass_hz, force)

@@ -24,6 +24,8 @@ __all__ = [
     "make_reference",
     "estimate_belt_speed",
     "calibrate_contacts",
+    "prepare_motions",
+    "align_floors",
     "measured_grf",
     "motion_period",
     "pad_periodic",
@@ -108,11 +110,39 @@ def _median(values: np.ndarray) -> float:
     return float(ordered[half] if ordered.size % 2 else (ordered[half - 1] + ordered[half]) / 2.0)
 
 
+def prepare_motions(
+    converted, trajectories: list[Trajectory], config: TrackingConfig
+) -> tuple[list[Trajectory], TrackingConfig]:
+    """The motions and config as a policy trains on them: each motion on the floor
+    (``floor_align``: :func:`align_floors`), then the feet calibrated to them
+    (``calibrate_contacts``, unless the config has its radii already)."""
+    if config.floor_align:
+        trajectories = align_floors(converted, trajectories, config)
+    if config.calibrate_contacts and config.contact_radii is None:
+        config = calibrate_contacts(converted, trajectories, config)
+    return trajectories, config
+
+
+def align_floors(converted, trajectories: list[Trajectory], config: TrackingConfig) -> list:
+    """Each trajectory moved vertically so that its feet stand on the floor, measured with the
+    converter's own foot spheres (not calibrated radii, which depend on the motions);
+    :func:`policies.root_fit.align_floor`."""
+    from dataclasses import replace
+
+    from policies.root_fit import align_floor
+
+    task = build_task_model(converted, replace(config, contact_radii=None))
+    return [align_floor(task, t)[0] for t in trajectories]
+
+
 def calibrate_contacts(converted, trajectories: list[Trajectory], config: TrackingConfig):
     """``config`` with ``contact_radii`` set: each foot sphere that the motions push more than
     ``contact_penetration`` into the floor is shrunk about its centre until they do not; with
     ``contact_grow``, each one they never press that deep grows (by at most that much) until
     its lowest point does, so that heel and forefoot carry the flat foot as the kinematics place it.
+
+    ``contact_percentile`` > 0 takes that percentile of the frames' depths instead of the
+    deepest, so a few frames of toes in the floor at push-off do not shrink a sphere for all.
 
     Rigid-toe models (no MTP coordinate) are posed by IK with the toes in the floor at push-off
     (up to 2.6 cm in the Gait10dof18musc walk); in simulation those spheres would carry the
@@ -126,13 +156,13 @@ def calibrate_contacts(converted, trajectories: list[Trajectory], config: Tracki
         return replace(config, contact_radii=())
     m, d = task.model, mujoco.MjData(task.model)
     spheres = np.concatenate(task.foot_geoms)
-    lowest = np.full(len(spheres), np.inf)
+    bottoms = []
     for trajectory in trajectories:
         for q in trajectory.qpos:
             d.qpos[: task.nq] = q
             mujoco.mj_kinematics(m, d)
-            bottoms = d.geom_xpos[spheres, 2] - m.geom_size[spheres, 0]
-            lowest = np.minimum(lowest, bottoms)
+            bottoms.append(d.geom_xpos[spheres, 2] - m.geom_size[spheres, 0])
+    lowest = np.percentile(np.array(bottoms), config.contact_percentile, axis=0)
     radii = []
     for g, bottom in zip(spheres.tolist(), lowest.tolist(), strict=True):
         radius = float(m.geom_size[g][0])

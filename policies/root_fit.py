@@ -31,7 +31,7 @@ import numpy as np
 from converters.motion import Trajectory
 from policies.task import TaskModel
 
-__all__ = ["RootFit", "fit_root_path", "apply_root_fit"]
+__all__ = ["RootFit", "fit_root_path", "apply_root_fit", "floor_offset", "align_floor"]
 
 SCALE_TOLERANCE = 0.03  # fraction: a smaller scale error is left alone
 FLOOR_TOLERANCE = 0.03  # m: feet this close to the floor (median) are left alone
@@ -128,6 +128,25 @@ def fit_root_path(task: TaskModel, trajectory: Trajectory) -> RootFit:
         stance_slip_m_per_s=float(np.median(given_speed.min(axis=1))),
         applied=applied,
     )
+
+
+def floor_offset(task: TaskModel, trajectory: Trajectory) -> float:
+    """How far (m) the trial's feet stand above ``task``'s floor: the median over frames of the
+    lowest contact point (negative: in the floor)."""
+    qpos_idx, _, axes, _ = _root_slides(task)
+    if not task.foot_geoms or len(qpos_idx) == 0:
+        return 0.0
+    return float(np.median(_foot_paths(task, trajectory, qpos_idx, axes)[2].min(axis=1)))
+
+
+def align_floor(task: TaskModel, trajectory: Trajectory) -> tuple[Trajectory, float]:
+    """``trajectory`` moved vertically so that its feet stand on ``task``'s floor (its
+    :func:`floor_offset` made 0), and the shift up, m. IK puts each trial's feet at its own
+    height (subject 4's walks 2 cm, its sit-to-stands 3-5 cm into the floor), so feet fitted to
+    all trials at once fit none (``TrackingConfig.floor_align``)."""
+    offset = floor_offset(task, trajectory)
+    fit = RootFit(1.0, -offset, offset, 0.0, applied=offset != 0.0)
+    return apply_root_fit(task, trajectory, fit), -offset
 
 
 def apply_root_fit(task: TaskModel, trajectory: Trajectory, fit: RootFit) -> Trajectory:

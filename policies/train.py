@@ -505,8 +505,9 @@ def _open_session(
     loads=None, bc=None, changes=None,
 ) -> _Session:  # fmt: skip
     from policies.body_randomization import with_body_reference
-    from policies.env import TrackingEnv, calibrate_contacts
+    from policies.env import TrackingEnv
     from policies.parallel import make_vector_env
+    from policies.reference import prepare_motions
 
     outdir = Path(outdir)
     described = [_describe(m) for m in motions]  # files hashed once: the card's and the check's
@@ -528,8 +529,7 @@ def _open_session(
         tracking = TrackingConfig.from_dict({**tracking.to_dict(), **changes})
         changes.update({k: v for k, v in evaluation.items() if _differs(v, saved[k])})
     tracking, cfg = tracking or TrackingConfig(), cfg or PPOConfig()
-    if tracking.calibrate_contacts and tracking.contact_radii is None:
-        tracking = calibrate_contacts(converted, trajectories, tracking)
+    trajectories, tracking = prepare_motions(converted, trajectories, tracking)
     if tracking.scale_lengths is not None:  # random subjects: observed against this body
         tracking = with_body_reference(converted, tracking)
     outdir.mkdir(parents=True, exist_ok=True)

@@ -115,6 +115,13 @@ def test_kintwin_id_warns_and_names_the_range(shared_data: Path, tmp_path: Path)
     assert start == pytest.approx(table.time[13] + 0.1, abs=1e-3)
     assert end == pytest.approx(table.time[-1], abs=1e-3)
     assert f"--time-range {start:.2f} {end:.2f}" in result.output
+    so = CliRunner().invoke(cli, [
+        "so", "--model", str(root / "Models" / "optimized_scale_and_markers.osim"),
+        "--coordinates", str(trial), "--policy", str(POLICY), "-o", str(tmp_path / "so"),
+        "--time-range", "0", "0.4", "--no-fall-search",
+    ])  # fmt: skip
+    assert so.exit_code == 0, so.output
+    assert "pelvis_list moves at" in so.output  # kintwin so warns alike
 
 
 def test_kintwin_id_on_a_plausible_trial_reports_none(shared_data: Path, tmp_path: Path) -> None:

@@ -142,7 +142,7 @@ def _imitation(
     model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force, restart,
     fall_search,
 ) -> dict:  # fmt: skip
-    from kintwin_cli.imitation import note_fall_search, warn_fall
+    from kintwin_cli.imitation import note_fall_search, warn_fall, warn_implausible
     from policies.imitation_id import output_paths, trial_name
     from policies.imitation_so import run_imitation_so
 
@@ -151,6 +151,7 @@ def _imitation(
         model_path, coordinates, policy, id_outputs, outputs, lowpass, time_range, force,
         restart_on_fall=restart, fall_search=fall_search,
     )  # fmt: skip
+    warn_implausible(summary, coordinates)
     note_fall_search(summary)
     warn_fall(summary)
     note(

@@ -3,9 +3,10 @@ failed for a few frames, a marker swap), found before a simulation tries to foll
 
 Markerless pipelines (OpenCap, Pose2Sim) sometimes lose the person for a few frames; IK then
 returns a pelvis turned tens of degrees within one frame. A simulated body cannot follow that, and
-what it computes there means nothing. The speeds below are far above human movement (the pelvis
-turns at most a few hundred degrees per second even in sprints and cutting; knees and elbows peak
-near 1000-1500 °/s in kicks and throws), so a coordinate past them is a data error.
+what it computes there means little. The pelvis limit is far above what the whole body turns at
+in gait, squats, jumps or cutting; the joint limit is above the knee in kicking (about
+1000-1500 °/s). Throwing can exceed it (the shoulder rotates at several thousand °/s in a pitch),
+which is why this is a warning and never changes the input.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ MAX_JOINT_SPEED_DEG_S = 2000.0
 
 @dataclass(frozen=True)
 class ImplausibleSpan:
-    """Where coordinates moved faster than a body can: the span (s), the fastest coordinate and
+    """Where coordinates moved implausibly fast: the span (s), the fastest coordinate and
     its peak speed (°/s or m/s), and every coordinate past its limit there."""
 
     from_s: float

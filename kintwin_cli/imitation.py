@@ -101,7 +101,7 @@ def note_fall_search(summary: dict) -> None:
 
 
 def warn_implausible(summary: dict, coordinates: Path) -> None:
-    """Warn of coordinates moving faster than a body can (converters.kinematics_check), and
+    """Warn of coordinates moving implausibly fast (converters.kinematics_check), and
     say which --time-range leaves them out."""
     implausible = summary.get("implausible_kinematics")
     if not implausible:
@@ -112,8 +112,8 @@ def warn_implausible(summary: dict, coordinates: Path) -> None:
         also = f" (and {others} more coordinate{'s' * (others > 1)})" if others else ""
         warn(
             f"{coordinates.name}: {span['fastest']}{also} moves at {span['peak_speed']:.0f}{unit} "
-            f"between {span['from_s']:.2f} and {span['to_s']:.2f} s, faster than a body can (a "
-            "failed pose estimate?); the outputs near it mean little"
+            f"between {span['from_s']:.2f} and {span['to_s']:.2f} s, implausibly fast for a body "
+            "(a failed pose estimate?); the outputs near it mean little"
         )
     keep = implausible["time_range_without_s"]
     if keep is not None:

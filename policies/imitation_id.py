@@ -175,7 +175,7 @@ def run_imitation_id(
 def _trajectory(converted, coordinates: Path, config, time_range):
     """The trial as a MuJoCo trajectory (filtered like the training references), the model's
     independent coordinates the file lacks (held at their default values) and the spans where
-    the file's coordinates move faster than a body can (:mod:`converters.kinematics_check`)."""
+    the file's coordinates move implausibly fast (:mod:`converters.kinematics_check`)."""
     from converters.kinematics_check import implausible_spans
     from converters.motion import coordinate_series, make_trajectory
     from converters.opensim_io.table import read_table
@@ -194,7 +194,7 @@ def _trajectory(converted, coordinates: Path, config, time_range):
 
 
 def _implausible_summary(spans, trajectory) -> dict | None:
-    """The spans where the file's coordinates move faster than a body can, and the time range
+    """The spans where the file's coordinates move implausibly fast, and the time range
     left without them (None: none, or too little would be left)."""
     from converters.kinematics_check import range_without
 

@@ -120,7 +120,7 @@ def _run(trial: Trial, folder: Path, options: BatchOptions) -> dict:
         "fraction_tracked": summary.get("fraction_tracked"),
         "restarts": len(summary.get("restarts_s") or ()),
         "fall_searches": len(summary.get("fall_search") or ()),
-        # spans where the trial's coordinates move faster than a body can (kinematics_check)
+        # spans where the trial's coordinates move implausibly fast (kinematics_check)
         "implausible_spans": len((summary.get("implausible_kinematics") or {}).get("spans", ())),
         "tracking_rms_deg": summary["tracking_rms_deg"],
         "id_wall_s": summary.get("wall_time_s"),

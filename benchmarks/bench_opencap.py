@@ -72,6 +72,12 @@ def run(data: Path, policy: Path | None = None) -> dict:
         "body_mass_kg": mass,
         "references": {t: r["json"] for t, r in refs.items()},
     }
+    # the ground reactions the motion itself needs (kintwin id --method contact): no policy
+    contact = {t: _contact_trial(root, t, model, work, mass, r) for t, r in refs.items()}
+    result["contact_solve"] = {
+        "trials": contact,
+        "summary": _contact_summary(contact, result["references"], split),
+    }
     if not (policy / "policy.pt").is_file():
         where = policy.relative_to(ROOT) if policy.is_relative_to(ROOT) else policy
         result["status"] = f"no policy: {where} does not exist; OpenSim ID references only"
@@ -219,6 +225,16 @@ def _policy_trial(root, trial, model, policy, work, mass, ref) -> dict:
     summary, seconds = _kintwin_id(model, root / "IK" / f"{trial}_ik.mot", policy, out)
     result = {**_tracking(summary), "kintwin_id_wall_s": seconds,
               "opensim_id_s": ref["json"]["opensim_id_s"]}  # fmt: skip
+    result.update(_against_opensim(out, ref, mass))
+    ours = read_table(next(out.glob("*_id.sto")))
+    peaks = _peak_knee_extension(ours, np.ones(ours.n_rows, dtype=bool), mass)
+    result["right_minus_left_Nm_per_kg"] = peaks["r"] - peaks["l"]
+    return result
+
+
+def _against_opensim(out: Path, ref: dict, mass: float) -> dict:
+    """Flexion moments (r, RMSE) and the vertical GRF's RMSE of the ``*_id.sto`` and
+    ``*_grf.mot`` in ``out`` against OpenSim ID with the plates, on plate-covered frames."""
     ours = read_table(next(out.glob("*_id.sto")))
     table, covered = ref["table"], ref["covered"]
     at = table.time[covered]
@@ -232,18 +248,59 @@ def _policy_trial(root, trial, model, policy, work, mass, ref) -> dict:
             "r": float(np.corrcoef(mine, theirs)[0, 1]) if len(at) > 2 else None,
             "rmse_Nm_per_kg": float(np.sqrt(np.mean((mine - theirs) ** 2)) / mass),
         }
-    result["moments"] = moments
-    result["compared_frames"] = int(len(at))
     grf = read_table(next(out.glob("*_grf.mot")))
     measured = np.interp(at, ref["feet"].time, _vertical_grf(ref["feet"]))
     simulated = np.interp(at, grf.time, _vertical_grf(grf))
     weight = mass * GRAVITY
-    result["vertical_grf_rmse_percent_bw"] = float(
-        100.0 * np.sqrt(np.mean((simulated - measured) ** 2)) / weight
-    )
+    return {
+        "moments": moments,
+        "compared_frames": int(len(at)),
+        "vertical_grf_rmse_percent_bw": float(
+            100.0 * np.sqrt(np.mean((simulated - measured) ** 2)) / weight
+        ),
+    }
+
+
+def _contact_trial(root: Path, trial: str, model: Path, work: Path, mass: float, ref) -> dict:
+    """``kintwin id --method contact`` (no policy, no plates) on the trial, against OpenSim."""
+    out = work / f"{trial}_contact"
+    args = [sys.executable, "-m", "kintwin_cli", "id", "--method", "contact", "--model",
+            str(model), "--coordinates", str(root / "IK" / f"{trial}_ik.mot"), "-o", str(out),
+            "--force"]  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run(args, check=True, capture_output=True, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    result = _against_opensim(out, ref, mass)
+    ours = read_table(next(out.glob("*_id.sto")))
     peaks = _peak_knee_extension(ours, np.ones(ours.n_rows, dtype=bool), mass)
-    result["right_minus_left_Nm_per_kg"] = peaks["r"] - peaks["l"]
-    return result
+    return {**result, "wall_s": seconds, "right_minus_left_Nm_per_kg": peaks["r"] - peaks["l"]}
+
+
+def _contact_summary(contact: dict, refs: dict, split: dict) -> dict:
+    """Bar 1's moment, vertical GRF and asymmetry items for the contact solve."""
+    b = BARS
+    return {
+        "moments_r_and_rmse": {
+            t: all(
+                m["r"] is not None
+                and m["r"] >= b["r"]
+                and m["rmse_Nm_per_kg"] <= b["rmse_Nm_per_kg"]
+                for m in r["moments"].values()
+            )
+            for t, r in contact.items()
+        },  # fmt: skip
+        "vertical_grf": all(
+            r["vertical_grf_rmse_percent_bw"] <= b["vgrf_percent_bw"] for r in contact.values()
+        ),
+        "asymmetry": {
+            t: _asymmetry(
+                refs[t]["right_minus_left_Nm_per_kg"], contact[t]["right_minus_left_Nm_per_kg"]
+            )
+            for t in split["asymmetric"]
+            if t in contact
+        },  # fmt: skip
+        "wall_s_max": max(r["wall_s"] for r in contact.values()),
+    }
 
 
 def _scaled_generic(data: Path, factor: float, work: Path) -> Path:

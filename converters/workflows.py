@@ -13,7 +13,13 @@ from pathlib import Path
 from converters.files import check_writable
 from converters.opensim_io.table import Table
 
-__all__ = ["ClassicIDConfig", "run_classic_id"]
+__all__ = [
+    "ClassicIDConfig",
+    "run_classic_id",
+    "ContactIDConfig",
+    "run_contact_id",
+    "contact_id_paths",
+]
 
 
 @dataclass(frozen=True)
@@ -67,3 +73,98 @@ def run_classic_id(config: ClassicIDConfig) -> Table:
     )
     write_table(table, config.output, force=config.force)
     return table
+
+
+@dataclass(frozen=True)
+class ContactIDConfig:
+    """Inverse dynamics with ground reactions solved from the motion itself (no plates, no
+    policy: :mod:`converters.contact_solve`), from files to files in ``outdir``.
+
+    Attributes:
+        model: the ``.osim`` model (its feet get the converter's contact spheres).
+        coordinates: IK coordinates (``.mot``/``.sto``).
+        outdir: writes ``<trial>_id.sto``, ``<trial>_grf.mot``, ``<trial>_grf.xml``.
+        lowpass_hz: low-pass cut-off of the coordinates (Hz); None or 0: not filtered.
+        time_range: (t0, t1) in seconds; None: every frame.
+        force: overwrite existing outputs.
+    """
+
+    model: Path
+    coordinates: Path
+    outdir: Path
+    lowpass_hz: float | None = 6.0
+    time_range: tuple[float, float] | None = None
+    force: bool = False
+
+
+def contact_id_paths(outdir: Path, coordinates: Path) -> dict[str, Path]:
+    """The files :func:`run_contact_id` writes: ``id_sto``, ``grf_mot``, ``grf_xml``."""
+    stem = Path(coordinates).stem
+    trial = stem[:-3] if stem.lower().endswith("_ik") and len(stem) > 3 else stem
+    outdir = Path(outdir)
+    return {
+        "id_sto": outdir / f"{trial}_id.sto",
+        "grf_mot": outdir / f"{trial}_grf.mot",
+        "grf_xml": outdir / f"{trial}_grf.xml",
+    }
+
+
+def run_contact_id(config: ContactIDConfig) -> dict:
+    """Solve the ground reactions of the motion, write ID + GRF files; returns a summary."""
+    import numpy as np
+
+    from converters.contact_solve import solve_contacts
+    from converters.errors import KintwinError
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.ground_reactions import grf_table, write_external_loads
+    from converters.opensim_io.table import read_table, write_table
+
+    if config.outdir.exists() and not config.outdir.is_dir():
+        raise KintwinError(
+            f"{config.outdir}: the contact solve writes several files; give a directory"
+        )
+    paths = contact_id_paths(config.outdir, config.coordinates)
+    for path in paths.values():
+        check_writable(path, config.force)  # before any work
+    model = convert_osim(config.model, ConvertOptions(meshes=False, muscles=False), exact=True)
+    series = coordinate_series(read_table(config.coordinates), model.osim, config.coordinates)
+    mj = model.mj_model
+    trajectory = make_trajectory(series, model.kinematics, mj.nq, mj.nv, config.lowpass_hz or None)
+    if config.time_range is not None:
+        t0, t1 = config.time_range
+        keep = (trajectory.time >= t0 - 1e-9) & (trajectory.time <= t1 + 1e-9)
+        if not np.any(keep):
+            raise KintwinError(f"{config.coordinates}: no frames inside the time range {t0} {t1}")
+        trajectory = type(trajectory)(
+            time=trajectory.time[keep], qpos=trajectory.qpos[keep], qvel=trajectory.qvel[keep],
+            qacc=trajectory.qacc[keep],
+            coordinates={c: v[keep] for c, v in trajectory.coordinates.items()},
+        )  # fmt: skip
+    solution = solve_contacts(model, trajectory)
+    written: list[Path] = []
+    try:
+        written.append(write_table(solution.id_table, paths["id_sto"], force=config.force))
+        grf = grf_table(solution.time, solution.feet)
+        written.append(write_table(grf, paths["grf_mot"], force=config.force))
+        write_external_loads(
+            paths["grf_xml"], paths["grf_mot"].name, solution.feet, config.force, name="SolvedGRF"
+        )
+    except BaseException:
+        for path in written:  # no partial set of outputs left behind
+            path.unlink(missing_ok=True)
+        raise
+    weight = float(mj.body_subtreemass[0]) * 9.80665
+    residual = np.sqrt(np.mean(solution.root_residuals**2, axis=0))
+    return {
+        "method": "contact",
+        "outputs": {k: str(v) for k, v in paths.items()},
+        "frames": int(len(solution.time)),
+        "time_span_s": [float(solution.time[0]), float(solution.time[-1])],
+        "floor_height_m": solution.floor_height,
+        "peak_vertical_grf_percent_bw": float(
+            100.0 * sum(f.force[:, 2] for f in solution.feet).max() / weight
+        ),
+        "root_residual_rms": [float(v) for v in residual],
+    }

@@ -187,13 +187,21 @@ def json_to_stdout() -> bool:
     return bool(ctx is not None and ctx.meta.get(_JSON_META_KEY))
 
 
-def method_option(what: str = "the trial") -> Decorator:
-    """``--method imitation|classic`` of the ID commands (see :func:`resolve_method`)."""
+def method_option(what: str = "the trial", contact: bool = False) -> Decorator:
+    """``--method imitation|classic`` of the ID commands (see :func:`resolve_method`), and
+    ``contact`` where ``contact``."""
+    extra = (
+        " contact: no force plates, no policy: the ground reactions the motion needs, shared "
+        "among contact points under the feet, then OpenSim's equations."
+        if contact
+        else ""
+    )
     return click.option(
         "--method",
-        type=click.Choice(["imitation", "classic"]),
+        type=click.Choice(["imitation", "classic", *(["contact"] if contact else [])]),
         help=f"imitation (default with --policy): a trained policy tracks {what} in simulation, "
-        "no force plates. classic: measured ground reaction forces and OpenSim's equations.",
+        "no force plates. classic: measured ground reaction forces and OpenSim's equations."
+        + extra,
     )
 
 
@@ -203,6 +211,6 @@ def resolve_method(method: str | None, policy: Path | None, adapt_minutes: float
     method = method or ("imitation" if policy is not None else "classic")
     if method == "imitation" and policy is None:
         raise click.UsageError("--method imitation needs --policy POLICY_DIR (see kintwin train)")
-    if method == "classic" and (policy is not None or adapt_minutes is not None):
+    if method != "imitation" and (policy is not None or adapt_minutes is not None):
         raise click.UsageError("--policy and --adapt-minutes belong to --method imitation")
     return method

@@ -24,7 +24,7 @@ from kintwin_cli.output import JsonSummary, note, warn
 
 
 @click.command("id")
-@method_option()
+@method_option(contact=True)
 @model_option()
 @coordinates_option()
 @policy_option()
@@ -32,11 +32,11 @@ from kintwin_cli.output import JsonSummary, note, warn
 @click.option("--external-loads", type=EXISTING_FILE, help="Classic: OpenSim ExternalLoads .xml.")
 @click.option("--grf", type=EXISTING_FILE, help="Classic: GRF data file (overrides the XML's).")
 @lowpass_option(
-    "Classic: coordinate low-pass cut-off (none if absent). Imitation: force low-pass "
-    "cut-off [default: 6; 0 = off]."
+    "Classic: coordinate low-pass cut-off (none if absent). Contact: coordinate low-pass "
+    "cut-off [default: 6; 0 = off]. Imitation: force low-pass cut-off [default: 6; 0 = off]."
 )
 @click.option("--time-range", nargs=2, type=float, help="T0 T1 in seconds (default: all frames).")
-@output_option("Classic: the output .sto. Imitation: the output directory.", kind="any")
+@output_option("Classic: the output .sto. Imitation and contact: the output directory.", kind="any")
 @json_option("a summary (outputs, tracking, falls, residuals)")
 @click.option(
     "--fit-root/--no-fit-root", default=True, show_default=True,
@@ -88,6 +88,13 @@ def inverse_dynamics(
     Classic: reproduces OpenSim's InverseDynamicsTool (filtering, splines, external loads) on
     the converted MuJoCo model; it needs measured ground reaction forces.
 
+    Contact (no policy, no force plates): the whole-body equations of the measured motion give
+    the total ground reaction; it is shared among contact points under both feet (nonnegative,
+    inside a friction pyramid, weaker the higher and faster a point moves; each foot's force
+    leaning towards the centre of mass) and OpenSim's equations give the joint moments with
+    it. Writes OUTPUT/<trial>_id.sto, <trial>_grf.mot and <trial>_grf.xml. Nothing but the
+    feet touches: a seat's or a handrail's load is put on the feet.
+
     \b
     Examples:
       kintwin id --model subject01.osim --coordinates subject01_walk_IK.mot \\
@@ -95,6 +102,7 @@ def inverse_dynamics(
       kintwin id --method classic --model subject01.osim --coordinates subject01_walk_IK.mot \\
         --external-loads subject01_walk_grf.xml --lowpass-hz 6 -o subject01_walk_ID.sto
       kintwin id --model subject01.osim --coordinates walk_IK.mot --policy P -o out/ --json
+      kintwin id --method contact --model subject01.osim --coordinates walk_IK.mot -o out/
     """
     method = resolve_method(method, policy, adapt_minutes)
     summary = JsonSummary(json_target, force)
@@ -124,6 +132,17 @@ def inverse_dynamics(
         from converters.errors import KintwinError
 
         raise KintwinError("--report belongs to --method imitation (a policy's trial)")
+    if method == "contact":
+        from converters.workflows import ContactIDConfig, run_contact_id
+
+        if external_loads is not None or grf is not None:
+            raise click.UsageError("--external-loads/--grf belong to --method classic")
+        cutoff = 6.0 if lowpass_hz is None else lowpass_hz
+        config = ContactIDConfig(model_path, coordinates, output, cutoff, time_range, force)
+        result = run_contact_id(config)
+        note(f"wrote {', '.join(result['outputs'].values())} ({result['frames']} frames)")
+        summary.emit(result)
+        return
     from converters.workflows import ClassicIDConfig, run_classic_id
 
     config = ClassicIDConfig(

@@ -1,0 +1,156 @@
+"""Ground reactions solved from the motion alone (``kintwin id --method contact``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from converters.contact_solve import ContactSolveConfig, solve_contacts
+from converters.motion import Trajectory
+from kintwin_cli.main import cli
+
+SUBJECT = Path("opencap-subject4")
+MODEL = SUBJECT / "Models" / "optimized_scale_and_markers.osim"
+GRAVITY = 9.80665
+
+
+@pytest.fixture(scope="module")
+def exact_subject4(shared_data: Path):
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+
+    return convert_osim(
+        shared_data / MODEL, ConvertOptions(meshes=False, muscles=False), exact=True
+    )
+
+
+def _standing(converted, shared_data: Path, frames: int = 5) -> Trajectory:
+    """The static trial's mean pose held still: no velocity, no acceleration."""
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+
+    ik = shared_data / SUBJECT / "IK" / "static1_ik.mot"
+    series = coordinate_series(read_table(ik), converted.osim, ik)
+    m = converted.mj_model
+    still = make_trajectory(series, converted.kinematics, m.nq, m.nv, 6.0)
+    mean = {c: np.full(frames, v.mean()) for c, v in still.coordinates.items()}
+    qpos = converted.kinematics.qpos(mean, m.nq)
+    zeros = np.zeros((frames, m.nv))
+    return Trajectory(np.arange(frames) * 0.01, qpos, zeros, zeros.copy(), mean)
+
+
+def test_standing_still_carries_the_body_weight_on_both_feet(exact_subject4, shared_data):
+    solution = solve_contacts(exact_subject4, _standing(exact_subject4, shared_data))
+    weight = float(exact_subject4.mj_model.body_subtreemass[0]) * GRAVITY
+    vertical = [foot.force[:, 2] for foot in solution.feet]
+    np.testing.assert_allclose(vertical[0] + vertical[1], weight, rtol=2e-3)
+    # quiet standing: each foot carries a good share; no net horizontal force (each foot's
+    # leans towards the centre of mass, so the two lateral ones cancel)
+    assert all(np.all(v > 0.25 * weight) for v in vertical)
+    horizontal = solution.feet[0].force[:, :2] + solution.feet[1].force[:, :2]
+    assert np.abs(horizontal).max() < 0.01 * weight
+    assert all(np.abs(foot.force[:, :2]).max() < 0.1 * weight for foot in solution.feet)
+    # the whole-body equations are met: the pelvis needs (almost) no residual force
+    assert np.abs(solution.root_residuals).max() < 0.01 * weight
+    # each centre of pressure lies under its own foot (within 15 cm of the heel's origin)
+    import mujoco
+
+    model = exact_subject4.mj_model
+    data = mujoco.MjData(model)
+    data.qpos[:] = _standing(exact_subject4, shared_data).qpos[0]
+    mujoco.mj_kinematics(model, data)
+    for foot, body in zip(solution.feet, ("calcn_r", "calcn_l"), strict=True):
+        heel = data.xpos[model.body(body).id]
+        assert np.linalg.norm(foot.point[0, :2] - heel[:2]) < 0.15, body
+
+
+def test_a_foot_in_the_air_carries_nothing(exact_subject4, subject4_walk):
+    """In walking1's swing phases a foot whose every contact point is higher than the zero-
+    strength height gets no load (the bounds hold per point and per foot)."""
+    import mujoco
+
+    _, walk = subject4_walk  # same coordinates; the exact model has no armature
+    m = exact_subject4.mj_model
+    solution = solve_contacts(exact_subject4, walk)
+    data = mujoco.MjData(m)
+
+    lifted = 0
+    for i, q in enumerate(walk.qpos):
+        data.qpos[:] = q
+        mujoco.mj_kinematics(m, data)
+        for foot, side in zip(solution.feet, "rl", strict=True):
+            geoms = [g for g in range(m.ngeom) if (m.geom(g).name or "").endswith(f"_{side}")
+                     and m.geom(g).name.startswith("kintwin_contact")]  # fmt: skip
+            lowest = (data.geom_xpos[geoms, 2] - m.geom_size[geoms, 0]).min()
+            if lowest - solution.floor_height > ContactSolveConfig().zero_height:
+                lifted += 1
+                assert foot.force[i, 2] == pytest.approx(0.0, abs=1e-6)
+    assert lifted >= 5  # the test saw swing phases (walking1: 6 frames)
+
+
+def test_walk_matches_opensim_id_with_the_force_plates(shared_data, tmp_path):
+    """walking1 against OpenSim's ID with its plates assigned to the feet, on frames the plates
+    cover (|pelvis_ty_force| <= 0.15 BW): vertical GRF within 10 %BW RMS (measured 5.1) and
+    ankle moments r >= 0.9 (measured 0.94 and 0.98)."""
+    from converters.opensim_io.table import read_table
+    from converters.opensim_reference.tools import run_inverse_dynamics
+    from converters.plate_assignment import convert_plates_to_feet
+
+    root = shared_data / SUBJECT
+    model, ik = shared_data / MODEL, root / "IK" / "walking1_ik.mot"
+    _, (feet_mot, feet_xml) = convert_plates_to_feet(
+        root / "ID" / "walking1_grf.mot", model, ik, tmp_path / "plates", force=True
+    )
+    times = read_table(ik).time
+    theirs = read_table(
+        run_inverse_dynamics(model, ik, feet_xml, 6.0, (times[0], times[-1]), tmp_path / "os")
+    )
+    out = tmp_path / "contact"
+    result = CliRunner().invoke(cli, ["id", "--method", "contact", "--model", str(model),
+                                      "--coordinates", str(ik), "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ours, grf = read_table(out / "walking1_id.sto"), read_table(out / "walking1_grf.mot")
+    plates = read_table(feet_mot)
+    from converters.osim.parser import load_osim
+
+    mass = sum(b.mass for b in load_osim(model).bodies.values())
+    weight = mass * GRAVITY
+    covered = np.abs(theirs.column("pelvis_ty_force")) <= 0.15 * weight
+    at = theirs.time[covered]
+
+    def vertical(table):
+        return sum(table.column(c) for c in table.labels if c.endswith("ground_force_vy"))
+
+    error = np.interp(at, grf.time, vertical(grf)) - np.interp(at, plates.time, vertical(plates))
+    assert 100.0 * np.sqrt(np.mean(error**2)) / weight < 10.0
+    for name in ("ankle_angle_r_moment", "ankle_angle_l_moment"):
+        mine = np.interp(at, ours.time, ours.column(name))
+        assert np.corrcoef(mine, theirs.column(name)[covered])[0, 1] >= 0.9, name
+
+
+def test_contact_method_refuses_a_policy_and_plates(shared_data, tmp_path):
+    model, ik = shared_data / MODEL, shared_data / SUBJECT / "IK" / "walking1_ik.mot"
+    base = ["id", "--method", "contact", "--model", str(model), "--coordinates", str(ik)]
+    result = CliRunner().invoke(cli, [*base, "--policy", str(tmp_path), "-o", str(tmp_path / "a")])
+    assert result.exit_code != 0 and "--method imitation" in result.output
+    loads = shared_data / SUBJECT / "ID" / "walking1_external_forces.xml"
+    result = CliRunner().invoke(cli, [*base, "--external-loads", str(loads), "-o", str(tmp_path)])
+    assert result.exit_code != 0 and "--method classic" in result.output
+    assert not list(tmp_path.glob("*.sto"))
+
+
+def test_existing_outputs_are_not_overwritten_without_force(shared_data, tmp_path):
+    model, ik = shared_data / MODEL, shared_data / SUBJECT / "IK" / "walking1_ik.mot"
+    (tmp_path / "walking1_grf.mot").write_text("mine\n")
+    args = ["id", "--method", "contact", "--model", str(model), "--coordinates", str(ik),
+            "--time-range", "0.2", "0.4", "-o", str(tmp_path)]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code != 0 and "walking1_grf.mot" in result.output
+    assert (tmp_path / "walking1_grf.mot").read_text() == "mine\n"
+    assert not (tmp_path / "walking1_id.sto").exists()
+    result = CliRunner().invoke(cli, [*args, "--force"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "walking1_id.sto").is_file() and (tmp_path / "walking1_grf.xml").is_file()

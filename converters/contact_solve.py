@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
-from scipy.optimize import lsq_linear
+from scipy.optimize import nnls
 
 from converters.errors import KintwinError
 from converters.inverse_dynamics import ID_TABLE_NAME, id_labels
@@ -204,61 +204,58 @@ def _strength(height: np.ndarray, speed: np.ndarray, config: ContactSolveConfig)
 
 def _frame_loads(model, data, points, sides, centres, strength, floor, pyramid, foot_bodies,
                  root_dofs, root_body, needed, weight):  # fmt: skip
-    """Solve one frame: per foot (generalized-force columns (nv, m), its values, the foot's
-    total force and moment about the world origin)."""
+    """Solve one frame: per foot (generalized-force columns (nv, m), their nonnegative values,
+    the foot's total force and moment about the world origin).
+
+    Every unknown is nonnegative (pyramid edges; a free torque as a positive and a negative
+    part) and points without strength have no column, so the bounded least squares is an NNLS.
+    """
     jacp, jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
     com = data.subtree_com[root_body]
-    blocks, costs, upper, priors = [], [], [], []
-    feet = []
+    vertical = np.array([0.0, 0.0, 1.0])
+    feet, costs, leans = [], [], []
     for k, side in enumerate(("r", "l")):
         on_foot = np.flatnonzero(sides == side)
         columns, vectors, at = [], [], []
-        for j in on_foot:
+        for j in on_foot[strength[on_foot] > 0]:
             point = np.array([centres[j, 0], centres[j, 1], floor])
             mujoco.mj_jac(model, data, jacp, None, point, int(model.geom_bodyid[points[j]]))
             for direction in pyramid:
                 columns.append(jacp.T @ direction)
                 vectors.append(direction)
                 at.append(point)
-                costs.append(1.0 / (max(strength[j], 1e-3) * weight))
-                upper.append(np.inf if strength[j] > 0 else 0.0)
+                costs.append(1.0 / (strength[j] * weight))
         mujoco.mj_jac(model, data, None, jacr, centres[on_foot[0]], foot_bodies[k])
-        columns.append(jacr.T @ np.array([0.0, 0.0, 1.0]))
-        vectors.append(np.zeros(3))
-        at.append(np.zeros(3))
-        costs.append(1.0 / (20.0 * max(strength[on_foot].max(), 1e-3)))
-        upper.append(np.inf)
+        torque_cost = 1.0 / (20.0 * max(strength[on_foot].max(), 1e-3))
+        for sign in (1.0, -1.0):
+            columns.append(sign * (jacr.T @ vertical))
+            costs.append(torque_cost)
         centre = centres[on_foot].mean(axis=0)
         slope = (com[:2] - centre[:2]) / max(com[2] - floor, 0.3)
-        for axis in (0, 1):  # horizontal force ≈ vertical force × slope, per foot
-            prior = np.zeros(len(vectors))
-            prior[:-1] = [v[axis] - slope[axis] * v[2] for v in vectors[:-1]]
-            priors.append((len(blocks), prior / weight))
-        feet.append((np.column_stack(columns), np.array(vectors), np.array(at)))
-        blocks.append(len(vectors))
-    offsets = np.concatenate([[0], np.cumsum(blocks)])
-    n_vars = int(offsets[-1])
-    lower = np.zeros(n_vars)
-    for k in range(len(feet)):
-        lower[offsets[k + 1] - 1] = -np.inf  # free torque has either sign
-    all_columns = np.hstack([f[0] for f in feet])
-    rows = [all_columns[root_dofs], np.diag(costs)]
-    targets = [needed[root_dofs], np.zeros(n_vars)]
-    for k, prior in priors:
-        row = np.zeros(n_vars)
-        row[offsets[k] : offsets[k + 1]] = prior
-        rows.append(row[None])
-        targets.append(np.zeros(1))
-    upper = np.array(upper)
-    lower = np.minimum(lower, upper)
-    solution = lsq_linear(np.vstack(rows), np.concatenate(targets), bounds=(lower, upper + 1e-12))
+        # per horizontal axis: the foot's horizontal force ≈ its vertical force × slope
+        lean = [[v[axis] - slope[axis] * v[2] for v in vectors] + [0.0, 0.0] for axis in (0, 1)]
+        leans.append(np.array(lean) / weight)
+        feet.append((np.column_stack(columns), np.array(vectors).reshape(-1, 3), np.array(at)))
+    sizes = [f[0].shape[1] for f in feet]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    columns = np.hstack([f[0] for f in feet])
+    prior = np.zeros((2 * len(feet), offsets[-1]))
+    for k, lean in enumerate(leans):
+        prior[2 * k : 2 * k + 2, offsets[k] : offsets[k + 1]] = lean
+    system = np.vstack([columns[root_dofs], np.diag(costs), prior])
+    target = np.concatenate([needed[root_dofs], np.zeros(len(costs) + len(prior))])
+    solution, _ = nnls(system, target, maxiter=50 * system.shape[1])
     out = []
-    for k, (columns, vectors, at) in enumerate(feet):
-        values = solution.x[offsets[k] : offsets[k + 1]]
-        forces = vectors * values[:, None]
-        total = forces.sum(axis=0)
-        moment = np.cross(at, forces).sum(axis=0) + np.array([0.0, 0.0, values[-1]])
-        out.append((columns, values, total, moment))
+    for k, (foot_columns, vectors, at) in enumerate(feet):
+        values = solution[offsets[k] : offsets[k + 1]]
+        forces = vectors * values[: len(vectors), None]
+        free_torque = values[-2] - values[-1]
+        moment = (
+            np.cross(at, forces).sum(axis=0) + free_torque * vertical
+            if len(at)
+            else free_torque * vertical
+        )
+        out.append((foot_columns, values, forces.sum(axis=0), moment))
     return out
 
 

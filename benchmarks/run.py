@@ -29,6 +29,7 @@ BENCHMARKS = [
     "benchmarks.bench_static_optimization",
     "benchmarks.bench_batch",
     "benchmarks.bench_opencap",
+    "benchmarks.bench_contact_solve",
     "benchmarks.bench_muscle_imitation",
 ]
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ which is why this is a warning and never changes the input.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -45,10 +45,7 @@ class ImplausibleSpan:
     coordinates: tuple[str, ...]
 
     def as_json(self) -> dict:
-        return {
-            "from_s": self.from_s, "to_s": self.to_s, "fastest": self.fastest,
-            "peak_speed": self.peak_speed, "unit": self.unit, "coordinates": list(self.coordinates),
-        }  # fmt: skip
+        return {**asdict(self), "coordinates": list(self.coordinates)}
 
 
 def implausible_spans(

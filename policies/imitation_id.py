@@ -21,7 +21,6 @@ Forces are low-pass filtered (zero-lag 2nd-order Butterworth, run forwards and b
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -135,10 +134,9 @@ def run_imitation_id(
     body_config = fit_config_to_body(converted.mj_model, config)  # feet of this body's size
     floor_shift = None
     if config.floor_align:  # on the floor, as the policy's training motions were
-        from policies.root_fit import align_floor
+        from policies.reference import align_floors
 
-        unfitted = build_task_model(converted, dataclasses.replace(body_config, contact_radii=None))
-        trajectory, floor_shift = align_floor(unfitted, trajectory)
+        ([trajectory], [floor_shift]) = align_floors(converted, [trajectory], body_config)
     task = build_task_model(converted, body_config)
     root_fit = fit_root_path(task, trajectory) if fit_root else None
     if root_fit is not None:

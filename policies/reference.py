@@ -117,22 +117,25 @@ def prepare_motions(
     (``floor_align``: :func:`align_floors`), then the feet calibrated to them
     (``calibrate_contacts``, unless the config has its radii already)."""
     if config.floor_align:
-        trajectories = align_floors(converted, trajectories, config)
+        trajectories, _ = align_floors(converted, trajectories, config)
     if config.calibrate_contacts and config.contact_radii is None:
         config = calibrate_contacts(converted, trajectories, config)
     return trajectories, config
 
 
-def align_floors(converted, trajectories: list[Trajectory], config: TrackingConfig) -> list:
+def align_floors(
+    converted, trajectories: list[Trajectory], config: TrackingConfig
+) -> tuple[list[Trajectory], list[float]]:
     """Each trajectory moved vertically so that its feet stand on the floor, measured with the
-    converter's own foot spheres (not calibrated radii, which depend on the motions);
-    :func:`policies.root_fit.align_floor`."""
+    converter's own foot spheres (not calibrated radii, which depend on the motions), and each
+    shift up (m); :func:`policies.root_fit.align_floor`."""
     from dataclasses import replace
 
     from policies.root_fit import align_floor
 
     task = build_task_model(converted, replace(config, contact_radii=None))
-    return [align_floor(task, t)[0] for t in trajectories]
+    aligned = [align_floor(task, t) for t in trajectories]
+    return [t for t, _ in aligned], [shift for _, shift in aligned]
 
 
 def calibrate_contacts(converted, trajectories: list[Trajectory], config: TrackingConfig):

@@ -116,10 +116,10 @@ def fit_root_path(task: TaskModel, trajectory: Trajectory) -> RootFit:
         scale = float(-np.sum(a * b) / denominator)
     given_speed = np.linalg.norm(root_v[:, None, :] + rel_v, axis=2)
     given_speed[~candidate] = np.inf
-    floor_offset = float(np.median(bottom.min(axis=1)))
+    floor_offset = _median_lowest(bottom)
     # after scaling, the root (and the feet with it) moves up by (scale - 1) * its height
     scaled_lowest = bottom + (scale - 1.0) * root[:, 2:3]
-    shift = -float(np.median(scaled_lowest.min(axis=1)))
+    shift = -_median_lowest(scaled_lowest)
     applied = abs(scale - 1.0) > SCALE_TOLERANCE or abs(floor_offset) > FLOOR_TOLERANCE
     return RootFit(
         scale=scale if applied else 1.0,
@@ -136,7 +136,12 @@ def floor_offset(task: TaskModel, trajectory: Trajectory) -> float:
     qpos_idx, _, axes, _ = _root_slides(task)
     if not task.foot_geoms or len(qpos_idx) == 0:
         return 0.0
-    return float(np.median(_foot_paths(task, trajectory, qpos_idx, axes)[2].min(axis=1)))
+    return _median_lowest(_foot_paths(task, trajectory, qpos_idx, axes)[2])
+
+
+def _median_lowest(bottom: np.ndarray) -> float:
+    """The median over frames of the lowest of (T, n) contact-point heights."""
+    return float(np.median(bottom.min(axis=1)))
 
 
 def align_floor(task: TaskModel, trajectory: Trajectory) -> tuple[Trajectory, float]:

@@ -92,8 +92,9 @@ def _trial(model: Path, ik: Path, reference: Table, plates: Table, work: Path) -
 
 
 def _vertical(table: Table) -> np.ndarray:
-    """(n,) N: every vertical force column together (``*ground_force_vy``)."""
-    columns = [k for k, name in enumerate(table.labels) if name.endswith("ground_force_vy")]
+    """(n,) N: every foot's vertical force together (``*ground_force_vy``, no ``seat_*``)."""
+    columns = [k for k, name in enumerate(table.labels)
+               if name.endswith("ground_force_vy") and not name.startswith("seat_")]  # fmt: skip
     return table.data[:, columns].sum(axis=1)
 
 

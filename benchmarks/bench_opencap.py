@@ -167,8 +167,10 @@ def _rms_pct(table: Table, covered: np.ndarray, weight: float) -> float | None:
 
 
 def _vertical_grf(feet: Table) -> np.ndarray:
-    """(n,) N: the vertical force of every foot together."""
-    columns = [k for k, name in enumerate(feet.labels) if name.endswith("ground_force_vy")]
+    """(n,) N: the vertical force of every foot together (a seat's ``seat_*`` columns left out:
+    the plates measure the feet)."""
+    columns = [k for k, name in enumerate(feet.labels)
+               if name.endswith("ground_force_vy") and not name.startswith("seat_")]  # fmt: skip
     return feet.data[:, columns].sum(axis=1)
 
 
@@ -273,7 +275,13 @@ def _contact_trial(root: Path, trial: str, model: Path, work: Path, mass: float,
     result = _against_opensim(out, ref, mass)
     ours = read_table(next(out.glob("*_id.sto")))
     peaks = _peak_knee_extension(ours, np.ones(ours.n_rows, dtype=bool), mass)
-    return {**result, "wall_s": seconds, "right_minus_left_Nm_per_kg": peaks["r"] - peaks["l"]}
+    # every frame, seated ones too (meaningful where the feet never leave the plates: squats,
+    # sit-to-stand; a walk's steps off the plates count as errors)
+    grf = read_table(next(out.glob("*_grf.mot")))
+    plates = np.interp(grf.time, ref["feet"].time, _vertical_grf(ref["feet"]))
+    every = 100.0 * np.sqrt(np.mean((_vertical_grf(grf) - plates) ** 2)) / (mass * GRAVITY)
+    return {**result, "vertical_grf_rmse_percent_bw_all_frames": float(every), "wall_s": seconds,
+            "right_minus_left_Nm_per_kg": peaks["r"] - peaks["l"]}  # fmt: skip
 
 
 def _contact_summary(contact: dict, refs: dict, split: dict) -> dict:

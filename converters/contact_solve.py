@@ -17,8 +17,10 @@ between two feet on the floor (leading foot braking, trailing foot pushing), whi
 alone cannot. Joint moments are then ``qfrc_inverse - J^T loads`` projected on the
 independent coordinates, as OpenSim's InverseDynamicsTool computes them with those loads.
 
-No seat, handrail or other contact than the feet is modelled: where one carries load (sitting)
-the feet are given it and the summary's residuals say so.
+A trial that sits at its start or end (the pelvis low and still there, as for sit-to-stand)
+gets a seat: a plane at the thighs' underside in that pose, with contact points along each
+thigh, solved together with the feet (``ContactSolution.seat``). No handrail or other contact
+is modelled: its load would be put on the feet.
 """
 
 from __future__ import annotations
@@ -65,16 +67,37 @@ class ContactSolveConfig:
 
 @dataclass(frozen=True)
 class ContactSolution:
-    """Loads per foot (MuJoCo world frame) and the inverse dynamics they give."""
+    """Loads per contact group (MuJoCo world frame: each foot, then each thigh on a seat when
+    the trial sits) and the inverse dynamics they give."""
 
     time: np.ndarray
-    feet: list[FootLoads]
+    feet: list[FootLoads]  # right, left foot
+    seat: list[FootLoads]  # right, left thigh on the seat; empty when the trial never sits
     id_table: Table
     root_residuals: np.ndarray  # (T, n_root) pelvis generalized forces the loads leave
     floor_height: float  # m, MuJoCo z
+    seat_height: float | None  # m, MuJoCo z of the seat's top; None without a seat
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Contact points of one foot (or one thigh on the seat) over the trial."""
+
+    prefix: str
+    name: str
+    body: int  # the body its loads are reported on (and its free torque acts on)
+    point_bodies: np.ndarray  # (P,) body of each point
+    at: np.ndarray  # (T, P, 3) where each point's force acts (on the supporting plane)
+    strength: np.ndarray  # (T, P) in [0, 1]
+    plane: float  # m, height of the supporting plane
+    lean: bool  # the weak prior that its force leans towards the centre of mass
 
 
 _PYRAMID = np.array([[1, 0, 1], [-1, 0, 1], [0, 1, 1], [0, -1, 1]], dtype=float)
+SEATED_HEIGHT = 0.75  # a trial sits where the pelvis is below this share of its highest (above
+STILL_M, STILL_S = 0.03, 0.3  # the floor) and moves less than STILL_M over STILL_S, at its
+THIGH_POINTS = (0.15, 0.45, 0.75)  # start or end; seat points along hip -> knee
+THIGH_RADIUS = 0.17  # of the thigh's length: the seat points lie that far below its axis
 
 
 def solve_contacts(
@@ -84,18 +107,13 @@ def solve_contacts(
     contact spheres)."""
     config = config or ContactSolveConfig()
     model = converted.mj_model
-    points, sides = _contact_points(model)
     root_dofs, root_body = _root(model)
     weight = float(model.body_subtreemass[0]) * GRAVITY
     pyramid = _PYRAMID * np.array([config.friction, config.friction, 1.0])
     data = mujoco.MjData(model)
-    centres = _point_positions(model, data, trajectory, points)
-    radius = model.geom_size[points, 0]
-    bottoms = centres[:, :, 2] - radius
-    floor = float(np.percentile(bottoms, config.floor_percentile))
-    strength = _strength(bottoms - floor, _horizontal_speed(centres, trajectory.time), config)
-    foot_bodies = [model.body(f"calcn_{side}").id if _has_body(model, f"calcn_{side}")
-                   else int(model.geom_bodyid[points[sides == side][0]]) for side in ("r", "l")]  # fmt: skip
+    feet, floor = _foot_groups(model, data, trajectory, config)
+    seat, seat_height = _seat_groups(model, data, trajectory, feet, floor, root_body, config)
+    groups = feet + seat
     saved = model.opt.disableflags
     model.opt.disableflags |= (
         mujoco.mjtDisableBit.mjDSBL_CONSTRAINT
@@ -103,7 +121,7 @@ def solve_contacts(
         | mujoco.mjtDisableBit.mjDSBL_DAMPER
     )
     n = len(trajectory.time)
-    force, moment = np.zeros((n, 2, 3)), np.zeros((n, 2, 3))
+    force, moment = np.zeros((n, len(groups), 3)), np.zeros((n, len(groups), 3))
     rows, residuals = [], []
     try:
         for i in range(n):
@@ -112,33 +130,107 @@ def solve_contacts(
             )  # fmt: skip
             mujoco.mj_inverse(model, data)
             needed = data.qfrc_inverse.copy()
-            loads = _frame_loads(
-                model, data, points, sides, centres[i], strength[i], floor, pyramid,
-                foot_bodies, root_dofs, root_body, needed, weight,
-            )  # fmt: skip
+            loads = _frame_loads(model, data, groups, i, pyramid, root_dofs, root_body,
+                                 needed, weight, floor)  # fmt: skip
             applied = np.zeros(model.nv)
-            for k, (columns, values, foot_force, foot_moment) in enumerate(loads):
+            for k, (columns, values, group_force, group_moment) in enumerate(loads):
                 applied += columns @ values
-                force[i, k], moment[i, k] = foot_force, foot_moment
+                force[i, k], moment[i, k] = group_force, group_moment
             tau = needed - applied
             residuals.append(tau[root_dofs])
             pose = {c: float(v[i]) for c, v in trajectory.coordinates.items()}
             rows.append(converted.kinematics.jacobian(pose, model.nv).T @ tau)
     finally:
         model.opt.disableflags = saved
-    feet = [
-        _foot_loads(prefix, name, model.body(foot_bodies[k]).name, force[:, k], moment[:, k], floor)
-        for k, (prefix, name) in enumerate((("r_", "right"), ("l_", "left")))
+    loads = [
+        _loads(g.prefix, g.name, model.body(g.body).name, force[:, k], moment[:, k], g.plane)
+        for k, g in enumerate(groups)
     ]
     table = Table(
         time=trajectory.time.copy(), labels=id_labels(converted), data=np.array(rows),
         name=ID_TABLE_NAME, in_degrees=False, dialect="storage",
     )  # fmt: skip
-    return ContactSolution(trajectory.time.copy(), feet, table, np.array(residuals), floor)
+    return ContactSolution(
+        trajectory.time.copy(), loads[:2], loads[2:], table, np.array(residuals), floor,
+        seat_height,
+    )  # fmt: skip
 
 
-def _has_body(model: mujoco.MjModel, name: str) -> bool:
-    return mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name) >= 0
+def _foot_groups(model, data, trajectory: Trajectory, config: ContactSolveConfig):
+    """The two feet's groups (the converter's contact spheres) and the trial's floor height."""
+    points, sides = _contact_points(model)
+    centres = _point_positions(model, data, trajectory, lambda: data.geom_xpos[points])
+    bottoms = centres[:, :, 2] - model.geom_size[points, 0]
+    floor = float(np.percentile(bottoms, config.floor_percentile))
+    strength = _strength(bottoms - floor, _horizontal_speed(centres, trajectory.time), config)
+    at = centres.copy()
+    at[:, :, 2] = floor
+    groups = []
+    for side, name in (("r", "right"), ("l", "left")):
+        on_foot = sides == side
+        bodies = model.geom_bodyid[points[on_foot]]
+        calcn = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f"calcn_{side}")
+        body = calcn if calcn >= 0 else int(bodies[0])
+        groups.append(_Group(f"{side}_", name, body, bodies, at[:, on_foot],
+                             strength[:, on_foot], floor, lean=True))  # fmt: skip
+    return groups, floor
+
+
+def _seat_groups(model, data, trajectory, feet, floor, root_body, config):
+    """A seat under the thighs when the trial sits at its start or end (the pelvis low and
+    still there): per thigh, points along it from hip to knee, THIGH_RADIUS of its length below
+    its axis; the seat's top is their lowest at the seated frame. No seat: ([], None)."""
+    pelvis = _point_positions(model, data, trajectory, lambda: data.xpos[[root_body]])[:, 0, 2]
+    frame = _seated_frame(pelvis - floor, trajectory.time)
+    thighs = _thighs(model, root_body, feet)
+    if frame is None or not thighs:
+        return [], None
+
+    def seat_points():
+        out = []
+        for thigh, shank in thighs:
+            hip, knee = data.xpos[thigh], data.xpos[shank]
+            drop = THIGH_RADIUS * np.linalg.norm(knee - hip)
+            out += [hip + f * (knee - hip) - [0.0, 0.0, drop] for f in THIGH_POINTS]
+        return np.array(out)
+
+    points = _point_positions(model, data, trajectory, seat_points)
+    top = float(points[frame, :, 2].min())
+    speed = _horizontal_speed(points, trajectory.time)
+    strength = _strength(points[:, :, 2] - top, speed, config)
+    at = points.copy()
+    at[:, :, 2] = top
+    per = len(THIGH_POINTS)
+    groups = []
+    for k, ((thigh, _), side) in enumerate(zip(thighs, ("r", "l"), strict=False)):
+        rows = slice(k * per, (k + 1) * per)
+        groups.append(_Group(f"seat_{side}_", f"seat_{side}", thigh, np.full(per, thigh),
+                             at[:, rows], strength[:, rows], top, lean=False))  # fmt: skip
+    return groups, top
+
+
+def _seated_frame(height: np.ndarray, time: np.ndarray) -> int | None:
+    """The first (else last) frame if the pelvis is low and still there, else None."""
+    dt = float(np.median(np.diff(time))) if len(time) > 1 else 0.0
+    window = max(2, round(STILL_S / dt)) if dt > 0 else len(time) + 1
+    if len(height) < 2 * window or height.max() <= 0:
+        return None
+    for rows, frame in ((height[:window], 0), (height[-window:], len(height) - 1)):
+        if rows.max() < SEATED_HEIGHT * height.max() and np.ptp(rows) < STILL_M:
+            return frame
+    return None
+
+
+def _thighs(model, root_body: int, feet: list[_Group]) -> list[tuple[int, int]]:
+    """(thigh, shank) per foot: the first two bodies below the root on the way to the foot."""
+    pairs = []
+    for group in feet:
+        chain = [group.body]
+        while chain[-1] and model.body_parentid[chain[-1]] != root_body:
+            chain.append(int(model.body_parentid[chain[-1]]))
+        if chain[-1] and len(chain) >= 2:
+            pairs.append((chain[-1], chain[-2]))
+    return pairs if len(pairs) == len(feet) else []
 
 
 def _contact_points(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
@@ -174,14 +266,14 @@ def _joint_dofs(kind: int) -> int:
     return {mujoco.mjtJoint.mjJNT_FREE: 6, mujoco.mjtJoint.mjJNT_BALL: 3}.get(kind, 1)
 
 
-def _point_positions(model, data, trajectory: Trajectory, points: np.ndarray) -> np.ndarray:
-    """(T, P, 3) world positions of the contact spheres' centres."""
-    out = np.zeros((len(trajectory.time), len(points), 3))
-    for i, q in enumerate(trajectory.qpos):
+def _point_positions(model, data, trajectory: Trajectory, where) -> np.ndarray:
+    """(T, P, 3): ``where()`` (P, 3 world positions) at every pose of the trajectory."""
+    out = []
+    for q in trajectory.qpos:
         data.qpos[:] = q
         mujoco.mj_kinematics(model, data)
-        out[i] = data.geom_xpos[points]
-    return out
+        out.append(np.array(where(), dtype=float))
+    return np.array(out)
 
 
 def _horizontal_speed(centres: np.ndarray, time: np.ndarray) -> np.ndarray:
@@ -202,10 +294,10 @@ def _strength(height: np.ndarray, speed: np.ndarray, config: ContactSolveConfig)
     )
 
 
-def _frame_loads(model, data, points, sides, centres, strength, floor, pyramid, foot_bodies,
-                 root_dofs, root_body, needed, weight):  # fmt: skip
-    """Solve one frame: per foot (generalized-force columns (nv, m), their nonnegative values,
-    the foot's total force and moment about the world origin).
+def _frame_loads(model, data, groups: list[_Group], i: int, pyramid, root_dofs, root_body,
+                 needed, weight, floor):  # fmt: skip
+    """Solve frame ``i``: per group (generalized-force columns (nv, m), their nonnegative
+    values, the group's total force and moment about the world origin).
 
     Every unknown is nonnegative (pyramid edges; a free torque as a positive and a negative
     part) and points without strength have no column, so the bounded least squares is an NNLS.
@@ -213,55 +305,52 @@ def _frame_loads(model, data, points, sides, centres, strength, floor, pyramid, 
     jacp, jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
     com = data.subtree_com[root_body]
     vertical = np.array([0.0, 0.0, 1.0])
-    feet, costs, leans = [], [], []
-    for k, side in enumerate(("r", "l")):
-        on_foot = np.flatnonzero(sides == side)
+    blocks, costs, leans = [], [], []
+    for k, group in enumerate(groups):
+        strength = group.strength[i]
         columns, vectors, at = [], [], []
-        for j in on_foot[strength[on_foot] > 0]:
-            point = np.array([centres[j, 0], centres[j, 1], floor])
-            mujoco.mj_jac(model, data, jacp, None, point, int(model.geom_bodyid[points[j]]))
+        for j in np.flatnonzero(strength > 0):
+            point = group.at[i, j]
+            mujoco.mj_jac(model, data, jacp, None, point, int(group.point_bodies[j]))
             for direction in pyramid:
                 columns.append(jacp.T @ direction)
                 vectors.append(direction)
                 at.append(point)
                 costs.append(1.0 / (strength[j] * weight))
-        mujoco.mj_jac(model, data, None, jacr, centres[on_foot[0]], foot_bodies[k])
-        torque_cost = 1.0 / (20.0 * max(strength[on_foot].max(), 1e-3))
+        mujoco.mj_jac(model, data, None, jacr, data.xpos[group.body], group.body)
+        torque_cost = 1.0 / (20.0 * max(strength.max(), 1e-3))
         for sign in (1.0, -1.0):
             columns.append(sign * (jacr.T @ vertical))
             costs.append(torque_cost)
-        centre = centres[on_foot].mean(axis=0)
-        slope = (com[:2] - centre[:2]) / max(com[2] - floor, 0.3)
-        # per horizontal axis: the foot's horizontal force ≈ its vertical force × slope
-        lean = [[v[axis] - slope[axis] * v[2] for v in vectors] + [0.0, 0.0] for axis in (0, 1)]
-        leans.append(np.array(lean) / weight)
-        feet.append((np.column_stack(columns), np.array(vectors).reshape(-1, 3), np.array(at)))
-    sizes = [f[0].shape[1] for f in feet]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    columns = np.hstack([f[0] for f in feet])
-    prior = np.zeros((2 * len(feet), offsets[-1]))
-    for k, lean in enumerate(leans):
-        prior[2 * k : 2 * k + 2, offsets[k] : offsets[k + 1]] = lean
+        if group.lean:
+            centre = group.at[i].mean(axis=0)
+            slope = (com[:2] - centre[:2]) / max(com[2] - floor, 0.3)
+            # per horizontal axis: the group's horizontal force ≈ its vertical force × slope
+            lean = [[v[axis] - slope[axis] * v[2] for v in vectors] + [0.0, 0.0] for axis in (0, 1)]
+            leans.append((k, np.array(lean) / weight))
+        blocks.append((np.column_stack(columns), np.array(vectors).reshape(-1, 3), np.array(at)))
+    offsets = np.concatenate([[0], np.cumsum([b[0].shape[1] for b in blocks])])
+    columns = np.hstack([b[0] for b in blocks])
+    prior = np.zeros((2 * len(leans), offsets[-1]))
+    for row, (k, lean) in enumerate(leans):
+        prior[2 * row : 2 * row + 2, offsets[k] : offsets[k + 1]] = lean
     system = np.vstack([columns[root_dofs], np.diag(costs), prior])
     target = np.concatenate([needed[root_dofs], np.zeros(len(costs) + len(prior))])
     solution, _ = nnls(system, target, maxiter=50 * system.shape[1])
     out = []
-    for k, (foot_columns, vectors, at) in enumerate(feet):
+    for k, (block_columns, vectors, at) in enumerate(blocks):
         values = solution[offsets[k] : offsets[k + 1]]
         forces = vectors * values[: len(vectors), None]
-        free_torque = values[-2] - values[-1]
-        moment = (
-            np.cross(at, forces).sum(axis=0) + free_torque * vertical
-            if len(at)
-            else free_torque * vertical
-        )
-        out.append((foot_columns, values, forces.sum(axis=0), moment))
+        moment = (values[-2] - values[-1]) * vertical
+        if len(at):
+            moment = moment + np.cross(at, forces).sum(axis=0)
+        out.append((block_columns, values, forces.sum(axis=0), moment))
     return out
 
 
-def _foot_loads(prefix, name, body, force, moment, floor) -> FootLoads:
-    """Force, centre of pressure on the floor and free torque of one foot over time."""
+def _loads(prefix, name, body, force, moment, plane) -> FootLoads:
+    """Force, centre of pressure on the supporting plane and free torque of one group."""
     points, torques = np.zeros_like(force), np.zeros(len(force))
     for i in range(len(force)):
-        points[i], torques[i] = centre_of_pressure(force[i], moment[i], floor)
+        points[i], torques[i] = centre_of_pressure(force[i], moment[i], plane)
     return FootLoads(prefix, name, body, force, points, torques)

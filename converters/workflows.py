@@ -146,10 +146,14 @@ def run_contact_id(config: ContactIDConfig) -> dict:
     written: list[Path] = []
     try:
         written.append(write_table(solution.id_table, paths["id_sto"], force=config.force))
-        grf = grf_table(solution.time, solution.feet)
+        grf = grf_table(solution.time, solution.feet + solution.seat)
         written.append(write_table(grf, paths["grf_mot"], force=config.force))
         write_external_loads(
-            paths["grf_xml"], paths["grf_mot"].name, solution.feet, config.force, name="SolvedGRF"
+            paths["grf_xml"],
+            paths["grf_mot"].name,
+            solution.feet + solution.seat,
+            config.force,
+            name="SolvedGRF",
         )
     except BaseException:
         for path in written:  # no partial set of outputs left behind
@@ -157,6 +161,16 @@ def run_contact_id(config: ContactIDConfig) -> dict:
         raise
     weight = float(mj.body_subtreemass[0]) * 9.80665
     residual = np.sqrt(np.mean(solution.root_residuals**2, axis=0))
+    seat = None
+    if solution.seat:
+        seat_force = sum(s.force[:, 2] for s in solution.seat)
+        seat = {
+            "height_m": solution.seat_height,
+            "peak_vertical_percent_bw": float(100.0 * seat_force.max() / weight),
+            "loaded_s": float(
+                np.sum(seat_force > 0.05 * weight) * np.median(np.diff(solution.time))
+            ),
+        }
     return {
         "method": "contact",
         "outputs": {k: str(v) for k, v in paths.items()},
@@ -167,4 +181,5 @@ def run_contact_id(config: ContactIDConfig) -> dict:
             100.0 * sum(f.force[:, 2] for f in solution.feet).max() / weight
         ),
         "root_residual_rms": [float(v) for v in residual],
+        "seat": seat,
     }

@@ -92,8 +92,9 @@ def inverse_dynamics(
     the total ground reaction; it is shared among contact points under both feet (nonnegative,
     inside a friction pyramid, weaker the higher and faster a point moves; each foot's force
     leaning towards the centre of mass) and OpenSim's equations give the joint moments with
-    it. Writes OUTPUT/<trial>_id.sto, <trial>_grf.mot and <trial>_grf.xml. Nothing but the
-    feet touches: a seat's or a handrail's load is put on the feet.
+    it. Writes OUTPUT/<trial>_id.sto, <trial>_grf.mot and <trial>_grf.xml. A trial that sits
+    at its start or end gets a seat under the thighs (seat_r_/seat_l_ columns, applied to the
+    thighs); a handrail's load would be put on the feet.
 
     \b
     Examples:

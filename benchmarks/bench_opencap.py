@@ -74,9 +74,12 @@ def run(data: Path, policy: Path | None = None) -> dict:
     }
     # the ground reactions the motion itself needs (kintwin id --method contact): no policy
     contact = {t: _contact_trial(root, t, model, work, mass, r) for t, r in refs.items()}
+    seated = {t: _contact_trial(root, t, model, work, mass, r, seat=True)
+              for t, r in refs.items() if t.startswith("STS")}  # fmt: skip
     result["contact_solve"] = {
         "trials": contact,
         "summary": _contact_summary(contact, result["references"], split),
+        "sit_to_stand_with_seat": seated,  # kintwin id --method contact --seat
     }
     if not (policy / "policy.pt").is_file():
         where = policy.relative_to(ROOT) if policy.is_relative_to(ROOT) else policy
@@ -263,12 +266,14 @@ def _against_opensim(out: Path, ref: dict, mass: float) -> dict:
     }
 
 
-def _contact_trial(root: Path, trial: str, model: Path, work: Path, mass: float, ref) -> dict:
-    """``kintwin id --method contact`` (no policy, no plates) on the trial, against OpenSim."""
-    out = work / f"{trial}_contact"
+def _contact_trial(root: Path, trial: str, model: Path, work: Path, mass: float, ref,
+                   seat: bool = False) -> dict:  # fmt: skip
+    """``kintwin id --method contact`` (no policy, no plates; ``--seat``) on the trial, against
+    OpenSim."""
+    out = work / f"{trial}_contact{'_seat' if seat else ''}"
     args = [sys.executable, "-m", "kintwin_cli", "id", "--method", "contact", "--model",
             str(model), "--coordinates", str(root / "IK" / f"{trial}_ik.mot"), "-o", str(out),
-            "--force"]  # fmt: skip
+            "--force", *(["--seat"] if seat else [])]  # fmt: skip
     started = time.perf_counter()
     subprocess.run(args, check=True, capture_output=True, cwd=ROOT)
     seconds = time.perf_counter() - started

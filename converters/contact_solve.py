@@ -17,15 +17,16 @@ between two feet on the floor (leading foot braking, trailing foot pushing), whi
 alone cannot. Joint moments are then ``qfrc_inverse - J^T loads`` projected on the
 independent coordinates, as OpenSim's InverseDynamicsTool computes them with those loads.
 
-A trial that sits at its start or end (the pelvis low and still there, as for sit-to-stand)
-gets a seat: a plane at the thighs' underside in that pose, with contact points along each
-thigh, solved together with the feet (``ContactSolution.seat``). No handrail or other contact
-is modelled: its load would be put on the feet.
+With ``ContactSolveConfig.seat``, a trial that sits at its start or end (the pelvis low and
+still there, as for sit-to-stand) gets a seat: contact points along each thigh's underside,
+each resting where it is lowest in the trial, solved together with the feet
+(``ContactSolution.seat``). Without it, or for a handrail or any other contact, the load is
+put on the feet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mujoco
 import numpy as np
@@ -55,6 +56,10 @@ class ContactSolveConfig:
         zero_speed: a point sliding this fast has none.
         friction: friction coefficient of the pyramid (horizontal ≤ friction × vertical).
         floor_percentile: the floor is this percentile of the sphere bottoms over the trial.
+        seat: give a trial that sits at its start or end a seat under the thighs (off by
+            default: on OpenCap subject 4's sit-to-stands it halves the feet's vertical GRF
+            error over the whole trial, sitting included, but the seat keeps some load as the
+            thighs start to rise, which doubles it on the frames the feet carry everything).
     """
 
     full_height: float = 0.02
@@ -63,6 +68,7 @@ class ContactSolveConfig:
     zero_speed: float = 1.5
     friction: float = 0.8
     floor_percentile: float = 2.0
+    seat: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ SEATED_HEIGHT = 0.75  # a trial sits where the pelvis is below this share of its
 STILL_M, STILL_S = 0.03, 0.3  # the floor) and moves less than STILL_M over STILL_S, at its
 THIGH_POINTS = (0.15, 0.45, 0.75)  # start or end; seat points along hip -> knee
 THIGH_RADIUS = 0.17  # of the thigh's length: the seat points lie that far below its axis
+SEAT_FULL_HEIGHT, SEAT_ZERO_HEIGHT = 0.01, 0.03  # m above a seat point's lowest: its strength
 
 
 def solve_contacts(
@@ -112,7 +119,9 @@ def solve_contacts(
     pyramid = _PYRAMID * np.array([config.friction, config.friction, 1.0])
     data = mujoco.MjData(model)
     feet, floor = _foot_groups(model, data, trajectory, config)
-    seat, seat_height = _seat_groups(model, data, trajectory, feet, floor, root_body, config)
+    seat, seat_height = [], None
+    if config.seat:
+        seat, seat_height = _seat_groups(model, data, trajectory, feet, floor, root_body, config)
     groups = feet + seat
     saved = model.opt.disableflags
     model.opt.disableflags |= (
@@ -179,7 +188,9 @@ def _foot_groups(model, data, trajectory: Trajectory, config: ContactSolveConfig
 def _seat_groups(model, data, trajectory, feet, floor, root_body, config):
     """A seat under the thighs when the trial sits at its start or end (the pelvis low and
     still there): per thigh, points along it from hip to knee, THIGH_RADIUS of its length below
-    its axis; the seat's top is their lowest at the seated frame. No seat: ([], None)."""
+    its axis, each touching the seat within SEAT_FULL_HEIGHT..SEAT_ZERO_HEIGHT of the lowest it
+    gets in the trial (a rigid seat: the thighs leave it as soon as they rise, which the
+    feet's wider band, for IK's floor errors, would not say). No seat: ([], None)."""
     pelvis = _point_positions(model, data, trajectory, lambda: data.xpos[[root_body]])[:, 0, 2]
     frame = _seated_frame(pelvis - floor, trajectory.time)
     thighs = _thighs(model, root_body, feet)
@@ -195,11 +206,14 @@ def _seat_groups(model, data, trajectory, feet, floor, root_body, config):
         return np.array(out)
 
     points = _point_positions(model, data, trajectory, seat_points)
-    top = float(points[frame, :, 2].min())
+    # each point rests on the seat at the lowest it gets (sitting), and leaves it as it rises
+    rest = np.percentile(points[:, :, 2], config.floor_percentile, axis=0)
     speed = _horizontal_speed(points, trajectory.time)
-    strength = _strength(points[:, :, 2] - top, speed, config)
+    seat_config = replace(config, full_height=SEAT_FULL_HEIGHT, zero_height=SEAT_ZERO_HEIGHT)
+    strength = _strength(points[:, :, 2] - rest, speed, seat_config)
     at = points.copy()
-    at[:, :, 2] = top
+    at[:, :, 2] = rest
+    top = float(rest.mean())
     per = len(THIGH_POINTS)
     groups = []
     for k, ((thigh, _), side) in enumerate(zip(thighs, ("r", "l"), strict=False)):

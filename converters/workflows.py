@@ -87,6 +87,7 @@ class ContactIDConfig:
         lowpass_hz: low-pass cut-off of the coordinates (Hz); None or 0: not filtered.
         time_range: (t0, t1) in seconds; None: every frame.
         force: overwrite existing outputs.
+        seat: a seat under the thighs for a trial that sits (``ContactSolveConfig.seat``).
     """
 
     model: Path
@@ -95,6 +96,7 @@ class ContactIDConfig:
     lowpass_hz: float | None = 6.0
     time_range: tuple[float, float] | None = None
     force: bool = False
+    seat: bool = False
 
 
 def contact_id_paths(outdir: Path, coordinates: Path) -> dict[str, Path]:
@@ -113,7 +115,7 @@ def run_contact_id(config: ContactIDConfig) -> dict:
     """Solve the ground reactions of the motion, write ID + GRF files; returns a summary."""
     import numpy as np
 
-    from converters.contact_solve import solve_contacts
+    from converters.contact_solve import ContactSolveConfig, solve_contacts
     from converters.errors import KintwinError
     from converters.mjcf.builder import ConvertOptions
     from converters.model_conversion import convert_osim
@@ -142,7 +144,7 @@ def run_contact_id(config: ContactIDConfig) -> dict:
             qacc=trajectory.qacc[keep],
             coordinates={c: v[keep] for c, v in trajectory.coordinates.items()},
         )  # fmt: skip
-    solution = solve_contacts(model, trajectory)
+    solution = solve_contacts(model, trajectory, ContactSolveConfig(seat=config.seat))
     written: list[Path] = []
     try:
         written.append(write_table(solution.id_table, paths["id_sto"], force=config.force))

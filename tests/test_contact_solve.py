@@ -157,24 +157,28 @@ def test_existing_outputs_are_not_overwritten_without_force(shared_data, tmp_pat
 
 
 def test_sit_to_stand_sits_on_a_seat_and_a_walk_has_none(shared_data, tmp_path):
-    """STS1 starts seated: a seat under the thighs (applied to them in the ExternalLoads)
-    carries most of the weight at the start and nothing while the pelvis is up; walking1 has no
-    seat columns."""
+    """With --seat, STS1 (which starts seated) gets a seat under the thighs (applied to them in
+    the ExternalLoads) carrying most of the weight at the start and nothing while the pelvis is
+    up; walking1 gets no seat columns; without --seat neither does STS1."""
     from converters.opensim_io.external_loads import read_external_loads
     from converters.opensim_io.table import read_table
 
     model = shared_data / MODEL
     runs = {}
-    for trial in ("STS1", "walking1"):
+    for trial, seat in (("STS1", ["--seat"]), ("walking1", ["--seat"]), ("STS1", [])):
         ik = shared_data / SUBJECT / "IK" / f"{trial}_ik.mot"
-        out = tmp_path / trial
+        out = tmp_path / f"{trial}{len(seat)}"
         result = CliRunner().invoke(cli, ["id", "--method", "contact", "--model", str(model),
-                                          "--coordinates", str(ik), "-o", str(out)])  # fmt: skip
+                                          "--coordinates", str(ik), "-o", str(out), *seat])  # fmt: skip
         assert result.exit_code == 0, result.output
-        runs[trial] = (read_table(out / f"{trial}_grf.mot"), out / f"{trial}_grf.xml", ik)
-    walk = runs["walking1"][0]
-    assert not [c for c in walk.labels if c.startswith("seat_")]
-    grf, xml, ik = runs["STS1"]
+        runs[trial, bool(seat)] = (
+            read_table(out / f"{trial}_grf.mot"),
+            out / f"{trial}_grf.xml",
+            ik,
+        )
+    for walk_or_unseated in (runs["walking1", True][0], runs["STS1", False][0]):
+        assert not [c for c in walk_or_unseated.labels if c.startswith("seat_")]
+    grf, xml, ik = runs["STS1", True]
     bodies = {f.name: f.applied_to_body for f in read_external_loads(xml).forces}
     assert bodies["seat_r"] == "femur_r" and bodies["seat_l"] == "femur_l"
     seat = grf.column("seat_r_ground_force_vy") + grf.column("seat_l_ground_force_vy")

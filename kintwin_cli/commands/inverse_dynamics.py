@@ -56,6 +56,13 @@ from kintwin_cli.output import JsonSummary, note, warn
     is_flag=True,
     help="Imitation: also write OUTPUT/<trial>_report.html (see kintwin report).",
 )
+@click.option(
+    "--seat",
+    is_flag=True,
+    help="Contact: a trial that sits at its start or end (sit-to-stand) gets a seat under the "
+    "thighs (seat_r_/seat_l_ loads on them). Off by default: it takes the seated weight off the "
+    "feet, but keeps some load as the thighs start to rise.",
+)
 @force_option()
 def inverse_dynamics(
     method: str | None,
@@ -73,6 +80,7 @@ def inverse_dynamics(
     restart_on_fall: bool,
     fall_search: bool,
     write_html: bool,
+    seat: bool,
     force: bool,
 ) -> None:
     """Inverse dynamics: generalized forces at every coordinate, pelvis residuals included.
@@ -92,9 +100,9 @@ def inverse_dynamics(
     the total ground reaction; it is shared among contact points under both feet (nonnegative,
     inside a friction pyramid, weaker the higher and faster a point moves; each foot's force
     leaning towards the centre of mass) and OpenSim's equations give the joint moments with
-    it. Writes OUTPUT/<trial>_id.sto, <trial>_grf.mot and <trial>_grf.xml. A trial that sits
-    at its start or end gets a seat under the thighs (seat_r_/seat_l_ columns, applied to the
-    thighs); a handrail's load would be put on the feet.
+    it. Writes OUTPUT/<trial>_id.sto, <trial>_grf.mot and <trial>_grf.xml. With --seat, a
+    trial that sits at its start or end gets a seat under the thighs (seat_r_/seat_l_
+    columns); without it, as for a handrail, the feet are given that load.
 
     \b
     Examples:
@@ -133,13 +141,15 @@ def inverse_dynamics(
         from converters.errors import KintwinError
 
         raise KintwinError("--report belongs to --method imitation (a policy's trial)")
+    if seat and method != "contact":
+        raise click.UsageError("--seat belongs to --method contact")
     if method == "contact":
         from converters.workflows import ContactIDConfig, run_contact_id
 
         if external_loads is not None or grf is not None:
             raise click.UsageError("--external-loads/--grf belong to --method classic")
         cutoff = 6.0 if lowpass_hz is None else lowpass_hz
-        config = ContactIDConfig(model_path, coordinates, output, cutoff, time_range, force)
+        config = ContactIDConfig(model_path, coordinates, output, cutoff, time_range, force, seat)
         result = run_contact_id(config)
         note(f"wrote {', '.join(result['outputs'].values())} ({result['frames']} frames)")
         summary.emit(result)

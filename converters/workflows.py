@@ -88,6 +88,7 @@ class ContactIDConfig:
         time_range: (t0, t1) in seconds; None: every frame.
         force: overwrite existing outputs.
         seat: a seat under the thighs for a trial that sits (``ContactSolveConfig.seat``).
+        trial: the outputs' name; None: the coordinates file's stem without ``_ik``.
     """
 
     model: Path
@@ -97,12 +98,15 @@ class ContactIDConfig:
     time_range: tuple[float, float] | None = None
     force: bool = False
     seat: bool = False
+    trial: str | None = None
 
 
-def contact_id_paths(outdir: Path, coordinates: Path) -> dict[str, Path]:
-    """The files :func:`run_contact_id` writes: ``id_sto``, ``grf_mot``, ``grf_xml``."""
-    stem = Path(coordinates).stem
-    trial = stem[:-3] if stem.lower().endswith("_ik") and len(stem) > 3 else stem
+def contact_id_paths(outdir: Path, coordinates: Path, trial: str | None = None) -> dict[str, Path]:
+    """The files :func:`run_contact_id` writes: ``id_sto``, ``grf_mot``, ``grf_xml``, named
+    ``trial`` or after the coordinates file (its stem without ``_ik``)."""
+    if trial is None:
+        stem = Path(coordinates).stem
+        trial = stem[:-3] if stem.lower().endswith("_ik") and len(stem) > 3 else stem
     outdir = Path(outdir)
     return {
         "id_sto": outdir / f"{trial}_id.sto",
@@ -127,7 +131,7 @@ def run_contact_id(config: ContactIDConfig) -> dict:
         raise KintwinError(
             f"{config.outdir}: the contact solve writes several files; give a directory"
         )
-    paths = contact_id_paths(config.outdir, config.coordinates)
+    paths = contact_id_paths(config.outdir, config.coordinates, config.trial)
     for path in paths.values():
         check_writable(path, config.force)  # before any work
     model = convert_osim(config.model, ConvertOptions(meshes=False, muscles=False), exact=True)
@@ -178,6 +182,7 @@ def run_contact_id(config: ContactIDConfig) -> dict:
         "outputs": {k: str(v) for k, v in paths.items()},
         "frames": int(len(solution.time)),
         "time_span_s": [float(solution.time[0]), float(solution.time[-1])],
+        "body_mass_kg": float(mj.body_subtreemass[0]),
         "floor_height_m": solution.floor_height,
         "peak_vertical_grf_percent_bw": float(
             100.0 * sum(f.force[:, 2] for f in solution.feet).max() / weight

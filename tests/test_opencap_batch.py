@@ -167,6 +167,31 @@ def test_batch_compares_each_trial_with_its_reference_column_by_column(study: di
         assert {n[-2:] for n in grf["name"]} == {"vx", "vy", "vz"}
 
 
+def test_batch_with_the_contact_method_needs_no_policy(study: dict):
+    """``kintwin batch --method contact``: every trial's ID and GRF from the motion alone,
+    compared with OpenSim's ID and the plates; the walk's ankles follow OpenSim's (r > 0.8 on
+    its half second, with the plates under the feet); a policy or --so with it is refused."""
+    import pandas as pd
+
+    out = study["root"] / "out_contact"
+    result = CliRunner().invoke(
+        cli, ["batch", str(study["folder"]), "--method", "contact", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    results = pd.read_csv(out / "results.csv").set_index("trial")
+    assert set(results.index) == set(TRIALS) and (results["status"] == "ok").all()
+    assert (results["method"] == "contact").all() and (results["compare_id_columns"] == 33).all()
+    for trial in TRIALS:
+        assert (out / "trials" / trial / f"{trial}_grf.xml").is_file()
+        assert not (out / "trials" / trial / "report.html").exists()
+    rows = pd.read_csv(out / "trials" / "walking1" / "walking1_compare_id.csv").set_index("name")
+    assert rows.loc["ankle_angle_r_moment", "r"] > 0.8
+    for extra in (["--policy", str(study["policy"])], ["--so"]):
+        refused = CliRunner().invoke(cli, ["batch", str(study["folder"]), "--method", "contact",
+                                           "-o", str(study["root"] / "x"), *extra])  # fmt: skip
+        assert refused.exit_code != 0 and "--method contact" in refused.output
+
+
 def test_a_second_batch_run_skips_the_finished_trials(study: dict, batch):
     out, _ = batch
     done = {t: (out / "trials" / t / "done.json").stat().st_mtime_ns for t in TRIALS}

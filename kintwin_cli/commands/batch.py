@@ -21,7 +21,15 @@ from kintwin_cli.output import JsonSummary, note, verbosity, warn
 
 @click.command("batch")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@policy_option(True, "Policy directory (kintwin train).")
+@policy_option(False, "Policy directory (kintwin train); needed unless --method contact.")
+@click.option(
+    "--method",
+    type=click.Choice(["imitation", "contact"]),
+    default="imitation",
+    show_default=True,
+    help="imitation: the policy tracks each trial (kintwin id --policy). contact: no policy, "
+    "ground reactions from the motion itself (kintwin id --method contact; no report, no --so).",
+)
 @output_option("OUTDIR: the trials' files, results.csv and results.parquet.", kind="dir")
 @click.option("-j", "--jobs", default=1, show_default=True, help="Trials run at once.")
 @click.option(
@@ -49,7 +57,8 @@ from kintwin_cli.output import JsonSummary, note, verbosity, warn
 @force_option("Run finished trials again; use a non-batch OUTDIR.")
 def batch(
     source: Path,
-    policy: Path,
+    policy: Path | None,
+    method: str,
     output: Path,
     jobs: int,
     ray_address: str | None,
@@ -78,15 +87,20 @@ def batch(
       kintwin batch ik_folder/ --policy POLICY -o out/ --ray auto     # on a Ray cluster
       kintwin batch ik_folder/ --policy POLICY -o out/ --ray local -j 2
       kintwin batch study.csv --policy POLICY -o out/ --json | jq '.trials[].trusted'
+      kintwin batch ik_folder/ --method contact -o out/ -j 2    # no policy, no force plates
     """
     from policies.batch import BatchOptions, load_trials, run_batch
 
+    if method == "imitation" and policy is None:
+        raise click.UsageError("--method imitation needs --policy POLICY_DIR (see kintwin train)")
+    if method == "contact" and (policy is not None or so):
+        raise click.UsageError("--method contact takes no --policy and no --so")
     summary = JsonSummary(json_target, force)
     trials = load_trials(source)
     options = BatchOptions(
-        policy=policy.resolve(), report=not no_report, frames=frames,
-        training_dirs=tuple(d.resolve() for d in training_dirs), so=so,
-        restart_on_fall=restart_on_fall, fall_search=fall_search,
+        policy=policy.resolve() if policy else None, report=not no_report and method != "contact",
+        frames=frames, training_dirs=tuple(d.resolve() for d in training_dirs), so=so,
+        restart_on_fall=restart_on_fall, fall_search=fall_search, method=method,
     )  # fmt: skip
     note(f"{len(trials)} trials from {source}")
     bar = _progress_bar(len(trials))

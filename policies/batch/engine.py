@@ -42,7 +42,7 @@ class BatchResult:
 def _prepare(outdir: Path, options: BatchOptions, force: bool) -> None:
     """Refuse a non-empty folder that is not a batch's, or a batch of another policy."""
     marker = outdir / MARKER
-    policy = str(Path(options.policy).resolve())
+    policy = str(Path(options.policy).resolve()) if options.policy else "none (--method contact)"
     if marker.is_file():
         earlier = json.loads(marker.read_text(encoding="utf-8")).get("policy")
         if earlier != policy and not force:

@@ -30,7 +30,9 @@ class BatchOptions:
     """Settings shared by every trial of a batch.
 
     Attributes:
-        policy: the policy directory (kintwin train).
+        policy: the policy directory (kintwin train); None for the contact method.
+        method: 'imitation' (the policy) or 'contact' (``kintwin id --method contact``: no
+            policy, no report, no SO).
         lowpass_hz: force low-pass cut-off (Hz; None: off).
         report: write ``report.html`` for each trial.
         frames: frames in each report's strip.
@@ -42,7 +44,7 @@ class BatchOptions:
         fall_search: first search the policy's own actions for a way through (``--fall-search``).
     """
 
-    policy: Path
+    policy: Path | None
     lowpass_hz: float | None = 6.0
     report: bool = True
     frames: int = 6
@@ -52,6 +54,7 @@ class BatchOptions:
     so: bool = False
     restart_on_fall: bool = False
     fall_search: bool = True
+    method: str = "imitation"
 
 
 def trial_dir(outdir: Path, trial: Trial) -> Path:
@@ -93,6 +96,8 @@ def run_trial(trial: Trial, outdir: str | Path, options: BatchOptions) -> dict:
 
 
 def _run(trial: Trial, folder: Path, options: BatchOptions) -> dict:
+    if options.method == "contact":
+        return _run_contact(trial, folder)
     import torch
 
     from policies.batch.compare import compare_references
@@ -142,6 +147,26 @@ def _run(trial: Trial, folder: Path, options: BatchOptions) -> dict:
         report = write_report(folder, folder / "report.html", config, force=True)
         row.update({k: v for k, v in report.metrics.items() if k != "trial"})
         row["report"] = str(folder / "report.html")
+    return row
+
+
+def _run_contact(trial: Trial, folder: Path) -> dict:
+    """``kintwin id --method contact`` on the trial, compared with its references."""
+    from converters.workflows import ContactIDConfig, run_contact_id
+    from policies.batch.compare import compare_references
+    from policies.imitation_id import output_paths
+
+    started = time.perf_counter()
+    summary = run_contact_id(
+        ContactIDConfig(trial.model, trial.coordinates, folder, force=True, trial=trial.name)
+    )
+    row = {
+        "method": "contact",
+        "peak_vertical_grf_percent_bw": summary["peak_vertical_grf_percent_bw"],
+        "id_wall_s": time.perf_counter() - started,
+    }
+    outputs = output_paths(folder, trial.name)  # the same <trial>_id.sto and _grf.mot
+    row.update(compare_references(trial, outputs, folder, summary["body_mass_kg"]))
     return row
 
 

@@ -281,6 +281,17 @@ def test_makefile_runs_the_opencap_folder_and_compares(study: dict, batch, tmp_p
         assert report["only_reference"] == COUPLED and set(report["coupled"]) == set(COUPLED)
         assert report["config"]["mass_kg"] == pytest.approx(62.6, abs=0.1)
     assert subprocess.run([*command, "-q"], env=env).returncode == 0  # up to date
+    # METHOD=contact: no policy; the same files as kintwin id --method contact
+    contact = tmp_path / "contact"
+    command = [c for c in command if not c.startswith(("OUT=", "POLICY="))]
+    command += [f"OUT={contact}", "METHOD=contact"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for trial in TRIALS:
+        assert (contact / f"{trial}_grf.xml").is_file() and (
+            contact / f"{trial}_compare.csv"
+        ).is_file()
+        assert not (contact / f"{trial}_summary.json").exists()  # the policy's summary
 
 
 def test_compare_matches_every_3d_column_by_name_with_known_errors(study: dict, tmp_path):

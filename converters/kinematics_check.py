@@ -21,7 +21,7 @@ from converters.osim.model import OsimModel
 
 __all__ = [
     "MAX_JOINT_SPEED_DEG_S", "MAX_ROOT_SPEED_DEG_S", "MAX_ROOT_SPEED_M_S", "ImplausibleSpan",
-    "implausible_spans", "range_without",
+    "implausible_spans", "range_without", "implausible_summary",
 ]  # fmt: skip
 
 MAX_ROOT_SPEED_DEG_S = 600.0
@@ -122,3 +122,15 @@ def _runs(mask: np.ndarray, time: np.ndarray, merge_within_s: float) -> list[tup
         else:
             runs.append([int(k), int(k)])
     return [(a, b) for a, b in runs]
+
+
+def implausible_summary(spans: list[ImplausibleSpan], start: float, end: float) -> dict | None:
+    """A summary's ``implausible_kinematics``: the spans, and the time range of ``start``-``end``
+    left without them (None: no spans; the range None: too little would be left)."""
+    if not spans:
+        return None
+    keep = range_without(spans, start, end)
+    return {
+        "spans": [span.as_json() for span in spans],
+        "time_range_without_s": None if keep is None else [round(t, 3) for t in keep],
+    }

@@ -121,6 +121,7 @@ def run_contact_id(config: ContactIDConfig) -> dict:
 
     from converters.contact_solve import ContactSolveConfig, solve_contacts
     from converters.errors import KintwinError
+    from converters.kinematics_check import implausible_spans, implausible_summary
     from converters.mjcf.builder import ConvertOptions
     from converters.model_conversion import convert_osim
     from converters.motion import coordinate_series, make_trajectory
@@ -136,6 +137,7 @@ def run_contact_id(config: ContactIDConfig) -> dict:
         check_writable(path, config.force)  # before any work
     model = convert_osim(config.model, ConvertOptions(meshes=False, muscles=False), exact=True)
     series = coordinate_series(read_table(config.coordinates), model.osim, config.coordinates)
+    spans = implausible_spans(series, model.osim)
     mj = model.mj_model
     trajectory = make_trajectory(series, model.kinematics, mj.nq, mj.nv, config.lowpass_hz or None)
     if config.time_range is not None:
@@ -189,4 +191,7 @@ def run_contact_id(config: ContactIDConfig) -> dict:
         ),
         "root_residual_rms": [float(v) for v in residual],
         "seat": seat,
+        "implausible_kinematics": implausible_summary(
+            spans, float(solution.time[0]), float(solution.time[-1])
+        ),
     }

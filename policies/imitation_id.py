@@ -31,6 +31,7 @@ import numpy as np
 
 from converters.errors import KintwinError
 from converters.files import atomic_output, check_writable, file_sha256
+from converters.kinematics_check import implausible_summary
 from converters.signal_filters import lowpass
 
 __all__ = [
@@ -160,7 +161,9 @@ def run_imitation_id(
     summary["root_fit"] = None if root_fit is None else root_fit.as_json()
     summary["floor_shift_m"] = floor_shift  # policies trained with floor_align only
     summary["fall_search"] = None if search is None else rollout.searches
-    summary["implausible_kinematics"] = _implausible_summary(implausible, trajectory)
+    summary["implausible_kinematics"] = implausible_summary(
+        implausible, float(trajectory.time[0]), float(trajectory.time[-1])
+    )
     _write_outputs(converted, env, rollout, rows, outputs, lowpass_hz, force)
     if on_rollout is not None:
         on_rollout(env, rollout, rows)
@@ -189,20 +192,6 @@ def _trajectory(converted, coordinates: Path, config, time_range):
     held = [c for c in series.missing if c in converted.kinematics.independent_coordinates]
     trajectory = make_trajectory(series, converted.kinematics, m.nq, m.nv, config.lowpass_hz)
     return trajectory, held, implausible_spans(series, converted.osim)
-
-
-def _implausible_summary(spans, trajectory) -> dict | None:
-    """The spans where the file's coordinates move implausibly fast, and the time range
-    left without them (None: none, or too little would be left)."""
-    from converters.kinematics_check import range_without
-
-    if not spans:
-        return None
-    keep = range_without(spans, float(trajectory.time[0]), float(trajectory.time[-1]))
-    return {
-        "spans": [span.as_json() for span in spans],
-        "time_range_without_s": None if keep is None else [round(t, 3) for t in keep],
-    }
 
 
 def _adapt(converted, trajectory, coordinates, outputs, policy_dir, config, minutes, progress):

@@ -122,6 +122,14 @@ def test_kintwin_id_warns_and_names_the_range(shared_data: Path, tmp_path: Path)
     ])  # fmt: skip
     assert so.exit_code == 0, so.output
     assert "pelvis_list moves at" in so.output  # kintwin so warns alike
+    contact = CliRunner().invoke(cli, [
+        "id", "--method", "contact", "--model",
+        str(root / "Models" / "optimized_scale_and_markers.osim"), "--coordinates", str(trial),
+        "-o", str(tmp_path / "contact"), "--json",
+    ])  # fmt: skip
+    assert contact.exit_code == 0, contact.output
+    assert "pelvis_list moves at" in contact.output  # and the contact solve
+    assert json.loads(contact.stdout)["implausible_kinematics"] == implausible
 
 
 def test_kintwin_id_on_a_plausible_trial_reports_none(shared_data: Path, tmp_path: Path) -> None:

@@ -151,6 +151,9 @@ def inverse_dynamics(
         cutoff = 6.0 if lowpass_hz is None else lowpass_hz
         config = ContactIDConfig(model_path, coordinates, output, cutoff, time_range, force, seat)
         result = run_contact_id(config)
+        from kintwin_cli.imitation import warn_implausible
+
+        warn_implausible(result, coordinates)
         note(f"wrote {', '.join(result['outputs'].values())} ({result['frames']} frames)")
         summary.emit(result)
         return

@@ -5,6 +5,10 @@ on, against OpenSim's own ID with the plates.
   marker-based IK; OpenSim's ID results as the repository ships them (6 Hz).
 - Gait10dof18musc: OpenSim's planar example walk and its reference ID.
 
+- OpenCap subject 4 (walking1, walking4, squats1, STS1): static optimization (``kintwin so
+  --method classic``) with the solved loads against the same with the plates assigned to the
+  feet: the activations of ten lower-limb muscles (r, RMSE) on the frames the plates cover.
+
 Moments are compared on the frames the plates cover (|pelvis_ty_force| ≤ 0.15 body weight in
 OpenSim's ID); the vertical GRF (all feet together) against the plates on those frames. The bars
 are issue 13's bar 1 (r ≥ 0.85, RMSE ≤ 0.3 N·m/kg, vertical GRF ≤ 10 %BW), as a yardstick.
@@ -32,6 +36,11 @@ FLEXION = [f"{c}_{s}" for c in ("hip_flexion", "knee_angle", "ankle_angle") for 
 COVERED_BW = 0.15
 GRAVITY = 9.80665
 BARS = {"r": 0.85, "rmse_Nm_per_kg": 0.3, "vgrf_percent_bw": 10.0}
+SUBJECT4 = "opencap-subject4"
+SUBJECT4_MODEL = "Models/optimized_scale_and_markers.osim"
+SO_TRIALS = ["walking1", "walking4", "squats1", "STS1"]
+SO_MUSCLES = ["soleus_r", "gasmed_r", "tibant_r", "vasint_r", "recfem_r", "bflh_r", "glmax1_r",
+              "soleus_l", "vasint_l", "glmax1_l"]  # fmt: skip
 
 
 def run(data: Path) -> dict:
@@ -53,7 +62,53 @@ def run(data: Path) -> dict:
         plates,
         work,
     )
-    return {"bars": BARS, "trials": trials, "summary": _summary(trials)}
+    so = {t: _static_optimization(data / SUBJECT4, t, work) for t in SO_TRIALS}
+    summary = _summary(trials)
+    summary["so_activation_r_median"] = {
+        t: float(np.median([m["r"] for m in r["muscles"].values()])) for t, r in so.items()
+    }
+    return {"bars": BARS, "trials": trials, "static_optimization": so, "summary": summary}
+
+
+def _kintwin(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "kintwin_cli", *map(str, args)], check=True,
+                   capture_output=True, cwd=ROOT)  # fmt: skip
+
+
+def _static_optimization(root: Path, trial: str, work: Path) -> dict:
+    """SO activations with the solved loads against SO with the plates, on covered frames."""
+    from converters.opensim_reference.tools import run_inverse_dynamics
+    from converters.osim.parser import load_osim
+
+    model = root / SUBJECT4_MODEL
+    ik = root / "IK" / f"{trial}_ik.mot"
+    out = work / f"so_{trial}"
+    started = time.perf_counter()
+    _kintwin("id", "--method", "contact", "--model", model, "--coordinates", ik, "-o", out / "c")
+    _kintwin("so", "--method", "classic", "--model", model, "--coordinates", ik,
+             "--external-loads", out / "c" / f"{trial}_grf.xml", "-o", out / "so_solved")  # fmt: skip
+    seconds = time.perf_counter() - started
+    _kintwin("convert", "grf", root / "ID" / f"{trial}_grf.mot", "--model", model,
+             "--coordinates", ik, "-o", out / "plates")  # fmt: skip
+    _kintwin("so", "--method", "classic", "--model", model, "--coordinates", ik,
+             "--external-loads", out / "plates_grf.xml", "-o", out / "so_plates")  # fmt: skip
+    times = read_table(ik).time
+    reference = read_table(run_inverse_dynamics(
+        model, ik, out / "plates_grf.xml", 6.0, (times[0], times[-1]), out / "os"
+    ))  # fmt: skip
+    weight = sum(b.mass for b in load_osim(model).bodies.values()) * GRAVITY
+    covered = np.abs(reference.column("pelvis_ty_force")) <= COVERED_BW * weight
+    at = reference.time[covered]
+    solved = read_table(next((out / "so_solved").glob("*_activation.sto")))
+    plates = read_table(next((out / "so_plates").glob("*_activation.sto")))
+    muscles = {}
+    for name in SO_MUSCLES:
+        mine = np.interp(at, solved.time, solved.column(name))
+        theirs = np.interp(at, plates.time, plates.column(name))
+        muscles[name] = {"r": float(np.corrcoef(mine, theirs)[0, 1]),
+                         "rmse": float(np.sqrt(np.mean((mine - theirs) ** 2)))}  # fmt: skip
+    return {"covered_frames": int(covered.sum()), "muscles": muscles,
+            "contact_id_and_so_wall_s": seconds}  # fmt: skip
 
 
 def _trial(model: Path, ik: Path, reference: Table, plates: Table, work: Path) -> dict:

@@ -30,7 +30,6 @@ from dataclasses import dataclass, replace
 
 import mujoco
 import numpy as np
-from scipy.optimize import nnls
 
 from converters.errors import KintwinError
 from converters.inverse_dynamics import ID_TABLE_NAME, id_labels
@@ -39,7 +38,9 @@ from converters.motion import Trajectory
 from converters.opensim_io.ground_reactions import FootLoads, centre_of_pressure
 from converters.opensim_io.table import Table
 
-__all__ = ["ContactSolveConfig", "ContactSolution", "solve_contacts", "CONTACT_PREFIX"]
+__all__ = [
+    "ContactSolveConfig", "ContactSolution", "solve_contacts", "seated_frame", "CONTACT_PREFIX",
+]  # fmt: skip
 
 CONTACT_PREFIX = "kintwin_contact"  # the converter's foot spheres: kintwin_contact<k>_<r|l>
 GRAVITY = 9.80665
@@ -100,9 +101,10 @@ class _Group:
 
 
 _PYRAMID = np.array([[1, 0, 1], [-1, 0, 1], [0, 1, 1], [0, -1, 1]], dtype=float)
-SEATED_HEIGHT = 0.75  # a trial sits where the pelvis is below this share of its highest (above
-STILL_M, STILL_S = 0.03, 0.3  # the floor) and moves less than STILL_M over STILL_S, at its
-THIGH_POINTS = (0.15, 0.45, 0.75)  # start or end; seat points along hip -> knee
+SEATED_HEIGHT = 0.75  # sitting: the pelvis below this share of its highest above the floor
+STILL_M = 0.03  # m the pelvis may move over STILL_S and still sit
+STILL_S = 0.3  # s
+THIGH_POINTS = (0.15, 0.45, 0.75)  # seat points along each thigh, from hip towards knee
 THIGH_RADIUS = 0.17  # of the thigh's length: the seat points lie that far below its axis
 SEAT_FULL_HEIGHT, SEAT_ZERO_HEIGHT = 0.01, 0.03  # m above a seat point's lowest: its strength
 
@@ -192,7 +194,8 @@ def _seat_groups(model, data, trajectory, feet, floor, root_body, config):
     gets in the trial (a rigid seat: the thighs leave it as soon as they rise, which the
     feet's wider band, for IK's floor errors, would not say). No seat: ([], None)."""
     pelvis = _point_positions(model, data, trajectory, lambda: data.xpos[[root_body]])[:, 0, 2]
-    frame = _seated_frame(pelvis - floor, trajectory.time)
+    time = trajectory.time
+    frame = seated_frame(pelvis - floor, float(np.median(np.diff(time))) if len(time) > 1 else 0.0)
     thighs = _thighs(model, root_body, feet)
     if frame is None or not thighs:
         return [], None
@@ -223,10 +226,11 @@ def _seat_groups(model, data, trajectory, feet, floor, root_body, config):
     return groups, top
 
 
-def _seated_frame(height: np.ndarray, time: np.ndarray) -> int | None:
-    """The first (else last) frame if the pelvis is low and still there, else None."""
-    dt = float(np.median(np.diff(time))) if len(time) > 1 else 0.0
-    window = max(2, round(STILL_S / dt)) if dt > 0 else len(time) + 1
+def seated_frame(height: np.ndarray, dt: float) -> int | None:
+    """Index of the first (else last) row of ``height`` (the pelvis above the floor, m, every
+    ``dt`` s) if the body sits there: low (below SEATED_HEIGHT of its highest) and still
+    (moving less than STILL_M over STILL_S); else None. (The training seat uses it too.)"""
+    window = max(2, round(STILL_S / dt)) if dt > 0 else len(height) + 1
     if len(height) < 2 * window or height.max() <= 0:
         return None
     for rows, frame in ((height[:window], 0), (height[-window:], len(height) - 1)):
@@ -316,6 +320,8 @@ def _frame_loads(model, data, groups: list[_Group], i: int, pyramid, root_dofs, 
     Every unknown is nonnegative (pyramid edges; a free torque as a positive and a negative
     part) and points without strength have no column, so the bounded least squares is an NNLS.
     """
+    from scipy.optimize import nnls  # here: the training seat imports this module, scipy-free
+
     jacp, jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
     com = data.subtree_com[root_body]
     vertical = np.array([0.0, 0.0, 1.0])

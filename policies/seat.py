@@ -6,7 +6,7 @@ and each thigh (the leg's first body below the root) a capsule from the hip towa
 that touches only that box (collision bit 4: not the floor, not the feet, so the feet's ground
 reactions stay theirs). A reference is seated at its start (or end) when the root is low (below
 ``SEATED_HEIGHT`` of its highest in the trial) and still (moving less than ``STILL_M`` over
-``STILL_S``); the seat's top is then the thighs' lowest surface point at that pose, minus the
+``STILL_S``; :func:`converters.contact_solve.seated_frame`); the seat's top is then the thighs' lowest surface point at that pose, minus the
 ``touch_down`` the feet get. Each reset puts the mocap box where the reference's seat is, or
 ``PARKED_Z`` below the floor for a reference without one.
 """
@@ -16,14 +16,13 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from converters.contact_solve import seated_frame
+
 __all__ = ["SEAT_BODY", "add_seat", "seat_pose", "place_seat", "thigh_geoms", "PARKED"]
 
 SEAT_BODY = "kintwin_seat"
 THIGH_GEOM = "kintwin_thigh_"
 SEAT_BIT = 4  # collision bit only the seat and the thigh capsules share
-SEATED_HEIGHT = 0.75  # root height fraction of its trial maximum
-STILL_M = 0.03  # m the root may move over STILL_S and still be seated
-STILL_S = 0.3  # s
 SEAT_HALF = (0.25, 0.15)  # m: half width of the seat, half height of the box
 PARKED = np.array([0.0, 0.0, -10.0, 1.0, 0.0, 0.0, 0.0])  # pose of a seat that is not there
 
@@ -74,15 +73,8 @@ def thigh_geoms(model: mujoco.MjModel) -> np.ndarray:
 
 def _seated_frame(root_z: np.ndarray, trial: slice, dt: float) -> int | None:
     """The trial's first (else last) frame if the root is low and still there, else None."""
-    z = root_z[trial]
-    window = max(2, round(STILL_S / dt))
-    if len(z) < 2 * window or z.max() <= 0:
-        return None
-    for rows, frame in ((z[:window], trial.start), (z[-window:], trial.start + len(z) - 1)):
-        low = rows.max() < SEATED_HEIGHT * z.max()
-        if low and np.ptp(rows) < STILL_M:
-            return frame
-    return None
+    frame = seated_frame(root_z[trial], dt)
+    return None if frame is None else trial.start + frame
 
 
 def seat_pose(task, qpos: np.ndarray, root_pos: np.ndarray, trial: slice, config):

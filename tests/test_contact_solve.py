@@ -139,6 +139,9 @@ def test_contact_method_refuses_a_policy_and_plates(shared_data, tmp_path):
     loads = shared_data / SUBJECT / "ID" / "walking1_external_forces.xml"
     result = CliRunner().invoke(cli, [*base, "--external-loads", str(loads), "-o", str(tmp_path)])
     assert result.exit_code != 0 and "--method classic" in result.output
+    result = CliRunner().invoke(cli, ["id", "--model", str(model), "--coordinates", str(ik),
+                                      "--seat", "-o", str(tmp_path / "b.sto")])  # fmt: skip
+    assert result.exit_code != 0 and "--seat belongs to --method contact" in result.output
     assert not list(tmp_path.glob("*.sto"))
 
 

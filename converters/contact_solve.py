@@ -39,7 +39,8 @@ from converters.opensim_io.ground_reactions import FootLoads, centre_of_pressure
 from converters.opensim_io.table import Table
 
 __all__ = [
-    "ContactSolveConfig", "ContactSolution", "solve_contacts", "seated_frame", "CONTACT_PREFIX",
+    "ContactSolveConfig", "ContactSolution", "solve_contacts", "seated_frame", "unsupported_spans",
+    "CONTACT_PREFIX",
 ]  # fmt: skip
 
 CONTACT_PREFIX = "kintwin_contact"  # the converter's foot spheres: kintwin_contact<k>_<r|l>
@@ -82,6 +83,7 @@ class ContactSolution:
     seat: list[FootLoads]  # right, left thigh on the seat; empty when the trial never sits
     id_table: Table
     root_residuals: np.ndarray  # (T, n_root) pelvis generalized forces the loads leave
+    vertical_shortfall: np.ndarray  # (T,) N: mass x (COM acceleration + g), less the loads
     floor_height: float  # m, MuJoCo z
     seat_height: float | None  # m, MuJoCo z of the seat's top; None without a seat
 
@@ -132,6 +134,8 @@ def solve_contacts(
         | mujoco.mjtDisableBit.mjDSBL_DAMPER
     )
     n = len(trajectory.time)
+    com = _point_positions(model, data, trajectory, lambda: data.subtree_com[[0]])[:, 0, 2]
+    needed_vertical = weight / GRAVITY * (_second_derivative(com, trajectory.time) + GRAVITY)
     force, moment = np.zeros((n, len(groups), 3)), np.zeros((n, len(groups), 3))
     rows, residuals = [], []
     try:
@@ -161,10 +165,32 @@ def solve_contacts(
         time=trajectory.time.copy(), labels=id_labels(converted), data=np.array(rows),
         name=ID_TABLE_NAME, in_degrees=False, dialect="storage",
     )  # fmt: skip
+    shortfall = needed_vertical - force[:, :, 2].sum(axis=1)
     return ContactSolution(
-        trajectory.time.copy(), loads[:2], loads[2:], table, np.array(residuals), floor,
-        seat_height,
+        trajectory.time.copy(), loads[:2], loads[2:], table, np.array(residuals), shortfall,
+        floor, seat_height,
     )  # fmt: skip
+
+
+def unsupported_spans(solution: ContactSolution, weight: float, share: float = 0.1
+                      ) -> list[tuple[float, float, float]]:  # fmt: skip
+    """(from_s, to_s, peak shortfall / weight) of each run of two or more frames where the
+    loads fall short of the vertical force the motion needs by more than ``share`` of the body
+    weight: no contact point is near the floor (a foot above the IK's floor, a marker swap)."""
+    short = solution.vertical_shortfall > share * weight
+    edges = np.diff(np.concatenate([[0], short.astype(int), [0]]))
+    spans = []
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        if stop - start >= 2:
+            peak = float(solution.vertical_shortfall[start:stop].max() / weight)
+            spans.append((float(solution.time[start]), float(solution.time[stop - 1]), peak))
+    return spans
+
+
+def _second_derivative(values: np.ndarray, time: np.ndarray) -> np.ndarray:
+    if len(time) < 3:
+        return np.zeros_like(values)
+    return np.gradient(np.gradient(values, time), time)
 
 
 def _foot_groups(model, data, trajectory: Trajectory, config: ContactSolveConfig):
@@ -290,6 +316,7 @@ def _point_positions(model, data, trajectory: Trajectory, where) -> np.ndarray:
     for q in trajectory.qpos:
         data.qpos[:] = q
         mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
         out.append(np.array(where(), dtype=float))
     return np.array(out)
 

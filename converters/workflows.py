@@ -119,7 +119,7 @@ def run_contact_id(config: ContactIDConfig) -> dict:
     """Solve the ground reactions of the motion, write ID + GRF files; returns a summary."""
     import numpy as np
 
-    from converters.contact_solve import ContactSolveConfig, solve_contacts
+    from converters.contact_solve import ContactSolveConfig, solve_contacts, unsupported_spans
     from converters.errors import KintwinError
     from converters.kinematics_check import implausible_spans, implausible_summary
     from converters.mjcf.builder import ConvertOptions
@@ -191,6 +191,11 @@ def run_contact_id(config: ContactIDConfig) -> dict:
         ),
         "root_residual_rms": [float(v) for v in residual],
         "seat": seat,
+        # where no contact point is near the floor but the motion needs the floor's support
+        "unsupported_spans": [
+            {"from_s": a, "to_s": b, "peak_shortfall_percent_bw": 100.0 * peak}
+            for a, b, peak in unsupported_spans(solution, weight)
+        ],
         "implausible_kinematics": implausible_summary(
             spans, float(solution.time[0]), float(solution.time[-1])
         ),

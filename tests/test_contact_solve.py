@@ -220,3 +220,32 @@ def test_opensim_id_with_the_solved_loads_gives_the_same_moments(shared_data, tm
             assert np.abs(mine - reference).max() < 3.0, name
     pelvis = np.interp(ours.time, theirs.time, theirs.column("pelvis_ty_force"))[inner]
     assert np.abs(pelvis).max() < 0.02 * 62.6 * GRAVITY
+
+
+def test_a_body_lifted_off_its_floor_is_flagged_as_unsupported(shared_data, tmp_path):
+    """walking1 with the whole body 15 cm up for 0.3 s: no foot is near the floor there, yet
+    the motion needs its weight from it; kintwin id warns and the summary lists the span (the
+    real walk has none)."""
+    import json
+
+    from converters.opensim_io.table import read_table, write_table
+
+    table = read_table(shared_data / SUBJECT / "IK" / "walking1_ik.mot")
+    data = table.data.copy()
+    data[40:70, table.labels.index("pelvis_ty")] += 0.15
+    trial = tmp_path / "walking1_lifted.mot"
+    write_table(table.with_data(data), trial)
+    out = tmp_path / "out"
+    args = ["id", "--method", "contact", "--model", str(shared_data / MODEL), "--coordinates",
+            str(trial), "-o", str(out), "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "no foot is near the floor" in result.output
+    spans = json.loads(result.stdout)["unsupported_spans"]
+    assert spans and all(s["peak_shortfall_percent_bw"] > 10.0 for s in spans)
+    lifted = (table.time[40], table.time[69])
+    assert any(s["from_s"] < lifted[1] and s["to_s"] > lifted[0] for s in spans)
+    real = [*args[:6], str(shared_data / SUBJECT / "IK" / "walking1_ik.mot"), "-o",
+            str(tmp_path / "real"), "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, real)
+    assert result.exit_code == 0 and json.loads(result.stdout)["unsupported_spans"] == []

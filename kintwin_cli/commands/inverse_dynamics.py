@@ -154,6 +154,13 @@ def inverse_dynamics(
         from kintwin_cli.imitation import warn_implausible
 
         warn_implausible(result, coordinates)
+        for span in result["unsupported_spans"]:
+            warn(
+                f"{coordinates.name}: between {span['from_s']:.2f} and {span['to_s']:.2f} s no "
+                "foot is near the floor, yet the motion needs up to "
+                f"{span['peak_shortfall_percent_bw']:.0f} % of body weight from it (a foot "
+                "above the IK's floor?); the loads and moments there are short of it"
+            )
         note(f"wrote {', '.join(result['outputs'].values())} ({result['frames']} frames)")
         summary.emit(result)
         return

@@ -230,6 +230,9 @@ def _policy_trial(root, trial, model, policy, work, mass, ref) -> dict:
     summary, seconds = _kintwin_id(model, root / "IK" / f"{trial}_ik.mot", policy, out)
     result = {**_tracking(summary), "kintwin_id_wall_s": seconds,
               "opensim_id_s": ref["json"]["opensim_id_s"]}  # fmt: skip
+    # the policy's own check without plates: its vertical GRF against mass x (COM acc. + g)
+    check = summary.get("vertical_grf_vs_motion") or {}
+    result["vertical_grf_vs_motion_rmse_percent_bw"] = check.get("rmse_percent_bw")
     result.update(_against_opensim(out, ref, mass))
     ours = read_table(next(out.glob("*_id.sto")))
     peaks = _peak_knee_extension(ours, np.ones(ours.n_rows, dtype=bool), mass)

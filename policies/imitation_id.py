@@ -164,6 +164,9 @@ def run_imitation_id(
     summary["implausible_kinematics"] = implausible_summary(
         implausible, float(trajectory.time[0]), float(trajectory.time[-1])
     )
+    summary["vertical_grf_vs_motion"] = _vertical_grf_vs_motion(
+        converted, trajectory, trial, env.task.total_mass, lowpass_hz
+    )
     _write_outputs(converted, env, rollout, rows, outputs, lowpass_hz, force)
     if on_rollout is not None:
         on_rollout(env, rollout, rows)
@@ -264,6 +267,36 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
         "body_mass_kg": task.total_mass,
         "lowpass_hz": lowpass_hz,
         "feet": [{"name": f.name, "body": f.applied_to_body} for f in rollout.feet],
+    }
+
+
+def _vertical_grf_vs_motion(converted, trajectory, rollout, mass, lowpass_hz) -> dict | None:
+    """The simulated feet's vertical force against what the trial's kinematics need, mass x
+    (COM acceleration + g) with the COM's height filtered at 6 Hz: a check without plates (on
+    OpenCap subject 4, plates and that need agree within about 5 %BW where the plates cover
+    the feet). RMSE over the trial's simulated frames, % body weight; None if too short."""
+    import mujoco
+
+    model = converted.mj_model
+    data = mujoco.MjData(model)
+    height = []
+    for q in trajectory.qpos:
+        data.qpos[:] = q
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
+        height.append(data.subtree_com[0, 2])
+    time = trajectory.time
+    if len(time) < 16 or len(rollout.time) < 2:
+        return None
+    dt = float(np.median(np.diff(time)))
+    height = lowpass(np.array(height), 6.0, dt)
+    needed = mass * (np.gradient(np.gradient(height, time), time) + 9.80665)
+    simulated = lowpass(rollout.foot_force[:, :, 2].sum(axis=1), lowpass_hz, rollout.control_dt)
+    inside = (time >= rollout.force_time[0]) & (time <= rollout.force_time[-1])
+    error = np.interp(time[inside], rollout.force_time, simulated) - needed[inside]
+    return {
+        "rmse_percent_bw": float(100.0 * np.sqrt(np.mean(error**2)) / (mass * 9.80665)),
+        "frames": int(inside.sum()),
     }
 
 

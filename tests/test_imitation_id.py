@@ -495,3 +495,35 @@ def test_distrusted_spans_touch_the_trial_only_and_merge():
     assert distrusted_spans(trial) == []
     trial.restarts = [0.8, 1.5, 1.9, 3.2]  # clipped at the start; 0.8-1.9 merge; clipped at the end
     assert np.allclose(distrusted_spans(trial), [[1.0, 2.2], [2.7, 3.0]])
+
+
+def test_vertical_grf_against_the_motion_is_zero_for_feet_that_push_as_it_needs(subject4_walk):
+    """The summary's plate-free check: simulated feet pushing exactly mass x (COM acceleration
+    + g) of the kinematics score about 0 %BW; feet pushing 10 % of the weight more score 10."""
+    from types import SimpleNamespace
+
+    import mujoco
+
+    from converters.signal_filters import lowpass
+    from policies.imitation_id import _vertical_grf_vs_motion
+
+    converted, walk = subject4_walk
+    model, data = converted.mj_model, mujoco.MjData(converted.mj_model)
+    height = []
+    for q in walk.qpos:
+        data.qpos[:] = q
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
+        height.append(data.subtree_com[0, 2])
+    mass = float(model.body_subtreemass[0])
+    dt = float(walk.time[1] - walk.time[0])
+    height = lowpass(np.array(height), 6.0, dt)
+    needed = mass * (np.gradient(np.gradient(height, walk.time), walk.time) + 9.80665)
+    for extra, expected in ((0.0, 0.0), (0.1, 10.0)):
+        feet = np.zeros((len(walk.time), 2, 3))
+        feet[:, 0, 2] = needed + extra * mass * 9.80665
+        rollout = SimpleNamespace(time=walk.time, force_time=walk.time, foot_force=feet,
+                                  control_dt=dt)  # fmt: skip
+        check = _vertical_grf_vs_motion(converted, walk, rollout, mass, None)
+        assert check["frames"] == len(walk.time)
+        assert check["rmse_percent_bw"] == pytest.approx(expected, abs=1e-6)

@@ -164,8 +164,11 @@ def run_imitation_id(
     summary["implausible_kinematics"] = implausible_summary(
         implausible, float(trajectory.time[0]), float(trajectory.time[-1])
     )
-    summary["vertical_grf_vs_motion"] = _vertical_grf_vs_motion(
-        converted, trajectory, trial, env.task.total_mass, lowpass_hz
+    seated = getattr(env.ref, "seat", None) is not None  # a seat's load is not recorded
+    summary["vertical_grf_vs_motion"] = (
+        None
+        if seated
+        else _vertical_grf_vs_motion(converted, trajectory, trial, env.task.total_mass, lowpass_hz)
     )
     _write_outputs(converted, env, rollout, rows, outputs, lowpass_hz, force)
     if on_rollout is not None:
@@ -274,7 +277,8 @@ def _vertical_grf_vs_motion(converted, trajectory, rollout, mass, lowpass_hz) ->
     """The simulated feet's vertical force against what the trial's kinematics need, mass x
     (COM acceleration + g) with the COM's height filtered at 6 Hz: a check without plates (on
     OpenCap subject 4, plates and that need agree within about 5 %BW where the plates cover
-    the feet). RMSE over the trial's simulated frames, % body weight; None if too short."""
+    the feet). RMSE over the trial's simulated frames, % body weight; None if too short (and,
+    from the caller, for a trial on a seat, whose load the run does not record)."""
     import mujoco
 
     model = converted.mj_model

@@ -305,16 +305,8 @@ def _contact_summary(contact: dict, refs: dict, split: dict) -> dict:
             )
             for t, r in contact.items()
         },  # fmt: skip
-        "vertical_grf": all(
-            r["vertical_grf_rmse_percent_bw"] <= b["vgrf_percent_bw"] for r in contact.values()
-        ),
-        "asymmetry": {
-            t: _asymmetry(
-                refs[t]["right_minus_left_Nm_per_kg"], contact[t]["right_minus_left_Nm_per_kg"]
-            )
-            for t in split["asymmetric"]
-            if t in contact
-        },  # fmt: skip
+        "vertical_grf": _vertical_grf_holds(contact.values()),
+        "asymmetry": _asymmetries(refs, contact, split),
         "wall_s_max": max(r["wall_s"] for r in contact.values()),
     }
 
@@ -387,6 +379,21 @@ def _asymmetry(reference: float | None, ours: float) -> bool | None:
     return bool(same_sign and abs(ours) >= BARS["asym_fraction"] * abs(reference))
 
 
+def _vertical_grf_holds(results) -> bool:
+    return all(r["vertical_grf_rmse_percent_bw"] <= BARS["vgrf_percent_bw"] for r in results)
+
+
+def _asymmetries(refs: dict, results: dict, split: dict) -> dict:
+    """Bar 1's asymmetry item for each asymmetric trial measured."""
+    return {
+        t: _asymmetry(
+            refs[t]["right_minus_left_Nm_per_kg"], results[t]["right_minus_left_Nm_per_kg"]
+        )
+        for t in split["asymmetric"]
+        if t in results
+    }
+
+
 def _summary(result: dict, split: dict, trained: list[str]) -> dict:
     """Which bars hold, per acceptance item."""
     b, trials, refs = BARS, result["trials"], result["references"]
@@ -399,16 +406,8 @@ def _summary(result: dict, split: dict, trained: list[str]) -> dict:
             for t, r in seen.items()
         },
         "1_pelvis": all((r["pelvis_cm"] or 0.0) <= b["pelvis_cm"] for r in seen.values()),
-        "1_vertical_grf": all(
-            r["vertical_grf_rmse_percent_bw"] <= b["vgrf_percent_bw"] for r in seen.values()
-        ),
-        "1_asymmetry": {
-            t: _asymmetry(
-                refs[t]["right_minus_left_Nm_per_kg"], trials[t]["right_minus_left_Nm_per_kg"]
-            )
-            for t in split["asymmetric"]
-            if t in trials
-        },  # fmt: skip
+        "1_vertical_grf": _vertical_grf_holds(seen.values()),
+        "1_asymmetry": _asymmetries(refs, trials, split),
         "2_held_out": {
             t: _holds(trials[t], b["held_out_deg"], r_min=b["held_out_r"])
             for t in held

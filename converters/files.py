@@ -12,9 +12,15 @@ from pathlib import Path
 
 from converters.errors import OutputExistsError
 
-__all__ = ["atomic_output", "check_writable", "file_sha256", "user_cache_dir"]
+__all__ = ["atomic_output", "check_writable", "file_sha256", "user_cache_dir", "trial_name"]
 
 CACHE_ENV = "KINTWIN_CACHE"
+
+
+def trial_name(coordinates: str | Path) -> str:
+    """The trial's name: the coordinates file's stem without a trailing ``_IK`` (any case)."""
+    stem = Path(coordinates).stem
+    return stem[:-3] if stem.lower().endswith("_ik") and len(stem) > 3 else stem
 
 
 def check_writable(path: str | Path, force: bool) -> Path:

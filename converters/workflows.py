@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from converters.files import check_writable
+from converters.files import check_writable, trial_name
 from converters.opensim_io.table import Table
 
 __all__ = [
@@ -104,9 +104,7 @@ class ContactIDConfig:
 def contact_id_paths(outdir: Path, coordinates: Path, trial: str | None = None) -> dict[str, Path]:
     """The files :func:`run_contact_id` writes: ``id_sto``, ``grf_mot``, ``grf_xml``, named
     ``trial`` or after the coordinates file (its stem without ``_ik``)."""
-    if trial is None:
-        stem = Path(coordinates).stem
-        trial = stem[:-3] if stem.lower().endswith("_ik") and len(stem) > 3 else stem
+    trial = trial_name(coordinates) if trial is None else trial
     outdir = Path(outdir)
     return {
         "id_sto": outdir / f"{trial}_id.sto",

@@ -35,8 +35,8 @@ def run_imitation(
     ``restart_on_fall`` restarts a fallen simulation from the kinematics (kintwin id --on-fall);
     ``fall_search`` first searches the policy's own actions for a way through (--fall-search).
     ``report`` also writes ``<trial>_report.html`` there (``kintwin report``)."""
-    from converters.files import check_writable
-    from policies.imitation_id import output_paths, run_imitation_id, trial_name
+    from converters.files import check_writable, trial_name
+    from policies.imitation_id import output_paths, run_imitation_id
 
     trial = trial_name(coordinates)
     outputs = output_paths(outdir, trial, id_file)

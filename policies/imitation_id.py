@@ -35,7 +35,7 @@ from converters.kinematics_check import implausible_summary
 from converters.signal_filters import lowpass
 
 __all__ = [
-    "ImitationOutputs", "output_paths", "run_imitation_id", "trial_name", "distrusted_spans",
+    "ImitationOutputs", "output_paths", "run_imitation_id", "distrusted_spans",
 ]  # fmt: skip
 
 DISTRUST_BEFORE_S = 0.5  # s before a restart: the fall began before the termination rule
@@ -61,12 +61,6 @@ class ImitationOutputs:
         return self.summary_json.with_name(
             self.summary_json.name.replace("_summary.json", "_adapted_policy")
         )
-
-
-def trial_name(coordinates: Path) -> str:
-    """The trial's name: the coordinates file's stem without a trailing ``_IK``."""
-    stem = Path(coordinates).stem
-    return stem[:-3] if stem.lower().endswith("_ik") and len(stem) > 3 else stem
 
 
 def output_paths(outdir: Path, trial: str, id_file: Path | None = None) -> ImitationOutputs:

@@ -95,8 +95,8 @@ def static_optimization(
       kintwin so --model subject01.osim --coordinates subject01_walk_IK.mot \\
         --policy policies/pretrained/gait10dof18musc_walk_torque -o so/
     """
+    from converters.files import trial_name
     from converters.so_workflow import so_output_paths
-    from policies.imitation_id import trial_name
 
     method = resolve_method(method, policy, None)
     summary = JsonSummary(json_target, force)
@@ -142,8 +142,9 @@ def _imitation(
     model_path, coordinates, policy, outdir, outputs, lowpass, time_range, force, restart,
     fall_search,
 ) -> dict:  # fmt: skip
+    from converters.files import trial_name
     from kintwin_cli.imitation import note_fall_search, warn_fall, warn_implausible
-    from policies.imitation_id import output_paths, trial_name
+    from policies.imitation_id import output_paths
     from policies.imitation_so import run_imitation_so
 
     id_outputs = output_paths(outdir, trial_name(coordinates))

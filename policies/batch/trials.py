@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from converters.errors import FileFormatError, KintwinError
-from policies.imitation_id import trial_name
+from converters.files import trial_name
 
 __all__ = ["Trial", "read_manifest", "find_trials", "load_trials", "MANIFEST_COLUMNS", "MARKER"]
 

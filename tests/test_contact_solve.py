@@ -142,6 +142,11 @@ def test_contact_method_refuses_a_policy_and_plates(shared_data, tmp_path):
     result = CliRunner().invoke(cli, ["id", "--model", str(model), "--coordinates", str(ik),
                                       "--seat", "-o", str(tmp_path / "b.sto")])  # fmt: skip
     assert result.exit_code != 0 and "--seat belongs to --method contact" in result.output
+    policy = Path(__file__).resolve().parents[1] / "policies/pretrained/laiuhlrich2022_torque"
+    result = CliRunner().invoke(cli, ["id", "--model", str(model), "--coordinates", str(ik),
+                                      "--policy", str(policy), "--seat", "-o", str(tmp_path / "c")])  # fmt: skip
+    assert result.exit_code != 0 and "--seat belongs to --method contact" in result.output
+    assert not (tmp_path / "c").exists()
     assert not list(tmp_path.glob("*.sto"))
 
 

@@ -181,6 +181,7 @@ def test_batch_with_the_contact_method_needs_no_policy(study: dict):
     results = pd.read_csv(out / "results.csv").set_index("trial")
     assert set(results.index) == set(TRIALS) and (results["status"] == "ok").all()
     assert (results["method"] == "contact").all() and (results["compare_id_columns"] == 33).all()
+    assert (results["implausible_spans"] == 0).all() and (results["unsupported_spans"] == 0).all()
     for trial in TRIALS:
         assert (out / "trials" / trial / f"{trial}_grf.xml").is_file()
         assert not (out / "trials" / trial / "report.html").exists()

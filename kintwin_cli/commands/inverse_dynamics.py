@@ -114,6 +114,8 @@ def inverse_dynamics(
       kintwin id --method contact --model subject01.osim --coordinates walk_IK.mot -o out/
     """
     method = resolve_method(method, policy, adapt_minutes)
+    if seat and method != "contact":
+        raise click.UsageError("--seat belongs to --method contact")
     summary = JsonSummary(json_target, force)
     if method == "imitation":
         from kintwin_cli.imitation import run_imitation
@@ -141,18 +143,15 @@ def inverse_dynamics(
         from converters.errors import KintwinError
 
         raise KintwinError("--report belongs to --method imitation (a policy's trial)")
-    if seat and method != "contact":
-        raise click.UsageError("--seat belongs to --method contact")
     if method == "contact":
         from converters.workflows import ContactIDConfig, run_contact_id
+        from kintwin_cli.imitation import warn_implausible
 
         if external_loads is not None or grf is not None:
             raise click.UsageError("--external-loads/--grf belong to --method classic")
         cutoff = 6.0 if lowpass_hz is None else lowpass_hz
         config = ContactIDConfig(model_path, coordinates, output, cutoff, time_range, force, seat)
         result = run_contact_id(config)
-        from kintwin_cli.imitation import warn_implausible
-
         warn_implausible(result, coordinates)
         for span in result["unsupported_spans"]:
             warn(

@@ -163,6 +163,8 @@ def _run_contact(trial: Trial, folder: Path) -> dict:
     row = {
         "method": "contact",
         "peak_vertical_grf_percent_bw": summary["peak_vertical_grf_percent_bw"],
+        "implausible_spans": len((summary["implausible_kinematics"] or {}).get("spans", ())),
+        "unsupported_spans": len(summary["unsupported_spans"]),
         "id_wall_s": time.perf_counter() - started,
     }
     outputs = output_paths(folder, trial.name)  # the same <trial>_id.sto and _grf.mot

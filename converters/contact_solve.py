@@ -32,7 +32,7 @@ import mujoco
 import numpy as np
 
 from converters.errors import KintwinError
-from converters.inverse_dynamics import ID_TABLE_NAME, id_labels
+from converters.inverse_dynamics import ID_TABLE_NAME, id_labels, inverse_dynamics_settings
 from converters.model_conversion import ConvertedModel
 from converters.motion import Trajectory
 from converters.opensim_io.ground_reactions import FootLoads, centre_of_pressure
@@ -40,7 +40,7 @@ from converters.opensim_io.table import Table
 
 __all__ = [
     "ContactSolveConfig", "ContactSolution", "solve_contacts", "seated_frame", "unsupported_spans",
-    "CONTACT_PREFIX",
+    "vertical_force_needed", "CONTACT_PREFIX", "GRAVITY",
 ]  # fmt: skip
 
 CONTACT_PREFIX = "kintwin_contact"  # the converter's foot spheres: kintwin_contact<k>_<r|l>
@@ -127,18 +127,11 @@ def solve_contacts(
     if config.seat:
         seat, seat_height = _seat_groups(model, data, trajectory, feet, floor, root_body, config)
     groups = feet + seat
-    saved = model.opt.disableflags
-    model.opt.disableflags |= (
-        mujoco.mjtDisableBit.mjDSBL_CONSTRAINT
-        | mujoco.mjtDisableBit.mjDSBL_SPRING
-        | mujoco.mjtDisableBit.mjDSBL_DAMPER
-    )
     n = len(trajectory.time)
-    com = _point_positions(model, data, trajectory, lambda: data.subtree_com[[0]])[:, 0, 2]
-    needed_vertical = weight / GRAVITY * (_second_derivative(com, trajectory.time) + GRAVITY)
+    needed_vertical = vertical_force_needed(model, trajectory)
     force, moment = np.zeros((n, len(groups), 3)), np.zeros((n, len(groups), 3))
     rows, residuals = [], []
-    try:
+    with inverse_dynamics_settings(model):
         for i in range(n):
             data.qpos[:], data.qvel[:], data.qacc[:] = (
                 trajectory.qpos[i], trajectory.qvel[i], trajectory.qacc[i],
@@ -155,8 +148,6 @@ def solve_contacts(
             residuals.append(tau[root_dofs])
             pose = {c: float(v[i]) for c, v in trajectory.coordinates.items()}
             rows.append(converted.kinematics.jacobian(pose, model.nv).T @ tau)
-    finally:
-        model.opt.disableflags = saved
     loads = [
         _loads(g.prefix, g.name, model.body(g.body).name, force[:, k], moment[:, k], g.plane)
         for k, g in enumerate(groups)
@@ -187,10 +178,22 @@ def unsupported_spans(solution: ContactSolution, weight: float, share: float = 0
     return spans
 
 
-def _second_derivative(values: np.ndarray, time: np.ndarray) -> np.ndarray:
+def vertical_force_needed(
+    model: mujoco.MjModel, trajectory: Trajectory, lowpass_hz: float | None = None
+) -> np.ndarray:
+    """(T,) N: the vertical force the floor must give a body moving as ``trajectory``, mass x
+    (COM acceleration + g), the COM's height low-pass filtered at ``lowpass_hz`` first (None:
+    as it is); no acceleration with fewer than 3 frames."""
+    from converters.signal_filters import lowpass
+
+    data = mujoco.MjData(model)
+    height = _point_positions(model, data, trajectory, lambda: data.subtree_com[[0]])[:, 0, 2]
+    time = trajectory.time
     if len(time) < 3:
-        return np.zeros_like(values)
-    return np.gradient(np.gradient(values, time), time)
+        return np.full(len(time), float(model.body_subtreemass[0]) * GRAVITY)
+    height = lowpass(height, lowpass_hz, float(np.median(np.diff(time))))
+    acceleration = np.gradient(np.gradient(height, time), time)
+    return float(model.body_subtreemass[0]) * (acceleration + GRAVITY)
 
 
 def _foot_groups(model, data, trajectory: Trajectory, config: ContactSolveConfig):

@@ -9,6 +9,9 @@ their independent coordinate through the coupling Jacobian.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import mujoco
 import numpy as np
 
@@ -21,7 +24,7 @@ from converters.opensim_io.table import Table
 from converters.osim.functions import GCVSpline
 from converters.spatial import OPENSIM_TO_MUJOCO
 
-__all__ = ["classic_inverse_dynamics", "id_labels", "ID_TABLE_NAME"]
+__all__ = ["classic_inverse_dynamics", "id_labels", "inverse_dynamics_settings", "ID_TABLE_NAME"]
 
 ID_TABLE_NAME = "Inverse Dynamics Generalized Forces"
 
@@ -81,6 +84,23 @@ def _external_generalized_forces(
     return total
 
 
+@contextlib.contextmanager
+def inverse_dynamics_settings(model: mujoco.MjModel) -> Iterator[None]:
+    """``model`` set for ``mj_inverse`` as OpenSim's ID: the generalized forces are what the
+    joints must supply, so no constraint, spring or damper forces (OpenSim's ID excludes
+    muscles; a model converted with muscles keeps tendon springs); restored afterwards."""
+    saved = model.opt.disableflags
+    model.opt.disableflags |= (
+        mujoco.mjtDisableBit.mjDSBL_CONSTRAINT
+        | mujoco.mjtDisableBit.mjDSBL_SPRING
+        | mujoco.mjtDisableBit.mjDSBL_DAMPER
+    )
+    try:
+        yield
+    finally:
+        model.opt.disableflags = saved
+
+
 def classic_inverse_dynamics(
     converted: ConvertedModel,
     series: CoordinateSeries,
@@ -114,17 +134,9 @@ def classic_inverse_dynamics(
             f"external loads applied to bodies not in the model: {', '.join(unknown)}"
         )
     values = [] if loads is None else _load_values(loads, trajectory.time)
-    saved = model.opt.disableflags
-    # Generalized forces are what the joints must supply: no constraint, spring or damper forces
-    # (OpenSim's ID excludes muscles; a model converted with muscles keeps tendon springs).
-    model.opt.disableflags |= (
-        mujoco.mjtDisableBit.mjDSBL_CONSTRAINT
-        | mujoco.mjtDisableBit.mjDSBL_SPRING
-        | mujoco.mjtDisableBit.mjDSBL_DAMPER
-    )
     data = mujoco.MjData(model)
     rows = []
-    try:
+    with inverse_dynamics_settings(model):
         for k in np.flatnonzero(keep):
             data.qpos[:], data.qvel[:], data.qacc[:] = (
                 trajectory.qpos[k],
@@ -138,8 +150,6 @@ def classic_inverse_dynamics(
                 tau -= _external_generalized_forces(model, data, now)
             pose = {c: float(v[k]) for c, v in trajectory.coordinates.items()}
             rows.append(converted.kinematics.jacobian(pose, model.nv).T @ tau)
-    finally:
-        model.opt.disableflags = saved
     return Table(
         time=trajectory.time[keep],
         labels=id_labels(converted),

@@ -117,7 +117,12 @@ def run_contact_id(config: ContactIDConfig) -> dict:
     """Solve the ground reactions of the motion, write ID + GRF files; returns a summary."""
     import numpy as np
 
-    from converters.contact_solve import ContactSolveConfig, solve_contacts, unsupported_spans
+    from converters.contact_solve import (
+        GRAVITY,
+        ContactSolveConfig,
+        solve_contacts,
+        unsupported_spans,
+    )
     from converters.errors import KintwinError
     from converters.kinematics_check import implausible_spans, implausible_summary
     from converters.mjcf.builder import ConvertOptions
@@ -165,7 +170,7 @@ def run_contact_id(config: ContactIDConfig) -> dict:
         for path in written:  # no partial set of outputs left behind
             path.unlink(missing_ok=True)
         raise
-    weight = float(mj.body_subtreemass[0]) * 9.80665
+    weight = float(mj.body_subtreemass[0]) * GRAVITY
     residual = np.sqrt(np.mean(solution.root_residuals**2, axis=0))
     seat = None
     if solution.seat:

@@ -273,27 +273,17 @@ def _vertical_grf_vs_motion(converted, trajectory, rollout, mass, lowpass_hz) ->
     OpenCap subject 4, plates and that need agree within about 5 %BW where the plates cover
     the feet). RMSE over the trial's simulated frames, % body weight; None if too short (and,
     from the caller, for a trial on a seat, whose load the run does not record)."""
-    import mujoco
+    from converters.contact_solve import GRAVITY, vertical_force_needed
 
-    model = converted.mj_model
-    data = mujoco.MjData(model)
-    height = []
-    for q in trajectory.qpos:
-        data.qpos[:] = q
-        mujoco.mj_kinematics(model, data)
-        mujoco.mj_comPos(model, data)
-        height.append(data.subtree_com[0, 2])
     time = trajectory.time
     if len(time) < 16 or len(rollout.time) < 2:
         return None
-    dt = float(np.median(np.diff(time)))
-    height = lowpass(np.array(height), 6.0, dt)
-    needed = mass * (np.gradient(np.gradient(height, time), time) + 9.80665)
+    needed = vertical_force_needed(converted.mj_model, trajectory, 6.0)
     simulated = lowpass(rollout.foot_force[:, :, 2].sum(axis=1), lowpass_hz, rollout.control_dt)
     inside = (time >= rollout.force_time[0]) & (time <= rollout.force_time[-1])
     error = np.interp(time[inside], rollout.force_time, simulated) - needed[inside]
     return {
-        "rmse_percent_bw": float(100.0 * np.sqrt(np.mean(error**2)) / (mass * 9.80665)),
+        "rmse_percent_bw": float(100.0 * np.sqrt(np.mean(error**2)) / (mass * GRAVITY)),
         "frames": int(inside.sum()),
     }
 

@@ -55,6 +55,8 @@ def test_standing_still_carries_the_body_weight_on_both_feet(exact_subject4, sha
     assert all(np.abs(foot.force[:, :2]).max() < 0.1 * weight for foot in solution.feet)
     # the whole-body equations are met: the pelvis needs (almost) no residual force
     assert np.abs(solution.root_residuals).max() < 0.01 * weight
+    # standing still needs exactly the weight, and the loads give it
+    assert np.abs(solution.vertical_shortfall).max() < 2e-3 * weight
     # each centre of pressure lies under its own foot (within 15 cm of the heel's origin)
     import mujoco
 

@@ -502,23 +502,14 @@ def test_vertical_grf_against_the_motion_is_zero_for_feet_that_push_as_it_needs(
     + g) of the kinematics score about 0 %BW; feet pushing 10 % of the weight more score 10."""
     from types import SimpleNamespace
 
-    import mujoco
-
-    from converters.signal_filters import lowpass
+    from converters.contact_solve import vertical_force_needed
     from policies.imitation_id import _vertical_grf_vs_motion
 
     converted, walk = subject4_walk
-    model, data = converted.mj_model, mujoco.MjData(converted.mj_model)
-    height = []
-    for q in walk.qpos:
-        data.qpos[:] = q
-        mujoco.mj_kinematics(model, data)
-        mujoco.mj_comPos(model, data)
-        height.append(data.subtree_com[0, 2])
+    model = converted.mj_model
     mass = float(model.body_subtreemass[0])
     dt = float(walk.time[1] - walk.time[0])
-    height = lowpass(np.array(height), 6.0, dt)
-    needed = mass * (np.gradient(np.gradient(height, walk.time), walk.time) + 9.80665)
+    needed = vertical_force_needed(model, walk, 6.0)
     for extra, expected in ((0.0, 0.0), (0.1, 10.0)):
         feet = np.zeros((len(walk.time), 2, 3))
         feet[:, 0, 2] = needed + extra * mass * 9.80665

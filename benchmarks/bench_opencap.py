@@ -234,15 +234,13 @@ def _policy_trial(root, trial, model, policy, work, mass, ref) -> dict:
     check = summary.get("vertical_grf_vs_motion") or {}
     result["vertical_grf_vs_motion_rmse_percent_bw"] = check.get("rmse_percent_bw")
     result.update(_against_opensim(out, ref, mass))
-    ours = read_table(next(out.glob("*_id.sto")))
-    peaks = _peak_knee_extension(ours, np.ones(ours.n_rows, dtype=bool), mass)
-    result["right_minus_left_Nm_per_kg"] = peaks["r"] - peaks["l"]
     return result
 
 
 def _against_opensim(out: Path, ref: dict, mass: float) -> dict:
     """Flexion moments (r, RMSE) and the vertical GRF's RMSE of the ``*_id.sto`` and
-    ``*_grf.mot`` in ``out`` against OpenSim ID with the plates, on plate-covered frames."""
+    ``*_grf.mot`` in ``out`` against OpenSim ID with the plates, on plate-covered frames; the
+    right-left difference of the ID's peak knee extension moment (all its frames)."""
     ours = read_table(next(out.glob("*_id.sto")))
     table, covered = ref["table"], ref["covered"]
     at = table.time[covered]
@@ -260,12 +258,14 @@ def _against_opensim(out: Path, ref: dict, mass: float) -> dict:
     measured = np.interp(at, ref["feet"].time, _vertical_grf(ref["feet"]))
     simulated = np.interp(at, grf.time, _vertical_grf(grf))
     weight = mass * GRAVITY
+    peaks = _peak_knee_extension(ours, np.ones(ours.n_rows, dtype=bool), mass)
     return {
         "moments": moments,
         "compared_frames": int(len(at)),
         "vertical_grf_rmse_percent_bw": float(
             100.0 * np.sqrt(np.mean((simulated - measured) ** 2)) / weight
         ),
+        "right_minus_left_Nm_per_kg": peaks["r"] - peaks["l"],
     }
 
 
@@ -281,15 +281,12 @@ def _contact_trial(root: Path, trial: str, model: Path, work: Path, mass: float,
     subprocess.run(args, check=True, capture_output=True, cwd=ROOT)
     seconds = time.perf_counter() - started
     result = _against_opensim(out, ref, mass)
-    ours = read_table(next(out.glob("*_id.sto")))
-    peaks = _peak_knee_extension(ours, np.ones(ours.n_rows, dtype=bool), mass)
     # every frame, seated ones too (meaningful where the feet never leave the plates: squats,
     # sit-to-stand; a walk's steps off the plates count as errors)
     grf = read_table(next(out.glob("*_grf.mot")))
     plates = np.interp(grf.time, ref["feet"].time, _vertical_grf(ref["feet"]))
     every = 100.0 * np.sqrt(np.mean((_vertical_grf(grf) - plates) ** 2)) / (mass * GRAVITY)
-    return {**result, "vertical_grf_rmse_percent_bw_all_frames": float(every), "wall_s": seconds,
-            "right_minus_left_Nm_per_kg": peaks["r"] - peaks["l"]}  # fmt: skip
+    return {**result, "vertical_grf_rmse_percent_bw_all_frames": float(every), "wall_s": seconds}
 
 
 def _contact_summary(contact: dict, refs: dict, split: dict) -> dict:
@@ -297,14 +294,8 @@ def _contact_summary(contact: dict, refs: dict, split: dict) -> dict:
     b = BARS
     return {
         "moments_r_and_rmse": {
-            t: all(
-                m["r"] is not None
-                and m["r"] >= b["r"]
-                and m["rmse_Nm_per_kg"] <= b["rmse_Nm_per_kg"]
-                for m in r["moments"].values()
-            )
-            for t, r in contact.items()
-        },  # fmt: skip
+            t: _moments_hold(r, b["r"], b["rmse_Nm_per_kg"]) for t, r in contact.items()
+        },
         "vertical_grf": _vertical_grf_holds(contact.values()),
         "asymmetry": _asymmetries(refs, contact, split),
         "wall_s_max": max(r["wall_s"] for r in contact.values()),
@@ -361,13 +352,19 @@ def _other_bodies(data: Path, root: Path, split: dict, policy: Path, work: Path)
 def _holds(r: dict, mean_deg: float, worst_deg: float = 180.0, r_min: float = -1.0,
            rmse: float = 1e9) -> bool:  # fmt: skip
     """One trial's result meets: no fall, tracking and (given) moment bars."""
-    moments = r.get("moments", {}).values()
     return (
         not r["fell"]
         and r["mean_deg"] <= mean_deg
         and r["worst_deg"] <= worst_deg
-        and all(m["r"] is not None and m["r"] >= r_min for m in moments)
-        and all(m["rmse_Nm_per_kg"] <= rmse for m in moments)
+        and _moments_hold(r, r_min, rmse)
+    )
+
+
+def _moments_hold(r: dict, r_min: float, rmse: float) -> bool:
+    """Every flexion moment of a trial's result (if any) meets r and RMSE."""
+    moments = r.get("moments", {}).values()
+    return all(
+        m["r"] is not None and m["r"] >= r_min and m["rmse_Nm_per_kg"] <= rmse for m in moments
     )
 
 

@@ -83,6 +83,7 @@ class ContactSolution:
     seat: list[FootLoads]  # right, left thigh on the seat; empty when the trial never sits
     id_table: Table
     root_residuals: np.ndarray  # (T, n_root) pelvis generalized forces the loads leave
+    generalized_forces: np.ndarray  # (T, nv) qfrc_inverse - J^T loads, every MuJoCo dof
     vertical_shortfall: np.ndarray  # (T,) N: mass x (COM acceleration + g), less the loads
     floor_height: float  # m, MuJoCo z
     seat_height: float | None  # m, MuJoCo z of the seat's top; None without a seat
@@ -130,7 +131,7 @@ def solve_contacts(
     n = len(trajectory.time)
     needed_vertical = vertical_force_needed(model, trajectory)
     force, moment = np.zeros((n, len(groups), 3)), np.zeros((n, len(groups), 3))
-    rows, residuals = [], []
+    rows, residuals, generalized = [], [], []
     with inverse_dynamics_settings(model):
         for i in range(n):
             data.qpos[:], data.qvel[:], data.qacc[:] = (
@@ -146,6 +147,7 @@ def solve_contacts(
                 force[i, k], moment[i, k] = group_force, group_moment
             tau = needed - applied
             residuals.append(tau[root_dofs])
+            generalized.append(tau)
             pose = {c: float(v[i]) for c, v in trajectory.coordinates.items()}
             rows.append(converted.kinematics.jacobian(pose, model.nv).T @ tau)
     loads = [
@@ -158,8 +160,8 @@ def solve_contacts(
     )  # fmt: skip
     shortfall = needed_vertical - force[:, :, 2].sum(axis=1)
     return ContactSolution(
-        trajectory.time.copy(), loads[:2], loads[2:], table, np.array(residuals), shortfall,
-        floor, seat_height,
+        trajectory.time.copy(), loads[:2], loads[2:], table, np.array(residuals),
+        np.array(generalized), shortfall, floor, seat_height,
     )  # fmt: skip
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import mujoco
 import numpy as np
 
 from converters.errors import KintwinError
 from converters.model_conversion import ConvertedModel
-from converters.motion import CoordinateSeries, Trajectory, make_trajectory
+from converters.motion import CoordinateSeries, Trajectory, frames_in_range, make_trajectory
 from converters.natural_spline import NaturalSpline
 from converters.opensim_io.external_loads import ExternalLoads
 from converters.opensim_io.table import Table
@@ -108,22 +109,20 @@ def classic_inverse_dynamics(
     lowpass_hz: float | None = None,
     time_range: tuple[float, float] | None = None,
     trajectory: Trajectory | None = None,
+    source: str | Path = "",
 ) -> Table:
     """OpenSim-format ID table over the frames of ``series`` inside ``time_range``.
 
     ``converted`` must be the exact model (``convert_osim(..., exact=True)``). ``trajectory``,
     if given, is ``make_trajectory(series, ...)`` already computed (it is not recomputed).
+    ``source`` (the coordinates' file) names errors.
     """
     model = converted.mj_model
     if np.any(model.dof_armature != 0):
         raise KintwinError("classic inverse dynamics needs the exact model (no armature)")
     if trajectory is None:
         trajectory = make_trajectory(series, converted.kinematics, model.nq, model.nv, lowpass_hz)
-    keep = np.ones(len(trajectory.time), dtype=bool)
-    if time_range is not None:
-        keep = (trajectory.time >= time_range[0] - 1e-9) & (trajectory.time <= time_range[1] + 1e-9)
-    if not np.any(keep):
-        raise KintwinError(f"no coordinate frames inside the time range {time_range}")
+    keep = frames_in_range(trajectory.time, time_range, source)
     unknown = (
         []
         if loads is None

@@ -29,6 +29,8 @@ __all__ = [
     "analysis_times",
     "Trajectory",
     "make_trajectory",
+    "frames_in_range",
+    "trajectory_rows",
 ]
 
 
@@ -203,3 +205,34 @@ def coordinates_table(
         in_degrees=in_degrees,
         dialect="storage",
     )
+
+
+def frames_in_range(
+    time: np.ndarray,
+    time_range: tuple[float, float] | None,
+    source: str | Path = "",
+    minimum: int = 1,
+) -> np.ndarray:
+    """(n,) bool: the frames of ``time`` inside ``time_range`` (t0, t1 in s, ends included;
+    None: every frame). Fewer than ``minimum`` is a KintwinError naming ``source``."""
+    if time_range is None:
+        return np.ones(len(time), dtype=bool)
+    t0, t1 = time_range
+    keep = (time >= t0 - 1e-9) & (time <= t1 + 1e-9)
+    if keep.sum() < minimum:
+        count = "no" if minimum <= 1 else f"fewer than {minimum}"
+        where = f"{source}: " if str(source) else ""
+        raise KintwinError(
+            f"{where}{count} frames inside the time range {t0:g}-{t1:g} s (the coordinates "
+            f"span {time[0]:g}-{time[-1]:g} s)"
+        )
+    return keep
+
+
+def trajectory_rows(trajectory: Trajectory, keep: np.ndarray) -> Trajectory:
+    """The rows ``keep`` (mask or indices) of ``trajectory``."""
+    return Trajectory(
+        time=trajectory.time[keep], qpos=trajectory.qpos[keep], qvel=trajectory.qvel[keep],
+        qacc=trajectory.qacc[keep],
+        coordinates={c: v[keep] for c, v in trajectory.coordinates.items()},
+    )  # fmt: skip

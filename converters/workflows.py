@@ -69,8 +69,9 @@ def run_classic_id(config: ClassicIDConfig) -> Table:
     if config.external_loads is not None:
         loads = load_external_loads(config.external_loads, config.grf)
     table = classic_inverse_dynamics(
-        model, series, loads, config.lowpass_hz or None, config.time_range
-    )
+        model, series, loads, config.lowpass_hz or None, config.time_range,
+        source=config.coordinates,
+    )  # fmt: skip
     write_table(table, config.output, force=config.force)
     return table
 
@@ -127,7 +128,12 @@ def run_contact_id(config: ContactIDConfig) -> dict:
     from converters.kinematics_check import implausible_spans, implausible_summary
     from converters.mjcf.builder import ConvertOptions
     from converters.model_conversion import convert_osim
-    from converters.motion import coordinate_series, make_trajectory
+    from converters.motion import (
+        coordinate_series,
+        frames_in_range,
+        make_trajectory,
+        trajectory_rows,
+    )
     from converters.opensim_io.ground_reactions import grf_table, write_external_loads
     from converters.opensim_io.table import read_table, write_table
 
@@ -144,15 +150,8 @@ def run_contact_id(config: ContactIDConfig) -> dict:
     mj = model.mj_model
     trajectory = make_trajectory(series, model.kinematics, mj.nq, mj.nv, config.lowpass_hz or None)
     if config.time_range is not None:
-        t0, t1 = config.time_range
-        keep = (trajectory.time >= t0 - 1e-9) & (trajectory.time <= t1 + 1e-9)
-        if not np.any(keep):
-            raise KintwinError(f"{config.coordinates}: no frames inside the time range {t0} {t1}")
-        trajectory = type(trajectory)(
-            time=trajectory.time[keep], qpos=trajectory.qpos[keep], qvel=trajectory.qvel[keep],
-            qacc=trajectory.qacc[keep],
-            coordinates={c: v[keep] for c, v in trajectory.coordinates.items()},
-        )  # fmt: skip
+        keep = frames_in_range(trajectory.time, config.time_range, config.coordinates)
+        trajectory = trajectory_rows(trajectory, keep)
     solution = solve_contacts(model, trajectory, ContactSolveConfig(seat=config.seat))
     written: list[Path] = []
     try:

@@ -214,3 +214,23 @@ def resolve_method(method: str | None, policy: Path | None, adapt_minutes: float
     if method != "imitation" and (policy is not None or adapt_minutes is not None):
         raise click.UsageError("--policy and --adapt-minutes belong to --method imitation")
     return method
+
+
+IMITATION_ONLY = (
+    ("fit_root", "--fit-root/--no-fit-root"),
+    ("restart_on_fall", "--on-fall"),
+    ("fall_search", "--fall-search/--no-fall-search"),
+)
+
+
+def refuse_imitation_options(method: str) -> None:
+    """A usage error when an imitation-only option (:data:`IMITATION_ONLY`) was given on the
+    command line with another method, which would silently ignore it."""
+    if method == "imitation":
+        return
+    context = click.get_current_context()
+    for name, flag in IMITATION_ONLY:
+        if name in context.params and (
+            context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+        ):
+            raise click.UsageError(f"{flag} belongs to --method imitation, not {method}")

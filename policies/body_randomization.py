@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import mujoco
 import numpy as np
 
+from converters.errors import KintwinError
 from converters.model_conversion import ConvertedModel
 from converters.motion import Trajectory
 from policies.body_scaling import (
@@ -160,6 +161,7 @@ class BodyRandomizer:
         self.converted, self.trajectories, self.config = converted, trajectories, config
         self.loads = loads or [None] * len(trajectories)
         self.floor = floor
+        self.nominal: list[Reference] | None = None  # references of the unscaled body (feedforward)
         lo, hi = config.scale_lengths
         self.sampler = BodySampler((lo, hi), tuple(config.scale_mass_kg))
         self.bodies = [
@@ -178,7 +180,9 @@ class BodyRandomizer:
         scaled = scale_converted(self.converted, scaling)
         config = fit_config_to_body(scaled.mj_model, self.config)
         task = build_task_model(scaled, config)
-        return task, SubjectReferences(self, scaled, task, config)
+        lengths = [scaling.factor(b) for b in self.bodies]
+        length_ratio = float(np.mean(lengths)) if lengths else 1.0
+        return task, SubjectReferences(self, scaled, task, config, length_ratio)
 
 
 class SubjectReferences(Sequence):
@@ -186,8 +190,11 @@ class SubjectReferences(Sequence):
     subject lives a few episodes, so most trials are never made for it). Iterating yields the
     ones made so far and None for the others (what a snapshot's reference lookup needs)."""
 
-    def __init__(self, source: BodyRandomizer, scaled, task: TaskModel, config) -> None:
+    def __init__(
+        self, source: BodyRandomizer, scaled, task: TaskModel, config, length_ratio: float = 1.0
+    ) -> None:
         self.source, self.scaled, self.task, self.config = source, scaled, task, config
+        self.length_ratio = length_ratio  # mean length factor (scales the feedforward)
         self.made: dict[int, Reference] = {}
 
     def __len__(self) -> int:
@@ -207,10 +214,22 @@ class SubjectReferences(Sequence):
         trajectory = source.trajectories[index]
         moved = rescale_trajectory(trajectory, source.converted, self.scaled, source.floor)
         reference = make_reference(self.task, moved, self.config, source.loads[index])
+        mass_ratio = self.task.total_mass / float(source.converted.map.get("total_mass"))
         if reference.grf is not None:
-            mass_ratio = self.task.total_mass / float(source.converted.map.get("total_mass"))
             reference.grf = reference.grf * mass_ratio
+        if self.config.feedforward:
+            reference.feedforward = self._feedforward(index, mass_ratio)
         return reference
+
+    def _feedforward(self, index: int, mass_ratio: float) -> np.ndarray:
+        """The nominal body's model-based moments of trial ``index``, scaled to this subject
+        (a contact solve per subject and trial would cost seconds per reset)."""
+        from policies.feedforward import scaled_feedforward
+
+        nominal = None if self.source.nominal is None else self.source.nominal[index].feedforward
+        if nominal is None:
+            raise KintwinError("feedforward on random bodies needs the nominal body's references")
+        return scaled_feedforward(nominal, mass_ratio, self.length_ratio)
 
 
 def scaling_to_dict(scaling: BodyScaling | None) -> dict | None:

@@ -81,6 +81,10 @@ class TrackingConfig:
     first_frame_share: float = 0.0  # resets at the reference's first row, where `kintwin id`
     # starts (whole-trial practice: the error a run builds up); the rest at a uniform frame
     seat: bool = False  # a seat box under the thighs of trials that start or end seated
+    # torque drive: each actuator also gets the reference's joint moment from the contact solve
+    # (converters.contact_solve: ground reactions from the motion alone), so the policy adds
+    # only what balance and tracking need on top of a model-based answer (policies.feedforward)
+    feedforward: bool = False
     scale_lengths: tuple[float, float] | None = None  # random subject per copy: length factors
     scale_mass_kg: tuple[float, float] = (45.0, 110.0)  # its total mass range, kg
     scale_every: float = 4.0  # mean resets per new subject (a new one with probability 1/this;

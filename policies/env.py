@@ -78,7 +78,11 @@ class TrackingEnv:
             if trajectory is None:
                 raise KintwinError("TrackingEnv needs a trajectory or references")
             trajectories = trajectory if isinstance(trajectory, list) else [trajectory]
-            references = [make_reference(self.task, t, self.config) for t in trajectories]
+            feedforwards = _feedforwards(converted, trajectories, self.task, self.config)
+            references = [
+                make_reference(self.task, t, self.config, feedforward=f)
+                for t, f in zip(trajectories, feedforwards, strict=True)
+            ]
         self.references = references
         self.data = mujoco.MjData(self.task.model)
         self._seed, self._rng = seed, None  # the generator is made on first use (rng)
@@ -154,7 +158,7 @@ class TrackingEnv:
         d.qvel[: task.nv] = self.ref.qvel[frame]
         d.qvel[task.belt_dof] = self.ref.belt_speed
         if self.muscles is None:
-            d.ctrl[: self.n_act] = self._pd_centre(frame)
+            d.ctrl[: self.n_act] = self._pd_centre(frame) + self._feedforward_shift(frame)
         if self.config.seat:  # the reference's seat, or none (policies.seat)
             from policies.seat import place_seat
 
@@ -233,6 +237,15 @@ class TrackingEnv:
         qdot = ref.qvel[frame][task.coord_dof[task.actuated]]
         return q + self.config.kv_ratio * qdot
 
+    def _feedforward_shift(self, frame: int) -> np.ndarray | float:
+        """PD target shift that adds the reference's model-based moment at ``frame``
+        (``feedforward``; 0 without): a position actuator gives kp (ctrl - q) - kv qdot."""
+        feedforward = self.ref.feedforward
+        if feedforward is None:
+            return 0.0
+        kp = self.task.model.actuator_gainprm[: self.n_act, 0]
+        return feedforward[min(frame, len(feedforward) - 1)] / kp
+
     def _reference_ahead(self, k: int) -> np.ndarray:
         """Reference coordinates ``k`` control steps ahead. Past the reference's last row (the end
         of a gait's padding) a periodic motion repeats its last cycle, shifted to join on; any
@@ -279,7 +292,7 @@ class TrackingEnv:
         raw = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
         a = self.prev_action + cfg.action_alpha * (raw - self.prev_action)
         if self.muscles is None:
-            centre = self._pd_centre(self.t + 1)
+            centre = self._pd_centre(self.t + 1) + self._feedforward_shift(self.t + 1)
             d.ctrl[: self.n_act] = centre + cfg.action_scale * a[: self.n_act]
             d.ctrl[self.n_act :] = a[self.n_act :]
         self.mean_force[:] = 0.0
@@ -486,10 +499,21 @@ def task_and_references(
     config = fit_config_to_body(converted.mj_model, config)  # foot radii for this body
     task = build_task_model(converted, config)
     loads = loads or [None] * len(trajectories)
+    feedforwards = _feedforwards(converted, trajectories, task, config)
     references = [
-        make_reference(task, t, config, g) for t, g in zip(trajectories, loads, strict=True)
+        make_reference(task, t, config, g, f)
+        for t, g, f in zip(trajectories, loads, feedforwards, strict=True)
     ]
     return task, references
+
+
+def _feedforwards(converted, trajectories: list[Trajectory], task: TaskModel, config) -> list:
+    """Each trajectory's model-based moments when ``config.feedforward`` (else None each)."""
+    if not config.feedforward:
+        return [None] * len(trajectories)
+    from policies.feedforward import contact_feedforward
+
+    return [contact_feedforward(converted, t, task, config.seat) for t in trajectories]
 
 
 class VectorEnv:
@@ -519,6 +543,7 @@ class VectorEnv:
         if self.config.scale_lengths is not None:
             floor = self.task.floor_height
             bodies = BodyRandomizer(converted, trajectories, self.config, loads, floor)
+            bodies.nominal = self.references  # their feedforward, scaled for each subject
             for env in self.envs:
                 env.bodies = bodies
 

@@ -178,14 +178,12 @@ def _trajectory(converted, coordinates: Path, config, time_range):
     independent coordinates the file lacks (held at their default values) and the spans where
     the file's coordinates move implausibly fast (:mod:`converters.kinematics_check`)."""
     from converters.kinematics_check import implausible_spans
-    from converters.motion import coordinate_series, make_trajectory
+    from converters.motion import coordinate_series, frames_in_range, make_trajectory
     from converters.opensim_io.table import read_table
 
     table = read_table(coordinates)
     if time_range is not None:
-        keep = (table.time >= time_range[0] - 1e-9) & (table.time <= time_range[1] + 1e-9)
-        if keep.sum() < 3:
-            raise KintwinError(f"{coordinates}: fewer than 3 frames inside {time_range}")
+        keep = frames_in_range(table.time, time_range, coordinates, minimum=3)
         table = table.with_data(table.data[keep], time=table.time[keep])
     m = converted.mj_model
     series = coordinate_series(table, converted.osim, coordinates)

@@ -56,6 +56,7 @@ class Reference:
     seat: np.ndarray | None = None  # (7,) mocap pose of the seat (config.seat), None: no seat
     root_quat: np.ndarray | None = None  # (T, 4) root body orientation (world, w x y z)
     foot_pos: np.ndarray | None = None  # (T, n_feet, 3) m, mean of each foot's spheres (world)
+    feedforward: np.ndarray | None = None  # (T, n_act) moments of policies.feedforward
 
     @property
     def trial(self) -> slice:
@@ -202,16 +203,23 @@ def measured_grf(task: TaskModel, loads, grid: np.ndarray) -> np.ndarray:
 
 
 def make_reference(
-    task: TaskModel, trajectory: Trajectory, config: TrackingConfig, loads=None
+    task: TaskModel,
+    trajectory: Trajectory,
+    config: TrackingConfig,
+    loads=None,
+    feedforward: np.ndarray | None = None,
 ) -> Reference:
     """Resample ``trajectory`` at the control rate, pad a periodic one with its own cycle
     (``cycle_padding_s``) and compute the root and end-effector paths; ``loads`` (ExternalLoads
-    of the same trial) adds the measured GRF per foot."""
+    of the same trial) adds the measured GRF per foot, ``feedforward`` (at the trajectory's
+    times, :mod:`policies.feedforward`) the model-based moments."""
     time = trajectory.time
     grid = np.arange(time[0], time[-1] + 1e-9, config.control_dt)
     qpos = np.column_stack([np.interp(grid, time, c) for c in trajectory.qpos.T])
     qvel = np.column_stack([np.interp(grid, time, c) for c in trajectory.qvel.T])
     grf = None if loads is None else measured_grf(task, loads, grid)
+    if feedforward is not None:
+        feedforward = np.column_stack([np.interp(grid, time, c) for c in feedforward.T])
     period = motion_period(qpos[:, task.coord_qpos[task.rotational]], config.control_dt)
     pad = 0
     if period is not None:
@@ -221,6 +229,9 @@ def make_reference(
         qvel = pad_periodic(qvel, period, pad, np.zeros(qvel.shape[1], dtype=bool))
         if grf is not None:
             grf = pad_periodic(grf, period, pad, np.zeros(grf.shape[1:], dtype=bool))
+        if feedforward is not None:
+            still = np.zeros(feedforward.shape[1], dtype=bool)
+            feedforward = pad_periodic(feedforward, period, pad, still)
     d = mujoco.MjData(task.model)
     root_pos, root_quat, ee, clearance, feet = [], [], [], [], []
     for q in qpos:
@@ -249,6 +260,7 @@ def make_reference(
     reference.seat = seat
     reference.root_quat = np.array(root_quat)
     reference.foot_pos = np.array(feet).reshape(len(qpos), len(task.foot_geoms), 3)
+    reference.feedforward = feedforward
     return reference
 
 

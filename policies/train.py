@@ -413,7 +413,7 @@ def _differs(value, saved) -> bool:
     )
 
 
-def _body_eval_envs(converted, trajectories, tracking, cfg, task, loads) -> list:
+def _body_eval_envs(converted, trajectories, tracking, cfg, task, loads, nominal=None) -> list:
     """An evaluation copy per factor of ``cfg.eval_bodies``: the model scaled uniformly by it
     (mass by its cube), tracking the motions as random bodies do (root path scaled)."""
     if not cfg.eval_bodies:
@@ -425,6 +425,7 @@ def _body_eval_envs(converted, trajectories, tracking, cfg, task, loads) -> list
     from policies.env import TrackingEnv
 
     bodies = BodyRandomizer(converted, trajectories, tracking, loads, task.floor_height)
+    bodies.nominal = nominal  # the unscaled body's references (their feedforward)
     envs = []
     for factor in cfg.eval_bodies:
         scaling = BodyScaling.uniform(
@@ -539,7 +540,9 @@ def _open_session(
         converted, trajectories, tracking, cfg.num_envs, cfg.seed, workers, loads
     )
     eval_env = TrackingEnv(None, None, tracking, cfg.seed - 1, envs.task, envs.references)
-    body_envs = _body_eval_envs(converted, trajectories, tracking, cfg, envs.task, loads)
+    body_envs = _body_eval_envs(
+        converted, trajectories, tracking, cfg, envs.task, loads, envs.references
+    )
     agent = Agent(len(envs.obs_names), len(envs.action_names), cfg.hidden, cfg.init_log_std)
     optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
     state = {

@@ -142,6 +142,8 @@ def cloning_targets(
     centre = q[1:] + config.kv_ratio * qd[1:]
     q_mid, qd_mid = 0.5 * (q[1:] + q[:-1]), 0.5 * (qd[1:] + qd[:-1])
     pd0 = kp * (centre - q_mid) - kv * qd_mid
+    if ref.feedforward is not None:  # the model-based moment the target already adds
+        pd0 = pd0 + ref.feedforward[1:]
     applied = np.clip((tau - pd0) / (kp * config.action_scale), -1.0, 1.0)
     previous = np.vstack([applied[:1], applied[:-1]])
     raw = np.clip(previous + (applied - previous) / config.action_alpha, -1.0, 1.0)

@@ -152,6 +152,25 @@ def test_contact_method_refuses_a_policy_and_plates(shared_data, tmp_path):
     assert not list(tmp_path.glob("*.sto"))
 
 
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [("id", "--no-fit-root"), ("id", "--fall-search"), ("so", "--no-fall-search"),
+     ("id", "--on-fall=restart")],
+)  # fmt: skip
+def test_imitation_options_are_refused_with_other_methods(shared_data, tmp_path, command, flag):
+    """An imitation-only option given with the contact or classic method is refused rather
+    than silently ignored."""
+    model, ik = shared_data / MODEL, shared_data / SUBJECT / "IK" / "walking1_ik.mot"
+    for method in ("contact", "classic"):
+        if command == "so" and method == "contact":
+            continue
+        args = [command, "--method", method, "--model", str(model), "--coordinates", str(ik)]
+        result = CliRunner().invoke(cli, [*args, flag, "-o", str(tmp_path / method)])
+        assert result.exit_code != 0, result.output
+        assert f"belongs to --method imitation, not {method}" in result.output
+        assert not list(tmp_path.iterdir())
+
+
 def test_existing_outputs_are_not_overwritten_without_force(shared_data, tmp_path):
     model, ik = shared_data / MODEL, shared_data / SUBJECT / "IK" / "walking1_ik.mot"
     (tmp_path / "walking1_grf.mot").write_text("mine\n")
@@ -256,3 +275,14 @@ def test_a_body_lifted_off_its_floor_is_flagged_as_unsupported(shared_data, tmp_
             str(tmp_path / "real"), "--json"]  # fmt: skip
     result = CliRunner().invoke(cli, real)
     assert result.exit_code == 0 and json.loads(result.stdout)["unsupported_spans"] == []
+
+
+@pytest.mark.parametrize("method", ["contact", "classic"])
+def test_a_time_range_outside_the_trial_names_the_file(shared_data, tmp_path, method):
+    model, ik = shared_data / MODEL, shared_data / SUBJECT / "IK" / "walking1_ik.mot"
+    args = ["id", "--method", method, "--model", str(model), "--coordinates", str(ik)]
+    output = tmp_path / ("out" if method == "contact" else "out.sto")
+    result = CliRunner().invoke(cli, [*args, "--time-range", "100", "101", "-o", str(output)])
+    assert result.exit_code != 0
+    assert f"{ik}: no frames inside the time range 100-101 s" in result.output
+    assert not output.exists()

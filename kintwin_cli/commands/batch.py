@@ -15,6 +15,7 @@ from kintwin_cli.options import (
     on_fall_option,
     output_option,
     policy_option,
+    refuse_imitation_options,
 )
 from kintwin_cli.output import JsonSummary, note, verbosity, warn
 
@@ -95,6 +96,7 @@ def batch(
         raise click.UsageError("--method imitation needs --policy POLICY_DIR (see kintwin train)")
     if method == "contact" and (policy is not None or so):
         raise click.UsageError("--method contact takes no --policy and no --so")
+    refuse_imitation_options(method)
     summary = JsonSummary(json_target, force)
     trials = load_trials(source)
     options = BatchOptions(

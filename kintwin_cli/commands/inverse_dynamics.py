@@ -18,6 +18,7 @@ from kintwin_cli.options import (
     on_fall_option,
     output_option,
     policy_option,
+    refuse_imitation_options,
     resolve_method,
 )
 from kintwin_cli.output import JsonSummary, note, warn
@@ -114,6 +115,7 @@ def inverse_dynamics(
       kintwin id --method contact --model subject01.osim --coordinates walk_IK.mot -o out/
     """
     method = resolve_method(method, policy, adapt_minutes)
+    refuse_imitation_options(method)
     if seat and method != "contact":
         raise click.UsageError("--seat belongs to --method contact")
     summary = JsonSummary(json_target, force)

@@ -18,6 +18,7 @@ from kintwin_cli.options import (
     on_fall_option,
     output_option,
     policy_option,
+    refuse_imitation_options,
     resolve_method,
 )
 from kintwin_cli.output import JsonSummary, note, warn
@@ -99,6 +100,7 @@ def static_optimization(
     from converters.so_workflow import so_output_paths
 
     method = resolve_method(method, policy, None)
+    refuse_imitation_options(method)
     summary = JsonSummary(json_target, force)
     lowpass = 6.0 if lowpass_hz is None else (lowpass_hz or None)
     outputs = so_output_paths(outdir, name or trial_name(coordinates))

@@ -261,6 +261,8 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
         **_muscle_summary(env, rollout),
         "body_mass_kg": task.total_mass,
         "lowpass_hz": lowpass_hz,
+        # the policy corrects the contact solve's moments of the trial (policies.feedforward)
+        "feedforward": "contact solve" if env.config.feedforward else None,
         "feet": [{"name": f.name, "body": f.applied_to_body} for f in rollout.feet],
     }
 

@@ -32,5 +32,7 @@ def contact_feedforward(converted, trajectory: Trajectory, task, seat: bool) -> 
 
 def scaled_feedforward(nominal: np.ndarray, mass_ratio: float, length_ratio: float) -> np.ndarray:
     """The nominal body's moments for a body ``mass_ratio`` as heavy and ``length_ratio`` as
-    long: weight times lever arm (inertial moments scale alike to first order)."""
+    long, scaled as weight times lever arm. Inertial moments of the same motion would scale with
+    mass × length² instead; the policy corrects the difference, and ``kintwin id`` solves the
+    trial on its own body."""
     return nominal * (mass_ratio * length_ratio)

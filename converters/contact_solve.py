@@ -81,7 +81,7 @@ class ContactSolution:
     time: np.ndarray
     feet: list[FootLoads]  # right, left foot
     seat: list[FootLoads]  # right, left thigh on the seat; empty when the trial never sits
-    id_table: Table
+    id_table: Table | None  # None when not asked for (solve_contacts)
     root_residuals: np.ndarray  # (T, n_root) pelvis generalized forces the loads leave
     generalized_forces: np.ndarray  # (T, nv) qfrc_inverse - J^T loads, every MuJoCo dof
     vertical_shortfall: np.ndarray  # (T,) N: mass x (COM acceleration + g), less the loads
@@ -113,10 +113,14 @@ SEAT_FULL_HEIGHT, SEAT_ZERO_HEIGHT = 0.01, 0.03  # m above a seat point's lowest
 
 
 def solve_contacts(
-    converted: ConvertedModel, trajectory: Trajectory, config: ContactSolveConfig | None = None
+    converted: ConvertedModel,
+    trajectory: Trajectory,
+    config: ContactSolveConfig | None = None,
+    id_table: bool = True,
 ) -> ContactSolution:
     """Ground reactions and joint moments of ``trajectory`` (``converted`` exact, with foot
-    contact spheres)."""
+    contact spheres); without ``id_table`` the moments are left in MuJoCo's generalized forces
+    (``id_table`` None; the projection on OpenSim's coordinates is half the time)."""
     config = config or ContactSolveConfig()
     model = converted.mj_model
     root_dofs, root_body = _root(model)
@@ -148,16 +152,19 @@ def solve_contacts(
             tau = needed - applied
             residuals.append(tau[root_dofs])
             generalized.append(tau)
-            pose = {c: float(v[i]) for c, v in trajectory.coordinates.items()}
-            rows.append(converted.kinematics.jacobian(pose, model.nv).T @ tau)
+            if id_table:
+                pose = {c: float(v[i]) for c, v in trajectory.coordinates.items()}
+                rows.append(converted.kinematics.jacobian(pose, model.nv).T @ tau)
     loads = [
         _loads(g.prefix, g.name, model.body(g.body).name, force[:, k], moment[:, k], g.plane)
         for k, g in enumerate(groups)
     ]
-    table = Table(
-        time=trajectory.time.copy(), labels=id_labels(converted), data=np.array(rows),
-        name=ID_TABLE_NAME, in_degrees=False, dialect="storage",
-    )  # fmt: skip
+    table = None
+    if id_table:
+        table = Table(
+            time=trajectory.time.copy(), labels=id_labels(converted), data=np.array(rows),
+            name=ID_TABLE_NAME, in_degrees=False, dialect="storage",
+        )  # fmt: skip
     shortfall = needed_vertical - force[:, :, 2].sum(axis=1)
     return ContactSolution(
         trajectory.time.copy(), loads[:2], loads[2:], table, np.array(residuals),

@@ -26,7 +26,7 @@ def contact_feedforward(converted, trajectory: Trajectory, task, seat: bool) -> 
 
     if task.muscle is not None:
         raise KintwinError("feedforward needs --drive torque (the muscle drive has no PD torque)")
-    solution = solve_contacts(converted, trajectory, ContactSolveConfig(seat=seat))
+    solution = solve_contacts(converted, trajectory, ContactSolveConfig(seat=seat), id_table=False)
     return solution.generalized_forces[:, task.coord_dof[task.actuated]]
 
 

@@ -12,6 +12,7 @@ __all__ = [
 ]  # fmt: skip
 
 DEFAULT_FORCE_LOWPASS_HZ = 6.0  # as OpenSim's ID setups filter the coordinates
+FLOOR_NOTE_M = 0.03  # a floor shift larger than this is noted (as the root fit applies from 3 cm)
 
 
 def run_imitation(
@@ -55,6 +56,12 @@ def run_imitation(
     warn_implausible(summary, coordinates)
     note_fall_search(summary)
     warn_fall(summary)
+    shift = summary.get("floor_shift_m")
+    if shift is not None and abs(shift) > FLOOR_NOTE_M:
+        note(
+            f"{coordinates.name}: moved {100 * shift:+.1f} cm up so its feet stand on the floor, "
+            "as the policy's training motions did (floor_shift_m)"
+        )
     fit = summary.get("root_fit")
     if fit and fit["applied"]:
         note(

@@ -58,6 +58,11 @@ class ContactSolveConfig:
         zero_speed: a point sliding this fast has none.
         friction: friction coefficient of the pyramid (horizontal ≤ friction × vertical).
         floor_percentile: the floor is this percentile of the sphere bottoms over the trial.
+        load_share: in each double support of gait (both feet standing, at most
+            GAIT_DOUBLE_SUPPORT_S), a weak prior that the trailing foot's share of the vertical
+            load falls linearly from all to none (Ren et al. 2008's smooth transition; on
+            3dpredictsim subject 2's seven walks it raised the moments' mean r from 0.899 to
+            0.908, on OpenCap subject 4's four training walks from 0.734 to 0.736).
         seat: give a trial that sits at its start or end a seat under the thighs (off by
             default: on OpenCap subject 4's sit-to-stands it halves the feet's vertical GRF
             error over the whole trial, sitting included, but the seat keeps some load as the
@@ -71,6 +76,7 @@ class ContactSolveConfig:
     friction: float = 0.8
     floor_percentile: float = 2.0
     seat: bool = False
+    load_share: bool = True
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,7 @@ STILL_S = 0.3  # s
 THIGH_POINTS = (0.15, 0.45, 0.75)  # seat points along each thigh, from hip towards knee
 THIGH_RADIUS = 0.17  # of the thigh's length: the seat points lie that far below its axis
 SEAT_FULL_HEIGHT, SEAT_ZERO_HEIGHT = 0.01, 0.03  # m above a seat point's lowest: its strength
+GAIT_DOUBLE_SUPPORT_S = 0.5  # s: a double support this long or shorter is a step's
 
 
 def solve_contacts(
@@ -133,6 +140,7 @@ def solve_contacts(
         seat, seat_height = _seat_groups(model, data, trajectory, feet, floor, root_body, config)
     groups = feet + seat
     n = len(trajectory.time)
+    share = _double_support_share(feet, trajectory.time) if config.load_share else None
     needed_vertical = vertical_force_needed(model, trajectory)
     force, moment = np.zeros((n, len(groups), 3)), np.zeros((n, len(groups), 3))
     rows, residuals, generalized = [], [], []
@@ -143,8 +151,9 @@ def solve_contacts(
             )  # fmt: skip
             mujoco.mj_inverse(model, data)
             needed = data.qfrc_inverse.copy()
+            right_share = None if share is None or np.isnan(share[i, 0]) else share[i, 0]
             loads = _frame_loads(model, data, groups, i, pyramid, root_dofs, root_body,
-                                 needed, weight, floor)  # fmt: skip
+                                 needed, weight, floor, right_share)  # fmt: skip
             applied = np.zeros(model.nv)
             for k, (columns, values, group_force, group_moment) in enumerate(loads):
                 applied += columns @ values
@@ -264,6 +273,25 @@ def _seat_groups(model, data, trajectory, feet, floor, root_body, config):
     return groups, top
 
 
+def _double_support_share(feet: list[_Group], time: np.ndarray) -> np.ndarray | None:
+    """(T, 2) smooth-transition prior of each foot's share of the vertical load in the double
+    supports of gait (Ren et al. 2008), NaN elsewhere: a foot stands when a point has at least
+    half strength; a double support longer than GAIT_DOUBLE_SUPPORT_S (standing, a squat) gets
+    no prior."""
+    from converters.load_share import double_support_share
+
+    stance = np.column_stack([g.strength.max(axis=1) >= 0.5 for g in feet])
+    share = double_support_share(stance)
+    if share is None:
+        return None
+    prior = ~np.isnan(share[:, 0])
+    edges = np.diff(np.concatenate([[0], prior.astype(int), [0]]))
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        if time[stop - 1] - time[start] > GAIT_DOUBLE_SUPPORT_S:
+            share[start:stop] = np.nan
+    return share
+
+
 def seated_frame(height: np.ndarray, dt: float) -> int | None:
     """Index of the first (else last) row of ``height`` (the pelvis above the floor, m, every
     ``dt`` s) if the body sits there: low (below SEATED_HEIGHT of its highest) and still
@@ -352,7 +380,7 @@ def _strength(height: np.ndarray, speed: np.ndarray, config: ContactSolveConfig)
 
 
 def _frame_loads(model, data, groups: list[_Group], i: int, pyramid, root_dofs, root_body,
-                 needed, weight, floor):  # fmt: skip
+                 needed, weight, floor, right_share=None):  # fmt: skip
     """Solve frame ``i``: per group (generalized-force columns (nv, m), their nonnegative
     values, the group's total force and moment about the world origin).
 
@@ -393,6 +421,12 @@ def _frame_loads(model, data, groups: list[_Group], i: int, pyramid, root_dofs, 
     prior = np.zeros((2 * len(leans), offsets[-1]))
     for row, (k, lean) in enumerate(leans):
         prior[2 * row : 2 * row + 2, offsets[k] : offsets[k + 1]] = lean
+    if right_share is not None:  # (1 - s) F_right,z - s F_left,z = 0: the right foot's share s
+        split = np.zeros((1, offsets[-1]))
+        for k, factor in ((0, 1.0 - right_share), (1, -right_share)):
+            vertical_parts = np.append(blocks[k][1][:, 2], [0.0, 0.0])  # no free torque
+            split[0, offsets[k] : offsets[k + 1]] = factor * vertical_parts / weight
+        prior = np.vstack([prior, split])
     system = np.vstack([columns[root_dofs], np.diag(costs), prior])
     target = np.concatenate([needed[root_dofs], np.zeros(len(costs) + len(prior))])
     solution, _ = nnls(system, target, maxiter=50 * system.shape[1])

@@ -26,7 +26,10 @@ def contact_feedforward(converted, trajectory: Trajectory, task, seat: bool) -> 
 
     if task.muscle is not None:
         raise KintwinError("feedforward needs --drive torque (the muscle drive has no PD torque)")
-    solution = solve_contacts(converted, trajectory, ContactSolveConfig(seat=seat), id_table=False)
+    # without the solve's load-share prior (the task's reward has its own, w_load_share): the
+    # feedforward policies were trained so, and a policy must get the feedforward it learnt on
+    config = ContactSolveConfig(seat=seat, load_share=False)
+    solution = solve_contacts(converted, trajectory, config, id_table=False)
     return solution.generalized_forces[:, task.coord_dof[task.actuated]]
 
 

@@ -286,3 +286,47 @@ def test_a_time_range_outside_the_trial_names_the_file(shared_data, tmp_path, me
     assert result.exit_code != 0
     assert f"{ik}: no frames inside the time range 100-101 s" in result.output
     assert not output.exists()
+
+
+def test_the_smooth_transition_prior_shares_double_support_and_helps_the_knees(shared_data):
+    """On another subject's walk (3dpredictsim subject 2, gait 23): with the load-share prior
+    the feet's vertical shares in each double support move towards the smooth transition, and
+    the knee moments agree better with OpenSim's ID with plates (r on covered frames)."""
+    import mujoco
+
+    from converters.contact_solve import _double_support_share, _foot_groups
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+
+    root = shared_data / "3dpredictsim-subject2"
+    model = root / "Models" / "subject2_withMTP_weldRadius_scaled_FK.osim"
+    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False), exact=True)
+    ik = root / "IK" / "IK_gait_23.mot"
+    m = converted.mj_model
+    series = coordinate_series(read_table(ik), converted.osim, ik)
+    trajectory = make_trajectory(series, converted.kinematics, m.nq, m.nv, 6.0)
+    feet, _ = _foot_groups(m, mujoco.MjData(m), trajectory, ContactSolveConfig())
+    prior = _double_support_share(feet, trajectory.time)[:, 0]
+    steps = ~np.isnan(prior)
+    assert 20 <= steps.sum() < len(prior) // 2  # four short double supports, not the whole walk
+    reference = read_table(root / "ID" / "ID_gait_23.sto")
+    weight = float(m.body_subtreemass[0]) * 9.80665
+    covered = np.abs(reference.column("pelvis_ty_force")) <= 0.15 * weight
+    errors, knees = [], []
+    for load_share in (False, True):
+        solution = solve_contacts(converted, trajectory, ContactSolveConfig(load_share=load_share))
+        vertical = np.column_stack([f.force[:, 2] for f in solution.feet])
+        share = vertical[:, 0] / np.maximum(vertical.sum(axis=1), 1e-9)
+        errors.append(np.sqrt(np.mean((share[steps] - prior[steps]) ** 2)))
+        table = solution.id_table
+        knees.append([
+            np.corrcoef(
+                np.interp(reference.time[covered], table.time, table.column(f"knee_angle_{s}_moment")),
+                reference.column(f"knee_angle_{s}_moment")[covered],
+            )[0, 1]
+            for s in "rl"
+        ])  # fmt: skip
+    assert errors[1] < 0.9 * errors[0]
+    assert np.mean(knees[1]) > np.mean(knees[0]) + 0.01

@@ -579,7 +579,7 @@ def test_double_support_hands_the_load_from_trailing_to_leading_foot():
     """Prior shares: the trailing foot (the one that lifts off) goes from all of the load the
     frame before double support to none the frame after, linearly; the shares sum to one;
     NaN outside double support and where no trailing foot is known; None unless two feet."""
-    from policies.reference import double_support_share
+    from converters.load_share import double_support_share
 
     right, left, both = [True, False], [False, True], [True, True]
     stance = np.array([right, right, both, both, both, left, left, both, both])

@@ -8,11 +8,13 @@ from pathlib import Path
 from kintwin_cli.output import note, warn
 
 __all__ = [
-    "run_imitation", "note_fall_search", "warn_fall", "warn_implausible", "DEFAULT_FORCE_LOWPASS_HZ",
+    "run_imitation", "note_fall_search", "warn_fall", "warn_implausible", "warn_vertical_grf",
+    "DEFAULT_FORCE_LOWPASS_HZ",
 ]  # fmt: skip
 
 DEFAULT_FORCE_LOWPASS_HZ = 6.0  # as OpenSim's ID setups filter the coordinates
 FLOOR_NOTE_M = 0.03  # a floor shift larger than this is noted (as the root fit applies from 3 cm)
+VERTICAL_GRF_WARN_BW = 0.10  # feet this far (RMS) from the motion's need are warned of
 
 
 def run_imitation(
@@ -56,6 +58,7 @@ def run_imitation(
     warn_implausible(summary, coordinates)
     note_fall_search(summary)
     warn_fall(summary)
+    warn_vertical_grf(summary, coordinates)
     shift = summary.get("floor_shift_m")
     if shift is not None and abs(shift) > FLOOR_NOTE_M:
         note(
@@ -139,6 +142,20 @@ def warn_fall(summary: dict) -> None:
     elif summary["fell"]:
         end = summary["time_span_s"][1]
         warn(f"the model fell at {end:.2f} s; the outputs cover the tracked part only")
+
+
+def warn_vertical_grf(summary: dict, coordinates: Path) -> None:
+    """Warn when the simulated feet's vertical force is far from what the motion needs
+    (``vertical_grf_vs_motion``): the policy's moments and GRF then mean little, and the
+    contact solve, which meets that need by construction, is the better answer."""
+    check = summary.get("vertical_grf_vs_motion")
+    if check and check["rmse_percent_bw"] > 100.0 * VERTICAL_GRF_WARN_BW:
+        warn(
+            f"{coordinates.name}: the simulated feet push {check['rmse_percent_bw']:.0f} %BW RMS "
+            "off the vertical force the motion needs (mass x (COM acceleration + g)); its "
+            "moments and GRF are doubtful: kintwin id --method contact solves them from the "
+            "motion alone"
+        )
 
 
 def _adapt_progress(minutes: float) -> Callable[[dict], None]:

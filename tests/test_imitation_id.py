@@ -518,3 +518,18 @@ def test_vertical_grf_against_the_motion_is_zero_for_feet_that_push_as_it_needs(
         check = _vertical_grf_vs_motion(converted, walk, rollout, mass, None)
         assert check["frames"] == len(walk.time)
         assert check["rmse_percent_bw"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_feet_far_from_the_motions_need_are_warned_of(capsys):
+    """kintwin id warns when the simulated feet's vertical force is over 10 %BW RMS from what
+    the motion needs, and names the contact solve; within it, or with no check, it is silent."""
+    from pathlib import Path
+
+    from kintwin_cli.imitation import warn_vertical_grf
+
+    trial = Path("walking1_ik.mot")
+    for rmse, warned in ((34.0, True), (9.9, False), (None, False)):
+        check = None if rmse is None else {"rmse_percent_bw": rmse, "frames": 100}
+        warn_vertical_grf({"vertical_grf_vs_motion": check}, trial)
+        err = capsys.readouterr().err
+        assert ("34 %BW" in err and "--method contact" in err) if warned else err == ""

@@ -10,6 +10,12 @@ original's), so it holds for any model family with mirrored left and right legs.
 
 A speed-changed copy plays the motion ``speed`` times faster (time divided by ``speed``), a
 cheap stand-in for a subject who walks or squats faster or slower.
+
+A noisy copy carries errors like those of markerless IK (OpenCap's video-based joint angles are
+4.5° off marker-based ones on average, Uhlrich et al. 2023, PLOS Comput Biol 19:e1011462, mostly
+slow offsets): each rotational coordinate gets a smooth random error, a sum of sinusoids under
+``NOISE_HZ``, of ``NOISE_DEG`` RMS. Its feet no longer stand quite still where the original's
+did, which is what a policy meets on markerless trials.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ __all__ = [
     "mirror_plan",
     "mirror_series",
     "time_scaled_series",
+    "noisy_series",
+    "NOISE_DEG",
+    "NOISE_HZ",
     "MIRROR_MUJOCO",
 ]
 
@@ -38,6 +47,9 @@ MIRROR_MUJOCO = OPENSIM_TO_MUJOCO @ np.diag([1.0, 1.0, -1.0]) @ OPENSIM_TO_MUJOC
 _LOCAL_MIRROR = np.diag([1.0, 1.0, -1.0])  # the same reflection in a body's own OpenSim axes
 _SIDE = re.compile(r"(?<=_)([rl])(?=_|$)")
 _PROBE = 0.3  # rad (or m/10) the sign test turns each coordinate
+NOISE_DEG = 3.0  # RMS of a noisy copy's error per rotational coordinate
+NOISE_HZ = 2.0  # its errors' highest frequency
+NOISE_SINES = 6  # sinusoids summed per coordinate, frequencies uniform in (0.1 Hz, NOISE_HZ)
 MIRROR_TOLERANCE = 1e-5  # m: OpenCap's models are symmetric to ~1e-6 (numbers rounded in the .osim)
 
 
@@ -130,3 +142,40 @@ def time_scaled_series(series: CoordinateSeries, speed: float) -> CoordinateSeri
         raise KintwinError(f"speed {speed}: must be positive")
     t0 = float(series.time[0])
     return replace(series, time=t0 + (series.time - t0) / speed)
+
+
+def noisy_series(
+    series: CoordinateSeries,
+    converted,
+    seed: int | tuple[int, ...],
+    deg: float = NOISE_DEG,
+    hz: float = NOISE_HZ,
+) -> CoordinateSeries:
+    """``series`` with a smooth random error of ``deg`` RMS (over its frames) added to each
+    independent rotational coordinate: a sum of NOISE_SINES sinusoids of random frequency
+    (0.1 Hz to ``hz``), phase and amplitude, the same for a given ``seed``. A clamped
+    coordinate stays inside its range (or no further out than the original). Translations are
+    left as they are; dependent coordinates are dropped (the couplings recompute them)."""
+    if not deg > 0 or not hz > 0.1:
+        raise KintwinError(f"noise of {deg}° under {hz} Hz: needs deg > 0 and hz > 0.1")
+    rng = np.random.default_rng(seed)
+    coordinates = converted.osim.coordinates
+    time = series.time - series.time[0]
+    independent = converted.kinematics.independent_coordinates
+    values = {c: v for c, v in series.values.items() if c in independent}
+    for name in independent:
+        coordinate = coordinates.get(name)
+        if name not in values or coordinate is None or coordinate.motion_type != "rotational":
+            continue
+        freq = rng.uniform(0.1, hz, NOISE_SINES)
+        phase = rng.uniform(0.0, 2.0 * np.pi, NOISE_SINES)
+        amplitude = rng.standard_normal(NOISE_SINES)
+        error = np.sin(2.0 * np.pi * np.outer(time, freq) + phase) @ amplitude
+        error *= np.deg2rad(deg) / max(float(np.sqrt(np.mean(error**2))), 1e-12)
+        original = values[name]
+        noisy = original + error
+        if coordinate.clamped:
+            low, high = coordinate.range
+            noisy = np.clip(noisy, np.minimum(low, original), np.maximum(high, original))
+        values[name] = noisy
+    return replace(series, values=values)

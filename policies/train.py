@@ -48,7 +48,8 @@ __all__ = [
 
 LOG_FILES = ("log.jsonl", "log.csv")
 RUN_FILES = (POLICY_FILE, LAST_FILE, CARD_FILE, *LOG_FILES)  # what a run writes
-COPY = "#"  # a derived motion's label: <file>#mirrored, <file>#speed=1.1 (never evaluated)
+COPY = "#"  # a derived motion's label: <file>#mirrored, <file>#speed=1.1, <file>#noisy=1 (never
+# evaluated)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class TrainingRun:
     changes: dict = field(default_factory=dict)  # with resume: settings changed from here on
     eval_every: int | None = None  # iterations between evaluations (None: default or as resumed)
     eval_bodies: tuple[float, ...] | None = None  # length factors of extra evaluation bodies
+    noisy: int = 0  # add this many copies of each motion (and mirror) with markerless-like errors
 
 
 def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None = None) -> dict:
@@ -114,8 +116,9 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
     m = converted.mj_model
     series = [coordinate_series(read_table(p), converted.osim, p) for p in run.motions]
     labels, series, loads = augmented_motions(
-        converted, [str(p) for p in run.motions], series, loads, run.mirror, run.speeds
-    )
+        converted, [str(p) for p in run.motions], series, loads, run.mirror, run.speeds,
+        run.noisy, run.seed,
+    )  # fmt: skip
     trajectories = [
         make_trajectory(s, converted.kinematics, m.nq, m.nv, tracking.lowpass_hz) for s in series
     ]
@@ -144,20 +147,31 @@ def augmented_motions(
     loads: list | None,
     mirror: bool,
     speeds: tuple[float, ...],
+    noisy: int = 0,
+    seed: int = 1,
 ) -> tuple[list[str], list, list | None]:
-    """The motions with their mirrored (``mirror``) and speed-changed (``speeds``) copies:
-    labels (``<file>#mirrored``, ``<file>#speed=1.1``), coordinate series and loads. A copy
-    has no force plates (they were measured for the original)."""
-    from policies.augment import mirror_plan, mirror_series, time_scaled_series
+    """The motions with their mirrored (``mirror``), speed-changed (``speeds``) and ``noisy``
+    copies: labels (``<file>#mirrored``, ``<file>#speed=1.1``, ``<file>#noisy=1``), coordinate
+    series and loads. A mirrored or speed-changed copy has no force plates (they were measured
+    for the original); a noisy copy keeps its original's (the feet stand where they did, give
+    or take the noise). Noisy copies are of the motions and their mirrors, at their own speed;
+    their errors follow ``seed``."""
+    from policies.augment import mirror_plan, mirror_series, noisy_series, time_scaled_series
 
     out = list(zip(labels, series, loads or [None] * len(series), strict=True))
     if mirror:
         plan = mirror_plan(converted)
         out += [(f"{name}{COPY}mirrored", mirror_series(s, plan), None) for name, s, _ in out]
+    unsped = list(out)
     out += [
         (f"{name}{COPY}speed={speed:g}", time_scaled_series(s, speed), None)
         for speed in speeds
-        for name, s, _ in list(out)
+        for name, s, _ in unsped
+    ]
+    out += [
+        (f"{name}{COPY}noisy={k}", noisy_series(s, converted, (seed, k, i)), load)
+        for k in range(1, noisy + 1)
+        for i, (name, s, load) in enumerate(unsped)
     ]
     return (
         [o[0] for o in out],

@@ -1,4 +1,5 @@
-"""Mirrored and speed-changed training motions (policies.augment) on OpenCap's LaiUhlrich2022."""
+"""Mirrored, speed-changed and noisy training motions (policies.augment) on OpenCap's
+LaiUhlrich2022."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from policies.augment import (
     _poses,
     mirror_plan,
     mirror_series,
+    noisy_series,
     partner_name,
     time_scaled_series,
 )
@@ -109,3 +111,52 @@ def test_training_copies_are_labelled(subject):
     assert copies[3].time[-1] - copies[3].time[0] == pytest.approx(
         (series.time[-1] - series.time[0]) / 0.9
     )
+
+
+def test_noisy_copy_has_smooth_errors_of_the_stated_size(subject):
+    """Each independent rotational coordinate is off by 3° RMS, slowly (its error's speed
+    bounded by a 2 Hz sinusoid's of that size, x the sines' count), the same for a seed and
+    another for another; translations untouched; a clamped coordinate inside its range."""
+    converted, series = subject
+    noisy = noisy_series(series, converted, (1, 1, 0))
+    coordinates = converted.osim.coordinates
+    rotational = [c for c in converted.kinematics.independent_coordinates
+                  if coordinates[c].motion_type == "rotational" and c in series.values]  # fmt: skip
+    assert "knee_angle_r_beta" not in noisy.values  # the coupler recomputes it
+    limit = 6 * 2 * np.pi * 2.0 * np.deg2rad(3.0) * np.sqrt(2.0)
+    for c in rotational:
+        error = noisy.values[c] - series.values[c]
+        clipped = coordinates[c].clamped and np.any(
+            np.isclose(noisy.values[c], coordinates[c].range[0])
+            | np.isclose(noisy.values[c], coordinates[c].range[1])
+        )
+        if not clipped:
+            assert np.degrees(np.sqrt(np.mean(error**2))) == pytest.approx(3.0, rel=1e-6), c
+        assert np.abs(np.gradient(error, series.time)).max() < limit, c
+        if coordinates[c].clamped:
+            low, high = coordinates[c].range
+            assert np.all((noisy.values[c] >= min(low, series.values[c].min()) - 1e-12)
+                          & (noisy.values[c] <= max(high, series.values[c].max()) + 1e-12)), c  # fmt: skip
+    np.testing.assert_array_equal(noisy.values["pelvis_tx"], series.values["pelvis_tx"])
+    again = noisy_series(series, converted, (1, 1, 0))
+    other = noisy_series(series, converted, (1, 2, 0))
+    np.testing.assert_array_equal(again.values["hip_flexion_r"], noisy.values["hip_flexion_r"])
+    assert not np.allclose(other.values["hip_flexion_r"], noisy.values["hip_flexion_r"])
+    with pytest.raises(KintwinError, match="noise"):
+        noisy_series(series, converted, 1, deg=0.0)
+
+
+def test_noisy_copies_keep_their_originals_plates(subject):
+    from policies.train import augmented_motions
+
+    converted, series = subject
+    labels, copies, loads = augmented_motions(
+        converted, ["w.mot"], [series], ["plates"], True, (1.1,), noisy=1
+    )
+    assert labels == [
+        "w.mot", "w.mot#mirrored", "w.mot#speed=1.1", "w.mot#mirrored#speed=1.1",
+        "w.mot#noisy=1", "w.mot#mirrored#noisy=1",
+    ]  # fmt: skip
+    assert loads == ["plates", None, None, None, "plates", None]
+    np.testing.assert_array_equal(copies[4].time, series.time)
+    assert not np.allclose(copies[4].values["knee_angle_r"], series.values["knee_angle_r"])

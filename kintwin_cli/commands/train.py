@@ -120,6 +120,11 @@ def _factors(ctx: click.Context, param: click.Parameter, text: str | None) -> tu
     "--speeds", callback=_speeds, metavar="S1,S2,...",
     help="Also train on each motion (and mirror) played S times as fast, e.g. 0.9,1.1.",
 )  # fmt: skip
+@click.option(
+    "--noisy", type=click.IntRange(min=0), default=0, show_default=True,
+    help="Also train on this many copies of each motion (and mirror) with markerless-like "
+    "errors: each joint angle off by a smooth random error, 3° RMS under 2 Hz.",
+)  # fmt: skip
 @output_option("The policy directory (new or empty, unless --resume or --force).", "dir")
 @click.option("--minutes", type=POSITIVE, help="Wall-time budget of this run, minutes.")
 @click.option(
@@ -171,6 +176,7 @@ def train(
     eval_bodies: tuple[float, ...] | None,
     mirror: bool,
     speeds: tuple[float, ...],
+    noisy: int,
     output: Path,
     minutes: float | None,
     steps: int | None,
@@ -212,7 +218,7 @@ def train(
     run = TrainingRun(
         model_path, (*motions, *more_motions), output, steps, minutes, resume, force, grf_for,
         tracking, seed, num_envs, workers or os.cpu_count() or 1, warm_start, learning_rate,
-        critic_warmup, mirror, speeds, bc_id, changes, eval_every, eval_bodies,
+        critic_warmup, mirror, speeds, bc_id, changes, eval_every, eval_bodies, noisy,
     )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
 

@@ -14,6 +14,9 @@ from converters.opensim_io.table import read_table
 from policies.augment import (
     _LOCAL_MIRROR,
     MIRROR_MUJOCO,
+    NOISE_DEG,
+    NOISE_HZ,
+    NOISE_SINES,
     _body_pairs,
     _poses,
     mirror_plan,
@@ -114,7 +117,7 @@ def test_training_copies_are_labelled(subject):
 
 
 def test_noisy_copy_has_smooth_errors_of_the_stated_size(subject):
-    """Each independent rotational coordinate is off by 3° RMS, slowly (its error's speed
+    """Each independent rotational coordinate is off by NOISE_DEG RMS, slowly (its error's speed
     bounded by a 2 Hz sinusoid's of that size, x the sines' count), the same for a seed and
     another for another; translations untouched; a clamped coordinate inside its range."""
     converted, series = subject
@@ -123,7 +126,7 @@ def test_noisy_copy_has_smooth_errors_of_the_stated_size(subject):
     rotational = [c for c in converted.kinematics.independent_coordinates
                   if coordinates[c].motion_type == "rotational" and c in series.values]  # fmt: skip
     assert "knee_angle_r_beta" not in noisy.values  # the coupler recomputes it
-    limit = 6 * 2 * np.pi * 2.0 * np.deg2rad(3.0) * np.sqrt(2.0)
+    limit = NOISE_SINES * 2 * np.pi * NOISE_HZ * np.deg2rad(NOISE_DEG) * np.sqrt(2.0)
     for c in rotational:
         error = noisy.values[c] - series.values[c]
         clipped = coordinates[c].clamped and np.any(
@@ -131,7 +134,7 @@ def test_noisy_copy_has_smooth_errors_of_the_stated_size(subject):
             | np.isclose(noisy.values[c], coordinates[c].range[1])
         )
         if not clipped:
-            assert np.degrees(np.sqrt(np.mean(error**2))) == pytest.approx(3.0, rel=1e-6), c
+            assert np.degrees(np.sqrt(np.mean(error**2))) == pytest.approx(NOISE_DEG, rel=1e-6), c
         assert np.abs(np.gradient(error, series.time)).max() < limit, c
         if coordinates[c].clamped:
             low, high = coordinates[c].range

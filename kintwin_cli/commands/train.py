@@ -123,7 +123,7 @@ def _factors(ctx: click.Context, param: click.Parameter, text: str | None) -> tu
 @click.option(
     "--noisy", type=click.IntRange(min=0), default=0, show_default=True,
     help="Also train on this many copies of each motion (and mirror) with markerless-like "
-    "errors: each joint angle off by a smooth random error, 3° RMS under 2 Hz.",
+    "errors: each joint angle off by a smooth random error, 1° RMS under 2 Hz.",
 )  # fmt: skip
 @output_option("The policy directory (new or empty, unless --resume or --force).", "dir")
 @click.option("--minutes", type=POSITIVE, help="Wall-time budget of this run, minutes.")

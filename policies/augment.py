@@ -17,7 +17,7 @@ feet slide, as a policy meets them on markerless trials. (OpenCap's video-based 
 4.5° off marker-based ones on average, Uhlrich et al. 2023, PLOS Comput Biol 19:e1011462, but
 mostly in ways that keep the feet where the video sees them; independent errors of 1° already
 make subject 4's stance feet slide about 0.16 m/s where the recorded walks slide 0.05, and the
-markerless gaitdynamics walks 0.10-0.12 on the generic model scaled to fit them.)
+markerless gaitdynamics walks 0.09-0.12 on the generic model scaled to fit them.)
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ needs (OpenSim ID's pelvis residuals without loads). It is shared among contact 
 the feet (the converter's foot spheres, on the trial's own floor) as nonnegative forces inside
 a friction pyramid, each point's strength falling with its height above the floor and its
 speed, as in Fluit et al. (2014, J Biomech 47:2321) "Prediction of ground reaction forces and
-moments during various activities of daily living". Per frame a bounded least-squares problem:
+moments during various activities of daily living" (on a treadmill, found as the lowest points
+moving together, the speed over the belt). Per frame a bounded least-squares problem:
 
     min  |A x - b|^2 + sum_j (x_j / (s_j W))^2 + sum_k (tau_k / (20 N·m s_k))^2
          + sum_k |F_k,horizontal - F_k,vertical (c - p_k)_h / (c_z - floor)|^2 / W^2
@@ -127,6 +128,7 @@ THIGH_RADIUS = 0.17  # of the thigh's length: the seat points lie that far below
 SEAT_FULL_HEIGHT, SEAT_ZERO_HEIGHT = 0.01, 0.03  # m above a seat point's lowest: its strength
 SHARE_WEIGHT = 300.0  # the smooth-transition prior: all but imposed (300 x the lean prior's)
 STANCE_STRENGTH = 0.25  # its double supports: both feet have a point this strong (within 5 cm)
+TREADMILL_SPEED = 0.3  # m/s: standing feet moving this fast together ride a treadmill belt
 GAIT_DOUBLE_SUPPORT_S = 0.5  # s: a double support this long or shorter is a step's
 
 
@@ -231,7 +233,9 @@ def _foot_groups(model, data, trajectory: Trajectory, config: ContactSolveConfig
     centres = _point_positions(model, data, trajectory, lambda: data.geom_xpos[points])
     bottoms = centres[:, :, 2] - model.geom_size[points, 0]
     floor = float(np.percentile(bottoms, config.floor_percentile))
-    strength = _strength(bottoms - floor, _horizontal_speed(centres, trajectory.time), config)
+    height = bottoms - floor
+    belt = _belt_velocity(centres, height, trajectory.time, config)
+    strength = _strength(height, _horizontal_speed(centres, trajectory.time, belt), config)
     at = centres.copy()
     at[:, :, 2] = floor
     groups = []
@@ -372,11 +376,30 @@ def _point_positions(model, data, trajectory: Trajectory, where) -> np.ndarray:
     return np.array(out)
 
 
-def _horizontal_speed(centres: np.ndarray, time: np.ndarray) -> np.ndarray:
+def _horizontal_speed(centres: np.ndarray, time: np.ndarray, belt=(0.0, 0.0)) -> np.ndarray:
+    """(T, P) m/s: each point's horizontal speed over the floor (a treadmill's moving
+    ``belt``, world x and y, m/s)."""
     if len(time) < 2:
         return np.zeros(centres.shape[:2])
     velocity = np.gradient(centres, time, axis=0)
-    return np.linalg.norm(velocity[:, :, :2], axis=2)
+    return np.linalg.norm(velocity[:, :, :2] - np.asarray(belt), axis=2)
+
+
+def _belt_velocity(centres: np.ndarray, height: np.ndarray, time: np.ndarray,
+                   config: ContactSolveConfig) -> np.ndarray:  # fmt: skip
+    """(2,) m/s, world x and y: a treadmill belt's velocity, the median horizontal velocity of
+    the lowest point on frames it is within ``full_height`` of the floor; zero when that is
+    slower than TREADMILL_SPEED (overground, where a standing foot is still)."""
+    if len(time) < 3:
+        return np.zeros(2)
+    velocity = np.gradient(centres[:, :, :2], time, axis=0)
+    lowest = height.argmin(axis=1)
+    rows = np.arange(len(time))
+    down = height[rows, lowest] <= config.full_height
+    if not down.any():
+        return np.zeros(2)
+    belt = np.median(velocity[rows[down], lowest[down]], axis=0)
+    return belt if np.linalg.norm(belt) >= TREADMILL_SPEED else np.zeros(2)
 
 
 def _strength(height: np.ndarray, speed: np.ndarray, config: ContactSolveConfig) -> np.ndarray:

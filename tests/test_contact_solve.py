@@ -330,3 +330,49 @@ def test_the_smooth_transition_prior_shares_double_support_and_helps_the_knees(s
         ])  # fmt: skip
     assert errors[1] < 0.9 * errors[0]
     assert np.mean(knees[1]) > np.mean(knees[0]) + 0.01
+
+
+def test_a_treadmill_belt_is_found_and_its_stance_feet_carry_the_body(shared_data):
+    """OpenSim's Gait10dof18musc walk is on a treadmill: its stance feet slide backwards with
+    the belt (about 1.2 m/s), which is found and taken out of the points' speeds, so the
+    standing foot keeps full strength and the knee moments follow OpenSim's ID with the plates
+    (r 0.76/0.89 measured; 0.48/0.49 when the belt's speed weakened the standing foot). A foot
+    that creeps at 0.1 m/s is no belt."""
+    import mujoco
+
+    from converters.contact_solve import _belt_velocity, _foot_groups
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.table import read_table
+
+    root = shared_data / "opensim-models" / "Pipelines" / "Gait10dof18musc" / "OutputReference"
+    converted = convert_osim(
+        root / "subject01.osim", ConvertOptions(meshes=False, muscles=False), exact=True
+    )
+    ik = root / "IK" / "subject01_walk_IK.mot"
+    m = converted.mj_model
+    series = coordinate_series(read_table(ik), converted.osim, ik)
+    trajectory = make_trajectory(series, converted.kinematics, m.nq, m.nv, 6.0)
+    config = ContactSolveConfig()
+    solution = solve_contacts(converted, trajectory, config)
+    reference = read_table(root / "ID" / "Results" / "subject01_walk_ID.sto")
+    knees = [
+        np.corrcoef(
+            np.interp(reference.time, solution.id_table.time,
+                      solution.id_table.column(f"knee_angle_{s}_moment")),
+            reference.column(f"knee_angle_{s}_moment"),
+        )[0, 1]
+        for s in "rl"
+    ]  # fmt: skip
+    assert min(knees) > 0.7, knees
+    feet, _ = _foot_groups(m, mujoco.MjData(m), trajectory, config)
+    strength = np.concatenate([f.strength for f in feet], axis=1)
+    assert np.mean(strength.max(axis=1) > 0.9) > 0.95  # a foot stands at full strength
+    time = np.arange(100) * 0.01
+    centres = np.zeros((100, 1, 3))
+    centres[:, 0, 0] = -1.2 * time  # a point on the floor riding a belt backwards
+    height = np.zeros((100, 1))
+    assert np.allclose(_belt_velocity(centres, height, time, config), [-1.2, 0.0])
+    centres[:, 0, 0] = -0.1 * time  # a standing foot that creeps: overground, no belt
+    assert np.allclose(_belt_velocity(centres, height, time, config), 0.0)

@@ -234,8 +234,9 @@ def _foot_groups(model, data, trajectory: Trajectory, config: ContactSolveConfig
     bottoms = centres[:, :, 2] - model.geom_size[points, 0]
     floor = float(np.percentile(bottoms, config.floor_percentile))
     height = bottoms - floor
-    belt = _belt_velocity(centres, height, trajectory.time, config)
-    strength = _strength(height, _horizontal_speed(centres, trajectory.time, belt), config)
+    velocity = _horizontal_velocity(centres, trajectory.time)
+    speed = np.linalg.norm(velocity - _belt_velocity(velocity, height, config), axis=2)
+    strength = _strength(height, speed, config)
     at = centres.copy()
     at[:, :, 2] = floor
     groups = []
@@ -376,25 +377,27 @@ def _point_positions(model, data, trajectory: Trajectory, where) -> np.ndarray:
     return np.array(out)
 
 
-def _horizontal_speed(centres: np.ndarray, time: np.ndarray, belt=(0.0, 0.0)) -> np.ndarray:
-    """(T, P) m/s: each point's horizontal speed over the floor (a treadmill's moving
-    ``belt``, world x and y, m/s)."""
+def _horizontal_velocity(centres: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """(T, P, 2) m/s: each point's horizontal velocity (world x and y)."""
     if len(time) < 2:
-        return np.zeros(centres.shape[:2])
-    velocity = np.gradient(centres, time, axis=0)
-    return np.linalg.norm(velocity[:, :, :2] - np.asarray(belt), axis=2)
+        return np.zeros((*centres.shape[:2], 2))
+    return np.gradient(centres[:, :, :2], time, axis=0)
 
 
-def _belt_velocity(centres: np.ndarray, height: np.ndarray, time: np.ndarray,
+def _horizontal_speed(centres: np.ndarray, time: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(_horizontal_velocity(centres, time), axis=2)
+
+
+def _belt_velocity(velocity: np.ndarray, height: np.ndarray,
                    config: ContactSolveConfig) -> np.ndarray:  # fmt: skip
-    """(2,) m/s, world x and y: a treadmill belt's velocity, the median horizontal velocity of
-    the lowest point on frames it is within ``full_height`` of the floor; zero when that is
-    slower than TREADMILL_SPEED (overground, where a standing foot is still)."""
-    if len(time) < 3:
+    """(2,) m/s, world x and y: a treadmill belt's velocity, the median horizontal ``velocity``
+    of the lowest point on frames it is within ``full_height`` of the floor; zero when that is
+    slower than TREADMILL_SPEED (overground, where a standing foot is still) or the trial has
+    fewer than 3 frames."""
+    if len(velocity) < 3:
         return np.zeros(2)
-    velocity = np.gradient(centres[:, :, :2], time, axis=0)
     lowest = height.argmin(axis=1)
-    rows = np.arange(len(time))
+    rows = np.arange(len(velocity))
     down = height[rows, lowest] <= config.full_height
     if not down.any():
         return np.zeros(2)

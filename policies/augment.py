@@ -131,12 +131,12 @@ def mirror_plan(converted) -> dict[str, tuple[str, float]]:
 def mirror_series(series: CoordinateSeries, plan: dict[str, tuple[str, float]]) -> CoordinateSeries:
     """The motion of ``series`` reflected in the sagittal plane (see :func:`mirror_plan`).
     Coordinates the plan does not cover (dependent ones) are dropped: the model's couplings
-    recompute them from the mirrored independent ones."""
-    missing = [p for p, _ in plan.values() if p not in series.values]
-    if missing:
-        raise KintwinError(f"cannot mirror: the motion lacks {', '.join(sorted(missing))}")
-    values = {c: sign * series.values[p] for c, (p, sign) in plan.items()}
-    return replace(series, values=values)
+    recompute them from the mirrored independent ones. A coordinate whose mirror image the
+    motion lacks (e.g. the arms of a markerless capture) is missing from the result too."""
+    values = {c: sign * series.values[p] for c, (p, sign) in plan.items() if p in series.values}
+    lacking = [c for c in plan if c not in values]
+    missing = sorted({*lacking, *(c for c in series.missing if c not in plan)})
+    return replace(series, values=values, missing=missing)
 
 
 def time_scaled_series(series: CoordinateSeries, speed: float) -> CoordinateSeries:

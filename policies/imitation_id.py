@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +111,7 @@ def run_imitation_id(
         read_checkpoint,
     )
     from policies.muscle import convert_for_drive
+    from policies.reference import estimate_belt_speed
     from policies.root_fit import apply_root_fit, fit_root_path
     from policies.runner import run_policy, trial_span
     from policies.task import build_task_model
@@ -125,6 +126,8 @@ def run_imitation_id(
     sha = converted.map["source_sha256"]
     check_trained_for(checkpoint, _policy_file(policy_dir), sha, str(model), family)
     config = TrackingConfig.from_saved(checkpoint["tracking_config"])
+    # the trial's own belt (detected; none overground), whatever the training trials stood on
+    config = replace(config, belt_speed=None)
     trajectory, held, implausible = _trajectory(converted, coordinates, config, time_range)
     body_config = fit_config_to_body(converted.mj_model, config)  # feet of this body's size
     floor_shift = None
@@ -136,6 +139,10 @@ def run_imitation_id(
     root_fit = fit_root_path(task, trajectory) if fit_root else None
     if root_fit is not None:
         trajectory = apply_root_fit(task, trajectory, root_fit)
+    if time_range is not None:  # the belt from the whole file: a short span may not show it
+        whole = _trajectory(converted, coordinates, config, None)[0]
+        belt = estimate_belt_speed(task, whole)
+        body_config = replace(body_config, belt_speed=belt)
     adapted = None
     if adapt_minutes:
         checkpoint, adapted = _adapt(

@@ -27,6 +27,7 @@ __all__ = [
     "calibrate_contacts",
     "prepare_motions",
     "align_floors",
+    "fit_roots",
     "measured_grf",
     "motion_period",
     "pad_periodic",
@@ -116,13 +117,28 @@ def prepare_motions(
     converted, trajectories: list[Trajectory], config: TrackingConfig
 ) -> tuple[list[Trajectory], TrackingConfig]:
     """The motions and config as a policy trains on them: each motion on the floor
-    (``floor_align``: :func:`align_floors`), then the feet calibrated to them
+    (``floor_align``: :func:`align_floors`) and fitted to the model's body (:func:`fit_roots`),
+    then the feet calibrated to them
     (``calibrate_contacts``, unless the config has its radii already)."""
     if config.floor_align:
         trajectories, _ = align_floors(converted, trajectories, config)
+    trajectories, _ = fit_roots(converted, trajectories, config)
     if config.calibrate_contacts and config.contact_radii is None:
         config = calibrate_contacts(converted, trajectories, config)
     return trajectories, config
+
+
+def fit_roots(
+    converted, trajectories: list[Trajectory], config: TrackingConfig
+) -> tuple[list[Trajectory], list]:
+    """Each trajectory's root path fitted to the model's body and floor where they disagree
+    (another subject's or a markerless trial: :func:`policies.root_fit.fit_root_path`), as
+    ``kintwin id`` fits a trial it runs, and the fits. A trial made for this model is kept."""
+    from policies.root_fit import apply_root_fit, fit_root_path
+
+    task = build_task_model(converted, config)
+    fits = [fit_root_path(task, t) for t in trajectories]
+    return [apply_root_fit(task, t, f) for t, f in zip(trajectories, fits, strict=True)], fits
 
 
 def align_floors(

@@ -84,6 +84,29 @@ def test_mirrored_walk_is_the_reflection_by_forward_kinematics(subject):
         np.testing.assert_array_equal(v, series.values[c])
 
 
+def test_mirror_of_a_motion_without_arms_lacks_them_too(subject):
+    """A markerless capture without arm coordinates mirrors: the legs swap, the arms stay
+    missing (held at their defaults), and one arm side alone comes back on the other side."""
+    from dataclasses import replace
+
+    converted, series = subject
+    arms = {c for c in series.values if c.startswith(("arm_", "elbow_", "pro_sup"))}
+    assert len(arms) == 10
+    armless = replace(
+        series,
+        values={c: v for c, v in series.values.items() if c not in arms},
+        missing=sorted(arms | set(series.missing)),
+    )
+    mirrored = mirror_series(armless, mirror_plan(converted))
+    assert set(mirrored.missing) == arms | set(series.missing)  # (+ the dependent knee_beta)
+    assert not arms & set(mirrored.values)
+    np.testing.assert_array_equal(mirrored.values["knee_angle_l"], series.values["knee_angle_r"])
+    one_side = replace(series, values={c: v for c, v in series.values.items() if c != "arm_flex_r"})
+    mirrored = mirror_series(one_side, mirror_plan(converted))
+    assert set(mirrored.missing) - set(series.missing) == {"arm_flex_l"}
+    np.testing.assert_array_equal(mirrored.values["arm_flex_r"], series.values["arm_flex_l"])
+
+
 def test_time_scaled_copy_is_faster(subject):
     converted, series = subject
     fast = time_scaled_series(series, 1.25)

@@ -110,3 +110,60 @@ def test_kintwin_id_fits_a_raised_walk_and_says_so(shared_data: Path, tmp_path):
     assert result.exit_code == 0, result.output
     assert "does not fit" not in result.output
     assert json.loads((tmp_path / "asis/raised_summary.json").read_text())["root_fit"] is None
+
+
+def test_training_fits_another_bodys_trial_and_keeps_the_subjects_own(subject4_walk):
+    """Training's motions (prepare_motions) are fitted as kintwin id fits a trial: the walk as
+    a body 10 % larger would have it (root travel x1.1, feet in the floor) comes back to this
+    body's root travel within a centimetre, feet on the floor; the subject's own walk is left
+    exactly as it is."""
+    from policies.reference import prepare_motions
+
+    converted, trajectory = subject4_walk
+    task = _task(converted)
+    bigger = _scaled(converted, 1.1)
+    foreign = rescale_trajectory(trajectory, converted, bigger, task.floor_height)
+    config = TrackingConfig(belt_speed=0.0, calibrate_contacts=False)
+    (own, fitted), _ = prepare_motions(converted, [trajectory, foreign], config)
+    np.testing.assert_array_equal(own.qpos, trajectory.qpos)
+    root = [converted.mj_model.joint(n).qposadr[0] for n in ("pelvis_tx", "pelvis_ty", "pelvis_tz")]
+    assert np.abs(foreign.qpos[:, root] - trajectory.qpos[:, root]).max() > 0.09  # not trivially
+    travel = fitted.qpos[:, root] - fitted.qpos[0, root]
+    np.testing.assert_allclose(
+        travel, trajectory.qpos[:, root] - trajectory.qpos[0, root], atol=0.01
+    )
+    assert fit_root_path(task, fitted).floor_offset_m == pytest.approx(0.0, abs=0.002)
+
+
+def test_kintwin_id_finds_a_treadmill_belt_the_policy_never_stood_on(shared_data: Path, tmp_path):
+    """The shipped 3D policy was trained overground (its settings fix the belt at 0). Subject 4's
+    walk turned into a treadmill walk (pelvis_tx minus its mean speed, so the stance feet slide
+    backwards at it): ``kintwin id`` finds the belt at that speed, from the whole file even when
+    asked for 0.2 s of it, and the summary says so."""
+    import json
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+
+    from converters.opensim_io.table import write_table
+    from kintwin_cli.main import cli
+    from policies.inference import read_checkpoint
+
+    policy = Path(__file__).resolve().parents[1] / "policies/pretrained/laiuhlrich2022_torque"
+    assert read_checkpoint(policy)["tracking_config"]["belt_speed"] == 0.0
+    root = shared_data / SUBJECT
+    walk = read_table(root / "IK" / "walking1_ik.mot")
+    data, tx = walk.data.copy(), walk.labels.index("pelvis_tx")
+    speed = (data[-1, tx] - data[0, tx]) / (walk.time[-1] - walk.time[0])
+    assert speed > 1.0
+    data[:, tx] -= speed * (walk.time - walk.time[0])
+    treadmill = tmp_path / "treadmill_ik.mot"
+    write_table(replace(walk, data=data), treadmill)
+    args = ["id", "--model", str(root / "Models/optimized_scale_and_markers.osim"),
+            "--coordinates", str(treadmill), "--policy", str(policy), "--time-range", "0.1", "0.3",
+            "-o", str(tmp_path / "out")]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out/treadmill_summary.json").read_text())
+    assert summary["treadmill"]
+    assert summary["belt_speed_m_per_s"] == pytest.approx(-speed, rel=0.1)

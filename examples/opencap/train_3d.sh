@@ -15,6 +15,9 @@
 # shipped run resumes with OUTDIR=policies/pretrained/laiuhlrich2022_torque (its .prep is ignored).
 # WARM_START=POLICY_DIR starts a new run in OUTDIR from that policy's weights instead of
 # behaviour cloning (a fine-tune, e.g. with a --set the resumed run cannot change, as kv_ratio).
+# EXTRA_MOTIONS="A.mot B.mot" adds trials of other subjects or captures (LaiUhlrich2022
+# coordinates), trained on without force plates; each is fitted to this body as kintwin id fits
+# a trial (policies.root_fit), and a treadmill among them is detected (subject 4's are overground).
 set -euo pipefail
 OUT=${1:?policy output folder}
 MINUTES=${2:-170}
@@ -37,7 +40,8 @@ for t in walking1 walking2 walkingTS1 walkingTS2 squats1 STS1 STSAsym1; do
   ARGS+=(--motions "$S/IK/${t}_ik.mot" --grf-for "$S/IK/${t}_ik.mot=$P/${t}_grf.xml")
   [ ${#RESUME[@]} -eq 0 ] && [ ${#WARM[@]} -eq 0 ] && ARGS+=(--bc-id "$S/IK/${t}_ik.mot=$P/${t}_id.sto")
 done
-nice kintwin train --model "$M" "${ARGS[@]}" --mirror --speeds 0.9,1.1 --seat --overground \
+for f in ${EXTRA_MOTIONS:-}; do ARGS+=(--motions "$f"); done
+nice kintwin train --model "$M" "${ARGS[@]}" --mirror --speeds 0.9,1.1 --seat \
   --set failure_weight=4 --set scale_lengths=0.82,1.18 --set scale_mass_kg=45,115 \
   --set max_root_angle=0.45 --set first_frame_share=0.5 --set w_stance_foot=0.2 \
   --eval-bodies 0.9,1.1 --critic-warmup 5 --envs 32 --workers 2 --minutes "$MINUTES" \

@@ -136,13 +136,14 @@ def run_imitation_id(
 
         ([trajectory], [floor_shift]) = align_floors(converted, [trajectory], body_config)
     task = build_task_model(converted, body_config)
-    root_fit = fit_root_path(task, trajectory) if fit_root else None
+    # the belt from the whole file (a short --time-range may not show it)
+    whole = (
+        trajectory if time_range is None else _trajectory(converted, coordinates, config, None)[0]
+    )
+    body_config = replace(body_config, belt_speed=estimate_belt_speed(task, whole))
+    root_fit = fit_root_path(task, trajectory, body_config.belt_speed) if fit_root else None
     if root_fit is not None:
         trajectory = apply_root_fit(task, trajectory, root_fit)
-    if time_range is not None:  # the belt from the whole file: a short span may not show it
-        whole = _trajectory(converted, coordinates, config, None)[0]
-        belt = estimate_belt_speed(task, whole)
-        body_config = replace(body_config, belt_speed=belt)
     adapted = None
     if adapt_minutes:
         checkpoint, adapted = _adapt(

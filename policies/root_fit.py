@@ -89,8 +89,9 @@ def _foot_paths(task: TaskModel, trajectory: Trajectory, qpos_idx, axes):
     return np.array(root), np.array(rel), np.array(bottom)
 
 
-def fit_root_path(task: TaskModel, trajectory: Trajectory) -> RootFit:
-    """Measure how the trial's root path must be scaled and shifted for ``task``'s body."""
+def fit_root_path(task: TaskModel, trajectory: Trajectory, belt_speed: float = 0.0) -> RootFit:
+    """Measure how the trial's root path must be scaled and shifted for ``task``'s body; the
+    stance feet's slip is measured over a treadmill's belt (``belt_speed``, m/s along +x)."""
     qpos_idx, _, axes, _ = _root_slides(task)
     if not task.foot_geoms or len(qpos_idx) == 0 or len(trajectory.time) < 5:
         return RootFit(1.0, 0.0, 0.0, 0.0, applied=False)
@@ -114,7 +115,8 @@ def fit_root_path(task: TaskModel, trajectory: Trajectory) -> RootFit:
         if denominator <= 0.0:
             break
         scale = float(-np.sum(a * b) / denominator)
-    given_speed = np.linalg.norm(root_v[:, None, :] + rel_v, axis=2)
+    belt = np.array([belt_speed, 0.0])
+    given_speed = np.linalg.norm(root_v[:, None, :] + rel_v - belt, axis=2)
     given_speed[~candidate] = np.inf
     floor_offset = _median_lowest(bottom)
     # after scaling, the root (and the feet with it) moves up by (scale - 1) * its height

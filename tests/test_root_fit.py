@@ -139,7 +139,7 @@ def test_kintwin_id_finds_a_treadmill_belt_the_policy_never_stood_on(shared_data
     """The shipped 3D policy was trained overground (its settings fix the belt at 0). Subject 4's
     walk turned into a treadmill walk (pelvis_tx minus its mean speed, so the stance feet slide
     backwards at it): ``kintwin id`` finds the belt at that speed, from the whole file even when
-    asked for 0.2 s of it, and the summary says so."""
+    asked for 0.2 s of it, and the summary says so; the stance feet's slip is measured over it."""
     import json
     from dataclasses import replace
 
@@ -167,3 +167,4 @@ def test_kintwin_id_finds_a_treadmill_belt_the_policy_never_stood_on(shared_data
     summary = json.loads((tmp_path / "out/treadmill_summary.json").read_text())
     assert summary["treadmill"]
     assert summary["belt_speed_m_per_s"] == pytest.approx(-speed, rel=0.1)
+    assert summary["root_fit"]["stance_slip_m_per_s"] < 0.1  # over the belt, as overground

@@ -78,6 +78,9 @@ def _contact_points(task: TaskModel, d: mujoco.MjData) -> np.ndarray:
     return d.geom_xpos[ids].copy()
 
 
+FLOOR_PERCENTILE = 5.0  # %: belt detection's floor ignores lower outliers (estimate_belt_speed)
+
+
 def estimate_belt_speed(task: TaskModel, trajectory: Trajectory) -> float:
     """Belt speed (m/s, OpenSim +x) of a treadmill trial, or 0.0 for an overground one.
 
@@ -95,7 +98,12 @@ def estimate_belt_speed(task: TaskModel, trajectory: Trajectory) -> float:
     time = trajectory.time
     if len(time) < 3 or not len(task.horizontal):
         return 0.0
-    stance = lowest[:, 2] < lowest[:, 2].min() + 0.01  # within 1 cm of the lowest point: stance
+    # within 1 cm of the floor: stance. The floor is the lowest point, unless fewer than 5 % of
+    # the frames come within 1 cm of it (a failed markerless pose that puts a foot deep in the
+    # floor for a frame or two): then 1 cm below the 5th percentile of the lowest points
+    heights = lowest[:, 2]
+    floor = max(float(heights.min()), float(np.percentile(heights, FLOOR_PERCENTILE)) - 0.01)
+    stance = heights < floor + 0.01
     stance_speed = _median(np.gradient(lowest[:, 0], time)[stance])
     root_x = trajectory.qpos[:, task.coord_qpos[task.horizontal[0]]]
     root_speed = abs(root_x[-1] - root_x[0]) / (time[-1] - time[0])

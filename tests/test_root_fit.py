@@ -168,3 +168,22 @@ def test_kintwin_id_finds_a_treadmill_belt_the_policy_never_stood_on(shared_data
     assert summary["treadmill"]
     assert summary["belt_speed_m_per_s"] == pytest.approx(-speed, rel=0.1)
     assert summary["root_fit"]["stance_slip_m_per_s"] < 0.1  # over the belt, as overground
+
+
+def test_a_few_frames_of_a_foot_deep_in_the_floor_make_no_treadmill(subject4_walk):
+    """A failed markerless pose: for three frames the body drops 20 cm into the floor and jumps
+    backwards 30 cm. Belt detection takes its floor from the frames, not that outlier, and the
+    walk stays overground (it read as a 10 m/s treadmill when the floor was the lowest point)."""
+    from dataclasses import replace
+
+    from policies.reference import estimate_belt_speed
+
+    converted, trajectory = subject4_walk
+    task = _task(converted)
+    assert estimate_belt_speed(task, trajectory) == 0.0
+    qpos = trajectory.qpos.copy()
+    m = converted.mj_model
+    tx, ty = m.joint("pelvis_tx").qposadr[0], m.joint("pelvis_ty").qposadr[0]
+    qpos[60:63, ty] -= 0.2
+    qpos[60:63, tx] -= [0.1, 0.2, 0.3]
+    assert estimate_belt_speed(task, replace(trajectory, qpos=qpos)) == 0.0

@@ -61,7 +61,7 @@ def make_tracking_env(model: str | Path, motions: list, drive: str = "torque", c
         )  # fmt: skip
         for p in motions
     ]
-    trajectories, tracking = prepare_motions(converted, trajectories, tracking)
+    trajectories, tracking, _ = prepare_motions(converted, trajectories, tracking)
     return TrackingEnv(converted, trajectories, tracking, seed)
 
 

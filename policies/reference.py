@@ -123,17 +123,17 @@ def _median(values: np.ndarray) -> float:
 
 def prepare_motions(
     converted, trajectories: list[Trajectory], config: TrackingConfig
-) -> tuple[list[Trajectory], TrackingConfig]:
+) -> tuple[list[Trajectory], TrackingConfig, list]:
     """The motions and config as a policy trains on them: each motion on the floor
-    (``floor_align``: :func:`align_floors`) and fitted to the model's body (:func:`fit_roots`),
-    then the feet calibrated to them
+    (``floor_align``: :func:`align_floors`) and fitted to the model's body (:func:`fit_roots`,
+    whose fits are returned too), then the feet calibrated to them
     (``calibrate_contacts``, unless the config has its radii already)."""
     if config.floor_align:
         trajectories, _ = align_floors(converted, trajectories, config)
-    trajectories, _ = fit_roots(converted, trajectories, config)
+    trajectories, fits = fit_roots(converted, trajectories, config)
     if config.calibrate_contacts and config.contact_radii is None:
         config = calibrate_contacts(converted, trajectories, config)
-    return trajectories, config
+    return trajectories, config, fits
 
 
 def fit_roots(

@@ -332,6 +332,7 @@ class _Session:
     raw_obs: np.ndarray | None = None  # the copies' current observations, unnormalised
     evaluated: list[int] | None = None  # references evaluated (None: all): the motions as given
     body_envs: list = field(default_factory=list)  # TrackingEnv per extra evaluation body
+    root_fits: list = field(default_factory=list)  # policies.root_fit.RootFit per trajectory
 
     def meta(self) -> dict:
         """Everything a checkpoint holds besides weights and normaliser."""
@@ -544,7 +545,7 @@ def _open_session(
         tracking = TrackingConfig.from_dict({**tracking.to_dict(), **changes})
         changes.update({k: v for k, v in evaluation.items() if _differs(v, saved[k])})
     tracking, cfg = tracking or TrackingConfig(), cfg or PPOConfig()
-    trajectories, tracking = prepare_motions(converted, trajectories, tracking)
+    trajectories, tracking, root_fits = prepare_motions(converted, trajectories, tracking)
     if tracking.scale_lengths is not None:  # random subjects: observed against this body
         tracking = with_body_reference(converted, tracking)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -574,7 +575,7 @@ def _open_session(
         converted, described, outdir, tracking, cfg, envs, eval_env,
         agent, RunningNorm(len(envs.obs_names)), optimizer, generator, state,
         evaluated=[i for i, m in enumerate(motions) if COPY not in str(m)] or None,
-        body_envs=body_envs,
+        body_envs=body_envs, root_fits=root_fits,
     )  # fmt: skip
     if resume:
         session.resume()
@@ -780,6 +781,11 @@ def _write_card(s: _Session, row: dict) -> dict:
         "training_motions_sha256": [m["sha256"] for m in s.motions],
         "belt_speeds_m_per_s": [ref.belt_speed for ref in s.envs.references],
         "force_plates_used": [ref.grf is not None for ref in s.envs.references],
+        "root_fits": {  # the motions whose pelvis path was fitted to the model (kintwin id's rule)
+            m["file"]: {"scale": f.scale, "shift_m": f.shift_m}
+            for m, f in zip(s.motions, s.root_fits, strict=True)
+            if f.applied
+        },
         "steps": meta["global_step"],
         "iterations": meta["iteration"],
         "wall_time_s": meta["wall_time"],

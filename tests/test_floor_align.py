@@ -66,14 +66,14 @@ def test_prepare_motions_aligns_before_it_calibrates(walk_task) -> None:
     from policies.root_fit import floor_offset
 
     converted, trajectory, task = walk_task
-    same, plain = prepare_motions(converted, [trajectory], TrackingConfig())
+    same, plain, _ = prepare_motions(converted, [trajectory], TrackingConfig())
     assert same[0] is trajectory
-    moved, aligned = prepare_motions(converted, [trajectory], TrackingConfig(floor_align=True))
+    moved, aligned, _ = prepare_motions(converted, [trajectory], TrackingConfig(floor_align=True))
     assert floor_offset(task, moved[0]) == pytest.approx(0.0, abs=1e-9)
     heel = "kintwin_contact1_r"
     assert dict(aligned.contact_radii)[heel] > dict(plain.contact_radii)[heel] + 0.005
     given = replace(TrackingConfig(floor_align=True), contact_radii=plain.contact_radii)
-    _, kept = prepare_motions(converted, [trajectory], given)
+    _, kept, _ = prepare_motions(converted, [trajectory], given)
     assert kept.contact_radii == plain.contact_radii  # radii given (a resumed run): kept
 
 

@@ -124,7 +124,8 @@ def test_training_fits_another_bodys_trial_and_keeps_the_subjects_own(subject4_w
     bigger = _scaled(converted, 1.1)
     foreign = rescale_trajectory(trajectory, converted, bigger, task.floor_height)
     config = TrackingConfig(belt_speed=0.0, calibrate_contacts=False)
-    (own, fitted), _ = prepare_motions(converted, [trajectory, foreign], config)
+    (own, fitted), _, fits = prepare_motions(converted, [trajectory, foreign], config)
+    assert not fits[0].applied and fits[1].applied
     np.testing.assert_array_equal(own.qpos, trajectory.qpos)
     root = [converted.mj_model.joint(n).qposadr[0] for n in ("pelvis_tx", "pelvis_ty", "pelvis_tz")]
     assert np.abs(foreign.qpos[:, root] - trajectory.qpos[:, root]).max() > 0.09  # not trivially
@@ -187,3 +188,35 @@ def test_a_few_frames_of_a_foot_deep_in_the_floor_make_no_treadmill(subject4_wal
     qpos[60:63, ty] -= 0.2
     qpos[60:63, tx] -= [0.1, 0.2, 0.3]
     assert estimate_belt_speed(task, replace(trajectory, qpos=qpos)) == 0.0
+
+
+def test_the_training_card_names_the_motions_whose_pelvis_path_was_fitted(
+    shared_data: Path, tmp_path
+):
+    """``kintwin train`` on subject 4's walk and the same walk 20 cm above the floor: the card's
+    ``root_fits`` lists the raised one only, moved down 20 cm (within 3 cm)."""
+    import json
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+
+    from converters.opensim_io.table import write_table
+    from kintwin_cli.main import cli
+
+    root = shared_data / SUBJECT
+    walk = read_table(root / "IK" / "walking1_ik.mot")
+    data = walk.data.copy()
+    data[:, walk.labels.index("pelvis_ty")] += 0.2
+    raised = tmp_path / "raised_ik.mot"
+    write_table(replace(walk, data=data), raised)
+    result = CliRunner().invoke(
+        cli,
+        ["train", "--model", str(root / "Models/optimized_scale_and_markers.osim"),
+         "--motions", str(root / "IK" / "walking1_ik.mot"), "--motions", str(raised),
+         "--steps", "32", "--envs", "2", "--workers", "1", "--overground", "-o",
+         str(tmp_path / "policy")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    fits = json.loads((tmp_path / "policy" / "card.json").read_text())["root_fits"]
+    assert list(fits) == ["raised_ik.mot"]
+    assert fits["raised_ik.mot"]["shift_m"] == pytest.approx(-0.2, abs=0.03)

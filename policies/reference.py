@@ -28,6 +28,7 @@ __all__ = [
     "prepare_motions",
     "align_floors",
     "fit_roots",
+    "applied_fits",
     "measured_grf",
     "motion_period",
     "pad_periodic",
@@ -147,6 +148,12 @@ def fit_roots(
     task = build_task_model(converted, config)
     fits = [fit_root_path(task, t) for t in trajectories]
     return [apply_root_fit(task, t, f) for t, f in zip(trajectories, fits, strict=True)], fits
+
+
+def applied_fits(labels: list[str], fits: list) -> dict:
+    """``{label: {"scale", "shift_m"}}`` of the :func:`fit_roots` fits that moved a motion."""
+    pairs = zip(labels, fits, strict=True)
+    return {n: {"scale": f.scale, "shift_m": f.shift_m} for n, f in pairs if f.applied}
 
 
 def align_floors(

@@ -173,11 +173,8 @@ def augmented_motions(
         for k in range(1, noisy + 1)
         for i, (name, s, load) in enumerate(unsped)
     ]
-    return (
-        [o[0] for o in out],
-        [o[1] for o in out],
-        (None if loads is None else [o[2] for o in out]),
-    )
+    names, motions, motion_loads = ([o[k] for o in out] for k in range(3))
+    return names, motions, (None if loads is None else motion_loads)
 
 
 def _cloning_tables(
@@ -332,7 +329,7 @@ class _Session:
     raw_obs: np.ndarray | None = None  # the copies' current observations, unnormalised
     evaluated: list[int] | None = None  # references evaluated (None: all): the motions as given
     body_envs: list = field(default_factory=list)  # TrackingEnv per extra evaluation body
-    root_fits: list = field(default_factory=list)  # policies.root_fit.RootFit per trajectory
+    root_fits: dict = field(default_factory=dict)  # policies.reference.applied_fits
 
     def meta(self) -> dict:
         """Everything a checkpoint holds besides weights and normaliser."""
@@ -523,7 +520,7 @@ def _open_session(
     from policies.body_randomization import with_body_reference
     from policies.env import TrackingEnv
     from policies.parallel import make_vector_env
-    from policies.reference import prepare_motions
+    from policies.reference import applied_fits, prepare_motions
 
     outdir = Path(outdir)
     described = [_describe(m) for m in motions]  # files hashed once: the card's and the check's
@@ -575,7 +572,7 @@ def _open_session(
         converted, described, outdir, tracking, cfg, envs, eval_env,
         agent, RunningNorm(len(envs.obs_names)), optimizer, generator, state,
         evaluated=[i for i, m in enumerate(motions) if COPY not in str(m)] or None,
-        body_envs=body_envs, root_fits=root_fits,
+        body_envs=body_envs, root_fits=applied_fits([m["file"] for m in described], root_fits),
     )  # fmt: skip
     if resume:
         session.resume()
@@ -781,11 +778,7 @@ def _write_card(s: _Session, row: dict) -> dict:
         "training_motions_sha256": [m["sha256"] for m in s.motions],
         "belt_speeds_m_per_s": [ref.belt_speed for ref in s.envs.references],
         "force_plates_used": [ref.grf is not None for ref in s.envs.references],
-        "root_fits": {  # the motions whose pelvis path was fitted to the model (kintwin id's rule)
-            m["file"]: {"scale": f.scale, "shift_m": f.shift_m}
-            for m, f in zip(s.motions, s.root_fits, strict=True)
-            if f.applied
-        },
+        "root_fits": s.root_fits,  # motions whose pelvis path training fitted (kintwin id's rule)
         "steps": meta["global_step"],
         "iterations": meta["iteration"],
         "wall_time_s": meta["wall_time"],

@@ -27,6 +27,19 @@ def _task(converted):
     return build_task_model(converted, TrackingConfig(belt_speed=0.0))
 
 
+def _raised_walk(root: Path, folder: Path) -> Path:
+    """Subject 4's walking1 IK with the pelvis 20 cm higher (a markerless floor), as a file."""
+    from dataclasses import replace
+
+    from converters.opensim_io.table import write_table
+
+    walk = read_table(root / "IK" / "walking1_ik.mot")
+    data = walk.data.copy()
+    data[:, walk.labels.index("pelvis_ty")] += 0.2
+    write_table(replace(walk, data=data), folder / "raised_ik.mot")
+    return folder / "raised_ik.mot"
+
+
 def test_the_subjects_own_model_and_ik_are_left_alone(subject4_walk):
     converted, trajectory = subject4_walk
     task = _task(converted)
@@ -78,19 +91,13 @@ def test_kintwin_id_fits_a_raised_walk_and_says_so(shared_data: Path, tmp_path):
     a markerless floor might put it): a note says how the pelvis path was fitted, the summary
     records it; ``--no-fit-root`` tracks the file as given."""
     import json
-    from dataclasses import replace
 
     from click.testing import CliRunner
 
-    from converters.opensim_io.table import write_table
     from kintwin_cli.main import cli
 
     root = shared_data / SUBJECT
-    walk = read_table(root / "IK" / "walking1_ik.mot")
-    data = walk.data.copy()
-    data[:, walk.labels.index("pelvis_ty")] += 0.2
-    raised = tmp_path / "raised_ik.mot"
-    write_table(replace(walk, data=data), raised)
+    raised = _raised_walk(root, tmp_path)
     policy = Path(__file__).resolve().parents[1] / "policies/pretrained/laiuhlrich2022_torque"
     args = ["id", "--model", str(root / "Models/optimized_scale_and_markers.osim"),
             "--coordinates", str(raised), "--policy", str(policy), "--time-range", "0.1", "0.4"]  # fmt: skip
@@ -196,19 +203,13 @@ def test_the_training_card_names_the_motions_whose_pelvis_path_was_fitted(
     """``kintwin train`` on subject 4's walk and the same walk 20 cm above the floor: the card's
     ``root_fits`` lists the raised one only, moved down 20 cm (within 3 cm)."""
     import json
-    from dataclasses import replace
 
     from click.testing import CliRunner
 
-    from converters.opensim_io.table import write_table
     from kintwin_cli.main import cli
 
     root = shared_data / SUBJECT
-    walk = read_table(root / "IK" / "walking1_ik.mot")
-    data = walk.data.copy()
-    data[:, walk.labels.index("pelvis_ty")] += 0.2
-    raised = tmp_path / "raised_ik.mot"
-    write_table(replace(walk, data=data), raised)
+    raised = _raised_walk(root, tmp_path)
     result = CliRunner().invoke(
         cli,
         ["train", "--model", str(root / "Models/optimized_scale_and_markers.osim"),

@@ -126,7 +126,8 @@ def run_imitation_id(
     sha = converted.map["source_sha256"]
     check_trained_for(checkpoint, _policy_file(policy_dir), sha, str(model), family)
     config = TrackingConfig.from_saved(checkpoint["tracking_config"])
-    # the trial's own belt (detected; none overground), whatever the training trials stood on
+    # the trial's own belt, whatever the training trials stood on (set below; --adapt-minutes
+    # trains with it detected too)
     config = replace(config, belt_speed=None)
     trajectory, held, implausible = _trajectory(converted, coordinates, config, time_range)
     body_config = fit_config_to_body(converted.mj_model, config)  # feet of this body's size

@@ -8,7 +8,12 @@ does) computes the moments, and the plate-covered frames are those where its pel
 force is small (|pelvis_ty_force| <= 0.15 body weight).
 Each reference also gives that residual's RMS on the covered frames: the vertical GRF error of
 a body that moves exactly as the IK says (whose total force is then mass x (COM acceleration -
-gravity)): what a simulation that reproduced the kinematics exactly would show.
+gravity)): what a simulation that reproduced the kinematics exactly would show. Its pelvis residual
+moments (RMS, N·m/kg) are there too, and ``residual_free_plates`` measures what they cost: ID
+with the plates' loads, their centres of pressure moved just enough that the pelvis needs no
+residual (``solve_contacts`` with ``measured``), against OpenSim ID with the plates: how far
+the measured loads themselves, once consistent with the model's motion as the loads of any
+method without residuals (the contact solve, imitation) are, stand from the bar-1 moments.
 
 With ``policies/pretrained/laiuhlrich2022_torque/``: ``kintwin id`` runs as a process on each
 trial (cold start, wall time beside OpenSim ID's), and every bar is measured: no fall, tracking
@@ -76,6 +81,13 @@ def run(data: Path, policy: Path | None = None) -> dict:
     contact = {t: _contact_trial(root, t, model, work, mass, r) for t, r in refs.items()}
     seated = {t: _contact_trial(root, t, model, work, mass, r, seat=True)
               for t, r in refs.items() if t.startswith("STS")}  # fmt: skip
+    ceiling = _residual_free_plates(root, model, refs, work, mass)
+    result["residual_free_plates"] = {
+        "trials": ceiling,
+        "moments_r_and_rmse": {
+            t: _moments_hold(r, BARS["r"], BARS["rmse_Nm_per_kg"]) for t, r in ceiling.items()
+        },
+    }
     result["contact_solve"] = {
         "trials": contact,
         "summary": _contact_summary(contact, result["references"], split),
@@ -145,6 +157,12 @@ def _reference(root: Path, trial: str, model: Path, work: Path, mass: float) -> 
         # the vertical GRF RMSE of a body that moves exactly as the IK says (its total force is
         # then Newton's, mass x (COM acceleration - gravity)): the plates' shortfall from it
         "rms_pelvis_ty_force_percent_bw_covered": _rms_pct(table, covered, weight),
+        "rms_pelvis_moment_Nm_per_kg_covered": {
+            axis: float(
+                np.sqrt(np.mean(table.column(f"pelvis_{axis}_moment")[covered] ** 2)) / mass
+            )
+            for axis in ("tilt", "list", "rotation")
+        },
     }
     return {"json": info, "table": table, "covered": covered, "feet": feet}
 
@@ -267,6 +285,33 @@ def _against_opensim(out: Path, ref: dict, mass: float) -> dict:
         ),
         "right_minus_left_Nm_per_kg": peaks["r"] - peaks["l"],
     }
+
+
+def _residual_free_plates(root: Path, model: Path, refs: dict, work: Path, mass: float) -> dict:
+    """Per trial: moments and vertical GRF (``_against_opensim``) of ID with the plates' loads
+    made residual-free (``solve_contacts`` with ``measured``), coordinates low-passed as
+    OpenSim's."""
+    from converters.contact_solve import solve_contacts
+    from converters.mjcf.builder import ConvertOptions
+    from converters.model_conversion import convert_osim
+    from converters.motion import coordinate_series, make_trajectory
+    from converters.opensim_io.ground_reactions import foot_loads_from_table, grf_table
+    from converters.opensim_io.table import write_table
+
+    converted = convert_osim(model, ConvertOptions(meshes=False, muscles=False), exact=True)
+    mj, out = converted.mj_model, {}
+    for trial, ref in refs.items():
+        ik = root / "IK" / f"{trial}_ik.mot"
+        series = coordinate_series(read_table(ik), converted.osim, ik)
+        trajectory = make_trajectory(series, converted.kinematics, mj.nq, mj.nv, LOWPASS_HZ)
+        measured = foot_loads_from_table(ref["feet"], trajectory.time)
+        solution = solve_contacts(converted, trajectory, measured=measured)
+        folder = work / f"{trial}_residual_free"
+        folder.mkdir()
+        write_table(solution.id_table, folder / f"{trial}_id.sto")
+        write_table(grf_table(solution.time, solution.feet), folder / f"{trial}_grf.mot")
+        out[trial] = _against_opensim(folder, ref, mass)
+    return out
 
 
 def _contact_trial(root: Path, trial: str, model: Path, work: Path, mass: float, ref,

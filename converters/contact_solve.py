@@ -21,6 +21,13 @@ the smooth transition of the right foot's share s_r of the vertical load. Joint 
 then ``qfrc_inverse - J^T loads`` projected on the independent coordinates, as OpenSim's
 InverseDynamicsTool computes them with those loads.
 
+Given measured loads (``measured``: force plates assigned to the feet), the priors give way to
+them: every contact point of a loaded foot has full strength, each foot's force is held to
+the measured one and its moment more loosely, so the centres of pressure move just enough for
+the whole-body equations to hold without a pelvis residual. Compared with OpenSim ID with
+those plates (whose pelvis residual is part of its answer) it shows what that residual alone
+costs a method whose loads leave none.
+
 With ``ContactSolveConfig.seat``, a trial that sits at its start or end (the pelvis low and
 still there, as for sit-to-stand) gets a seat: contact points along each thigh's underside,
 each resting where it is lowest in the trial, solved together with the feet
@@ -39,7 +46,11 @@ from converters.errors import KintwinError
 from converters.inverse_dynamics import ID_TABLE_NAME, id_labels, inverse_dynamics_settings
 from converters.model_conversion import ConvertedModel
 from converters.motion import Trajectory
-from converters.opensim_io.ground_reactions import FootLoads, centre_of_pressure
+from converters.opensim_io.ground_reactions import (
+    MIN_VERTICAL_FORCE,
+    FootLoads,
+    centre_of_pressure,
+)
 from converters.opensim_io.table import Table
 
 __all__ = [
@@ -130,6 +141,10 @@ SHARE_WEIGHT = 300.0  # the smooth-transition prior: all but imposed (300 x the 
 STANCE_STRENGTH = 0.25  # its double supports: both feet have a point this strong (within 5 cm)
 TREADMILL_SPEED = 0.3  # m/s: standing feet moving this fast together ride a treadmill belt
 GAIT_DOUBLE_SUPPORT_S = 0.5  # s: a double support this long or shorter is a step's
+# measured loads: the whole-body equations all but imposed (100 x), each foot's force held 300 x
+# as firmly as the points' costs, its moment 30 x per N·m (a centre of pressure moves before a
+# force changes, and never towards the foot's middle for the points' sake)
+MEASURED_ROOT_WEIGHT, MEASURED_FORCE_WEIGHT, MEASURED_MOMENT_WEIGHT = 100.0, 300.0, 30.0
 
 
 def solve_contacts(
@@ -137,17 +152,26 @@ def solve_contacts(
     trajectory: Trajectory,
     config: ContactSolveConfig | None = None,
     id_table: bool = True,
+    measured: list[FootLoads] | None = None,
 ) -> ContactSolution:
     """Ground reactions and joint moments of ``trajectory`` (``converted`` exact, with foot
     contact spheres); without ``id_table`` the moments are left in MuJoCo's generalized forces
-    (``id_table`` None; the projection on OpenSim's coordinates is half the time)."""
+    (``id_table`` None; the projection on OpenSim's coordinates is half the time). ``measured``:
+    the right and left foot's measured loads at the trajectory's times (MuJoCo frame), which
+    replace the priors (module docstring)."""
     config = config or ContactSolveConfig()
+    if measured is not None:
+        _check_measured(measured, len(trajectory.time), config)
+        config = replace(config, load_share=False)
     model = converted.mj_model
     root_dofs, root_body = _root(model)
     weight = float(model.body_subtreemass[0]) * GRAVITY
     pyramid = _PYRAMID * np.array([config.friction, config.friction, 1.0])
     data = mujoco.MjData(model)
     feet, floor = _foot_groups(model, data, trajectory, config)
+    if measured is not None:  # the measurements say which foot carries load, not heights
+        feet = [replace(g, strength=np.broadcast_to(_loaded(foot)[:, None], g.strength.shape))
+                for g, foot in zip(feet, measured, strict=True)]  # fmt: skip
     seat, seat_height = [], None
     if config.seat:
         seat, seat_height = _seat_groups(model, data, trajectory, feet, floor, root_body, config)
@@ -165,8 +189,9 @@ def solve_contacts(
             mujoco.mj_inverse(model, data)
             needed = data.qfrc_inverse.copy()
             right_share = None if share is None or np.isnan(share[i, 0]) else share[i, 0]
+            targets = None if measured is None else [_wrench(foot, i) for foot in measured]
             loads = _frame_loads(model, data, groups, i, pyramid, root_dofs, root_body,
-                                 needed, weight, floor, right_share)  # fmt: skip
+                                 needed, weight, floor, right_share, targets)  # fmt: skip
             applied = np.zeros(model.nv)
             for k, (columns, values, group_force, group_moment) in enumerate(loads):
                 applied += columns @ values
@@ -192,6 +217,24 @@ def solve_contacts(
         trajectory.time.copy(), loads[:2], loads[2:], table, np.array(residuals),
         np.array(generalized), shortfall, floor, seat_height,
     )  # fmt: skip
+
+
+def _check_measured(measured: list[FootLoads], frames: int, config: ContactSolveConfig) -> None:
+    if config.seat:
+        raise KintwinError("measured loads are for the feet: solve them without a seat")
+    if len(measured) != 2 or any(len(foot.force) != frames for foot in measured):
+        raise KintwinError(f"measured loads must be the right and left foot's at {frames} frames")
+
+
+def _loaded(foot: FootLoads) -> np.ndarray:
+    """(T,) 1.0 where a measured foot carries load (``MIN_VERTICAL_FORCE``), else 0.0."""
+    return (foot.force[:, 2] >= MIN_VERTICAL_FORCE).astype(float)
+
+
+def _wrench(foot: FootLoads, i: int) -> np.ndarray:
+    """(6,) a foot's force and moment about the world origin at frame ``i``."""
+    moment = np.cross(foot.point[i], foot.force[i]) + [0.0, 0.0, foot.free_torque[i]]
+    return np.concatenate([foot.force[i], moment])
 
 
 def unsupported_spans(solution: ContactSolution, weight: float, share: float = 0.1
@@ -417,9 +460,10 @@ def _strength(height: np.ndarray, speed: np.ndarray, config: ContactSolveConfig)
 
 
 def _frame_loads(model, data, groups: list[_Group], i: int, pyramid, root_dofs, root_body,
-                 needed, weight, floor, right_share=None):  # fmt: skip
+                 needed, weight, floor, right_share=None, targets=None):  # fmt: skip
     """Solve frame ``i``: per group (generalized-force columns (nv, m), their nonnegative
-    values, the group's total force and moment about the world origin).
+    values, the group's total force and moment about the world origin). ``targets``: each
+    foot's measured (6,) wrench, which replaces the lean prior.
 
     Every unknown is nonnegative (pyramid edges; a free torque as a positive and a negative
     part) and points without strength have no column, so the bounded least squares is an NNLS.
@@ -446,7 +490,7 @@ def _frame_loads(model, data, groups: list[_Group], i: int, pyramid, root_dofs, 
         for sign in (1.0, -1.0):
             columns.append(sign * (jacr.T @ vertical))
             costs.append(torque_cost)
-        if group.lean:
+        if group.lean and targets is None:
             centre = group.at[i].mean(axis=0)
             slope = (com[:2] - centre[:2]) / max(com[2] - floor, 0.3)
             # per horizontal axis: the group's horizontal force ≈ its vertical force × slope
@@ -464,8 +508,14 @@ def _frame_loads(model, data, groups: list[_Group], i: int, pyramid, root_dofs, 
             vertical_parts = np.append(blocks[k][1][:, 2], [0.0, 0.0])  # no free torque
             split[0, offsets[k] : offsets[k + 1]] = SHARE_WEIGHT * factor * vertical_parts / weight
         prior = np.vstack([prior, split])
-    system = np.vstack([columns[root_dofs], np.diag(costs), prior])
-    target = np.concatenate([needed[root_dofs], np.zeros(len(costs) + len(prior))])
+    if targets is not None:
+        measured, target_values = _measured_rows(blocks, offsets, targets, weight)
+        prior = np.vstack([prior, measured])
+    root = 1.0 if targets is None else MEASURED_ROOT_WEIGHT
+    system = np.vstack([root * columns[root_dofs], np.diag(costs), prior])
+    target = np.concatenate([root * needed[root_dofs], np.zeros(len(costs) + len(prior))])
+    if targets is not None:
+        target[len(target) - len(target_values) :] = target_values
     solution, _ = nnls(system, target, maxiter=50 * system.shape[1])
     out = []
     for k, (block_columns, vectors, at) in enumerate(blocks):
@@ -476,6 +526,23 @@ def _frame_loads(model, data, groups: list[_Group], i: int, pyramid, root_dofs, 
             moment = moment + np.cross(at, forces).sum(axis=0)
         out.append((block_columns, values, forces.sum(axis=0), moment))
     return out
+
+
+def _measured_rows(blocks, offsets, targets, weight) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (and their targets) holding each foot's force and moment to the measured ones."""
+    scale = np.array([MEASURED_FORCE_WEIGHT] * 3 + [MEASURED_MOMENT_WEIGHT] * 3) / weight
+    rows, values = [], []
+    for k, target in enumerate(targets):
+        _, vectors, at = blocks[k]
+        row = np.zeros((6, offsets[-1]))
+        points = slice(offsets[k], offsets[k] + len(vectors))
+        row[:3, points] = vectors.T
+        if len(vectors):
+            row[3:, points] = np.cross(at, vectors).T
+        row[5, offsets[k + 1] - 2 : offsets[k + 1]] = (1.0, -1.0)  # the free torque
+        rows.append(scale[:, None] * row)
+        values.append(scale * target)
+    return np.vstack(rows), np.concatenate(values)
 
 
 def _loads(prefix, name, body, force, moment, plane) -> FootLoads:

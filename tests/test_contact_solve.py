@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from converters.contact_solve import ContactSolveConfig, solve_contacts
+from converters.errors import KintwinError
 from converters.motion import Trajectory
 from kintwin_cli.main import cli
 
@@ -375,3 +376,71 @@ def test_a_treadmill_belt_is_found_and_its_stance_feet_carry_the_body(shared_dat
     assert np.allclose(_belt_velocity(velocity, height, config), [-1.2, 0.0])
     velocity[:, 0, 0] = -0.1  # a standing foot that creeps: overground, no belt
     assert np.allclose(_belt_velocity(velocity, height, config), 0.0)
+
+
+def test_grf_table_and_foot_loads_from_table_round_trip():
+    """OpenSim's ground frame and back: forces, centres of pressure and free torques equal."""
+    from converters.opensim_io.ground_reactions import (
+        FootLoads,
+        foot_loads_from_table,
+        grf_table,
+    )
+
+    rng = np.random.default_rng(0)
+    time = np.linspace(0.0, 1.0, 11)
+    feet = [FootLoads(p, n, "calcn_" + p[0], rng.normal(size=(11, 3)), rng.normal(size=(11, 3)),
+                      rng.normal(size=11)) for p, n in (("r_", "right"), ("l_", "left"))]  # fmt: skip
+    back = foot_loads_from_table(grf_table(time, feet), time)
+    for a, b in zip(feet, back, strict=True):
+        np.testing.assert_allclose(b.force, a.force, atol=1e-12)
+        np.testing.assert_allclose(b.point, a.point, atol=1e-12)
+        np.testing.assert_allclose(b.free_torque, a.free_torque, atol=1e-12)
+    with pytest.raises(KintwinError, match="l_ground_force_vx"):
+        foot_loads_from_table(grf_table(time, feet[:1]), time)
+
+
+def _shifted(foot, metres: float):
+    """The foot's loads with its centre of pressure moved ``metres`` forwards (world x)."""
+    from converters.opensim_io.ground_reactions import FootLoads
+
+    point = foot.point.copy()
+    point[:, 0] += metres * (foot.force[:, 2] > 1.0)
+    return FootLoads(foot.prefix, foot.name, foot.body, foot.force, point, foot.free_torque)
+
+
+def test_measured_loads_are_kept_when_consistent_and_made_residual_free(
+    exact_subject4, subject4_walk
+):
+    """Measured loads are made residual-free with their forces kept: loads that already are
+    come back as they are; the same loads with both centres of pressure 5 cm forwards (a pelvis
+    moment residual) come back residual-free with the same forces, and in single support the
+    foot's centre of pressure back where it was (in double support two feet may share the
+    correction)."""
+    _, walk = subject4_walk
+    weight = float(exact_subject4.mj_model.body_subtreemass[0]) * GRAVITY
+    solved = solve_contacts(exact_subject4, walk, id_table=False)
+    # its loads leave small residuals where its priors pull (none is left), and a few frames
+    # where no point is near the floor (what is left there stays)
+    consistent = solve_contacts(exact_subject4, walk, id_table=False, measured=solved.feet)
+
+    def residual(solution):
+        return np.abs(solution.root_residuals).max(axis=1)
+
+    assert np.all(residual(consistent) <= residual(solved) + 0.002 * weight)
+    assert np.median(residual(consistent)) < 1e-3 < np.median(residual(solved))
+    again = solve_contacts(exact_subject4, walk, id_table=False, measured=consistent.feet)
+    with pytest.raises(KintwinError, match="right and left foot's at 131 frames"):
+        solve_contacts(exact_subject4, walk, id_table=False, measured=solved.feet[:1])
+    shifted = [_shifted(foot, 0.05) for foot in consistent.feet]
+    fixed = solve_contacts(exact_subject4, walk, id_table=False, measured=shifted)
+    single = np.array([f.force[:, 2] > 1.0 for f in consistent.feet]).sum(axis=0) == 1
+    assert single.sum() >= 20
+    for solution in (again, fixed):
+        assert np.all(residual(solution) <= residual(consistent) + 0.002 * weight)
+        for ours, theirs in zip(solution.feet, consistent.feet, strict=True):
+            assert np.abs(ours.force - theirs.force).max() < 0.01 * weight
+            loaded = single & (theirs.force[:, 2] > 1.0)
+            assert np.abs(ours.point - theirs.point)[loaded, :2].max() < 0.01
+    for ours, theirs in zip(again.feet, consistent.feet, strict=True):
+        loaded = theirs.force[:, 2] > 0.1 * weight
+        assert np.abs(ours.point - theirs.point)[loaded, :2].max() < 0.01

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from lxml import etree
 
+from converters.errors import KintwinError
 from converters.files import atomic_output
 from converters.opensim_io.table import Table
 from converters.spatial import OPENSIM_TO_MUJOCO
@@ -22,6 +23,7 @@ __all__ = [
     "FootLoads",
     "centre_of_pressure",
     "grf_table",
+    "foot_loads_from_table",
     "external_loads_xml",
     "write_external_loads",
 ]
@@ -86,6 +88,28 @@ def grf_table(time: np.ndarray, feet: list[FootLoads]) -> Table:
         in_degrees=False,
         dialect="storage",
     )
+
+
+def foot_loads_from_table(
+    table: Table, time: np.ndarray, prefixes: tuple[str, ...] = ("r_", "l_")
+) -> list[FootLoads]:
+    """Each ``prefix``'s loads of a GRF table in :func:`grf_table`'s layout (OpenSim ground
+    frame: force, centre of pressure, torque about it) at ``time`` (linear interpolation), in
+    the MuJoCo world frame; the torque's vertical part is the free torque (a centre of
+    pressure's torque has no other). An error names a missing column."""
+    loads = []
+    for prefix in prefixes:
+        parts = []
+        for stem in ("ground_force_v", "ground_force_p", "ground_torque_"):
+            labels = [f"{prefix}{stem}{axis}" for axis in "xyz"]
+            missing = [c for c in labels if c not in table.labels]
+            if missing:
+                raise KintwinError(f"GRF table has no column {missing[0]}")
+            columns = [np.interp(time, table.time, table.column(c)) for c in labels]
+            parts.append(np.column_stack(columns) @ OPENSIM_TO_MUJOCO.T)
+        name = {"r_": "right", "l_": "left"}.get(prefix, prefix.rstrip("_"))
+        loads.append(FootLoads(prefix, name, "", parts[0], parts[1], parts[2][:, 2]))
+    return loads
 
 
 def external_loads_xml(datafile: str, feet: list[FootLoads], name: str = "SimulatedGRF") -> bytes:

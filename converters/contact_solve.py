@@ -5,8 +5,8 @@ needs (OpenSim ID's pelvis residuals without loads). It is shared among contact 
 the feet (the converter's foot spheres, on the trial's own floor) as nonnegative forces inside
 a friction pyramid, each point's strength falling with its height above the floor and its
 speed, as in Fluit et al. (2014, J Biomech 47:2321) "Prediction of ground reaction forces and
-moments during various activities of daily living" (on a treadmill, found as the lowest points
-moving together, the speed over the belt). Per frame a bounded least-squares problem:
+moments during various activities of daily living" (on a treadmill, found by
+``converters.treadmill``, the speed over the belt). Per frame a bounded least-squares problem:
 
     min  |A x - b|^2 + sum_j (x_j / (s_j W))^2 + sum_k (tau_k / (20 N·m s_k))^2
          + sum_k |F_k,horizontal - F_k,vertical (c - p_k)_h / (c_z - floor)|^2 / W^2
@@ -52,6 +52,7 @@ from converters.opensim_io.ground_reactions import (
     centre_of_pressure,
 )
 from converters.opensim_io.table import Table
+from converters.treadmill import belt_speed
 
 __all__ = [
     "ContactSolveConfig", "ContactSolution", "solve_contacts", "seated_frame", "unsupported_spans",
@@ -139,7 +140,6 @@ THIGH_RADIUS = 0.17  # of the thigh's length: the seat points lie that far below
 SEAT_FULL_HEIGHT, SEAT_ZERO_HEIGHT = 0.01, 0.03  # m above a seat point's lowest: its strength
 SHARE_WEIGHT = 300.0  # the smooth-transition prior: all but imposed (300 x the lean prior's)
 STANCE_STRENGTH = 0.25  # its double supports: both feet have a point this strong (within 5 cm)
-TREADMILL_SPEED = 0.3  # m/s: standing feet moving this fast together ride a treadmill belt
 GAIT_DOUBLE_SUPPORT_S = 0.5  # s: a double support this long or shorter is a step's
 # measured loads: the whole-body equations all but imposed (100 x), each foot's force held 300 x
 # as firmly as the points' costs, its moment 30 x per N·m (a centre of pressure moves before a
@@ -273,12 +273,16 @@ def vertical_force_needed(
 def _foot_groups(model, data, trajectory: Trajectory, config: ContactSolveConfig):
     """The two feet's groups (the converter's contact spheres) and the trial's floor height."""
     points, sides = _contact_points(model)
-    centres = _point_positions(model, data, trajectory, lambda: data.geom_xpos[points])
+    _, root_body = _root(model)
+    where = _point_positions(
+        model, data, trajectory, lambda: np.vstack([data.geom_xpos[points], data.xpos[root_body]])
+    )
+    centres, root = where[:, :-1], where[:, -1]
     bottoms = centres[:, :, 2] - model.geom_size[points, 0]
     floor = float(np.percentile(bottoms, config.floor_percentile))
     height = bottoms - floor
     velocity = _horizontal_velocity(centres, trajectory.time)
-    speed = np.linalg.norm(velocity - _belt_velocity(velocity, height, config), axis=2)
+    speed = np.linalg.norm(velocity - _belt(centres, bottoms, root, trajectory.time), axis=2)
     strength = _strength(height, speed, config)
     at = centres.copy()
     at[:, :, 2] = floor
@@ -431,21 +435,15 @@ def _horizontal_speed(centres: np.ndarray, time: np.ndarray) -> np.ndarray:
     return np.linalg.norm(_horizontal_velocity(centres, time), axis=2)
 
 
-def _belt_velocity(velocity: np.ndarray, height: np.ndarray,
-                   config: ContactSolveConfig) -> np.ndarray:  # fmt: skip
-    """(2,) m/s, world x and y: a treadmill belt's velocity, the median horizontal ``velocity``
-    of the lowest point on frames it is within ``full_height`` of the floor; zero when that is
-    slower than TREADMILL_SPEED (overground, where a standing foot is still) or the trial has
-    fewer than 3 frames."""
-    if len(velocity) < 3:
-        return np.zeros(2)
-    lowest = height.argmin(axis=1)
-    rows = np.arange(len(velocity))
-    down = height[rows, lowest] <= config.full_height
-    if not down.any():
-        return np.zeros(2)
-    belt = np.median(velocity[rows[down], lowest[down]], axis=0)
-    return belt if np.linalg.norm(belt) >= TREADMILL_SPEED else np.zeros(2)
+def _belt(centres: np.ndarray, bottoms: np.ndarray, root: np.ndarray, time: np.ndarray
+          ) -> np.ndarray:  # fmt: skip
+    """(2,) m/s, world x and y: a treadmill belt's velocity (``converters.treadmill``, from the
+    lowest sphere bottom of each frame and the root's path), zero overground."""
+    lowest = bottoms.argmin(axis=1)
+    rows = np.arange(len(time))
+    points = centres[rows, lowest].copy()
+    points[:, 2] = bottoms[rows, lowest]
+    return np.array([belt_speed(points, root[:, 0], time), 0.0])
 
 
 def _strength(height: np.ndarray, speed: np.ndarray, config: ContactSolveConfig) -> np.ndarray:

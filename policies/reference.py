@@ -17,6 +17,7 @@ import numpy as np
 from converters.errors import KintwinError
 from converters.load_share import double_support_share
 from converters.motion import Trajectory
+from converters.treadmill import belt_speed
 from policies.config import TrackingConfig
 from policies.task import TaskModel, build_task_model, foot_centres, foot_clearance
 
@@ -79,15 +80,10 @@ def _contact_points(task: TaskModel, d: mujoco.MjData) -> np.ndarray:
     return d.geom_xpos[ids].copy()
 
 
-FLOOR_PERCENTILE = 5.0  # %: belt detection's floor ignores lower outliers (estimate_belt_speed)
-
-
 def estimate_belt_speed(task: TaskModel, trajectory: Trajectory) -> float:
-    """Belt speed (m/s, OpenSim +x) of a treadmill trial, or 0.0 for an overground one.
-
-    The lowest contact sphere at each frame is taken as the stance foot; on a treadmill it slides
-    backwards at the belt speed while the root barely moves.
-    """
+    """Belt speed (m/s, OpenSim +x) of a treadmill trial, or 0.0 for an overground one
+    (:func:`converters.treadmill.belt_speed`: the lowest contact sphere of each frame stands
+    for the stance foot, which on a treadmill slides backwards while the root barely moves)."""
     m, d = task.model, mujoco.MjData(task.model)
     lowest = []
     for qpos in trajectory.qpos:
@@ -95,31 +91,10 @@ def estimate_belt_speed(task: TaskModel, trajectory: Trajectory) -> float:
         mujoco.mj_kinematics(m, d)
         points = _contact_points(task, d)
         lowest.append(points[np.argmin(points[:, 2])] if len(points) else np.zeros(3))
-    lowest = np.array(lowest)
-    time = trajectory.time
-    if len(time) < 3 or not len(task.horizontal):
+    if not len(task.horizontal):
         return 0.0
-    # within 1 cm of the floor: stance. The floor is the lowest point, unless fewer than 5 % of
-    # the frames come within 1 cm of it (a failed markerless pose that puts a foot deep in the
-    # floor for a frame or two): then 1 cm below the 5th percentile of the lowest points
-    heights = lowest[:, 2]
-    floor = max(float(heights.min()), float(np.percentile(heights, FLOOR_PERCENTILE)) - 0.01)
-    stance = heights < floor + 0.01
-    stance_speed = _median(np.gradient(lowest[:, 0], time)[stance])
     root_x = trajectory.qpos[:, task.coord_qpos[task.horizontal[0]]]
-    root_speed = abs(root_x[-1] - root_x[0]) / (time[-1] - time[0])
-    treadmill = abs(stance_speed) > 0.3 and root_speed < 0.25 * abs(stance_speed)
-    return stance_speed if treadmill else 0.0
-
-
-def _median(values: np.ndarray) -> float:
-    """``np.median`` of a 1-D array (the mean of the middle two of an even count; NaN if any is
-    NaN), without ``np.median``, whose first call imports ``numpy.ma`` (a few % of a run)."""
-    ordered = np.sort(values)
-    if not ordered.size or np.isnan(ordered[-1]):
-        return float("nan")
-    half = ordered.size // 2
-    return float(ordered[half] if ordered.size % 2 else (ordered[half - 1] + ordered[half]) / 2.0)
+    return belt_speed(np.array(lowest), root_x, trajectory.time)
 
 
 def prepare_motions(

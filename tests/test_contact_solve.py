@@ -337,11 +337,10 @@ def test_a_treadmill_belt_is_found_and_its_stance_feet_carry_the_body(shared_dat
     """OpenSim's Gait10dof18musc walk is on a treadmill: its stance feet slide backwards with
     the belt (about 1.2 m/s), which is found and taken out of the points' speeds, so the
     standing foot keeps full strength and the knee moments follow OpenSim's ID with the plates
-    (r 0.76/0.89 measured; 0.48/0.49 when the belt's speed weakened the standing foot). A foot
-    that creeps at 0.1 m/s is no belt."""
+    (r 0.76/0.89 measured; 0.48/0.49 when the belt's speed weakened the standing foot)."""
     import mujoco
 
-    from converters.contact_solve import _belt_velocity, _foot_groups
+    from converters.contact_solve import _foot_groups
     from converters.mjcf.builder import ConvertOptions
     from converters.model_conversion import convert_osim
     from converters.motion import coordinate_series, make_trajectory
@@ -370,12 +369,27 @@ def test_a_treadmill_belt_is_found_and_its_stance_feet_carry_the_body(shared_dat
     feet, _ = _foot_groups(m, mujoco.MjData(m), trajectory, config)
     strength = np.concatenate([f.strength for f in feet], axis=1)
     assert np.mean(strength.max(axis=1) > 0.9) > 0.95  # a foot stands at full strength
-    velocity = np.zeros((100, 1, 2))
-    velocity[:, 0, 0] = -1.2  # a point on the floor riding a belt backwards
-    height = np.zeros((100, 1))
-    assert np.allclose(_belt_velocity(velocity, height, config), [-1.2, 0.0])
-    velocity[:, 0, 0] = -0.1  # a standing foot that creeps: overground, no belt
-    assert np.allclose(_belt_velocity(velocity, height, config), 0.0)
+
+
+def test_a_belt_is_a_standing_foot_sliding_while_the_root_stays():
+    """One rule for the contact solve and the imitation (``converters.treadmill``): a foot on
+    the floor sliding back at 1.2 m/s under a still root rides a belt; a foot that creeps at
+    0.1 m/s does not; nor does one that slides 0.4 m/s while the root walks on at 1.2 m/s (a
+    markerless overground walk's foot skate: walking2_video read as a 0.31 m/s belt to the
+    contact solve's own rule before)."""
+    from converters.treadmill import belt_speed
+
+    time = np.arange(100) * 0.01
+    foot = np.zeros((100, 3))
+    still = np.zeros(100)
+    foot[:, 0] = -1.2 * time
+    assert belt_speed(foot, still, time) == pytest.approx(-1.2)
+    foot[:, 0] = -0.1 * time
+    assert belt_speed(foot, still, time) == 0.0
+    foot[:, 0] = 0.4 * time
+    assert belt_speed(foot, 1.2 * time, time) == 0.0
+    assert belt_speed(foot, still, time) == pytest.approx(0.4)
+    assert belt_speed(foot[:2], still[:2], time[:2]) == 0.0  # too short to tell
 
 
 def test_grf_table_and_foot_loads_from_table_round_trip():

@@ -9,7 +9,8 @@
 # kinematics put them, and policy.pt chosen by tracking on the subject and on its copies scaled
 # by 0.9 and 1.1. (The shipped run started half its episodes at the first row from 13.30 M
 # steps on and rewarded stance feet from 15.07 M.)
-# walking4, walkingTS3 and squatsAsym1 are held out (benchmarks/opencap_split.json).
+# walking4, walkingTS3 and squatsAsym1 are held out (benchmarks/opencap_split.json);
+# TRIALS="walking1 ... squatsAsym1" sets subject 4's trials trained on (with their plates).
 # Usage: examples/opencap/train_3d.sh OUTDIR [MINUTES] [more kintwin train options]
 # Run it again on the same OUTDIR to resume the run there (e.g. with --set changes); the
 # shipped run resumes with OUTDIR=policies/pretrained/laiuhlrich2022_torque (its .prep is ignored).
@@ -30,7 +31,7 @@ RESUME=()
 [ -f "$OUT/last.pt" ] && RESUME=(--resume)
 WARM=()
 [ ${#RESUME[@]} -eq 0 ] && [ -n "${WARM_START:-}" ] && WARM=(--warm-start "$WARM_START")
-for t in walking1 walking2 walkingTS1 walkingTS2 squats1 STS1 STSAsym1; do
+for t in ${TRIALS:-walking1 walking2 walkingTS1 walkingTS2 squats1 STS1 STSAsym1}; do
   if [ ! -f "$P/${t}_id.sto" ]; then
     kintwin convert grf "$S/ID/${t}_grf.mot" --model "$M" --coordinates "$S/IK/${t}_ik.mot" \
       -o "$P/$t" --force

@@ -282,7 +282,8 @@ def _foot_groups(model, data, trajectory: Trajectory, config: ContactSolveConfig
     floor = float(np.percentile(bottoms, config.floor_percentile))
     height = bottoms - floor
     velocity = _horizontal_velocity(centres, trajectory.time)
-    speed = np.linalg.norm(velocity - _belt(centres, bottoms, root, trajectory.time), axis=2)
+    belt = _belt(velocity, height, root, trajectory.time, config)
+    speed = np.linalg.norm(velocity - belt, axis=2)
     strength = _strength(height, speed, config)
     at = centres.copy()
     at[:, :, 2] = floor
@@ -435,15 +436,18 @@ def _horizontal_speed(centres: np.ndarray, time: np.ndarray) -> np.ndarray:
     return np.linalg.norm(_horizontal_velocity(centres, time), axis=2)
 
 
-def _belt(centres: np.ndarray, bottoms: np.ndarray, root: np.ndarray, time: np.ndarray
-          ) -> np.ndarray:  # fmt: skip
-    """(2,) m/s, world x and y: a treadmill belt's velocity (``converters.treadmill``, from the
-    lowest sphere bottom of each frame and the root's path), zero overground."""
-    lowest = bottoms.argmin(axis=1)
+def _belt(velocity: np.ndarray, height: np.ndarray, root: np.ndarray, time: np.ndarray,
+          config: ContactSolveConfig) -> np.ndarray:  # fmt: skip
+    """(2,) m/s, world x and y: a treadmill belt's velocity by ``converters.treadmill``'s rule,
+    from the horizontal ``velocity`` of the lowest point on the frames it is within
+    ``full_height`` of the floor and the root's path; zero overground."""
+    if len(time) < 3:
+        return np.zeros(2)
+    lowest = height.argmin(axis=1)
     rows = np.arange(len(time))
-    points = centres[rows, lowest].copy()
-    points[:, 2] = bottoms[rows, lowest]
-    return np.array([belt_speed(points, root[:, 0], time), 0.0])
+    down = height[rows, lowest] <= config.full_height
+    forward = velocity[rows[down], lowest[down], 0]
+    return np.array([belt_speed(forward, root[:, 0], time), 0.0])
 
 
 def _strength(height: np.ndarray, speed: np.ndarray, config: ContactSolveConfig) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 from converters.errors import KintwinError
 from converters.load_share import double_support_share
 from converters.motion import Trajectory
-from converters.treadmill import belt_speed
+from converters.treadmill import belt_speed, standing
 from policies.config import TrackingConfig
 from policies.task import TaskModel, build_task_model, foot_centres, foot_clearance
 
@@ -82,8 +82,8 @@ def _contact_points(task: TaskModel, d: mujoco.MjData) -> np.ndarray:
 
 def estimate_belt_speed(task: TaskModel, trajectory: Trajectory) -> float:
     """Belt speed (m/s, OpenSim +x) of a treadmill trial, or 0.0 for an overground one
-    (:func:`converters.treadmill.belt_speed`: the lowest contact sphere of each frame stands
-    for the stance foot, which on a treadmill slides backwards while the root barely moves)."""
+    (:mod:`converters.treadmill`: the lowest contact sphere of each frame stands for the stance
+    foot, which on a treadmill slides backwards while the root barely moves)."""
     m, d = task.model, mujoco.MjData(task.model)
     lowest = []
     for qpos in trajectory.qpos:
@@ -91,10 +91,12 @@ def estimate_belt_speed(task: TaskModel, trajectory: Trajectory) -> float:
         mujoco.mj_kinematics(m, d)
         points = _contact_points(task, d)
         lowest.append(points[np.argmin(points[:, 2])] if len(points) else np.zeros(3))
-    if not len(task.horizontal):
+    lowest, time = np.array(lowest), trajectory.time
+    if len(time) < 3 or not len(task.horizontal):
         return 0.0
+    stance = standing(lowest[:, 2])
     root_x = trajectory.qpos[:, task.coord_qpos[task.horizontal[0]]]
-    return belt_speed(np.array(lowest), root_x, trajectory.time)
+    return belt_speed(np.gradient(lowest[:, 0], time)[stance], root_x, time)
 
 
 def prepare_motions(

@@ -372,24 +372,21 @@ def test_a_treadmill_belt_is_found_and_its_stance_feet_carry_the_body(shared_dat
 
 
 def test_a_belt_is_a_standing_foot_sliding_while_the_root_stays():
-    """One rule for the contact solve and the imitation (``converters.treadmill``): a foot on
-    the floor sliding back at 1.2 m/s under a still root rides a belt; a foot that creeps at
-    0.1 m/s does not; nor does one that slides 0.4 m/s while the root walks on at 1.2 m/s (a
+    """One rule for the contact solve and the imitation (``converters.treadmill``): a standing
+    foot sliding back at 1.2 m/s under a still root rides a belt; one that creeps at 0.1 m/s
+    does not; nor does one that slides 0.4 m/s while the root walks on at 1.2 m/s (a
     markerless overground walk's foot skate: walking2_video read as a 0.31 m/s belt to the
-    contact solve's own rule before)."""
+    contact solve before the root had to stay)."""
     from converters.treadmill import belt_speed
 
     time = np.arange(100) * 0.01
-    foot = np.zeros((100, 3))
     still = np.zeros(100)
-    foot[:, 0] = -1.2 * time
-    assert belt_speed(foot, still, time) == pytest.approx(-1.2)
-    foot[:, 0] = -0.1 * time
-    assert belt_speed(foot, still, time) == 0.0
-    foot[:, 0] = 0.4 * time
-    assert belt_speed(foot, 1.2 * time, time) == 0.0
-    assert belt_speed(foot, still, time) == pytest.approx(0.4)
-    assert belt_speed(foot[:2], still[:2], time[:2]) == 0.0  # too short to tell
+    assert belt_speed(np.full(60, -1.2), still, time) == pytest.approx(-1.2)
+    assert belt_speed(np.full(60, -0.1), still, time) == 0.0
+    assert belt_speed(np.full(60, 0.4), 1.2 * time, time) == 0.0
+    assert belt_speed(np.full(60, 0.4), still, time) == pytest.approx(0.4)
+    assert belt_speed(np.full(2, -1.2), still[:2], time[:2]) == 0.0  # too short to tell
+    assert belt_speed(np.zeros(0), still, time) == 0.0  # never standing
 
 
 def test_grf_table_and_foot_loads_from_table_round_trip():

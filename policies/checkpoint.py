@@ -28,6 +28,7 @@ __all__ = [
     "agent_from_checkpoint",
     "write_card",
     "read_card",
+    "drive_card",
 ]
 
 LAST_FILE = "last.pt"
@@ -117,3 +118,18 @@ def read_card(policy_dir: str | Path) -> dict:
     if not path.exists():
         raise KintwinError(f"{path}: no policy card there")
     return json.loads(path.read_text())
+
+
+def drive_card(task) -> dict:
+    """What drives the model, for the card: muscles, reserves and their limit, and the
+    coordinates no muscle crosses (muscle drive); nothing more for the torque drive."""
+    if task.muscle is None:
+        return {}
+    drive = task.muscle
+    torque = [task.coordinates[task.actuated[i]] for i in drive.torque_driven]
+    return {
+        "muscles": drive.names,
+        "reserves": drive.reserve_names,
+        "reserve_limit_Nm": drive.reserve_limit,
+        "torque_driven_coordinates": torque,
+    }

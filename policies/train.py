@@ -33,6 +33,7 @@ from policies.checkpoint import (
     CARD_FILE,
     LAST_FILE,
     POLICY_FILE,
+    drive_card,
     load_checkpoint,
     package_versions,
     save_checkpoint,
@@ -110,6 +111,7 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
             run.warm_start, converted.map["source_sha256"], converted.osim.path,
             model_family(converted.osim),
         )  # fmt: skip
+        init["source"] = Path(run.warm_start).name  # the card names it (as it names files)
         base = TrackingConfig.from_saved(init["tracking_config"]).to_dict()
         ppo["hidden"] = init["ppo_config"]["hidden"]
     tracking = TrackingConfig.from_dict({**base, **run.tracking})
@@ -401,6 +403,9 @@ class _Session:
         return {**result, "eval_score": result["eval_tracking_error_deg"] + 90.0 * untracked}
 
 
+# a fine-tune's card: the policy it began from, with that policy's training to then
+WARM_START_CARD = {"policy": "source", "steps": "global_step", "cpu_time_s": "cpu_time",
+                   "setting_changes": "setting_changes"}  # fmt: skip
 PPO_CHANGEABLE = ("eval_every", "eval_bodies", "learning_rate")
 """PPO settings a resumed run may change: how it evaluates (policy.pt is chosen by it) and its
 learning rate (annealed over each call's budget, so a resumed run starts again from it)."""
@@ -566,6 +571,7 @@ def _open_session(
         "cpu_time": 0.0,
         "last_eval": None,  # the latest evaluation's log keys, repeated until the next one
         "behaviour_cloning": None,  # policies.warm_start's result, when the run began with it
+        "warm_start": None,  # WARM_START_CARD of the policy a fine-tune began from
         "setting_changes": [],  # {iteration, global_step, settings} of each resume that changed any
     }
     session = _Session(
@@ -592,6 +598,7 @@ def _open_session(
             init = warm_start(init, envs.obs_names, envs.action_names)
         agent.load_state_dict(init["agent"])
         session.norm.load_state_dict(init["obs_norm"])
+        state["warm_start"] = {k: init.get(j) for k, j in WARM_START_CARD.items()}
     if bc and not resume:
         from policies.warm_start import BCConfig, behaviour_clone, cloning_targets
 
@@ -749,21 +756,6 @@ def _truncate_log(outdir: Path, iterations: int) -> None:
         os.replace(tmp, path)
 
 
-def _drive_card(task) -> dict:
-    """What drives the model, for the card: muscles, reserves and their limit, and the
-    coordinates no muscle crosses (muscle drive); nothing more for the torque drive."""
-    if task.muscle is None:
-        return {}
-    drive = task.muscle
-    torque = [task.coordinates[task.actuated[i]] for i in drive.torque_driven]
-    return {
-        "muscles": drive.names,
-        "reserves": drive.reserve_names,
-        "reserve_limit_Nm": drive.reserve_limit,
-        "torque_driven_coordinates": torque,
-    }
-
-
 def _write_card(s: _Session, row: dict) -> dict:
     """``card.json`` of the run so far; files are named (with their SHA-256), not located."""
     meta = s.meta()
@@ -773,7 +765,7 @@ def _write_card(s: _Session, row: dict) -> dict:
         "coordinates": meta["coordinates"],
         "actuated": meta["action_names"],
         "drive": meta["drive"],
-        **_drive_card(s.envs.task),
+        **drive_card(s.envs.task),
         "training_motions": [m["file"] for m in s.motions],
         "training_motions_sha256": [m["sha256"] for m in s.motions],
         "belt_speeds_m_per_s": [ref.belt_speed for ref in s.envs.references],
@@ -790,6 +782,7 @@ def _write_card(s: _Session, row: dict) -> dict:
             **{k: v for k, v in row.items() if k.startswith("eval_")},
         },
         "behaviour_cloning": meta.get("behaviour_cloning"),
+        "warm_start": meta.get("warm_start"),  # the policy a fine-tune began from, if any
         "setting_changes": meta.get("setting_changes") or [],
         "tracking_config": meta["tracking_config"],
         "ppo_config": meta["ppo_config"],

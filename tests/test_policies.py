@@ -216,6 +216,33 @@ def test_cli_train_runs(shared_data: Path, tmp_path: Path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_a_fine_tunes_card_names_the_policy_it_began_from(
+    trained: Path, shared_data: Path, tmp_path: Path
+):
+    """``--warm-start``: the card's ``warm_start`` names the policy it began from with that
+    policy's steps and CPU time (its own count from zero), and a resumed fine-tune keeps it."""
+    import torch
+
+    from kintwin_cli.main import cli
+
+    model = shared_data / GAIT / "subject01.osim"
+    motion = shared_data / GAIT / "IK" / "subject01_walk_IK.mot"
+    source = torch.load(trained / "policy.pt", weights_only=False)
+    args = ["train", "--model", str(model), "--motions", str(motion), "-o", str(tmp_path),
+            "--envs", "2", "--warm-start", str(trained)]  # fmt: skip
+    result = CliRunner().invoke(cli, [*args, "--steps", "128"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "card.json").read_text())
+    assert card["steps"] == 128
+    assert card["warm_start"]["policy"] == trained.name
+    assert card["warm_start"]["steps"] == source["global_step"] > 0
+    assert card["warm_start"]["cpu_time_s"] == pytest.approx(source["cpu_time"])
+    again = CliRunner().invoke(cli, [*args[:-2], "--steps", "256", "--resume"])
+    assert again.exit_code == 0, again.output
+    resumed = json.loads((tmp_path / "card.json").read_text())
+    assert resumed["steps"] == 256 and resumed["warm_start"] == card["warm_start"]
+
+
 def _strings(value) -> list[str]:
     """Every string in a json-like value."""
     if isinstance(value, str):

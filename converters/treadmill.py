@@ -38,12 +38,12 @@ def standing(heights: np.ndarray) -> np.ndarray:
     """(T,) bool: the frames whose lowest contact point (``heights``, m) is within
     ``STANCE_HEIGHT`` of the floor. The floor is the lowest point of the trial, unless fewer
     than ``FLOOR_PERCENTILE`` % of the frames come that close to it (a failed markerless pose
-    that puts a foot deep in the floor for a frame or two): then ``STANCE_HEIGHT`` below that
-    percentile."""
-    floor = max(
-        float(heights.min()), float(np.percentile(heights, FLOOR_PERCENTILE)) - STANCE_HEIGHT
-    )
-    return heights < floor + STANCE_HEIGHT
+    that puts a foot deep in the floor for a frame or two): then it is that percentile, and the
+    frames more than ``STANCE_HEIGHT`` below it are not standing either."""
+    percentile = float(np.percentile(heights, FLOOR_PERCENTILE))
+    if heights.min() >= percentile - STANCE_HEIGHT:
+        return heights < heights.min() + STANCE_HEIGHT
+    return np.abs(heights - percentile) < STANCE_HEIGHT
 
 
 def median(values: np.ndarray) -> float:

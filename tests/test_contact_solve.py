@@ -389,6 +389,23 @@ def test_a_belt_is_a_standing_foot_sliding_while_the_root_stays():
     assert belt_speed(np.zeros(0), still, time) == 0.0  # never standing
 
 
+def test_a_foot_deep_in_the_floor_for_two_frames_is_not_the_standing_foot():
+    """The imitation's stance frames (``converters.treadmill.standing``): within 1 cm of the
+    lowest point; where two frames lie 20 cm deep (a failed markerless pose), within 1 cm of
+    the 5th percentile instead, and those two frames are not standing (they were, as the only
+    frames below the floor, when it was 1 cm under the percentile)."""
+    from converters.treadmill import standing
+
+    rng = np.random.default_rng(0)
+    heights = np.where(np.arange(100) % 2 == 0, rng.uniform(0.0, 0.004, 100), 0.05)
+    clean = standing(heights)
+    assert clean.sum() == 50 and not clean[1::2].any()
+    heights[[10, 11]] = -0.2
+    deep = standing(heights)
+    assert not deep[[10, 11]].any()
+    assert deep.sum() == 49 and not deep[1::2].any()
+
+
 def test_grf_table_and_foot_loads_from_table_round_trip():
     """OpenSim's ground frame and back: forces, centres of pressure and free torques equal."""
     from converters.opensim_io.ground_reactions import (

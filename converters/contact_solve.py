@@ -441,8 +441,6 @@ def _belt(velocity: np.ndarray, height: np.ndarray, root: np.ndarray, time: np.n
     """(2,) m/s, world x and y: a treadmill belt's velocity by ``converters.treadmill``'s rule,
     from the horizontal ``velocity`` of the lowest point on the frames it is within
     ``full_height`` of the floor and the root's path; zero overground."""
-    if len(time) < 3:
-        return np.zeros(2)
     lowest = height.argmin(axis=1)
     rows = np.arange(len(time))
     down = height[rows, lowest] <= config.full_height
@@ -510,14 +508,14 @@ def _frame_loads(model, data, groups: list[_Group], i: int, pyramid, root_dofs, 
             vertical_parts = np.append(blocks[k][1][:, 2], [0.0, 0.0])  # no free torque
             split[0, offsets[k] : offsets[k + 1]] = SHARE_WEIGHT * factor * vertical_parts / weight
         prior = np.vstack([prior, split])
+    root, measured, measured_target = 1.0, np.zeros((0, offsets[-1])), np.zeros(0)
     if targets is not None:
-        measured, target_values = _measured_rows(blocks, offsets, targets, weight)
-        prior = np.vstack([prior, measured])
-    root = 1.0 if targets is None else MEASURED_ROOT_WEIGHT
-    system = np.vstack([root * columns[root_dofs], np.diag(costs), prior])
-    target = np.concatenate([root * needed[root_dofs], np.zeros(len(costs) + len(prior))])
-    if targets is not None:
-        target[len(target) - len(target_values) :] = target_values
+        root = MEASURED_ROOT_WEIGHT
+        measured, measured_target = _measured_rows(blocks, offsets, targets, weight)
+    system = np.vstack([root * columns[root_dofs], np.diag(costs), prior, measured])
+    target = np.concatenate(
+        [root * needed[root_dofs], np.zeros(len(costs) + len(prior)), measured_target]
+    )
     solution, _ = nnls(system, target, maxiter=50 * system.shape[1])
     out = []
     for k, (block_columns, vectors, at) in enumerate(blocks):

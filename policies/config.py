@@ -33,6 +33,11 @@ class TrackingConfig:
     k_root: float = 400.0  # 1/m² (and 1/rad² for root angles)
     w_root_height: float = 0.0  # the root's height alone (it sets when the feet land); 0: off
     k_root_height: float = 1000.0  # 1/m²
+    # the root's orientation alone, on a wide kernel: the root term is spent beyond ~5° (its k
+    # makes a 5° pelvis error worth 5 % of it), so nothing else pays to correct a drift of 5-20°
+    # before the fall at max_root_angle; 0: off
+    w_root_angle: float = 0.0
+    k_root_angle: float = 20.0  # 1/rad² of the root's rotation angle from the reference's
     w_ee: float = 0.15
     k_ee: float = 100.0  # 1/m²
     w_stance_foot: float = 0.0  # stance feet where the kinematics put them (world, horizontal)

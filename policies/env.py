@@ -406,6 +406,13 @@ class TrackingEnv:
         error = float(np.sum(drift[:, :2] ** 2))  # no foot in stance: 0, the whole weight
         return cfg.w_stance_foot * float(np.exp(-cfg.k_stance_foot * error))
 
+    def _root_angle_term(self) -> float:
+        """The root's orientation on a wide kernel (``w_root_angle``; 0 when off)."""
+        cfg = self.config
+        if not cfg.w_root_angle:
+            return 0.0
+        return cfg.w_root_angle * float(np.exp(-cfg.k_root_angle * self._root_angle() ** 2))
+
     def _contact_match(self) -> float:
         """Fraction of feet whose floor contact agrees with the reference's stance (1 if none)."""
         stance = self.ref.stance
@@ -442,6 +449,7 @@ class TrackingEnv:
             "vel": cfg.w_vel * np.exp(-cfg.k_vel * np.sum(dv[act] ** 2)),
             "root": cfg.w_root * np.exp(-cfg.k_root * root_sq),
             "root_height": cfg.w_root_height * np.exp(-cfg.k_root_height * root_pos_err[2] ** 2),
+            "root_angle": self._root_angle_term(),
             "ee": cfg.w_ee * np.exp(-cfg.k_ee * np.sum(ee**2)),
             "contact": cfg.w_contact * self._contact_match(),
             "stance_foot": self._stance_foot_term(),

@@ -909,6 +909,27 @@ def test_root_height_term_rewards_the_pelvis_height_alone(walk):
     assert terms["root_height"] == pytest.approx(0.3 * np.exp(-800.0 * dz**2))
 
 
+def test_root_angle_term_still_pays_to_correct_a_10_degree_pelvis_drift(walk):
+    """``w_root_angle``: w exp(-k θ²) of the root's rotation angle from the reference (0 by
+    default), wide enough that a 10° drift, where the root term is spent, still earns half."""
+    from policies.env import TrackingConfig, TrackingEnv
+
+    off = TrackingEnv(walk[0], walk[1], seed=3)
+    off.reset(frame=5)
+    assert off.step(np.zeros(len(off.action_names)))[4]["reward_terms"]["root_angle"] == 0.0
+    cfg = TrackingConfig(w_root_angle=0.2, k_root_angle=20.0)
+    env = TrackingEnv(walk[0], walk[1], cfg)
+    env.reset(frame=5)
+    tilt = env.task.coord_qpos[env.root_rot[0]]
+    env.data.qpos[tilt] += np.radians(10.0)  # the pelvis tilted 10° off the reference
+    _, _, _, _, info = env.step(np.zeros(len(env.action_names)))
+    theta = info["root_angle"]
+    assert np.degrees(theta) == pytest.approx(10.0, abs=1.5)
+    terms = info["reward_terms"]
+    assert terms["root_angle"] == pytest.approx(0.2 * np.exp(-20.0 * theta**2))
+    assert terms["root_angle"] > 0.5 * 0.2 and terms["root"] < 0.05 * cfg.w_root
+
+
 def test_a_resumed_run_refuses_other_motions(walk, tmp_path):
     """Resuming with motions other than the run began with (more, or another in a place) is
     refused with the difference named, before anything changes (a run of 1 motion restored

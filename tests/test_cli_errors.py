@@ -161,6 +161,27 @@ def test_classic_id_json_summary(shared_data: Path, tmp_path: Path):
     assert summary["method"] == "classic" and summary["outputs"]["id_sto"] == str(out)
     assert summary["frames"] == table.n_rows and summary["columns"] == table.labels
     assert f"wrote {out}" in result.stderr
+    assert "no --external-loads" not in result.stderr
+
+
+def test_classic_id_without_loads_says_where_the_ground_reactions_went(
+    shared_data: Path, tmp_path: Path
+):
+    """Classic ID with no external loads runs as OpenSim's does (the ground reactions land in
+    the pelvis residuals), with a warning that names the trial and the plate-free methods."""
+    from converters.opensim_io.table import read_table
+
+    p = shared_data / GAIT10
+    out = tmp_path / "walk_id.sto"
+    result = _run(
+        "id", "--model", p / "subject01.osim", "--coordinates", p / "IK/subject01_walk_IK.mot",
+        "--time-range", 0.6, 0.8, "-o", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "subject01_walk_IK.mot: no --external-loads" in result.stderr
+    assert "--method contact" in result.stderr
+    weight = read_table(out).column("pelvis_ty_force")
+    assert np.median(weight) > 500.0  # the body's weight (72.6 kg) held by the residual
 
 
 # -------------------------------------------------------------- outputs checked before any work

@@ -171,6 +171,11 @@ def inverse_dynamics(
         model_path, coordinates, output, external_loads, grf, lowpass_hz, time_range, force
     )
     table = run_classic_id(config)
+    if external_loads is None and grf is None:
+        warn(
+            f"{coordinates.name}: no --external-loads: as in OpenSim's ID, the ground reactions "
+            "end up in the pelvis residuals; without force plates use --method contact or --policy"
+        )
     note(f"wrote {output} ({table.n_rows} frames, {len(table.labels)} generalized forces)")
     summary.emit(_classic_summary(table, output))
 

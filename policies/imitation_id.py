@@ -228,6 +228,8 @@ def _adapt(converted, trajectory, coordinates, outputs, policy_dir, config, minu
 def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz, held) -> dict:
     """The summary of ``rollout``, the trial's rows of the run; ``held``: coordinates the
     trial's file lacks (at their default values, left out of ``tracking_rms_deg``)."""
+    from policies.inference import policy_name
+
     task = env.task
     rmse = rollout.rmse()
     names, rot_flags = rollout.coordinate_names, rollout.rotational
@@ -246,7 +248,7 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
         "trial_sha256": file_sha256(coordinates),
         "model": Path(model).name,
         "model_sha256": converted.map["source_sha256"],
-        "policy": _policy_name(policy_dir),
+        "policy": policy_name(policy_dir),
         "policy_sha256": file_sha256(_policy_file(policy_dir)),
         "time_span_s": [float(rollout.time[0]), float(rollout.time[-1])],
         "control_dt_s": rollout.control_dt,
@@ -322,12 +324,6 @@ def _policy_file(policy: Path) -> Path:
 
     policy = Path(policy)
     return policy / POLICY_FILE if policy.is_dir() else policy
-
-
-def _policy_name(policy: Path) -> str:
-    """A policy's name: its directory's (for a checkpoint file inside one) or its file's."""
-    policy = Path(policy).resolve()
-    return policy.parent.name if policy.is_file() and policy.suffix == ".pt" else policy.name
 
 
 def _muscle_summary(env, rollout) -> dict:

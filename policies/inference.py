@@ -30,6 +30,7 @@ __all__ = [
     "actor_from_checkpoint",
     "check_trained_for",
     "checkpoint_path",
+    "policy_name",
     "read_checkpoint",
 ]
 
@@ -165,6 +166,12 @@ def checkpoint_path(path: str | Path) -> Path:
     if not path.exists():
         raise KintwinError(f"{path}: no policy checkpoint there")
     return path
+
+
+def policy_name(policy: str | Path) -> str:
+    """A policy's name: its directory's (also for a checkpoint file inside one) or its file's."""
+    policy = Path(policy).resolve()
+    return policy.parent.name if policy.is_file() and policy.suffix == ".pt" else policy.name
 
 
 def read_checkpoint(

@@ -40,6 +40,7 @@ from policies.checkpoint import (
     write_card,
 )
 from policies.config import TrackingConfig
+from policies.inference import policy_name
 from policies.ppo import PPOConfig, collect_rollout, compute_gae, ppo_update
 
 __all__ = [
@@ -111,7 +112,7 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
             run.warm_start, converted.map["source_sha256"], converted.osim.path,
             model_family(converted.osim),
         )  # fmt: skip
-        init["source"] = Path(run.warm_start).name  # the card names it (as it names files)
+        init["source"] = policy_name(run.warm_start)  # the card names it (as it names files)
         base = TrackingConfig.from_saved(init["tracking_config"]).to_dict()
         ppo["hidden"] = init["ppo_config"]["hidden"]
     tracking = TrackingConfig.from_dict({**base, **run.tracking})

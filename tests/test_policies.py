@@ -243,6 +243,14 @@ def test_a_fine_tunes_card_names_the_policy_it_began_from(
     assert resumed["steps"] == 256 and resumed["warm_start"] == card["warm_start"]
 
 
+def test_a_policy_is_named_by_its_folder_whether_given_as_folder_or_file(trained: Path):
+    """The card of a fine-tune and kintwin id's summary name a policy by its folder, also
+    when given its ``policy.pt`` (not "policy.pt")."""
+    from policies.inference import policy_name
+
+    assert policy_name(trained) == policy_name(trained / "policy.pt") == trained.name
+
+
 def _strings(value) -> list[str]:
     """Every string in a json-like value."""
     if isinstance(value, str):

@@ -251,8 +251,28 @@ def _policy_trial(root, trial, model, policy, work, mass, ref) -> dict:
     # the policy's own check without plates: its vertical GRF against mass x (COM acc. + g)
     check = summary.get("vertical_grf_vs_motion") or {}
     result["vertical_grf_vs_motion_rmse_percent_bw"] = check.get("rmse_percent_bw")
+    result["pelvis_deg_by_fifth"] = _pelvis_drift(out, root / "IK" / f"{trial}_ik.mot")
     result.update(_against_opensim(out, ref, mass))
     return result
+
+
+def _degrees(table: Table, values: np.ndarray) -> np.ndarray:
+    """Angles of ``table`` in degrees, as its header says they are."""
+    return values if table.in_degrees else np.degrees(values)
+
+
+def _pelvis_drift(out: Path, ik: Path) -> list[float]:
+    """RMS (deg) over the pelvis's three angles of the simulated kinematics against the IK, in
+    each fifth of the rows tracked: an error that grows along the trial is drift."""
+    simulated = read_table(next(out.glob("*_kinematics.mot")))
+    given = read_table(ik)
+    angles = ("pelvis_tilt", "pelvis_list", "pelvis_rotation")
+    errors = []
+    for name in angles:
+        reference = np.interp(simulated.time, given.time, given.column(name))
+        errors.append(_degrees(simulated, simulated.column(name)) - _degrees(given, reference))
+    squared = np.mean(np.square(errors), axis=0)
+    return [float(np.sqrt(np.mean(part))) for part in np.array_split(squared, 5)]
 
 
 def _against_opensim(out: Path, ref: dict, mass: float) -> dict:

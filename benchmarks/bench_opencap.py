@@ -283,6 +283,8 @@ def _pelvis_drift(out: Path, ik: Path) -> list[float]:
     """RMS (deg) over the pelvis's three angles of the simulated kinematics against the IK, in
     each fifth of the rows tracked: an error that grows along the trial is drift."""
     simulated = read_table(next(out.glob("*_kinematics.mot")))
+    if simulated.n_rows < 5:  # fell before the trial began: nothing to split
+        return []
     given = read_table(ik)
     angles = ("pelvis_tilt", "pelvis_list", "pelvis_rotation")
     errors = []

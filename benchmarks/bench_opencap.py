@@ -254,18 +254,19 @@ def _policy_trial(root, trial, model, policy, work, mass, ref) -> dict:
     # the policy's own check without plates: its vertical GRF against mass x (COM acc. + g)
     check = summary.get("vertical_grf_vs_motion") or {}
     result["vertical_grf_vs_motion_rmse_percent_bw"] = check.get("rmse_percent_bw")
-    result["pelvis_deg_by_fifth"] = _pelvis_drift(out, root / "IK" / f"{trial}_ik.mot")
-    result["later_starts"] = _later_starts(root / "IK" / f"{trial}_ik.mot", model, policy, work)
+    ik = root / "IK" / f"{trial}_ik.mot"
+    given = read_table(ik)
+    result["pelvis_deg_by_fifth"] = _pelvis_drift(out, given)
+    result["later_starts"] = _later_starts(ik, float(given.time[0]), model, policy, work)
     result.update(_against_opensim(out, ref, mass))
     return result
 
 
-def _later_starts(ik: Path, model: Path, policy: Path, work: Path) -> dict:
-    """The trial run again from LATER_STARTS_S after its first frame (``--time-range``): where
-    each run fell (None: tracked to the end). One run's "no fall" can be a lucky draw: the
-    shipped policy tracked STSAsym1 from its first frame yet fell from 0.03, 0.06, 0.1 and 0.2 s.
-    """
-    first = float(read_table(ik).time[0])
+def _later_starts(ik: Path, first: float, model: Path, policy: Path, work: Path) -> dict:
+    """The trial run again from LATER_STARTS_S after its first frame (``first``, s; with
+    ``--time-range``): where each run fell (None: tracked to the end). One run's "no fall" can
+    be a lucky draw: the shipped policy tracked STSAsym1 from its first frame yet fell from
+    0.03, 0.06, 0.1 and 0.2 s."""
     falls = {}
     for offset in LATER_STARTS_S:
         extra = ("--time-range", str(first + offset), "1e6")
@@ -279,13 +280,13 @@ def _degrees(table: Table, values: np.ndarray) -> np.ndarray:
     return values if table.in_degrees else np.degrees(values)
 
 
-def _pelvis_drift(out: Path, ik: Path) -> list[float]:
-    """RMS (deg) over the pelvis's three angles of the simulated kinematics against the IK, in
-    each fifth of the rows tracked: an error that grows along the trial is drift."""
+def _pelvis_drift(out: Path, given: Table) -> list[float]:
+    """RMS (deg) over the pelvis's three angles of the simulated kinematics against the IK
+    (``given``), in each fifth of the rows tracked: an error that grows along the trial is
+    drift."""
     simulated = read_table(next(out.glob("*_kinematics.mot")))
     if simulated.n_rows < 5:  # fell before the trial began: nothing to split
         return []
-    given = read_table(ik)
     angles = ("pelvis_tilt", "pelvis_list", "pelvis_rotation")
     errors = []
     for name in angles:

@@ -108,6 +108,7 @@ def run_imitation_id(
         action_std,
         actor_from_checkpoint,
         check_trained_for,
+        checkpoint_path,
         read_checkpoint,
     )
     from policies.muscle import convert_for_drive
@@ -124,7 +125,7 @@ def run_imitation_id(
     converted = convert_for_drive(model, drive)  # a muscle policy drives the model's muscles
     family = model_family(converted.osim)
     sha = converted.map["source_sha256"]
-    check_trained_for(checkpoint, _policy_file(policy_dir), sha, str(model), family)
+    check_trained_for(checkpoint, checkpoint_path(policy_dir), sha, str(model), family)
     config = TrackingConfig.from_saved(checkpoint["tracking_config"])
     # the trial's own belt, whatever the training trials stood on (set below; --adapt-minutes
     # trains with it detected too)
@@ -228,7 +229,7 @@ def _adapt(converted, trajectory, coordinates, outputs, policy_dir, config, minu
 def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz, held) -> dict:
     """The summary of ``rollout``, the trial's rows of the run; ``held``: coordinates the
     trial's file lacks (at their default values, left out of ``tracking_rms_deg``)."""
-    from policies.inference import policy_name
+    from policies.inference import checkpoint_path, policy_name
 
     task = env.task
     rmse = rollout.rmse()
@@ -249,7 +250,7 @@ def _summary(converted, env, rollout, model, coordinates, policy_dir, lowpass_hz
         "model": Path(model).name,
         "model_sha256": converted.map["source_sha256"],
         "policy": policy_name(policy_dir),
-        "policy_sha256": file_sha256(_policy_file(policy_dir)),
+        "policy_sha256": file_sha256(checkpoint_path(policy_dir)),
         "time_span_s": [float(rollout.time[0]), float(rollout.time[-1])],
         "control_dt_s": rollout.control_dt,
         "belt_speed_m_per_s": env.ref.belt_speed,
@@ -316,14 +317,6 @@ def distrusted_spans(rollout) -> list[list[float]]:
         else:
             spans.append([a, b])
     return spans
-
-
-def _policy_file(policy: Path) -> Path:
-    """The checkpoint file of a policy given as a directory or a file."""
-    from policies.inference import POLICY_FILE  # not policies.checkpoint: that imports torch
-
-    policy = Path(policy)
-    return policy / POLICY_FILE if policy.is_dir() else policy
 
 
 def _muscle_summary(env, rollout) -> dict:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.bench_opencap import _pelvis_drift
-from converters.opensim_io.table import Table, write_table
+from converters.opensim_io.table import Table, read_table, write_table
 
 ANGLES = ["pelvis_tilt", "pelvis_list", "pelvis_rotation"]
 
@@ -25,6 +25,6 @@ def test_pelvis_drift_is_the_pelvis_angle_error_per_fifth_in_degrees(tmp_path: P
     out = tmp_path / "out"
     out.mkdir()
     write_table(Table(rows, ANGLES, simulated, in_degrees=True), out / "walk_kinematics.mot")
-    drift = _pelvis_drift(out, tmp_path / "walk_ik.mot")
+    drift = _pelvis_drift(out, read_table(tmp_path / "walk_ik.mot"))
     assert drift[:4] == pytest.approx([0.0] * 4, abs=1e-6)
     assert drift[4] == pytest.approx(np.sqrt(3.0), rel=1e-6)

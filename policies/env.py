@@ -406,13 +406,6 @@ class TrackingEnv:
         error = float(np.sum(drift[:, :2] ** 2))  # no foot in stance: 0, the whole weight
         return cfg.w_stance_foot * float(np.exp(-cfg.k_stance_foot * error))
 
-    def _root_angle_term(self) -> float:
-        """The root's orientation on a wide kernel (``w_root_angle``; 0 when off)."""
-        cfg = self.config
-        if not cfg.w_root_angle:
-            return 0.0
-        return cfg.w_root_angle * float(np.exp(-cfg.k_root_angle * self._root_angle() ** 2))
-
     def _contact_match(self) -> float:
         """Fraction of feet whose floor contact agrees with the reference's stance (1 if none)."""
         stance = self.ref.stance
@@ -444,12 +437,13 @@ class TrackingEnv:
         root_pos_err = d.xpos[task.root_body] - ref.root_pos[t]
         root_sq = float(root_pos_err @ root_pos_err + np.sum(dq[self.root_rot] ** 2))
         ee = d.xpos[task.ee_bodies] - d.xpos[task.root_body] - ref.ee_rel[t]
+        info = self._errors(dq, root_pos_err)
         terms = {
             "pose": cfg.w_pose * np.exp(-cfg.k_pose * np.sum(dq[act] ** 2)),
             "vel": cfg.w_vel * np.exp(-cfg.k_vel * np.sum(dv[act] ** 2)),
             "root": cfg.w_root * np.exp(-cfg.k_root * root_sq),
             "root_height": cfg.w_root_height * np.exp(-cfg.k_root_height * root_pos_err[2] ** 2),
-            "root_angle": self._root_angle_term(),
+            "root_angle": cfg.w_root_angle * np.exp(-cfg.k_root_angle * info["root_angle"] ** 2),
             "ee": cfg.w_ee * np.exp(-cfg.k_ee * np.sum(ee**2)),
             "contact": cfg.w_contact * self._contact_match(),
             "stance_foot": self._stance_foot_term(),
@@ -458,7 +452,6 @@ class TrackingEnv:
             "smooth": -cfg.w_smooth * float(np.mean((a - self.prev_action) ** 2)),
             **self._effort_terms(a),
         }
-        info = self._errors(dq, root_pos_err)
         info["reward_terms"] = terms  # each weighted term (MyoSuite's reward dict)
         return float(sum(terms.values())), info
 

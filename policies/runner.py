@@ -300,15 +300,22 @@ def trial_span(env: TrackingEnv, reference: int = 0) -> tuple[float, float]:
 
 
 def evaluate(
-    env: TrackingEnv, agent: Agent, norm: RunningNorm, references: Sequence[int] | None = None
+    env: TrackingEnv,
+    agent: Agent,
+    norm: RunningNorm,
+    references: Sequence[int] | None = None,
+    start_s: float = 0.0,
 ) -> dict:
     """Deterministic tracking metrics over the trials of ``references`` (default: every
     reference), each tracked from the start of its padding (the trial's first frame when it
-    has none)."""
+    has none), or with ``start_s`` > 0 from that long after the trial's first frame (to its
+    end, as ``kintwin id --time-range`` starts)."""
     errors, falls, covered, reserves = [], 0, [], []
     for i in range(len(env.references)) if references is None else references:
         ref = env.references[i]
-        roll = run_policy(env, agent, norm, reference=i, loads=False)
+        skip = min(int(round(start_s / env.config.control_dt)), ref.trial_steps)
+        start = ref.trial.start + skip if skip else 0
+        roll = run_policy(env, agent, norm, reference=i, start=start, loads=False)
         roll = roll.take(roll.rows_within(trial_span(env, i)))
         if roll.reserve_torques is not None:
             reserves.append(roll.reserve_torques)
@@ -316,8 +323,9 @@ def evaluate(
         err = roll.coordinates[:, rot] - roll.reference[:, rot]
         # a fall in the padding before the trial leaves no rows: count it as the worst error
         errors.append(float(np.degrees(np.sqrt(np.mean(err**2)))) if len(err) else 180.0)
-        falls += int(len(roll.time) < ref.trial_steps)
-        covered.append(len(roll.time) / max(1, ref.trial_steps))
+        steps = ref.trial_steps - skip
+        falls += int(len(roll.time) < steps)
+        covered.append(len(roll.time) / max(1, steps))
     result = {
         "eval_tracking_error_deg": float(np.mean(errors)),
         "eval_falls": falls,

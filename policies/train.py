@@ -80,6 +80,7 @@ class TrainingRun:
     eval_every: int | None = None  # iterations between evaluations (None: default or as resumed)
     eval_bodies: tuple[float, ...] | None = None  # length factors of extra evaluation bodies
     noisy: int = 0  # add this many copies of each motion (and mirror) with markerless-like errors
+    eval_later_starts: tuple[float, ...] | None = None  # s: also evaluate from these starts
 
 
 def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None = None) -> dict:
@@ -106,7 +107,7 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
     for key in PPO_CHANGEABLE:  # a new run's settings, or a resumed run's changes
         value = getattr(run, key)
         if value is not None:
-            (changes if run.resume else ppo)[key] = tuple(value) if key == "eval_bodies" else value
+            (changes if run.resume else ppo)[key] = tuple(value) if key.endswith("s") else value
     if run.warm_start is not None:  # its weights, network size and tracking settings (feet)
         init = load_checkpoint(
             run.warm_start, converted.map["source_sha256"], converted.osim.path,
@@ -388,14 +389,13 @@ class _Session:
     def evaluate(self) -> dict:
         """Deterministic whole-trial tracking of the motions as given (their mirrored and
         speed-changed copies are trained on, not evaluated), on the model and on the bodies of
-        ``eval_bodies`` (mean error and tracked fraction, falls summed); ``eval_score`` (deg)
-        adds 90° x untracked fraction."""
+        ``eval_bodies``, and on the model from each of ``eval_later_starts`` (mean error and
+        tracked fraction, falls summed); ``eval_score`` (deg) adds 90° x untracked fraction."""
         from policies.runner import evaluate
 
-        results = [
-            evaluate(env, self.agent, self.norm, self.evaluated)
-            for env in (self.eval_env, *self.body_envs)
-        ]
+        runs = [(env, 0.0) for env in (self.eval_env, *self.body_envs)]
+        runs += [(self.eval_env, s) for s in self.cfg.eval_later_starts]
+        results = [evaluate(env, self.agent, self.norm, self.evaluated, s) for env, s in runs]
         result = {k: float(np.mean([r[k] for r in results])) for k in results[0]}
         result["eval_falls"] = sum(r["eval_falls"] for r in results)
         if "eval_reserve_peak_Nm" in result:
@@ -407,7 +407,7 @@ class _Session:
 # a fine-tune's card: the policy it began from, with that policy's training to then
 WARM_START_CARD = {"policy": "source", "steps": "global_step", "cpu_time_s": "cpu_time",
                    "setting_changes": "setting_changes"}  # fmt: skip
-PPO_CHANGEABLE = ("eval_every", "eval_bodies", "learning_rate")
+PPO_CHANGEABLE = ("eval_every", "eval_bodies", "eval_later_starts", "learning_rate")
 """PPO settings a resumed run may change: how it evaluates (policy.pt is chosen by it) and its
 learning rate (annealed over each call's budget, so a resumed run starts again from it)."""
 REWARD_PREFIXES = ("w_", "k_")

@@ -152,6 +152,41 @@ def test_evaluation_on_other_bodies_scores_each_body(opencap, tmp_path):
         _body_eval_envs(converted, [trajectory], TrackingConfig(), cfg, session.eval_env.task, None)
 
 
+def test_evaluation_from_later_starts(opencap, tmp_path, monkeypatch):
+    """``eval_later_starts``: the evaluation also tracks each trial on the model from that long
+    after its first frame to its end (as ``kintwin id --time-range`` starts); its fraction
+    tracked counts the frames from there, and the log's evaluation averages it in."""
+    import policies.runner as runner
+    from policies.ppo import PPOConfig
+    from policies.train import _open_session
+
+    converted, trajectory = opencap
+    cfg = PPOConfig(num_envs=2, num_steps=16, eval_later_starts=(0.1,))
+    session = _open_session(
+        converted, [trajectory], ["walk"], tmp_path, TrackingConfig(belt_speed=0.0), cfg, False
+    )
+    rolls, run_policy = [], runner.run_policy
+
+    def recorded(*args, **kwargs):
+        rolls.append(run_policy(*args, **kwargs))
+        return rolls[-1]
+
+    monkeypatch.setattr(runner, "run_policy", recorded)
+    env, dt = session.eval_env, session.eval_env.config.control_dt
+    each = [runner.evaluate(env, session.agent, session.norm, None, s) for s in (0.0, 0.1)]
+    first, later = rolls
+    start, _ = runner.trial_span(env)
+    assert first.time[0] == pytest.approx(start + dt)
+    assert later.time[0] == pytest.approx(start + 0.1 + dt)
+    steps = env.references[0].trial_steps - 10
+    assert each[1]["eval_fraction_tracked"] == pytest.approx(min(len(later.time), steps) / steps)
+    assert each[1]["eval_falls"] == int(len(later.time) < steps)
+    result = session.evaluate()
+    assert result["eval_falls"] == sum(r["eval_falls"] for r in each)
+    for key in ("eval_tracking_error_deg", "eval_fraction_tracked"):
+        assert result[key] == pytest.approx(np.mean([r[key] for r in each]))
+
+
 def test_eval_bodies_without_random_bodies_is_refused_before_any_work(shared_data, tmp_path):
     from click.testing import CliRunner
 

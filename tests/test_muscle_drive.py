@@ -209,15 +209,16 @@ def test_cli_trains_a_few_iterations_and_resumes(elbow, tmp_path: Path):
     assert fixed.exit_code == 2 and "--set kp_per_kg: a resumed run keeps it" in fixed.output
     assert (out / "last.pt").read_bytes() == last
     changes = ["--set", "muscle_effort=0.05", "--set", "w_activation=0.1"]  # the latter as saved
-    changes += ["--eval-every", "2"]
+    changes += ["--eval-every", "2", "--eval-later-starts", "0.05"]
     changed = CliRunner().invoke(cli, [*args, "--steps", "512", "--resume", *changes])
     assert changed.exit_code == 0, changed.output
     card = json.loads((out / "card.json").read_text())
     assert card["setting_changes"] == [
         {"iteration": 3, "global_step": 384,
-         "settings": {"muscle_effort": 0.05, "eval_every": 2}}
+         "settings": {"muscle_effort": 0.05, "eval_every": 2, "eval_later_starts": [0.05]}}
     ]  # fmt: skip
     assert card["ppo_config"]["eval_every"] == 2
+    assert card["ppo_config"]["eval_later_starts"] == [0.05]
     assert card["tracking_config"]["muscle_effort"] == 0.05 and card["steps"] == 512
     assert card["metrics"]["policy_checkpoint"]["global_step"] > 384  # chosen afresh
     # a lower learning rate: on the card, but the scores since 384 still compare

@@ -113,6 +113,12 @@ def _factors(ctx: click.Context, param: click.Parameter, text: str | None) -> tu
     "random bodies (--set scale_lengths=LO,HI); a resumed run may change it.",
 )  # fmt: skip
 @click.option(
+    "--eval-later-starts", callback=_factors, metavar="S1,S2,...",
+    help="Also evaluate on the model from these many seconds after each trial's first frame "
+    "(as kintwin id --time-range starts), e.g. 0.1, so policy.pt is not chosen by a run that "
+    "got through one start by luck; a resumed run may change it.",
+)  # fmt: skip
+@click.option(
     "--mirror", is_flag=True,
     help="Also train on each motion mirrored left-right (needs a left-right symmetric model).",
 )  # fmt: skip
@@ -174,6 +180,7 @@ def train(
     critic_warmup: int,
     eval_every: int | None,
     eval_bodies: tuple[float, ...] | None,
+    eval_later_starts: tuple[float, ...] | None,
     mirror: bool,
     speeds: tuple[float, ...],
     noisy: int,
@@ -219,6 +226,7 @@ def train(
         model_path, (*motions, *more_motions), output, steps, minutes, resume, force, grf_for,
         tracking, seed, num_envs, workers or os.cpu_count() or 1, warm_start, learning_rate,
         critic_warmup, mirror, speeds, bc_id, changes, eval_every, eval_bodies, noisy,
+        eval_later_starts,
     )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
 

@@ -7,6 +7,8 @@ references in ``policies.reference``, the settings live in ``policies.config``.
 
 from __future__ import annotations
 
+import math
+
 import mujoco
 import numpy as np
 
@@ -367,25 +369,31 @@ class TrackingEnv:
         if self.muscles is not None and "muscle" in snapshot:
             self.muscles.set_state(snapshot["muscle"])
 
-    def _grf_term(self) -> float:
-        """Measured-GRF agreement, only for a reference with force plates (else 0)."""
+    def _floor_wrenches(self) -> np.ndarray:
+        """(n_feet, 6) the floor's wrench on each foot now (:func:`floor_wrenches`)."""
+        task = self.task
+        return floor_wrenches(task.model, self.data, task.foot_of_geom, len(task.foot_geoms))
+
+    def _grf_term(self, wrenches: np.ndarray | None = None) -> float:
+        """Measured-GRF agreement, only for a reference with force plates (else 0);
+        ``wrenches``: :meth:`_floor_wrenches` if already computed this step."""
         if self.ref.grf is None:
             return 0.0
         task = self.task
-        wrenches = floor_wrenches(task.model, self.data, task.foot_of_geom, len(task.foot_geoms))
-        sim = wrenches[:, :3]
+        sim = (self._floor_wrenches() if wrenches is None else wrenches)[:, :3]
         error = np.sum((sim - self.ref.grf[self.t]) ** 2) / task.body_weight**2
         return self.config.w_grf * float(np.exp(-self.config.k_grf * error))
 
-    def _load_share_term(self) -> float:
+    def _load_share_term(self, wrenches: np.ndarray | None = None) -> float:
         """Agreement of the feet's shares of the vertical load with the reference's double
-        support prior (``w_load_share`` where the prior is silent)."""
+        support prior (``w_load_share`` where the prior is silent); ``wrenches`` as for
+        :meth:`_grf_term`."""
         cfg, ref = self.config, self.ref
         prior = None if ref.load_share is None else ref.load_share[self.t]
         if prior is None or np.isnan(prior[0]) or not cfg.w_load_share:
             return cfg.w_load_share
         task = self.task
-        wrenches = floor_wrenches(task.model, self.data, task.foot_of_geom, len(task.foot_geoms))
+        wrenches = self._floor_wrenches() if wrenches is None else wrenches
         vertical = np.maximum(wrenches[:, 2], 0.0)
         total = float(vertical.sum())
         if total < 0.2 * task.body_weight:  # feet barely loaded: no share to speak of
@@ -412,7 +420,7 @@ class TrackingEnv:
         if stance is None or not stance.shape[1]:
             return 1.0
         touching = _touching(self.task.model, self.data, self.task.foot_of_geom)
-        return float(np.mean(touching == stance[self.t]))
+        return int(np.count_nonzero(touching == stance[self.t])) / len(touching)
 
     def _effort_terms(self, a: np.ndarray) -> dict[str, float]:
         """Penalties on effort: torques, their rate and root residuals (torque drive), or
@@ -421,35 +429,41 @@ class TrackingEnv:
         if self.muscles is not None:
             return self.muscles.penalties(self)
         torque = self.mean_force[: self.n_act] / task.torque_limit
-        torque_rate = torque - self.prev_torque / task.torque_limit
+        rate = torque - self.prev_torque / task.torque_limit
+        residual = a[self.n_act :]
         return {
-            "effort": -cfg.w_effort * float(np.mean(torque**2)),
-            "torque_rate": -cfg.w_torque_rate * float(np.mean(torque_rate**2)),
-            "residual": -cfg.w_residual * float(np.sum(a[self.n_act :] ** 2)),
+            "effort": -cfg.w_effort * float(torque @ torque) / len(torque),
+            "torque_rate": -cfg.w_torque_rate * float(rate @ rate) / len(rate),
+            "residual": -cfg.w_residual * float(residual @ residual),
         }
 
     def _reward(self, a: np.ndarray) -> tuple[float, dict]:
-        """Exp-shaped tracking terms minus smoothness, effort and residual penalties."""
+        """Exp-shaped tracking terms minus smoothness, effort and residual penalties (scalar
+        arithmetic in Python floats: this runs every control step)."""
         task, d, cfg, ref, t = self.task, self.data, self.config, self.ref, self.t
         dq = d.qpos[task.coord_qpos] - ref.qpos[t][task.coord_qpos]
         dv = d.qvel[task.coord_dof] - ref.qvel[t][task.coord_dof]
         act = task.actuated
         root_pos_err = d.xpos[task.root_body] - ref.root_pos[t]
-        root_sq = float(root_pos_err @ root_pos_err + np.sum(dq[self.root_rot] ** 2))
-        ee = d.xpos[task.ee_bodies] - d.xpos[task.root_body] - ref.ee_rel[t]
         info = self._errors(dq, root_pos_err)
+        pose, vel, root_rot = dq[act], dv[act], dq[self.root_rot]
+        root_sq = float(root_pos_err @ root_pos_err + root_rot @ root_rot)
+        ee = (d.xpos[task.ee_bodies] - d.xpos[task.root_body] - ref.ee_rel[t]).ravel()
+        step = a - self.prev_action
+        wrenches = None if ref.grf is None else self._floor_wrenches()  # for grf and load share
+        exp = math.exp
         terms = {
-            "pose": cfg.w_pose * np.exp(-cfg.k_pose * np.sum(dq[act] ** 2)),
-            "vel": cfg.w_vel * np.exp(-cfg.k_vel * np.sum(dv[act] ** 2)),
-            "root": cfg.w_root * np.exp(-cfg.k_root * root_sq),
-            "root_height": cfg.w_root_height * np.exp(-cfg.k_root_height * root_pos_err[2] ** 2),
-            "root_angle": cfg.w_root_angle * np.exp(-cfg.k_root_angle * info["root_angle"] ** 2),
-            "ee": cfg.w_ee * np.exp(-cfg.k_ee * np.sum(ee**2)),
+            "pose": cfg.w_pose * exp(-cfg.k_pose * float(pose @ pose)),
+            "vel": cfg.w_vel * exp(-cfg.k_vel * float(vel @ vel)),
+            "root": cfg.w_root * exp(-cfg.k_root * root_sq),
+            "root_height": cfg.w_root_height * exp(-cfg.k_root_height * root_pos_err[2] ** 2),
+            "root_angle": cfg.w_root_angle * exp(-cfg.k_root_angle * info["root_angle"] ** 2),
+            "ee": cfg.w_ee * exp(-cfg.k_ee * float(ee @ ee)),
             "contact": cfg.w_contact * self._contact_match(),
             "stance_foot": self._stance_foot_term(),
-            "grf": self._grf_term(),
-            "load_share": self._load_share_term(),
-            "smooth": -cfg.w_smooth * float(np.mean((a - self.prev_action) ** 2)),
+            "grf": self._grf_term(wrenches),
+            "load_share": self._load_share_term(wrenches),
+            "smooth": -cfg.w_smooth * float(step @ step) / len(step),
             **self._effort_terms(a),
         }
         info["reward_terms"] = terms  # each weighted term (MyoSuite's reward dict)
@@ -464,10 +478,13 @@ class TrackingEnv:
             dq = d.qpos[task.coord_qpos] - ref.qpos[t][task.coord_qpos]
         if root_pos_err is None:
             root_pos_err = d.xpos[task.root_body] - ref.root_pos[t]
+        rotational, actuated = dq[task.rotational], dq[task.actuated]
         return {
-            "tracking_error_deg": float(np.degrees(np.sqrt(np.mean(dq[task.rotational] ** 2)))),
-            "root_error": float(np.linalg.norm(root_pos_err)),
-            "pose_rms": float(np.sqrt(np.mean(dq[task.actuated] ** 2))),
+            "tracking_error_deg": math.degrees(
+                math.sqrt(float(rotational @ rotational) / len(rotational))
+            ),
+            "root_error": math.sqrt(float(root_pos_err @ root_pos_err)),
+            "pose_rms": math.sqrt(float(actuated @ actuated) / len(actuated)),
             "root_angle": self._root_angle(),
         }
 
@@ -487,7 +504,8 @@ def _touching(model: mujoco.MjModel, data: mujoco.MjData, foot_of_geom: np.ndarr
     n_feet = int(foot_of_geom.max()) + 1
     touching = np.zeros(max(n_feet, 0), dtype=bool)
     if data.ncon:
-        f1, f2 = foot_of_geom[data.contact.geom1], foot_of_geom[data.contact.geom2]
+        feet = foot_of_geom[data.contact.geom]  # (ncon, 2)
+        f1, f2 = feet[:, 0], feet[:, 1]
         touching[f2[(f1 == -2) & (f2 >= 0)]] = True
         touching[f1[(f2 == -2) & (f1 >= 0)]] = True
     return touching

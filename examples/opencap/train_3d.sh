@@ -46,6 +46,6 @@ for f in ${EXTRA_MOTIONS:-}; do ARGS+=(--motions "$f"); done
 nice kintwin train --model "$M" "${ARGS[@]}" --mirror --speeds 0.9,1.1 --seat \
   --set failure_weight=4 --set scale_lengths=0.82,1.18 --set scale_mass_kg=45,115 \
   --set max_root_angle=0.45 --set first_frame_share=0.5 --set w_stance_foot=0.2 \
-  --eval-bodies 0.9,1.1 --eval-later-starts 0.1 --critic-warmup 5 --envs 32 --workers 2 \
-  --minutes "$MINUTES" \
+  --eval-bodies 0.9,1.1 --eval-later-starts 0.1 --eval-every 15 --critic-warmup 5 --envs 32 \
+  --workers 2 --minutes "$MINUTES" \
   -o "$OUT" "${RESUME[@]}" "${WARM[@]}" "${@:3}"

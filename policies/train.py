@@ -107,7 +107,9 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
     for key in PPO_CHANGEABLE:  # a new run's settings, or a resumed run's changes
         value = getattr(run, key)
         if value is not None:
-            (changes if run.resume else ppo)[key] = tuple(value) if key.endswith("s") else value
+            (changes if run.resume else ppo)[key] = (
+                tuple(value) if isinstance(value, list) else value
+            )
     if run.warm_start is not None:  # its weights, network size and tracking settings (feet)
         init = load_checkpoint(
             run.warm_start, converted.map["source_sha256"], converted.osim.path,

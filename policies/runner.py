@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import mujoco
 import numpy as np
 
+from converters.errors import KintwinError
 from policies.env import TrackingEnv
 from policies.fall_search import Candidate, FallSearch, find_way_through
 from policies.foot_loads import FootGroup, FootLoadRecorder
@@ -103,8 +104,6 @@ class MuscleSolution:
 
 def muscle_solution(rollout: Rollout) -> MuscleSolution:
     """The muscles' activations and forces and the reserves of a muscle-drive rollout."""
-    from converters.errors import KintwinError
-
     if rollout.activations is None:
         raise KintwinError("the policy does not drive the model by its muscles (--drive muscle)")
     return MuscleSolution(
@@ -309,11 +308,14 @@ def evaluate(
     """Deterministic tracking metrics over the trials of ``references`` (default: every
     reference), each tracked from the start of its padding (the trial's first frame when it
     has none), or with ``start_s`` > 0 from that long after the trial's first frame (to its
-    end, as ``kintwin id --time-range`` starts)."""
+    end, as ``kintwin id --time-range`` starts; a trial that ends before it is an error)."""
     errors, falls, covered, reserves = [], 0, [], []
     for i in range(len(env.references)) if references is None else references:
         ref = env.references[i]
-        skip = min(int(round(start_s / env.config.control_dt)), ref.trial_steps)
+        skip = int(round(start_s / env.config.control_dt))
+        if skip and skip >= ref.trial_steps:
+            length = ref.trial_steps * env.config.control_dt
+            raise KintwinError(f"evaluation from {start_s:g} s: motion {i} lasts {length:.2f} s")
         start = ref.trial.start + skip if skip else 0
         roll = run_policy(env, agent, norm, reference=i, start=start, loads=False)
         roll = roll.take(roll.rows_within(trial_span(env, i)))

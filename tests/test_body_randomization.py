@@ -183,6 +183,8 @@ def test_evaluation_from_later_starts(opencap, tmp_path, monkeypatch):
     assert each[1]["eval_falls"] == int(len(later.time) < steps)
     result = session.evaluate()
     assert result["eval_falls"] == sum(r["eval_falls"] for r in each)
+    with pytest.raises(KintwinError, match="evaluation from 1.5 s: motion 0 lasts 1.00 s"):
+        runner.evaluate(env, session.agent, session.norm, None, 1.5)
     for key in ("eval_tracking_error_deg", "eval_fraction_tracked"):
         assert result[key] == pytest.approx(np.mean([r[key] for r in each]))
 

@@ -192,7 +192,9 @@ def test_cli_train_runs(shared_data: Path, tmp_path: Path):
     result = CliRunner().invoke(cli, [*args, "--steps", "256", "--envs", "2"])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "card.json").read_text())["steps"] == 256
-    assert "policy.pt from step" in result.output
+    kept = json.loads((tmp_path / "card.json").read_text())["metrics"]["policy_checkpoint"]
+    assert f"policy.pt from step {kept['global_step']}, evaluation score " in result.output
+    assert f"{kept['eval_score']:.2f}°" in result.output  # the score, not called an error
     # a run from before policy.pt was chosen this way, resumed at its budget: no new evaluation
 
     last = torch.load(tmp_path / "last.pt", weights_only=False)
@@ -201,7 +203,7 @@ def test_cli_train_runs(shared_data: Path, tmp_path: Path):
     before = json.loads((tmp_path / "card.json").read_text())["metrics"]
     again = CliRunner().invoke(cli, [*args, "--steps", "256", "--envs", "2", "--resume"])
     assert again.exit_code == 0, again.output
-    assert "256 steps, best whole-trial tracking error" in again.output
+    assert "256 steps, best evaluation score" in again.output
     after = json.loads((tmp_path / "card.json").read_text())["metrics"]
     assert after == {**before, "policy_checkpoint": None}  # the last row's metrics stay
     # --force starts a new run: the old policy, card and log go, other files stay

@@ -244,9 +244,10 @@ def train(
         bar.close()
     best, kept = card["metrics"]["best_eval_score_deg"], card["metrics"]["policy_checkpoint"]
     if kept is None:  # no evaluation in this call (a resumed run already at its budget)
-        note(f"wrote {output} ({card['steps']} steps, best whole-trial tracking error {best:.2f}°)")
+        note(f"wrote {output} ({card['steps']} steps, best evaluation score {best:.2f}°)")
         return
     note(
         f"wrote {output} ({card['steps']} steps; policy.pt from step {kept['global_step']}, "
-        f"whole-trial tracking error {kept['eval_score']:.2f}°, best {best:.2f}°)"
+        f"evaluation score {kept['eval_score']:.2f}°, best {best:.2f}°; the score is the "
+        "whole-trial tracking error plus 90° times the fraction of the trials not tracked)"
     )

@@ -44,6 +44,7 @@ __all__ = [
     "fit_config_to_body",
     "rescale_trajectory",
     "SubjectReferences",
+    "uniform_bodies",
 ]
 
 MASS_KEY = "mass"  # the total mass entry of ``body_reference``, kg
@@ -230,6 +231,31 @@ class SubjectReferences(Sequence):
         if nominal is None:
             raise KintwinError("feedforward on random bodies needs the nominal body's references")
         return scaled_feedforward(nominal, mass_ratio, self.length_ratio)
+
+
+def uniform_bodies(
+    converted: ConvertedModel,
+    trajectories: list[Trajectory],
+    tracking: TrackingConfig,
+    factors: Sequence[float],
+    task: TaskModel,
+    loads: list | None,
+    nominal: list | None = None,
+) -> list[tuple[TaskModel, SubjectReferences]]:
+    """Per factor (``--eval-bodies``): the model scaled uniformly by it (mass by its cube) and
+    the motions' references as random bodies track them (root path scaled; ``nominal``: the
+    unscaled body's references, whose feedforward is scaled)."""
+    if not factors:
+        return []
+    if tracking.scale_lengths is None:
+        raise KintwinError("--eval-bodies needs training on random bodies (--set scale_lengths)")
+    bodies = BodyRandomizer(converted, trajectories, tracking, loads, task.floor_height)
+    bodies.nominal = nominal
+    mass = task.total_mass
+    return [
+        bodies.build(BodyScaling.uniform(dict.fromkeys(bodies.bodies, f), mass * f**3))
+        for f in factors
+    ]
 
 
 def scaling_to_dict(scaling: BodyScaling | None) -> dict | None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from policies.env import TrackingConfig, TrackingEnv, VectorEnv, task_and_references
 
-__all__ = ["ProcessVectorEnv", "make_vector_env"]
+__all__ = ["ProcessVectorEnv", "make_vector_env", "fork_map"]
 
 _ORPHAN_CHECK_S = 1.0  # s: an idle worker checks this often whether its trainer still lives
 
@@ -179,3 +181,54 @@ def make_vector_env(
     if workers == 1:
         return VectorEnv(converted, trajectories, config, num_envs, seed, loads)
     return ProcessVectorEnv(converted, trajectories, config, num_envs, seed, workers, loads)
+
+
+def fork_map(function: Callable[[Any], Any], items: Sequence, processes: int) -> list:
+    """``[function(x) for x in items]``, the items dealt out in turn to ``processes`` processes:
+    this one and ``processes - 1`` forked copies of it (which share its state as it is now, so
+    ``function`` may be a closure over live objects; only the results travel, pickled). An
+    error in any of them is raised here. Used by evaluation while the stepping workers idle."""
+    processes = max(1, min(processes, len(items)))
+    if processes == 1:
+        return [function(x) for x in items]
+    context = mp.get_context("fork")
+    children, finished = [], False
+    try:
+        for k in range(1, processes):
+            ours, theirs = context.Pipe()
+            share = items[k::processes]
+            child = context.Process(target=_map_share, args=(theirs, function, share), daemon=True)
+            child.start()
+            theirs.close()
+            children.append((child, ours))
+        mine = [function(x) for x in items[0::processes]]
+        shares = [mine]
+        for _, pipe in children:
+            ok, value = pipe.recv()
+            if not ok:
+                raise value
+            shares.append(value)
+        finished = True
+    finally:  # after an error the other copies' work is wasted: stop them
+        for child, pipe in children:
+            pipe.close()
+            if not finished:
+                child.terminate()
+            child.join()
+    results = [None] * len(items)
+    for k, share in enumerate(shares):
+        results[k::processes] = share
+    return results
+
+
+def _map_share(pipe, function: Callable[[Any], Any], share: Sequence) -> None:
+    """A forked copy's part of :func:`fork_map`: its results, or the error that stopped it."""
+    try:
+        pipe.send((True, [function(x) for x in share]))
+    except BaseException as error:  # noqa: BLE001 - every failure goes back to be raised there
+        try:
+            pipe.send((False, error))
+        except Exception:  # noqa: BLE001 - an error that cannot be pickled: its text
+            pipe.send((False, RuntimeError(f"{type(error).__name__}: {error}")))
+    finally:
+        pipe.close()

@@ -14,11 +14,15 @@ from policies.env import TrackingEnv
 from policies.fall_search import Candidate, FallSearch, find_way_through
 from policies.foot_loads import FootGroup, FootLoadRecorder
 from policies.inference import MeanActor, ObservationNorm
+from policies.parallel import fork_map
 
 if TYPE_CHECKING:
     from policies.agent import Agent, RunningNorm
 
-__all__ = ["Rollout", "MuscleSolution", "muscle_solution", "run_policy", "evaluate", "trial_span"]
+__all__ = [
+    "Rollout", "MuscleSolution", "muscle_solution", "run_policy", "evaluate", "evaluate_runs",
+    "evaluate_trial", "summarize_evaluation", "trial_span",
+]  # fmt: skip
 
 
 @dataclass
@@ -309,31 +313,68 @@ def evaluate(
     reference), each tracked from the start of its padding (the trial's first frame when it
     has none), or with ``start_s`` > 0 from that long after the trial's first frame (to its
     end, as ``kintwin id --time-range`` starts; a trial that ends before it is an error)."""
-    errors, falls, covered, reserves = [], 0, [], []
-    for i in range(len(env.references)) if references is None else references:
-        ref = env.references[i]
-        skip = int(round(start_s / env.config.control_dt))
-        if skip and skip >= ref.trial_steps:
-            length = ref.trial_steps * env.config.control_dt
-            raise KintwinError(f"evaluation from {start_s:g} s: motion {i} lasts {length:.2f} s")
-        start = ref.trial.start + skip if skip else 0
-        roll = run_policy(env, agent, norm, reference=i, start=start, loads=False)
-        roll = roll.take(roll.rows_within(trial_span(env, i)))
-        if roll.reserve_torques is not None:
-            reserves.append(roll.reserve_torques)
-        rot = env.task.rotational
-        err = roll.coordinates[:, rot] - roll.reference[:, rot]
+    return evaluate_runs([(env, start_s)], agent, norm, references)[0]
+
+
+def evaluate_runs(
+    runs: Sequence[tuple[TrackingEnv, float]],
+    agent: Agent,
+    norm: RunningNorm,
+    references: Sequence[int] | None = None,
+    processes: int = 1,
+) -> list[dict]:
+    """:func:`evaluate` of each (env, start_s) of ``runs``, their trials shared out over
+    ``processes`` processes (:func:`~policies.parallel.fork_map`); the same numbers as one."""
+    trials = range(len(runs[0][0].references)) if references is None else references
+    done = fork_map(
+        lambda job: evaluate_trial(job[0][0], agent, norm, job[1], job[0][1]),
+        [(run, i) for run in runs for i in trials],
+        processes,
+    )
+    n = len(trials)
+    return [
+        summarize_evaluation(done[k * n : (k + 1) * n], muscles=env.muscles is not None)
+        for k, (env, _) in enumerate(runs)
+    ]
+
+
+def evaluate_trial(
+    env: TrackingEnv, agent: Agent, norm: RunningNorm, reference: int, start_s: float = 0.0
+) -> dict:
+    """One trial of :func:`evaluate`: its RMS error (deg), whether it fell, the fraction of its
+    control steps tracked and its reserve torques (muscle drive; else None)."""
+    ref = env.references[reference]
+    skip = int(round(start_s / env.config.control_dt))
+    if skip and skip >= ref.trial_steps:
+        length = ref.trial_steps * env.config.control_dt
+        raise KintwinError(
+            f"evaluation from {start_s:g} s: motion {reference} lasts {length:.2f} s"
+        )
+    start = ref.trial.start + skip if skip else 0
+    roll = run_policy(env, agent, norm, reference=reference, start=start, loads=False)
+    roll = roll.take(roll.rows_within(trial_span(env, reference)))
+    rot = env.task.rotational
+    err = roll.coordinates[:, rot] - roll.reference[:, rot]
+    steps = ref.trial_steps - skip
+    return {
         # a fall in the padding before the trial leaves no rows: count it as the worst error
-        errors.append(float(np.degrees(np.sqrt(np.mean(err**2)))) if len(err) else 180.0)
-        steps = ref.trial_steps - skip
-        falls += int(len(roll.time) < steps)
-        covered.append(len(roll.time) / max(1, steps))
-    result = {
-        "eval_tracking_error_deg": float(np.mean(errors)),
-        "eval_falls": falls,
-        "eval_fraction_tracked": float(np.mean(covered)),
+        "error_deg": float(np.degrees(np.sqrt(np.mean(err**2)))) if len(err) else 180.0,
+        "fell": len(roll.time) < steps,
+        "covered": len(roll.time) / max(1, steps),
+        "reserves": roll.reserve_torques,
     }
-    if env.muscles is not None:  # reserves are reported, never hidden
+
+
+def summarize_evaluation(trials: list[dict], muscles: bool) -> dict:
+    """:func:`evaluate`'s metrics from its trials' :func:`evaluate_trial` results: mean error
+    and tracked fraction, falls counted, reserves' RMS and peak (muscle drive)."""
+    result = {
+        "eval_tracking_error_deg": float(np.mean([t["error_deg"] for t in trials])),
+        "eval_falls": sum(int(t["fell"]) for t in trials),
+        "eval_fraction_tracked": float(np.mean([t["covered"] for t in trials])),
+    }
+    if muscles:  # reserves are reported, never hidden
+        reserves = [t["reserves"] for t in trials if t["reserves"] is not None]
         used = np.concatenate(reserves) if reserves else np.zeros((0, 1))
         result["eval_reserve_rms_Nm"] = float(np.sqrt(np.mean(used**2))) if used.size else 0.0
         result["eval_reserve_peak_Nm"] = float(np.abs(used).max()) if used.size else 0.0

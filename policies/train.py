@@ -336,6 +336,7 @@ class _Session:
     evaluated: list[int] | None = None  # references evaluated (None: all): the motions as given
     body_envs: list = field(default_factory=list)  # TrackingEnv per extra evaluation body
     root_fits: dict = field(default_factory=dict)  # policies.reference.applied_fits
+    processes: int = 1  # processes sharing an evaluation (the stepping workers' count)
 
     def meta(self) -> dict:
         """Everything a checkpoint holds besides weights and normaliser."""
@@ -393,11 +394,12 @@ class _Session:
         speed-changed copies are trained on, not evaluated), on the model and on the bodies of
         ``eval_bodies``, and on the model from each of ``eval_later_starts`` (mean error and
         tracked fraction, falls summed); ``eval_score`` (deg) adds 90° x untracked fraction."""
-        from policies.runner import evaluate
+        from policies.runner import evaluate_runs
 
         runs = [(env, 0.0) for env in (self.eval_env, *self.body_envs)]
         runs += [(self.eval_env, s) for s in self.cfg.eval_later_starts]
-        results = [evaluate(env, self.agent, self.norm, self.evaluated, s) for env, s in runs]
+        # over the stepping workers' cores, idle meanwhile
+        results = evaluate_runs(runs, self.agent, self.norm, self.evaluated, self.processes)
         result = {k: float(np.mean([r[k] for r in results])) for k in results[0]}
         result["eval_falls"] = sum(r["eval_falls"] for r in results)
         if "eval_reserve_peak_Nm" in result:
@@ -431,29 +433,6 @@ def _differs(value, saved) -> bool:
     return (list(value) if isinstance(value, tuple) else value) != (
         list(saved) if isinstance(saved, tuple) else saved
     )
-
-
-def _body_eval_envs(converted, trajectories, tracking, cfg, task, loads, nominal=None) -> list:
-    """An evaluation copy per factor of ``cfg.eval_bodies``: the model scaled uniformly by it
-    (mass by its cube), tracking the motions as random bodies do (root path scaled)."""
-    if not cfg.eval_bodies:
-        return []
-    if tracking.scale_lengths is None:
-        raise KintwinError("--eval-bodies needs training on random bodies (--set scale_lengths)")
-    from policies.body_randomization import BodyRandomizer
-    from policies.body_scaling import BodyScaling
-    from policies.env import TrackingEnv
-
-    bodies = BodyRandomizer(converted, trajectories, tracking, loads, task.floor_height)
-    bodies.nominal = nominal  # the unscaled body's references (their feedforward)
-    envs = []
-    for factor in cfg.eval_bodies:
-        scaling = BodyScaling.uniform(
-            dict.fromkeys(bodies.bodies, factor), task.total_mass * factor**3
-        )
-        body_task, references = bodies.build(scaling)
-        envs.append(TrackingEnv(None, None, references.config, cfg.seed - 1, body_task, references))
-    return envs
 
 
 CHANGEABLE_ON_RESUME = (
@@ -525,7 +504,7 @@ def _open_session(
     converted, trajectories, motions, outdir, tracking, cfg, resume, init=None, workers=1,
     loads=None, bc=None, changes=None,
 ) -> _Session:  # fmt: skip
-    from policies.body_randomization import with_body_reference
+    from policies.body_randomization import uniform_bodies, with_body_reference
     from policies.env import TrackingEnv
     from policies.parallel import make_vector_env
     from policies.reference import applied_fits, prepare_motions
@@ -560,9 +539,12 @@ def _open_session(
         converted, trajectories, tracking, cfg.num_envs, cfg.seed, workers, loads
     )
     eval_env = TrackingEnv(None, None, tracking, cfg.seed - 1, envs.task, envs.references)
-    body_envs = _body_eval_envs(
-        converted, trajectories, tracking, cfg, envs.task, loads, envs.references
-    )
+    body_envs = [  # --eval-bodies
+        TrackingEnv(None, None, references.config, cfg.seed - 1, body_task, references)
+        for body_task, references in uniform_bodies(
+            converted, trajectories, tracking, cfg.eval_bodies, envs.task, loads, envs.references
+        )
+    ]
     agent = Agent(len(envs.obs_names), len(envs.action_names), cfg.hidden, cfg.init_log_std)
     optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
     state = {
@@ -582,6 +564,7 @@ def _open_session(
         agent, RunningNorm(len(envs.obs_names)), optimizer, generator, state,
         evaluated=[i for i, m in enumerate(motions) if COPY not in str(m)] or None,
         body_envs=body_envs, root_fits=applied_fits([m["file"] for m in described], root_fits),
+        processes=workers,
     )  # fmt: skip
     if resume:
         session.resume()
@@ -639,10 +622,22 @@ def _run(s: _Session, max_steps, max_seconds, on_iteration) -> dict:
     return _write_card(s, row)
 
 
+def _cpu_seconds(envs) -> float:
+    """CPU time used so far by this process, its stepping workers and its ended children (the
+    forked copies sharing an evaluation)."""
+    times = os.times()
+    return (
+        time.process_time()
+        + envs.worker_cpu_seconds()
+        + times.children_user
+        + times.children_system
+    )
+
+
 def _iterate(s: _Session, clock: Callable[[], float]) -> dict:
     """One PPO iteration, its evaluation, log row and checkpoints (the row is logged first, so
     a checkpoint's iteration is always in the log)."""
-    t0, cpu0 = time.time(), time.process_time() + s.envs.worker_cpu_seconds()
+    t0, cpu0 = time.time(), _cpu_seconds(s.envs)
     exp, s.raw_obs = collect_rollout(s.envs, s.agent, s.norm, s.raw_obs, s.cfg)
     with torch.no_grad():
         next_value = s.agent.value(exp.next_obs)
@@ -664,7 +659,7 @@ def _iterate(s: _Session, clock: Callable[[], float]) -> dict:
     elif s.state["last_eval"] is not None:
         evaluation = s.state["last_eval"]
     s.state["wall_time"] = clock()
-    s.state["cpu_time"] += time.process_time() + s.envs.worker_cpu_seconds() - cpu0
+    s.state["cpu_time"] += _cpu_seconds(s.envs) - cpu0
     row = {
         "iteration": s.state["iteration"],
         "global_step": s.state["global_step"],

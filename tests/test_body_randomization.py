@@ -128,9 +128,10 @@ def test_a_few_ppo_iterations_with_random_bodies_and_use_on_a_scaled_subject(ope
 def test_evaluation_on_other_bodies_scores_each_body(opencap, tmp_path):
     """``eval_bodies``: the evaluation runs on the model and on each scaled body; the log's
     evaluation is their mean (falls summed), and the scaled copies track a rescaled root path."""
+    from policies.body_randomization import uniform_bodies
     from policies.ppo import PPOConfig
     from policies.runner import evaluate
-    from policies.train import _body_eval_envs, _open_session
+    from policies.train import _open_session
 
     converted, trajectory = opencap
     config = TrackingConfig(belt_speed=0.0, scale_lengths=(0.85, 1.15))
@@ -148,8 +149,12 @@ def test_evaluation_on_other_bodies_scores_each_body(opencap, tmp_path):
     assert result["eval_falls"] == sum(r["eval_falls"] for r in each)
     expected = np.mean([r["eval_tracking_error_deg"] for r in each])
     assert result["eval_tracking_error_deg"] == pytest.approx(expected)
+    session.processes = 2  # the three runs shared out over two processes: the same numbers
+    assert session.evaluate() == result
     with pytest.raises(KintwinError, match="eval-bodies needs training on random bodies"):
-        _body_eval_envs(converted, [trajectory], TrackingConfig(), cfg, session.eval_env.task, None)
+        uniform_bodies(
+            converted, [trajectory], TrackingConfig(), (0.9,), session.eval_env.task, None
+        )
 
 
 def test_evaluation_from_later_starts(opencap, tmp_path, monkeypatch):

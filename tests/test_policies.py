@@ -512,11 +512,39 @@ def test_worker_processes_step_exactly_like_one_process(walk):
         spread.close()
 
 
+def test_fork_map_matches_a_loop_and_raises_a_copys_error():
+    import os
+
+    from converters.errors import KintwinError
+    from policies.parallel import fork_map
+
+    live = {"offset": 10}  # state the forked copies share as it is at the call
+
+    def work(x: int) -> tuple[int, int]:
+        if x == 7:
+            raise KintwinError("item 7 is bad")
+        sum(range(1_000_000))  # CPU time for the copies to report
+        return x + live["offset"], os.getpid()
+
+    items = [x for x in range(12) if x != 7]
+    children_cpu = os.times().children_user + os.times().children_system
+    for processes in (1, 2, 3):
+        results = fork_map(work, items, processes)
+        assert [r[0] for r in results] == [x + 10 for x in items]  # in the items' order
+        assert len({r[1] for r in results}) == processes  # this process and its copies
+    assert os.times().children_user + os.times().children_system > children_cpu
+    with pytest.raises(KintwinError, match="item 7 is bad"):
+        fork_map(work, list(range(9)), 3)  # 7 is a copy's (7 % 3 == 1)
+
+
 def test_training_with_two_workers_matches_one(walk, tmp_path: Path):
     from policies.ppo import PPOConfig
     from policies.train import train
 
-    cfg = PPOConfig(num_envs=4, num_steps=16, eval_every=2, checkpoint_every=2)
+    # two evaluation runs (from the first frame and from 0.1 s): two workers share them out
+    cfg = PPOConfig(
+        num_envs=4, num_steps=16, eval_every=2, checkpoint_every=2, eval_later_starts=(0.1,)
+    )
     cards = [
         train(walk[0], [walk[1]], ["walk"], tmp_path / str(w), cfg=cfg, max_steps=128, workers=w)
         for w in (1, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -120,8 +121,6 @@ def test_resume_continues_the_step_count(walk, trained: Path):
 def test_policy_pt_is_the_latest_evaluation_near_the_best(walk, tmp_path: Path, keep_within_deg):
     """With no tolerance policy.pt is the best evaluation; with an unbounded one, the last.
     The card names its iteration and score, and policy.pt holds that iteration's weights."""
-    import csv
-
     import torch
 
     from policies.ppo import PPOConfig
@@ -181,17 +180,26 @@ def test_cli_train_needs_a_budget(shared_data: Path, tmp_path: Path):
     assert result.exit_code == 2 and "--minutes" in result.output
 
 
-def test_cli_train_runs(shared_data: Path, tmp_path: Path):
+def test_cli_train_runs(shared_data: Path, tmp_path: Path, monkeypatch):
     import torch
 
+    import kintwin_cli.commands.train as train_command
     from kintwin_cli.main import cli
 
     model = shared_data / GAIT / "subject01.osim"
     motion = shared_data / GAIT / "IK" / "subject01_walk_IK.mot"
     args = ["train", "--model", str(model), "--motions", str(motion), "-o", str(tmp_path)]
+    monkeypatch.setattr(train_command, "PROGRESS_LINE_S", 0.0)  # a line per iteration
     result = CliRunner().invoke(cli, [*args, "--steps", "256", "--envs", "2"])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "card.json").read_text())["steps"] == 256
+    # no terminal here, so no progress bar: progress lines, from the log's rows
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    lines = [line for line in result.output.splitlines() if line.startswith("iteration ")]
+    assert len(lines) == len(rows) == 2
+    first = rows[0]
+    assert lines[0].startswith(f"iteration 1: {first['global_step']} steps, ")
+    assert lines[0].endswith(f"last evaluation score {float(first['eval_score']):.2f}°")
     kept = json.loads((tmp_path / "card.json").read_text())["metrics"]["policy_checkpoint"]
     assert f"policy.pt from step {kept['global_step']}, evaluation score " in result.output
     assert f"{kept['eval_score']:.2f}°" in result.output  # the score, not called an error
@@ -556,8 +564,6 @@ def test_training_with_two_workers_matches_one(walk, tmp_path: Path):
         for c in cards
     ]  # fmt: skip
     assert untimed[0] == untimed[1]
-    import csv
-
     keys = ("reward", "tracking_error_deg", "approx_kl", "eval_score")
     logs = [list(csv.DictReader(open(tmp_path / str(w) / "log.csv"))) for w in (1, 2)]
     assert [[r[k] for k in keys] for r in logs[0]] == [[r[k] for k in keys] for r in logs[1]]

@@ -20,7 +20,8 @@ trial (cold start, wall time beside OpenSim ID's), and every bar is measured: no
 (mean and worst coordinate, pelvis), hip/knee/ankle flexion moments (r, RMSE in N·m/kg) and the
 vertical GRF of both feet (RMSE %BW) on the covered frames, the asymmetric trials' right-left
 difference in peak knee extension moment (sign and size), the generic model scaled by ±10 % on
-the walks, and the markerless gaitdynamics-video walks. Each subject-4 trial also reports its
+the walks, and the markerless gaitdynamics-video walks; another subject's OpenCap walk and
+squat (opencap-processing, on the generic model) are reported beside the bars. Each subject-4 trial also reports its
 pelvis-angle error per fifth of the run (drift) and runs again from 0.05, 0.1 and 0.2 s after
 its first frame (a single run's "no fall" can be luck). Where a trial's kinematics do not fit
 the model (subject 4's IK on the scaled generic models, the markerless walks' floor),
@@ -50,6 +51,7 @@ SPLIT = Path(__file__).with_name("opencap_split.json")
 SUBJECT = "opencap-subject4"
 GENERIC = "opencap-processing/OpenSimPipeline/Models/LaiUhlrich2022.osim"
 VIDEO = "gaitdynamics-video/subject2"
+ANOTHER = "opencap-processing/Moco"  # another subject's OpenCap walk and squat (video and mocap)
 TRIMMED = "video_trimmed/"  # other_bodies key prefix of a markerless walk cut to --time-range
 LOWPASS_HZ = 6.0
 LATER_STARTS_S = (0.05, 0.1, 0.2)  # s after a trial's first frame: runs that test "no fall"
@@ -111,6 +113,7 @@ def run(data: Path, policy: Path | None = None) -> dict:
         t: _policy_trial(root, t, model, policy, work, mass, r) for t, r in refs.items()
     }
     result["other_bodies"] = _other_bodies(data, root, split, policy, work)
+    result["another_subject"] = _another_subject(data, policy, work)
     result["status"] = "measured"
     result["summary"] = _summary(result, split, trained)
     return result
@@ -435,6 +438,16 @@ def _other_bodies(data: Path, root: Path, split: dict, policy: Path, work: Path)
     return out
 
 
+def _another_subject(data: Path, policy: Path, work: Path) -> dict:
+    """Another subject's OpenCap walk and squat (opencap-processing's Moco examples, IK from
+    video and mocap) on the generic model: reported, outside the bars (no subject model)."""
+    out = {}
+    for ik in sorted((data / ANOTHER).glob("example*/*.mot")):
+        summary, seconds = _kintwin_id(data / GENERIC, ik, policy, work / f"another_{ik.stem}")
+        out[ik.stem] = {**_tracking(summary), "wall_s": seconds}
+    return out
+
+
 def _holds(r: dict, mean_deg: float, worst_deg: float = 180.0, r_min: float = -1.0,
            rmse: float = 1e9) -> bool:  # fmt: skip
     """One trial's result meets: no fall, tracking and (given) moment bars."""
@@ -511,6 +524,8 @@ def _summary(result: dict, split: dict, trained: list[str]) -> dict:
             for k, r in result["other_bodies"].items()
             if k.startswith(TRIMMED)
         },
+        # reported, no bar: another subject on the generic model
+        "another_subject_no_fall": {k: not r["fell"] for k, r in result["another_subject"].items()},
         "4_kintwin_id_wall_s_max": max(r["kintwin_id_wall_s"] for r in trials.values()),
         "4_opensim_id_s_max": max(r["opensim_id_s"] for r in trials.values()),
     }

@@ -104,9 +104,11 @@ def run(data: Path, policy: Path | None = None) -> dict:
         result["summary"] = {"status": "no policy", "trials_with_references": len(refs)}
         return result
     from policies.checkpoint import read_card
+    from policies.train import COPY
 
     card = read_card(policy)
-    trained = [Path(m).stem.removesuffix("_ik") for m in card.get("training_motions", [])]
+    motions = card.get("training_motions", [])  # mirrored and speed-changed copies: their trial
+    trained = list(dict.fromkeys(Path(m.split(COPY)[0]).stem.removesuffix("_ik") for m in motions))
     held_out = [t for t in split["held_out"] if t not in trained]
     result["policy"] = {"dir": policy.name, "trained_on": trained, "held_out_untrained": held_out}
     result["trials"] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from kintwin_cli.output import note, warn
+from kintwin_cli.output import note, progress_lines, warn
 
 __all__ = [
     "run_imitation", "note_fall_search", "warn_fall", "warn_implausible", "warn_vertical_grf",
@@ -163,8 +163,11 @@ def _adapt_progress(minutes: float) -> Callable[[dict], None]:
 
     bar = tqdm(total=round(minutes * 60), unit="s", dynamic_ncols=True, disable=None)
 
+    lines = progress_lines(bar)  # with no terminal (a batch job's log) instead of the bar
+
     def progress(row: dict) -> None:
         bar.n = min(bar.total, round(row["wall_time"]))
         bar.set_postfix(err=f"{row['tracking_error_deg']:.2f}°", refresh=True)
+        lines(row)
 
     return progress

@@ -7,6 +7,8 @@ stdout carries one JSON object only, and :func:`result` writes to stderr instead
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,9 @@ import click
 
 from kintwin_cli.options import JSON_STDOUT, json_to_stdout
 
-__all__ = ["verbosity", "note", "warn", "result", "JsonSummary", "json_safe"]
+__all__ = [
+    "verbosity", "note", "warn", "result", "JsonSummary", "json_safe", "progress_lines",
+]  # fmt: skip
 
 
 def verbosity() -> int:
@@ -34,6 +38,33 @@ def warn(message: str) -> None:
     """A warning on stderr (shown unless -q)."""
     if verbosity() >= 0:
         click.echo(f"kintwin: warning: {message}", err=True)
+
+
+PROGRESS_LINE_S = 60.0  # s between progress lines when stderr is not a terminal
+
+
+def progress_lines(bar) -> Callable[[dict], None]:
+    """A training log row's progress line every ``PROGRESS_LINE_S`` when the tqdm ``bar`` is off
+    (stderr is no terminal: a batch job's or nohup's log, where the bar shows nothing)."""
+    last = [time.monotonic()]
+
+    def emit(row: dict) -> None:
+        if bar.disable and time.monotonic() - last[0] >= PROGRESS_LINE_S:
+            last[0] = time.monotonic()
+            note(_progress_line(row))
+
+    return emit
+
+
+def _progress_line(row: dict) -> str:
+    """Steps, speed, time, training tracking and the last evaluation (when there is one)."""
+    line = (
+        f"iteration {row['iteration']}: {row['global_step']} steps, "
+        f"{row['steps_per_s']:.0f} steps/s, {row['wall_time'] / 60:.1f} min, "
+        f"training tracking error {row['tracking_error_deg']:.2f}°"
+    )
+    score = row.get("eval_score", math.nan)
+    return line if math.isnan(score) else f"{line}, last evaluation score {score:.2f}°"
 
 
 def result(text: str) -> None:

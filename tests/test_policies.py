@@ -183,13 +183,13 @@ def test_cli_train_needs_a_budget(shared_data: Path, tmp_path: Path):
 def test_cli_train_runs(shared_data: Path, tmp_path: Path, monkeypatch):
     import torch
 
-    import kintwin_cli.commands.train as train_command
+    import kintwin_cli.output
     from kintwin_cli.main import cli
 
     model = shared_data / GAIT / "subject01.osim"
     motion = shared_data / GAIT / "IK" / "subject01_walk_IK.mot"
     args = ["train", "--model", str(model), "--motions", str(motion), "-o", str(tmp_path)]
-    monkeypatch.setattr(train_command, "PROGRESS_LINE_S", 0.0)  # a line per iteration
+    monkeypatch.setattr(kintwin_cli.output, "PROGRESS_LINE_S", 0.0)  # a line per iteration
     result = CliRunner().invoke(cli, [*args, "--steps", "256", "--envs", "2"])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "card.json").read_text())["steps"] == 256

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 import os
-import time
 from pathlib import Path
 
 import click
@@ -16,20 +14,7 @@ from kintwin_cli.options import (
     model_option,
     output_option,
 )
-from kintwin_cli.output import note
-
-PROGRESS_LINE_S = 60.0  # s between progress lines when stderr is not a terminal
-
-
-def _progress_line(row: dict) -> str:
-    """One log row as a progress line: steps, speed, training tracking and the last evaluation."""
-    line = (
-        f"iteration {row['iteration']}: {row['global_step']} steps, "
-        f"{row['steps_per_s']:.0f} steps/s, {row['wall_time'] / 60:.1f} min, "
-        f"training tracking error {row['tracking_error_deg']:.2f}°"
-    )
-    score = row.get("eval_score", math.nan)
-    return line if math.isnan(score) else f"{line}, last evaluation score {score:.2f}°"
+from kintwin_cli.output import note, progress_lines
 
 
 def _pairs(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -> tuple:
@@ -244,7 +229,7 @@ def train(
         eval_later_starts,
     )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
-    last_line = [time.monotonic()]
+    lines = progress_lines(bar)  # with no terminal (a batch job's log) instead of the bar
 
     def progress(row: dict) -> None:
         bar.n = row["global_step"]
@@ -253,9 +238,7 @@ def train(
             reward=f"{row['reward']:.3f}",
             err=f"{row['tracking_error_deg']:.2f}°",
         )
-        if bar.disable and time.monotonic() - last_line[0] >= PROGRESS_LINE_S:
-            last_line[0] = time.monotonic()
-            note(_progress_line(row))  # no terminal (a batch job's log): a line now and then
+        lines(row)
 
     try:
         card = train_policy(run, progress)

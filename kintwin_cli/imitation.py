@@ -162,7 +162,6 @@ def _adapt_progress(minutes: float) -> Callable[[dict], None]:
     from tqdm import tqdm
 
     bar = tqdm(total=round(minutes * 60), unit="s", dynamic_ncols=True, disable=None)
-
     lines = progress_lines(bar)  # with no terminal (a batch job's log) instead of the bar
 
     def progress(row: dict) -> None:

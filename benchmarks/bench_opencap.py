@@ -23,10 +23,10 @@ difference in peak knee extension moment (sign and size), the generic model scal
 the walks, and the markerless gaitdynamics-video walks; another subject's OpenCap walk and
 squat (opencap-processing, on the generic model) are reported beside the bars. Each subject-4
 trial also reports its pelvis-angle error per fifth of the run (drift) and runs again from 0.05,
-0.1 and 0.2 s after its first frame (a single run's "no fall" can be luck). Where a trial's kinematics do not fit
-the model (subject 4's IK on the scaled generic models, the markerless walks' floor),
-``kintwin id`` fits the pelvis path to it (``policies.root_fit``); each result's ``root_fit``
-says so, and its pelvis error is against the fitted path. Without the policy the references are
+0.1 and 0.2 s after its first frame (a single run's "no fall" can be luck). Where a trial's
+kinematics do not fit the model (subject 4's IK on the scaled generic models, the markerless
+walks' floor), ``kintwin id`` fits the pelvis path to it (``policies.root_fit``); each result's
+``root_fit`` says so, and its pelvis error is against the fitted path. Without the policy the references are
 written with ``status`` saying so, and no policy numbers.
 """
 

@@ -29,6 +29,20 @@ class KintwinError(Exception):
     def __str__(self) -> str:
         return " ".join(line.strip() for line in super().__str__().splitlines() if line.strip())
 
+    def __reduce__(self):
+        """Pickle as class, message and attributes: the subclasses' constructors take other
+        arguments than the message, which pickle's default would pass them (an error raised in
+        a forked evaluation copy travels back pickled)."""
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> KintwinError:
+    """A :class:`KintwinError` of class ``cls`` with ``args`` and attributes ``state``."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class FileFormatError(KintwinError):
     """A file that cannot be read: names the file, the line (1-based) when known, and the problem."""

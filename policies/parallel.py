@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -203,8 +204,15 @@ def fork_map(function: Callable[[Any], Any], items: Sequence, processes: int) ->
             children.append((child, ours))
         mine = [function(x) for x in items[0::processes]]
         shares = [mine]
-        for _, pipe in children:
-            ok, value = pipe.recv()
+        for child, pipe in children:
+            try:
+                ok, value = pipe.recv()
+            except EOFError:  # it ended without a word: killed, out of memory, crashed
+                child.join()
+                raise RuntimeError(
+                    f"a forked copy (pid {child.pid}) ended without a result "
+                    f"(exit code {child.exitcode})"
+                ) from None
             if not ok:
                 raise value
             shares.append(value)
@@ -227,8 +235,9 @@ def _map_share(pipe, function: Callable[[Any], Any], share: Sequence) -> None:
         pipe.send((True, [function(x) for x in share]))
     except BaseException as error:  # noqa: BLE001 - every failure goes back to be raised there
         try:
+            pickle.loads(pickle.dumps(error))  # some errors pickle but cannot be rebuilt
             pipe.send((False, error))
-        except Exception:  # noqa: BLE001 - an error that cannot be pickled: its text
+        except Exception:  # noqa: BLE001 - an error that cannot travel: its text
             pipe.send((False, RuntimeError(f"{type(error).__name__}: {error}")))
     finally:
         pipe.close()

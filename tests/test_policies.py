@@ -545,6 +545,32 @@ def test_fork_map_matches_a_loop_and_raises_a_copys_error():
         fork_map(work, list(range(9)), 3)  # 7 is a copy's (7 % 3 == 1)
 
 
+def test_fork_map_names_a_copys_file_error_and_a_copy_that_died():
+    """A FileFormatError (whose constructor takes a path and a problem, not a message) comes
+    back as itself; a copy that ends without a word is named with its exit code, not left
+    as an EOFError."""
+    import os
+
+    from converters.errors import FileFormatError
+    from policies.parallel import fork_map
+
+    def bad_file(x: int) -> int:
+        if x == 1:
+            raise FileFormatError("trial.mot", "NaN in column knee_angle_r", line=12)
+        return x
+
+    with pytest.raises(FileFormatError, match="trial.mot:12: NaN in column knee_angle_r"):
+        fork_map(bad_file, [0, 1], 2)
+
+    def dies(x: int) -> int:
+        if x == 1:
+            os._exit(3)
+        return x
+
+    with pytest.raises(RuntimeError, match=r"ended without a result \(exit code 3\)"):
+        fork_map(dies, [0, 1], 2)
+
+
 def test_training_with_two_workers_matches_one(walk, tmp_path: Path):
     from policies.ppo import PPOConfig
     from policies.train import train

@@ -86,6 +86,7 @@ class TrackingConfig:
     first_frame_share: float = 0.0  # resets at the reference's first row, where `kintwin id`
     # starts (whole-trial practice: the error a run builds up); the rest at a uniform frame
     seat: bool = False  # a seat box under the thighs of trials that start or end seated
+    seat_friction: float = 1.0  # between the seat and the thighs (1.0: MuJoCo's default)
     # torque drive: each actuator also gets the reference's joint moment from the contact solve
     # (converters.contact_solve: ground reactions from the motion alone), so the policy adds
     # only what balance and tracking need on top of a model-based answer (policies.feedforward)

@@ -41,8 +41,9 @@ def _thighs(model: mujoco.MjModel, root_body: int) -> list[tuple[int, int]]:
     return pairs
 
 
-def add_seat(spec: mujoco.MjSpec, converted, root_body_name: str) -> None:
-    """Add the parked seat box and the thigh capsules to ``spec`` (of ``converted``)."""
+def add_seat(spec: mujoco.MjSpec, converted, root_body_name: str, friction: float = 1.0) -> None:
+    """Add the parked seat box and the thigh capsules to ``spec`` (of ``converted``), sliding
+    on each other with ``friction``."""
     m = converted.mj_model
     d = mujoco.MjData(m)
     mujoco.mj_kinematics(m, d)
@@ -57,11 +58,13 @@ def add_seat(spec: mujoco.MjSpec, converted, root_body_name: str) -> None:
         geom.fromto = [0.0, 0.0, 0.0, *(0.8 * knee)]
         geom.size = [0.17 * length, 0.0, 0.0]
         geom.contype, geom.conaffinity, geom.mass, geom.group = 0, SEAT_BIT, 0.0, 3
+        geom.friction[0] = friction
         reach = max(reach, 0.85 * length)  # past the capsule's end (0.8 of the thigh)
     seat = spec.worldbody.add_body(name=SEAT_BODY, mocap=True, pos=PARKED[:3])
     box = seat.add_geom(name=SEAT_BODY, type=mujoco.mjtGeom.mjGEOM_BOX)
     box.size = [0.5 * (reach + 0.15), SEAT_HALF[0], SEAT_HALF[1]]
     box.contype, box.conaffinity = SEAT_BIT, 0
+    box.friction[0] = friction  # a contact takes the larger of its two geoms' frictions
 
 
 def thigh_geoms(model: mujoco.MjModel) -> np.ndarray:

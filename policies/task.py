@@ -147,7 +147,8 @@ def build_task_model(converted, config: TrackingConfig) -> TaskModel:
     if config.seat:
         from policies.seat import add_seat
 
-        add_seat(spec, converted, m0.body(int(m0.jnt_bodyid[m0.joint(root[0]).id])).name)
+        root_body = m0.body(int(m0.jnt_bodyid[m0.joint(root[0]).id])).name
+        add_seat(spec, converted, root_body, config.seat_friction)
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     model = spec.compile()
     d = mujoco.MjData(model)

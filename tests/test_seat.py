@@ -29,12 +29,12 @@ def trials(shared_data):
     return converted, out
 
 
-def _env(trials, seat: bool):
+def _env(trials, seat: bool, **settings):
     from policies.config import TrackingConfig
     from policies.env import TrackingEnv
 
     converted, trajectories = trials
-    config = TrackingConfig(belt_speed=0.0, seat=seat)
+    config = TrackingConfig(belt_speed=0.0, seat=seat, **settings)
     return TrackingEnv(converted, [trajectories[n] for n in TRIALS], config, 0)
 
 
@@ -91,3 +91,26 @@ def test_seat_carries_the_seated_body(trials):
     assert _root_drop(env, 0) > 0.05
     assert mujoco.mj_name2id(env.task.model, mujoco.mjtObj.mjOBJ_BODY, SEAT_BODY) == -1
     assert all(ref.seat is None for ref in env.references)
+
+
+def test_seat_friction_is_the_configs_and_lets_a_pushed_body_slide(trials):
+    """``seat_friction`` sets the seat's and the thighs' friction (a contact takes the larger):
+    a seated body pushed forward by a fifth of its weight at the pelvis for 0.3 s, zero
+    actions, slides further on a seat of friction 0.1 than on one of 1.0 (the default)."""
+    slid = {}
+    for friction in (1.0, 0.1):
+        settings = {} if friction == 1.0 else {"seat_friction": friction}
+        env = _env(trials, seat=True, **settings)
+        m, d = env.task.model, env.data
+        seat_geoms = [m.body(SEAT_BODY).geomadr[0], *thigh_geoms(m)]
+        assert np.allclose(m.geom_friction[seat_geoms, 0], friction)
+        env.reset(reference=0, frame=env.references[0].first)
+        root = env.task.root_body
+        x0 = d.xpos[root].copy()
+        forward = d.xmat[root].reshape(3, 3)[:, 0] * [1.0, 1.0, 0.0]
+        push = 0.2 * env.task.total_mass * 9.81 * forward / np.linalg.norm(forward)
+        for _ in range(30):
+            d.xfrc_applied[root, :3] = push
+            env.step(np.zeros(len(env.action_names)))
+        slid[friction] = float(np.linalg.norm((d.xpos[root] - x0)[:2]))
+    assert slid[0.1] > slid[1.0] + 0.01

@@ -438,7 +438,7 @@ def _differs(value, saved) -> bool:
 CHANGEABLE_ON_RESUME = (
     "muscle_effort", "muscle_reachable", "muscle_map_steps", "failure_weight",
     "first_frame_share", "max_root_error", "max_pose_error", "max_root_angle", "scale_every",
-    "scale_lengths", "scale_mass_kg",
+    "scale_lengths", "scale_mass_kg", "seat_friction",
 )  # fmt: skip
 """Settings a resumed run may change (besides every reward weight and scale, ``w_*``/``k_*``):
 they change what is rewarded, where episodes start, how actions become forces or which random

@@ -114,3 +114,17 @@ def test_seat_friction_is_the_configs_and_lets_a_pushed_body_slide(trials):
             env.step(np.zeros(len(env.action_names)))
         slid[friction] = float(np.linalg.norm((d.xpos[root] - x0)[:2]))
     assert slid[0.1] > slid[1.0] + 0.01
+
+
+def test_a_resumed_run_may_change_the_seat_friction_and_chooses_policy_afresh():
+    """Seat friction changes the physics, not what the policy observes: a resumed run may
+    change it (not turn the seat on or off), and its earlier evaluations no longer compare."""
+    from converters.errors import KintwinError
+    from policies.config import TrackingConfig
+    from policies.train import changed_settings, keeps_scores
+
+    saved = TrackingConfig(seat=True)
+    changes = changed_settings(saved, {"seat_friction": 0.5})
+    assert changes == {"seat_friction": 0.5} and not keeps_scores(changes)
+    with pytest.raises(KintwinError, match="--set seat: a resumed run keeps it"):
+        changed_settings(saved, {"seat": False})

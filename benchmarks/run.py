@@ -31,6 +31,7 @@ BENCHMARKS = [
     "benchmarks.bench_opencap",
     "benchmarks.bench_contact_solve",
     "benchmarks.bench_muscle_imitation",
+    "benchmarks.bench_train_speed",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = "benchmarks/results"  # changes here do not make a run dirty: the run writes them

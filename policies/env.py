@@ -31,6 +31,7 @@ from policies.reference import (
     make_reference,
     measured_grf,
 )
+from policies.rollout import SamplingPolicy, Segment, run_segment
 from policies.task import (
     BELT_HALF_LENGTH,
     BELT_JOINT,
@@ -112,6 +113,11 @@ class TrackingEnv:
         horizontal = set(self.task.horizontal.tolist())  # root translations not observed
         n_coord = len(self.task.coordinates)
         self._observed_q = np.array([i for i in range(n_coord) if i not in horizontal], dtype=int)
+
+    @property
+    def seed(self) -> int:
+        """The seed of the copy's random generator (and of its action noise in training)."""
+        return self._seed
 
     @property
     def rng(self) -> np.random.Generator:
@@ -600,6 +606,11 @@ class VectorEnv:
 
     def close(self) -> None:
         """Nothing to release (the process version has workers)."""
+
+    def rollout(self, policy: SamplingPolicy, raw_obs: np.ndarray, steps: int) -> Segment:
+        """``steps`` steps of every copy from ``raw_obs``, actions drawn from ``policy``
+        (:func:`policies.rollout.run_segment`; each copy's noise follows its seed)."""
+        return run_segment(self, policy, raw_obs, steps, [env.seed for env in self.envs])
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
         """Step every copy: (obs, reward, terminated, truncated, final_obs, tracking_error_deg)."""

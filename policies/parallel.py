@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from policies.env import TrackingConfig, TrackingEnv, VectorEnv, task_and_references
+from policies.rollout import SamplingPolicy, Segment
 
 __all__ = ["ProcessVectorEnv", "make_vector_env", "fork_map"]
 
@@ -39,7 +40,9 @@ def _worker(
             command, payload = pipe.recv()
         except EOFError:
             return
-        if command == "step":
+        if command == "rollout":
+            pipe.send(envs.rollout(*payload))
+        elif command == "step":
             pipe.send(envs.step(payload))
         elif command == "reset":
             pipe.send(envs.reset())
@@ -129,6 +132,13 @@ class ProcessVectorEnv:
             pipe.send(("step", actions[start:stop]))
         parts = [pipe.recv() for pipe in self._pipes]
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(len(parts[0])))
+
+    def rollout(self, policy: SamplingPolicy, raw_obs: np.ndarray, steps: int) -> Segment:
+        """As :meth:`policies.env.VectorEnv.rollout`, each worker its block of copies: they
+        meet only at the end, not at every step."""
+        for pipe, (start, stop) in zip(self._pipes, self._blocks, strict=True):
+            pipe.send(("rollout", (policy, raw_obs[start:stop], steps)))
+        return Segment.concatenate([pipe.recv() for pipe in self._pipes])
 
     def rng_states(self) -> list[dict]:
         for pipe in self._pipes:

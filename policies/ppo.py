@@ -17,11 +17,13 @@ import torch
 from torch import nn
 
 from policies.agent import Agent, RunningNorm
+from policies.rollout import SamplingPolicy
 
 __all__ = [
     "PPOConfig",
     "Experience",
     "collect_rollout",
+    "sampling_policy",
     "compute_gae",
     "clipped_surrogate_loss",
     "ppo_update",
@@ -80,45 +82,67 @@ class Experience:
 
 
 def collect_rollout(
-    envs, agent: Agent, norm: RunningNorm, raw_obs: np.ndarray, cfg: PPOConfig
+    envs,
+    agent: Agent,
+    norm: RunningNorm,
+    raw_obs: np.ndarray,
+    cfg: PPOConfig,
+    iteration: int = 0,
 ) -> tuple[Experience, np.ndarray]:
     """Run ``cfg.num_steps`` steps of every copy; returns (experience, last raw observation).
 
-    The normaliser is updated with every observation before it is used.
+    The copies sample their actions from a frozen copy of the actor and normaliser
+    (:mod:`policies.rollout`; the noise follows ``cfg.seed`` and ``iteration``); the log
+    probabilities and values are then computed here in one pass, and the normaliser folds
+    in the rollout's observations step by step, for the next iteration.
     """
-    n, steps = envs.num_envs, cfg.num_steps
-    n_obs, n_act = raw_obs.shape[1], len(envs.action_names)
-    buf = {k: torch.zeros(steps, n) for k in ("logprobs", "rewards", "dones", "values")}
-    obs_buf, act_buf = torch.zeros(steps, n, n_obs), torch.zeros(steps, n, n_act)
-    done = torch.zeros(n)
-    errors, ends, falls = [], 0, 0
-    for step in range(steps):
-        norm.update(raw_obs)
-        obs = torch.from_numpy(norm(raw_obs))
+    policy = sampling_policy(agent, norm, cfg.seed, iteration)
+    segment = envs.rollout(policy, raw_obs, cfg.num_steps)
+    steps, n = segment.rewards.shape
+    obs = torch.from_numpy(policy.normalise(segment.raw_obs))
+    actions = torch.from_numpy(segment.actions)
+    with torch.no_grad():
+        _, logprobs, _, values = agent.act(obs.flatten(0, 1), actions.flatten(0, 1))
+    rewards = segment.rewards.copy()
+    trunc = segment.truncated
+    if trunc.any():  # bootstrap time limits from the value of where the copy ended
         with torch.no_grad():
-            action, logprob, _, value = agent.act(obs)
-        obs_buf[step], act_buf[step], buf["dones"][step] = obs, action, done
-        buf["values"][step], buf["logprobs"][step] = value, logprob
-        raw_obs, reward, term, trunc, final_obs, err = envs.step(action.numpy())
-        if trunc.any():  # bootstrap time limits from the value of where the copy ended
-            with torch.no_grad():
-                v_end = agent.value(torch.from_numpy(norm(final_obs[trunc])))
-            reward[trunc] += cfg.gamma * v_end.numpy()
-        buf["rewards"][step] = torch.from_numpy(reward)
-        done = torch.from_numpy((term | trunc).astype(np.float32))
-        errors.append(err)
-        ends, falls = ends + int((term | trunc).sum()), falls + int(term.sum())
+            v_end = agent.value(torch.from_numpy(policy.normalise(segment.final_obs[trunc])))
+        rewards[trunc] += cfg.gamma * v_end.numpy()
+    ended = segment.terminated | trunc
+    dones = np.zeros((steps, n), dtype=np.float32)
+    dones[1:] = ended[:-1]
+    for step_obs in segment.raw_obs:
+        norm.update(step_obs)
     stats = {
-        "reward": float(buf["rewards"].mean()),
-        "tracking_error_deg": float(np.mean(errors)),
-        "episodes": ends,
-        "falls": falls,
+        "reward": float(rewards.mean()),
+        "tracking_error_deg": float(np.mean(segment.errors)),
+        "episodes": int(ended.sum()),
+        "falls": int(segment.terminated.sum()),
     }
     experience = Experience(
-        obs_buf, act_buf, buf["logprobs"], buf["rewards"], buf["dones"], buf["values"],
-        torch.from_numpy(norm(raw_obs)), done, stats,
+        obs, actions, logprobs.view(steps, n), torch.from_numpy(rewards),
+        torch.from_numpy(dones), values.view(steps, n),
+        torch.from_numpy(norm(segment.last_obs)), torch.from_numpy(ended[-1].astype(np.float32)),
+        stats,
     )  # fmt: skip
-    return experience, raw_obs
+    return experience, segment.last_obs
+
+
+def sampling_policy(agent: Agent, norm: RunningNorm, seed: int, iteration: int) -> SamplingPolicy:
+    """The agent's actor and the normaliser's statistics as they are now, in numpy."""
+    linear = [m for m in agent.actor_mean if isinstance(m, nn.Linear)]
+    layers = tuple(
+        (m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linear
+    )
+    return SamplingPolicy(
+        layers=layers,
+        log_std=agent.actor_logstd.detach().numpy()[0].copy(),
+        mean=np.array(norm.mean),
+        scale=np.sqrt(norm.var + 1e-8),
+        seed=seed,
+        iteration=iteration,
+    )
 
 
 def compute_gae(

@@ -638,7 +638,9 @@ def _iterate(s: _Session, clock: Callable[[], float]) -> dict:
     """One PPO iteration, its evaluation, log row and checkpoints (the row is logged first, so
     a checkpoint's iteration is always in the log)."""
     t0, cpu0 = time.time(), _cpu_seconds(s.envs)
-    exp, s.raw_obs = collect_rollout(s.envs, s.agent, s.norm, s.raw_obs, s.cfg)
+    exp, s.raw_obs = collect_rollout(
+        s.envs, s.agent, s.norm, s.raw_obs, s.cfg, s.state["iteration"]
+    )
     with torch.no_grad():
         next_value = s.agent.value(exp.next_obs)
     advantages, returns = compute_gae(

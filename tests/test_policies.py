@@ -520,6 +520,46 @@ def test_worker_processes_step_exactly_like_one_process(walk):
         spread.close()
 
 
+def test_a_rollout_does_not_depend_on_how_the_copies_are_shared(walk):
+    """Workers sample their copies' actions themselves (policies.rollout): five copies in one
+    process and over two workers gather the same segment, bit for bit; the numpy actor is
+    torch's; each copy's noise has the policy's spread and follows the iteration."""
+    import torch
+
+    from policies.agent import Agent, RunningNorm
+    from policies.env import VectorEnv
+    from policies.parallel import ProcessVectorEnv
+    from policies.ppo import sampling_policy
+
+    single = VectorEnv(walk[0], [walk[1]], num_envs=5, seed=3)
+    spread = ProcessVectorEnv(walk[0], [walk[1]], num_envs=5, seed=3, workers=2)
+    try:
+        start = single.reset()
+        np.testing.assert_array_equal(spread.reset(), start)
+        torch.manual_seed(0)
+        agent, norm = (
+            Agent(len(single.obs_names), len(single.action_names)),
+            RunningNorm(len(single.obs_names)),
+        )
+        norm.update(start)
+        policy = sampling_policy(agent, norm, seed=1, iteration=7)
+        segments = [envs.rollout(policy, start, 40) for envs in (single, spread)]  # falls too
+        assert segments[0].terminated.any() or segments[0].truncated.any()
+        for name in segments[0].__dataclass_fields__:
+            np.testing.assert_array_equal(getattr(segments[0], name), getattr(segments[1], name))
+        obs = policy.normalise(segments[0].raw_obs[0])
+        with torch.no_grad():
+            expected = agent.actor_mean(torch.from_numpy(obs)).numpy()
+        np.testing.assert_allclose(policy.mean_action(obs), expected, atol=1e-5)
+        means = np.stack([policy.mean_action(policy.normalise(o)) for o in segments[0].raw_obs])
+        noise = (segments[0].actions - means) / np.exp(policy.log_std)
+        assert abs(noise.std() - 1.0) < 0.05 and abs(noise.mean()) < 0.05
+        again = single.rollout(sampling_policy(agent, norm, seed=1, iteration=8), start, 1)
+        assert not np.array_equal(again.actions[0], segments[0].actions[0])
+    finally:
+        spread.close()
+
+
 def test_fork_map_matches_a_loop_and_raises_a_copys_error():
     import os
 

@@ -62,6 +62,11 @@ class _ScriptedEnvs:
         self.t += 1
         return obs, reward, term, trunc, obs + 7.0, np.zeros(2)
 
+    def rollout(self, policy, raw_obs, steps):
+        from policies.rollout import run_segment
+
+        return run_segment(self, policy, raw_obs, steps, [0, 1])
+
 
 def test_gae_after_a_truncation_bootstraps_from_the_final_state():
     """With V = 0.5 everywhere: a truncated step's reward becomes 2 + 0.9 x V(final) = 2.45 and

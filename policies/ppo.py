@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from policies.agent import Agent, RunningNorm
+from policies.inference import MeanActor, ObservationNorm
 from policies.rollout import SamplingPolicy
 
 __all__ = [
@@ -99,7 +100,7 @@ def collect_rollout(
     policy = sampling_policy(agent, norm, cfg.seed, iteration)
     segment = envs.rollout(policy, raw_obs, cfg.num_steps)
     steps, n = segment.rewards.shape
-    obs = torch.from_numpy(policy.normalise(segment.raw_obs))
+    obs = torch.from_numpy(policy.norm(segment.raw_obs))
     actions = torch.from_numpy(segment.actions)
     with torch.no_grad():
         _, logprobs, _, values = agent.act(obs.flatten(0, 1), actions.flatten(0, 1))
@@ -107,7 +108,7 @@ def collect_rollout(
     trunc = segment.truncated
     if trunc.any():  # bootstrap time limits from the value of where the copy ended
         with torch.no_grad():
-            v_end = agent.value(torch.from_numpy(policy.normalise(segment.final_obs[trunc])))
+            v_end = agent.value(torch.from_numpy(policy.norm(segment.final_obs[trunc])))
         rewards[trunc] += cfg.gamma * v_end.numpy()
     ended = segment.terminated | trunc
     dones = np.zeros((steps, n), dtype=np.float32)
@@ -132,14 +133,12 @@ def collect_rollout(
 def sampling_policy(agent: Agent, norm: RunningNorm, seed: int, iteration: int) -> SamplingPolicy:
     """The agent's actor and the normaliser's statistics as they are now, in numpy."""
     linear = [m for m in agent.actor_mean if isinstance(m, nn.Linear)]
-    layers = tuple(
-        (m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linear
-    )
     return SamplingPolicy(
-        layers=layers,
+        actor=MeanActor(
+            [m.weight.detach().numpy() for m in linear], [m.bias.detach().numpy() for m in linear]
+        ),
         log_std=agent.actor_logstd.detach().numpy()[0].copy(),
-        mean=np.array(norm.mean),
-        scale=np.sqrt(norm.var + 1e-8),
+        norm=ObservationNorm(norm.mean, norm.var),
         seed=seed,
         iteration=iteration,
     )

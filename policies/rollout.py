@@ -7,7 +7,8 @@ each step a barrier: the workers idle while the trainer runs the network, and th
 worker idles while the slower one finishes (a reset onto a new random body costs 35-70 ms).
 On subject 4's seven trials two workers gave 1.3 times one worker's steps per second. Here each
 worker gets the actor's weights and the observation statistics once per iteration
-(:class:`SamplingPolicy`, numpy only) and returns its :class:`Segment`.
+(:class:`SamplingPolicy`: numpy, the inference classes `kintwin id` runs) and returns its
+:class:`Segment`.
 
 Two things follow. The observation statistics are those of the iteration's start; the trainer
 folds the rollout's observations in afterwards, step by step as before, for the next one. And
@@ -22,6 +23,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from policies.inference import MeanActor, ObservationNorm
+
 __all__ = ["SamplingPolicy", "Segment", "run_segment"]
 
 NOISE_TAG = 0x5EED  # keeps the action noise's streams apart from the copies' own generators
@@ -29,32 +32,21 @@ NOISE_TAG = 0x5EED  # keeps the action noise's streams apart from the copies' ow
 
 @dataclass(frozen=True)
 class SamplingPolicy:
-    """The actor (tanh MLP layers ``(weight, bias)``, state-independent ``log_std``) and the
-    observation normaliser (``mean``, ``scale``) as numpy arrays, with what seeds the noise."""
+    """The actor's mean (:class:`~policies.inference.MeanActor`), its state-independent
+    ``log_std`` and the observation normaliser (:class:`~policies.inference.ObservationNorm`),
+    frozen for one iteration, with what seeds the noise."""
 
-    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
+    actor: MeanActor
     log_std: np.ndarray  # (n_act,)
-    mean: np.ndarray  # (n_obs,)
-    scale: np.ndarray  # (n_obs,) sqrt(var + 1e-8)
+    norm: ObservationNorm
     seed: int
     iteration: int
-
-    def normalise(self, raw_obs: np.ndarray) -> np.ndarray:
-        """As :class:`policies.agent.RunningNorm` with these statistics (float32)."""
-        return np.clip((raw_obs - self.mean) / self.scale, -10, 10).astype(np.float32)
 
     def mean_action(self, obs: np.ndarray) -> np.ndarray:
         """(batch, n_act) actor means of normalised observations ``obs``, row by row: a
         matrix product's rounding depends on how many rows it has, and a copy's actions must
         not depend on how many copies its worker steps."""
-        return np.stack([self._mean_action(row) for row in obs])
-
-    def _mean_action(self, x: np.ndarray) -> np.ndarray:
-        for k, (weight, bias) in enumerate(self.layers):
-            x = weight @ x + bias
-            if k < len(self.layers) - 1:
-                x = np.tanh(x)
-        return x
+        return np.concatenate([self.actor(row[None]) for row in obs])
 
     def noise_generators(self, copy_seeds: list[int]) -> list[np.random.Generator]:
         """One generator per copy for this iteration's action noise."""
@@ -108,7 +100,7 @@ def run_segment(
     )
     for step in range(steps):
         noise = np.stack([g.standard_normal(n_act) for g in generators])
-        action = (policy.mean_action(policy.normalise(raw_obs)) + std * noise).astype(np.float32)
+        action = (policy.mean_action(policy.norm(raw_obs)) + std * noise).astype(np.float32)
         out.raw_obs[step], out.actions[step] = raw_obs, action
         raw_obs, reward, term, trunc, final_obs, error = envs.step(action)
         out.rewards[step], out.terminated[step], out.truncated[step] = reward, term, trunc

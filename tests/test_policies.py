@@ -547,11 +547,11 @@ def test_a_rollout_does_not_depend_on_how_the_copies_are_shared(walk):
         assert segments[0].terminated.any() or segments[0].truncated.any()
         for name in segments[0].__dataclass_fields__:
             np.testing.assert_array_equal(getattr(segments[0], name), getattr(segments[1], name))
-        obs = policy.normalise(segments[0].raw_obs[0])
+        obs = policy.norm(segments[0].raw_obs[0])
         with torch.no_grad():
             expected = agent.actor_mean(torch.from_numpy(obs)).numpy()
         np.testing.assert_allclose(policy.mean_action(obs), expected, atol=1e-5)
-        means = np.stack([policy.mean_action(policy.normalise(o)) for o in segments[0].raw_obs])
+        means = np.stack([policy.mean_action(policy.norm(o)) for o in segments[0].raw_obs])
         noise = (segments[0].actions - means) / np.exp(policy.log_std)
         assert abs(noise.std() - 1.0) < 0.05 and abs(noise.mean()) < 0.05
         again = single.rollout(sampling_policy(agent, norm, seed=1, iteration=8), start, 1)

@@ -245,6 +245,7 @@ def _tracking(summary: dict) -> dict:
         "pelvis_cm": float(max(pelvis)) if pelvis else None,
         "pelvis_deg": float(max(pelvis_angles)) if pelvis_angles else None,  # worst of 3 angles
         "root_fit": summary.get("root_fit"),  # the pelvis path as tracked (policies.root_fit)
+        "root_follow": summary.get("root_follow"),  # its own path over the floor (root_follow)
         # each fall of the mean action searched (policies.fall_search) and its control steps
         "fall_searches": len(searches),
         "fall_search_control_steps": sum(s["control_steps"] for s in searches),

@@ -31,10 +31,12 @@ def run_imitation(
     fit_root: bool = True,
     restart_on_fall: bool = False,
     fall_search: bool = True,
+    root_follow: str = "auto",
 ) -> dict:
     """Run imitation ID into ``outdir`` (``lowpass_hz``: None = the default, 0 = off) and
     report it; returns the summary with the output paths added under ``"outputs"``.
     ``fit_root`` fits the trial's pelvis path to the model (``policies.root_fit``);
+    ``root_follow`` (auto, on, off) lets the body walk its own path (``policies.root_follow``);
     ``restart_on_fall`` restarts a fallen simulation from the kinematics (kintwin id --on-fall);
     ``fall_search`` first searches the policy's own actions for a way through (--fall-search).
     ``report`` also writes ``<trial>_report.html`` there (``kintwin report``)."""
@@ -54,6 +56,7 @@ def run_imitation(
     summary = run_imitation_id(
         model_path, coordinates, policy, outputs, cutoff, adapt_minutes, time_range, force,
         progress, fit_root=fit_root, restart_on_fall=restart_on_fall, fall_search=fall_search,
+        root_follow=root_follow,
     )  # fmt: skip
     warn_implausible(summary, coordinates)
     note_fall_search(summary)
@@ -71,6 +74,15 @@ def run_imitation(
             f"{coordinates.name} does not fit this model (feet {100 * fit['floor_offset_m']:+.1f} "
             f"cm off its floor, stance feet sliding {fit['stance_slip_m_per_s']:.2f} m/s): pelvis "
             f"path scaled by {fit['scale']:.3f} and moved {100 * fit['shift_m']:+.1f} cm up"
+        )
+    follow = summary.get("root_follow") or {}
+    if follow.get("on"):
+        slip = (fit or {}).get("fitted_slip_m_per_s")
+        why = f"stance feet sliding {slip:.2f} m/s after the fit" if slip is not None else "asked"
+        note(
+            f"{coordinates.name}: the body walks its own path over the floor ({why}): the "
+            f"pelvis's horizontal path follows the simulation (time constant "
+            f"{follow['time_constant_s']:g} s); pelvis_tx/tz errors are from the trial's path"
         )
     if summary["coordinates_held_at_default"]:
         held = ", ".join(summary["coordinates_held_at_default"])

@@ -218,6 +218,7 @@ def resolve_method(method: str | None, policy: Path | None, adapt_minutes: float
 
 IMITATION_ONLY = (
     ("fit_root", "--fit-root/--no-fit-root"),
+    ("root_follow", "--root-follow"),
     ("restart_on_fall", "--on-fall"),
     ("fall_search", "--fall-search/--no-fall-search"),
 )

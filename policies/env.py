@@ -102,6 +102,7 @@ class TrackingEnv:
         self.ref, self.t = self.references[0], 0
         self.outcomes = np.zeros((len(self.references), 2))  # decayed (episodes, falls) per ref
         self.bodies = None  # a BodyRandomizer: a random subject on resets (scale_lengths)
+        self.follower = None  # a RootFollower: the horizontal root path follows the body (runs)
         self.scaling = None  # the subject's BodyScaling when drawn by ``bodies``
         self.body_obs = body_features(self.task.model, self.task.total_mass, self.config)
         hinge = mujoco.mjtJoint.mjJNT_HINGE
@@ -179,6 +180,8 @@ class TrackingEnv:
             mujoco.mj_forward(task.model, d)
         self.prev_action[:] = 0.0
         self.prev_torque[:] = d.actuator_force[: self.n_act]
+        if self.follower is not None:
+            self.follower.reset()
         return self.observation()
 
     def _draw_frame(self) -> int:
@@ -264,13 +267,13 @@ class TrackingEnv:
         frame = min(self.t + k, last)
         q = ref.qpos[frame][task.coord_qpos]
         beyond = self.t + k - last
-        if beyond <= 0:
-            return q
-        if ref.period is not None and beyond <= ref.period:
+        if beyond > 0 and ref.period is not None and beyond <= ref.period:
             one_cycle_ago = ref.qpos[last + beyond - ref.period][task.coord_qpos]
             drift = ref.qpos[last][task.coord_qpos] - ref.qpos[last - ref.period][task.coord_qpos]
-            return one_cycle_ago + drift
-        return q + beyond * self.config.control_dt * ref.qvel[last][task.coord_dof]
+            q = one_cycle_ago + drift
+        elif beyond > 0:
+            q = q + beyond * self.config.control_dt * ref.qvel[last][task.coord_dof]
+        return q if self.follower is None else q + self.follower.coordinate_offset
 
     def observation(self) -> np.ndarray:
         """The observation vector (see ``obs_names``)."""
@@ -317,6 +320,8 @@ class TrackingEnv:
         if abs(d.qpos[task.belt_qpos]) > 0.2 * BELT_HALF_LENGTH:  # uniform box: no jump in contact
             d.qpos[task.belt_qpos] -= np.trunc(d.qpos[task.belt_qpos])
         self.t = min(self.t + 1, len(self.ref.qpos) - 1)
+        if self.follower is not None:
+            self.follower.update(d, self.ref.root_pos[self.t], cfg.control_dt)
         value, info = self._reward(a) if reward else (0.0, self._errors())
         self.prev_action[:] = a
         self.prev_torque[:] = self.mean_force[: self.n_act]
@@ -351,6 +356,8 @@ class TrackingEnv:
             "body": scaling_to_dict(self.scaling),
             "outcomes": self.outcomes.copy(),
         }
+        if self.follower is not None:
+            snapshot["root_offset"] = self.follower.world_offset.copy()
         if self.muscles is not None:  # the activation solve's warm start
             snapshot["muscle"] = self.muscles.state()
         return snapshot
@@ -374,6 +381,8 @@ class TrackingEnv:
             self.outcomes[:] = snapshot["outcomes"]
         if self.muscles is not None and "muscle" in snapshot:
             self.muscles.set_state(snapshot["muscle"])
+        if self.follower is not None:
+            self.follower.world_offset[:] = snapshot.get("root_offset", 0.0)
 
     def _floor_wrenches(self) -> np.ndarray:
         """(n_feet, 6) the floor's wrench on each foot now (:func:`floor_wrenches`)."""
@@ -417,6 +426,8 @@ class TrackingEnv:
             return cfg.w_stance_foot
         stance = ref.stance[self.t]
         drift = foot_centres(task, self.data)[stance] - ref.foot_pos[self.t][stance]
+        if self.follower is not None:
+            drift = drift - self.follower.world_offset
         error = float(np.sum(drift[:, :2] ** 2))  # no foot in stance: 0, the whole weight
         return cfg.w_stance_foot * float(np.exp(-cfg.k_stance_foot * error))
 
@@ -447,10 +458,9 @@ class TrackingEnv:
         """Exp-shaped tracking terms minus smoothness, effort and residual penalties (scalar
         arithmetic in Python floats: this runs every control step)."""
         task, d, cfg, ref, t = self.task, self.data, self.config, self.ref, self.t
-        dq = d.qpos[task.coord_qpos] - ref.qpos[t][task.coord_qpos]
+        dq, root_pos_err = self._differences()
         dv = d.qvel[task.coord_dof] - ref.qvel[t][task.coord_dof]
         act = task.actuated
-        root_pos_err = d.xpos[task.root_body] - ref.root_pos[t]
         info = self._errors(dq, root_pos_err)
         pose, vel, root_rot = dq[act], dv[act], dq[self.root_rot]
         root_sq = float(root_pos_err @ root_pos_err + root_rot @ root_rot)
@@ -479,11 +489,9 @@ class TrackingEnv:
         """Tracking error (deg, rotational coordinates), root position error (m), root
         orientation error (rad, the angle of the rotation between the two) and RMS pose error
         of the actuated coordinates (rad or m), now."""
-        task, d, ref, t = self.task, self.data, self.ref, self.t
-        if dq is None:
-            dq = d.qpos[task.coord_qpos] - ref.qpos[t][task.coord_qpos]
-        if root_pos_err is None:
-            root_pos_err = d.xpos[task.root_body] - ref.root_pos[t]
+        task = self.task
+        if dq is None or root_pos_err is None:
+            dq, root_pos_err = self._differences()
         rotational, actuated = dq[task.rotational], dq[task.actuated]
         return {
             "tracking_error_deg": math.degrees(
@@ -493,6 +501,17 @@ class TrackingEnv:
             "pose_rms": math.sqrt(float(actuated @ actuated) / len(actuated)),
             "root_angle": self._root_angle(),
         }
+
+    def _differences(self) -> tuple[np.ndarray, np.ndarray]:
+        """Coordinates minus the reference's (rad or m) and the root body's position minus the
+        reference's (world, m), now; the reference shifted by the root follower's offset."""
+        task, d, ref, t = self.task, self.data, self.ref, self.t
+        dq = d.qpos[task.coord_qpos] - ref.qpos[t][task.coord_qpos]
+        root_pos_err = d.xpos[task.root_body] - ref.root_pos[t]
+        if self.follower is not None:
+            dq -= self.follower.coordinate_offset
+            root_pos_err -= self.follower.world_offset
+        return dq, root_pos_err
 
     def _root_angle(self) -> float:
         """Angle (rad) of the rotation from the reference's root orientation to the body's."""

@@ -91,6 +91,7 @@ def run_imitation_id(
     fit_root: bool = True,
     restart_on_fall: bool = False,
     fall_search: bool = True,
+    root_follow: str = "auto",
 ) -> dict:
     """Track the trial with the policy and write ``outputs``; returns the summary.
     ``on_rollout(env, rollout, rows)`` gets the whole run and its trial rows (e.g. for the
@@ -99,7 +100,9 @@ def run_imitation_id(
     simulation again from the kinematics where it falls, so the files cover the whole trial;
     the summary's ``distrusted_spans_s`` names the spans around each fall. ``fall_search``
     first looks for a way through each fall among the policy's own stochastic actions
-    (:mod:`policies.fall_search`); the summary's ``fall_search`` reports each search."""
+    (:mod:`policies.fall_search`); the summary's ``fall_search`` reports each search.
+    ``root_follow`` (auto, on, off) lets the body walk its own horizontal path where the trial's
+    stance feet slide (:mod:`policies.root_follow`); the summary's ``root_follow`` says so."""
     from converters.model_family import model_family
     from policies.body_randomization import fit_config_to_body
     from policies.env import TrackingConfig, TrackingEnv
@@ -114,6 +117,7 @@ def run_imitation_id(
     from policies.muscle import convert_for_drive
     from policies.reference import estimate_belt_speed
     from policies.root_fit import apply_root_fit, fit_root_path
+    from policies.root_follow import RootFollower, should_follow
     from policies.runner import run_policy, trial_span
     from policies.task import build_task_model
 
@@ -152,6 +156,9 @@ def run_imitation_id(
             converted, trajectory, coordinates, outputs, policy_dir, config, adapt_minutes, progress
         )
     env = TrackingEnv(converted, trajectory, body_config, task=task)
+    follow = should_follow(root_follow, None if root_fit is None else root_fit.fitted_slip_m_per_s)
+    if follow:
+        env.follower = RootFollower.for_task(task)
     if checkpoint["obs_names"] != env.obs_names:
         raise KintwinError(f"{policy_dir}: the policy's observations do not match this model")
     actor, norm = actor_from_checkpoint(checkpoint)  # numpy: no torch import for inference
@@ -163,6 +170,11 @@ def run_imitation_id(
     # beside the summary: named relative to it, as the other outputs are
     summary["adapted_policy"] = None if adapted is None else adapted.name
     summary["root_fit"] = None if root_fit is None else root_fit.as_json()
+    summary["root_follow"] = {
+        "mode": root_follow,
+        "on": follow,
+        "time_constant_s": env.follower.time_constant_s if follow else None,
+    }
     summary["floor_shift_m"] = floor_shift  # policies trained with floor_align only
     summary["fall_search"] = None if search is None else rollout.searches
     summary["implausible_kinematics"] = implausible_summary(

@@ -50,6 +50,7 @@ class RootFit:
     floor_offset_m: float  # median lowest contact point above the floor, as given
     stance_slip_m_per_s: float  # median stance-point speed, as given
     applied: bool
+    fitted_slip_m_per_s: float = 0.0  # median stance-point speed, as tracked (after the fit)
 
     def as_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -116,8 +117,12 @@ def fit_root_path(task: TaskModel, trajectory: Trajectory, belt_speed: float = 0
             break
         scale = float(-np.sum(a * b) / denominator)
     belt = np.array([belt_speed, 0.0])
-    given_speed = np.linalg.norm(root_v[:, None, :] + rel_v - belt, axis=2)
-    given_speed[~candidate] = np.inf
+
+    def slip(factor: float) -> float:  # median stance-point speed with the root path scaled
+        speed = np.linalg.norm(factor * root_v[:, None, :] + rel_v - belt, axis=2)
+        speed[~candidate] = np.inf
+        return float(np.median(speed.min(axis=1)))
+
     floor_offset = _median_lowest(bottom)
     # after scaling, the root (and the feet with it) moves up by (scale - 1) * its height
     scaled_lowest = bottom + (scale - 1.0) * root[:, 2:3]
@@ -127,8 +132,9 @@ def fit_root_path(task: TaskModel, trajectory: Trajectory, belt_speed: float = 0
         scale=scale if applied else 1.0,
         shift_m=shift if applied else 0.0,
         floor_offset_m=floor_offset,
-        stance_slip_m_per_s=float(np.median(given_speed.min(axis=1))),
+        stance_slip_m_per_s=slip(1.0),
         applied=applied,
+        fitted_slip_m_per_s=slip(scale if applied else 1.0),
     )
 
 

@@ -45,6 +45,13 @@ from kintwin_cli.output import JsonSummary, note, warn
     "slide (IK of another body, a markerless floor), scale and shift the pelvis path to fit "
     "the model's legs; the summary's root_fit says what was done.",
 )  # fmt: skip
+@click.option(
+    "--root-follow", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+    help="Imitation: let the body walk its own path over the floor, tracking joint angles and "
+    "pelvis height and orientation (the reference's horizontal pelvis path follows the "
+    "simulation, time constant 0.05 s). auto: where the stance feet still slide faster than "
+    "0.1 m/s after --fit-root (markerless kinematics), never on a lab trial on its own model.",
+)  # fmt: skip
 @on_fall_option(
     "Imitation: if the model falls, stop there (the files cover the part tracked) or restart it "
     "from the kinematics at that frame and go on (the files cover the whole trial; the summary's "
@@ -78,6 +85,7 @@ def inverse_dynamics(
     output: Path,
     json_target: Path | str | None,
     fit_root: bool,
+    root_follow: str,
     restart_on_fall: bool,
     fall_search: bool,
     write_html: bool,
@@ -136,6 +144,7 @@ def inverse_dynamics(
                 force,
                 report=write_html,
                 fit_root=fit_root,
+                root_follow=root_follow,
                 restart_on_fall=restart_on_fall,
                 fall_search=fall_search,
             )  # fmt: skip

@@ -178,6 +178,9 @@ def behaviour_clone(agent, norm, env, targets: list[CloningTargets], cfg: BCConf
             "(give --grf-for for the trials with --bc-id)"
         )
     actions = np.concatenate([t.actions for t in targets])
+    # residual root actions (residual_root) are cloned to zero: on the trusted frames the
+    # plates balance the body's motion, so the root needs no help
+    actions = np.pad(actions, ((0, 0), (0, len(env.action_names) - actions.shape[1])))
     norm.update(obs)
     x = torch.from_numpy(norm(obs))
     y = torch.from_numpy(actions.astype(np.float32))

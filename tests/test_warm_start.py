@@ -113,6 +113,31 @@ def test_cloned_actor_gives_id_torques(walk):
     np.testing.assert_allclose(env.data.actuator_force[: env.n_act], expected, atol=1e-6)
 
 
+def test_residual_root_actions_are_cloned_to_zero(walk):
+    """With residual motors on the root (residual_root) the actor has more actions than there
+    are ID torques; cloning fits the torques and teaches the residuals to stay at zero."""
+    from dataclasses import replace
+
+    from policies.env import TrackingEnv
+
+    env, table, source = walk
+    config = replace(env.config, residual_root=True)
+    residual_env = TrackingEnv(env.converted, None, config, 0, references=env.references)
+    n_act, n_actions = residual_env.n_act, len(residual_env.action_names)
+    assert n_actions == n_act + 6  # the pelvis's three rotations and three translations
+    targets = cloning_targets(residual_env, 0, table, source, BCConfig(epochs=40))
+    torch.manual_seed(0)
+    agent = Agent(len(residual_env.obs_names), n_actions)
+    norm = RunningNorm(len(residual_env.obs_names))
+    result = behaviour_clone(agent, norm, residual_env, [targets], BCConfig(epochs=40))
+    assert result["loss_after"] < result["loss_before"] / 20
+    with torch.no_grad():
+        obs = torch.from_numpy(norm(observations(residual_env, targets)))
+        actions = agent.actor_mean(obs).numpy()
+    assert np.abs(actions[:, n_act:]).max() < 0.1
+    np.testing.assert_allclose(actions[:, :n_act], targets.actions, atol=0.3)
+
+
 def test_mirrored_copy_clones_the_mirrored_torques(walk):
     """A mirrored walk's targets (ID table mirrored, frames trusted by the original's plates)
     are the original's with left and right exchanged and out-of-plane signs flipped."""

@@ -246,6 +246,12 @@ def _tracking(summary: dict) -> dict:
         "pelvis_deg": float(max(pelvis_angles)) if pelvis_angles else None,  # worst of 3 angles
         "root_fit": summary.get("root_fit"),  # the pelvis path as tracked (policies.root_fit)
         "root_follow": summary.get("root_follow"),  # its own path over the floor (root_follow)
+        # RMS of the pelvis residual motors' forces and moments (a residual_root policy), %BW
+        "residuals_percent_bw": (
+            residuals["rms_percent_bw"]
+            if (residuals := summary.get("residuals", {})).get("used")
+            else None
+        ),  # fmt: skip
         # each fall of the mean action searched (policies.fall_search) and its control steps
         "fall_searches": len(searches),
         "fall_search_control_steps": sum(s["control_steps"] for s in searches),

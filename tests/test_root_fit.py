@@ -155,6 +155,7 @@ def test_kintwin_id_finds_a_treadmill_belt_the_policy_never_stood_on(shared_data
 
     from converters.opensim_io.table import write_table
     from kintwin_cli.main import cli
+
     policy = Path(__file__).resolve().parents[1] / "policies/pretrained/laiuhlrich2022_torque"
     card = json.loads((policy / "card.json").read_text())
     assert set(card["belt_speeds_m_per_s"]) == {0.0}

@@ -23,14 +23,20 @@ SUBJECT = "opencap-subject4"
 POLICY = Path(__file__).resolve().parents[1] / "policies/pretrained/laiuhlrich2022_torque"
 
 
-def _drifting(trajectory, converted, speed: float = 0.5):
-    """``trajectory`` with its pelvis pushed forward at ``speed`` (m/s) in every other 0.25 s:
-    stance feet that slide, as markerless kinematics' do, but no scale error."""
-    column = converted.mj_model.joint("pelvis_tx").qposadr[0]
-    t = trajectory.time - trajectory.time[0]
+def _push(time: np.ndarray, speed: float = 0.5) -> np.ndarray:
+    """How far (m) a pelvis pushed forward at ``speed`` (m/s) in every other 0.25 s has gone by
+    each of ``time``'s frames: stance feet that slide, as markerless kinematics' do, but no
+    scale error."""
+    t = time - time[0]
     pushed = (np.floor(t / 0.25) % 2 == 0).astype(float)
+    return speed * np.concatenate([[0.0], np.cumsum(pushed[:-1] * np.diff(t))])
+
+
+def _drifting(trajectory, converted, speed: float = 0.5):
+    """``trajectory`` with its pelvis pushed (:func:`_push`)."""
+    column = converted.mj_model.joint("pelvis_tx").qposadr[0]
     qpos = trajectory.qpos.copy()
-    qpos[:, column] += speed * np.concatenate([[0.0], np.cumsum(pushed[:-1] * np.diff(t))])
+    qpos[:, column] += _push(trajectory.time, speed)
     return replace(trajectory, qpos=qpos)
 
 
@@ -127,15 +133,12 @@ def test_a_restored_run_repeats_itself_with_its_offset(subject4_walk):
 
 
 def _write_drifting_walk(shared_data: Path, folder: Path) -> Path:
-    """Subject 4's walking1 with its pelvis pushed forward 0.5 m/s in every other 0.25 s."""
+    """Subject 4's walking1 with its pelvis pushed (:func:`_push`)."""
     from converters.opensim_io.table import read_table, write_table
 
     walk = read_table(shared_data / SUBJECT / "IK" / "walking1_ik.mot")
     data = walk.data.copy()
-    t = walk.time - walk.time[0]
-    pushed = (np.floor(t / 0.25) % 2 == 0).astype(float)
-    column = walk.labels.index("pelvis_tx")
-    data[:, column] += 0.5 * np.concatenate([[0.0], np.cumsum(pushed[:-1] * np.diff(t))])
+    data[:, walk.labels.index("pelvis_tx")] += _push(walk.time)
     return write_table(replace(walk, data=data), folder / "drifting_ik.mot")
 
 

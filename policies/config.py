@@ -57,6 +57,9 @@ class TrackingConfig:
     max_root_angle: float | None = 0.45  # rad between root and reference orientation before
     # termination (a body rolled this far is falling, however close its joints); None: off
     lowpass_hz: float | None = 6.0  # filter applied to the reference coordinates
+    # toe joints the kinematics hold still bend where the held toes would go below the foot's
+    # stance level (policies.toes; OpenCap's IK locks mtp_angle_r/l), in training and kintwin id
+    complete_toes: bool = False
     cycle_padding_s: float = 0.3  # s of a periodic motion's own cycle added before and after it
     action_filter_hz: float | None = 8.0  # first-order low-pass on the actions; None: off
     touch_down: float | None = 0.0005  # m: stance feet start this far into the floor; None: off

@@ -40,6 +40,7 @@ def make_tracking_env(model: str | Path, motions: list, drive: str = "torque", c
     from policies.env import TrackingConfig, TrackingEnv
     from policies.muscle import convert_for_drive
     from policies.reference import prepare_motions
+    from policies.toes import complete_toes
 
     if drive not in DRIVES:
         raise KintwinError(f"no drive '{drive}'; drives are: {', '.join(DRIVES)}")
@@ -51,15 +52,11 @@ def make_tracking_env(model: str | Path, motions: list, drive: str = "torque", c
     tracking = TrackingConfig.from_dict({**settings, "drive": drive})
     converted = convert_for_drive(Path(model), drive)
     m = converted.mj_model
+    series = [coordinate_series(read_table(p), converted.osim, p) for p in motions]
+    if tracking.complete_toes:  # as training and kintwin id make the references
+        series = [complete_toes(s, converted)[0] for s in series]
     trajectories = [
-        make_trajectory(
-            coordinate_series(read_table(p), converted.osim, p),
-            converted.kinematics,
-            m.nq,
-            m.nv,
-            tracking.lowpass_hz,
-        )  # fmt: skip
-        for p in motions
+        make_trajectory(s, converted.kinematics, m.nq, m.nv, tracking.lowpass_hz) for s in series
     ]
     trajectories, tracking, _ = prepare_motions(converted, trajectories, tracking)
     return TrackingEnv(converted, trajectories, tracking, seed)

@@ -134,7 +134,7 @@ def run_imitation_id(
     # the trial's own belt, whatever the training trials stood on (set below; --adapt-minutes
     # trains with it detected too)
     config = replace(config, belt_speed=None)
-    trajectory, held, implausible = _trajectory(converted, coordinates, config, time_range)
+    trajectory, held, implausible, toes = _trajectory(converted, coordinates, config, time_range)
     body_config = fit_config_to_body(converted.mj_model, config)  # feet of this body's size
     floor_shift = None
     if config.floor_align:  # on the floor, as the policy's training motions were
@@ -176,6 +176,7 @@ def run_imitation_id(
         "time_constant_s": env.follower.time_constant_s if follow else None,
     }
     summary["floor_shift_m"] = floor_shift  # policies trained with floor_align only
+    summary["toes_completed_deg"] = toes  # policies trained with complete_toes only
     summary["fall_search"] = None if search is None else rollout.searches
     summary["implausible_kinematics"] = implausible_summary(
         implausible, float(trajectory.time[0]), float(trajectory.time[-1])
@@ -197,21 +198,28 @@ def run_imitation_id(
 
 def _trajectory(converted, coordinates: Path, config, time_range):
     """The trial as a MuJoCo trajectory (filtered like the training references), the model's
-    independent coordinates the file lacks (held at their default values) and the spans where
-    the file's coordinates move implausibly fast (:mod:`converters.kinematics_check`)."""
+    independent coordinates the file lacks (held at their default values), the spans where
+    the file's coordinates move implausibly fast (:mod:`converters.kinematics_check`) and the
+    toes bent where the file holds them still (``config.complete_toes``, :mod:`policies.toes`:
+    coordinate -> largest bend, degrees, found over the whole file)."""
     from converters.kinematics_check import implausible_spans
     from converters.motion import coordinate_series, frames_in_range, make_trajectory
     from converters.opensim_io.table import read_table
+    from policies.toes import complete_toes
 
     table = read_table(coordinates)
+    m = converted.mj_model
+    given = coordinate_series(table, converted.osim, coordinates)
+    held = [c for c in given.missing if c in converted.kinematics.independent_coordinates]
+    series, toes = complete_toes(given, converted) if config.complete_toes else (given, {})
     if time_range is not None:
         keep = frames_in_range(table.time, time_range, coordinates, minimum=3)
-        table = table.with_data(table.data[keep], time=table.time[keep])
-    m = converted.mj_model
-    series = coordinate_series(table, converted.osim, coordinates)
-    held = [c for c in series.missing if c in converted.kinematics.independent_coordinates]
+        given, series = (
+            replace(s, time=s.time[keep], values={c: v[keep] for c, v in s.values.items()})
+            for s in (given, series)
+        )
     trajectory = make_trajectory(series, converted.kinematics, m.nq, m.nv, config.lowpass_hz)
-    return trajectory, held, implausible_spans(series, converted.osim)
+    return trajectory, held, implausible_spans(given, converted.osim), toes
 
 
 def _adapt(converted, trajectory, coordinates, outputs, policy_dir, config, minutes, progress):

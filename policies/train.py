@@ -36,6 +36,7 @@ from policies.checkpoint import (
     drive_card,
     load_checkpoint,
     package_versions,
+    read_card,
     save_checkpoint,
     write_card,
 )
@@ -92,6 +93,7 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
     from converters.motion import coordinate_series, make_trajectory
     from converters.opensim_io.table import read_table
     from policies.muscle import convert_for_drive
+    from policies.toes import complete_toes
 
     if run.max_steps is None and run.max_minutes is None:
         raise KintwinError("give a budget: --minutes N or --steps N")
@@ -121,6 +123,9 @@ def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None =
     tracking = TrackingConfig.from_dict({**base, **run.tracking})
     m = converted.mj_model
     series = [coordinate_series(read_table(p), converted.osim, p) for p in run.motions]
+    saved = run.resume and TrackingConfig.from_saved(read_card(run.outdir)["tracking_config"])
+    if (saved or tracking).complete_toes:  # the references as the run's own setting makes them
+        series = [complete_toes(s, converted)[0] for s in series]
     labels, series, loads = augmented_motions(
         converted, [str(p) for p in run.motions], series, loads, run.mirror, run.speeds,
         run.noisy, run.seed,

@@ -246,6 +246,7 @@ def _tracking(summary: dict) -> dict:
         "pelvis_deg": float(max(pelvis_angles)) if pelvis_angles else None,  # worst of 3 angles
         "root_fit": summary.get("root_fit"),  # the pelvis path as tracked (policies.root_fit)
         "root_follow": summary.get("root_follow"),  # its own path over the floor (root_follow)
+        "toes_completed_deg": summary.get("toes_completed_deg"),  # bent toes (complete_toes)
         # RMS of the pelvis residual motors' forces and moments (a residual_root policy), %BW
         "residuals_percent_bw": (
             residuals["rms_percent_bw"]

@@ -84,6 +84,14 @@ def run_imitation(
             f"pelvis's horizontal path follows the simulation (time constant "
             f"{follow['time_constant_s']:g} s); pelvis_tx/tz errors are from the trial's path"
         )
+    bends = summary.get("toes_completed_deg") or {}  # a policy trained with complete_toes
+    if bends:
+        toes = ", ".join(f"{c} up to {d:.0f}°" for c, d in bends.items())
+        note(
+            f"{coordinates.name} holds its toes still: they bend where they would go below the "
+            f"foot's stance level, as in the policy's training ({toes}); their errors are from "
+            "the bent toes"
+        )
     if summary["coordinates_held_at_default"]:
         held = ", ".join(summary["coordinates_held_at_default"])
         note(f"coordinates not in {coordinates.name}, held at their default values: {held}")

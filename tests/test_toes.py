@@ -3,6 +3,7 @@ walk, whose IK holds mtp_angle_r/l at 0."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import mujoco
@@ -134,3 +135,18 @@ def test_training_bends_the_toes_as_its_setting_says_also_when_resumed(
     plain = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "plain"), "--steps", "128"])
     assert plain.exit_code == 0, plain.output
     assert len(completed) == 2
+    # kintwin id with the policy bends the trial's toes too, and says so
+    ik = root / "IK" / "walking1_ik.mot"
+    run_id = ["id", "--model", args[2], "--coordinates", str(ik), "--policy"]
+    result = CliRunner().invoke(cli, [*run_id, str(tmp_path / "toes"), "-o", str(tmp_path / "i")])
+    assert result.exit_code == 0, result.output
+    assert "walking1_ik.mot holds its toes still: they bend" in result.output
+    summary = json.loads((tmp_path / "i" / "walking1_summary.json").read_text())
+    assert set(summary["toes_completed_deg"]) == set(TOES)
+    result = CliRunner().invoke(cli, [*run_id, str(tmp_path / "plain"), "-o", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert "holds its toes still" not in result.output
+    assert (
+        json.loads((tmp_path / "p" / "walking1_summary.json").read_text())["toes_completed_deg"]
+        == {}
+    )

@@ -84,7 +84,7 @@ def _held_still(series: CoordinateSeries, name: str) -> bool:
 
 def complete_toes(series: CoordinateSeries, converted) -> tuple[CoordinateSeries, dict[str, float]]:
     """``series`` with each toe coordinate it holds still bent where the held toes would go
-    below the foot's stance level, and the largest bend per completed coordinate (degrees).
+    below the foot's stance level, and the largest bend of each coordinate it bent (degrees).
     Frames whose toes stay above the level keep the held value."""
     from converters.motion import make_trajectory
 
@@ -107,8 +107,9 @@ def complete_toes(series: CoordinateSeries, converted) -> tuple[CoordinateSeries
         angles = qpos[:, joint.qpos].copy()
         for i, q in enumerate(qpos):
             angles[i] = _bend(q.copy(), joint, level, bottoms)
-        values[joint.coordinate] = angles
-        bends[joint.coordinate] = float(np.degrees(np.max(np.abs(angles - qpos[:, joint.qpos]))))
+        bend = float(np.degrees(np.max(np.abs(angles - qpos[:, joint.qpos]))))
+        if bend > 0.0:  # toes that stay above the level all along are the trial's own
+            values[joint.coordinate], bends[joint.coordinate] = angles, bend
     missing = [c for c in series.missing if c not in values]
     return replace(series, values=values, missing=missing), bends
 

@@ -87,6 +87,17 @@ def test_measured_toe_motion_is_left_alone(walk):
     np.testing.assert_array_equal(completed.values["mtp_angle_r"], moving["mtp_angle_r"])
 
 
+def test_toes_that_never_dip_are_left_as_the_trial_holds_them(shared_data, walk):
+    """A squat's flat feet: no toe goes below the stance level, so nothing bends or is named."""
+    converted = walk[0]
+    ik = shared_data / "opencap-subject4" / "IK" / "squats1_ik.mot"
+    series = coordinate_series(read_table(ik), converted.osim, ik)
+    completed, bends = complete_toes(series, converted)
+    assert bends == {}
+    for name in TOES:
+        np.testing.assert_array_equal(completed.values[name], series.values[name])
+
+
 def test_kintwin_id_completes_the_whole_file_then_cuts_the_time_range(walk):
     """``kintwin id``'s trial with complete_toes: the toes bent as over the whole file, also
     when --time-range keeps a part of it (the stance level is the whole trial's)."""

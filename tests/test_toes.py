@@ -161,3 +161,17 @@ def test_training_bends_the_toes_as_its_setting_says_also_when_resumed(
         json.loads((tmp_path / "p" / "walking1_summary.json").read_text())["toes_completed_deg"]
         == {}
     )
+
+
+def test_the_gym_environment_bends_the_toes_as_its_config_says(shared_data, walk):
+    """``make_tracking_env`` makes its references as training does: bent toes with
+    complete_toes, the trial's held ones without."""
+    from policies.gym import make_tracking_env
+
+    model = shared_data / "opencap-subject4" / "Models" / "optimized_scale_and_markers.osim"
+    ik = walk[1]
+    column = walk[0].mj_model.joint("mtp_angle_r").qposadr[0]
+    bent = make_tracking_env(model, [ik], config={"complete_toes": True})
+    held = make_tracking_env(model, [ik])
+    assert np.degrees(np.abs(bent.references[0].qpos[:, column]).max()) > 20.0
+    assert np.all(held.references[0].qpos[:, column] == 0.0)

@@ -95,18 +95,20 @@ def complete_toes(series: CoordinateSeries, converted) -> tuple[CoordinateSeries
     data = mujoco.MjData(m)
     qpos = make_trajectory(series, converted.kinematics, m.nq, m.nv).qpos
 
-    def bottoms(q: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    def bottoms(q: np.ndarray) -> np.ndarray:
+        """Every geom's lowest height in pose ``q`` (a sphere's; others are not used)."""
         data.qpos[:] = q
         mujoco.mj_kinematics(m, data)
-        return data.geom_xpos[geoms, 2] - m.geom_size[geoms, 0]
+        return data.geom_xpos[:, 2] - m.geom_size[:, 0]
 
+    heights = np.array([bottoms(q) for q in qpos])  # (frames, geoms)
     values, bends = dict(series.values), {}
     for joint in joints:
-        lowest = np.array([bottoms(q, joint.foot_spheres).min() for q in qpos])
-        level = float(np.median(np.sort(lowest)[: max(1, int(LEVEL_SHARE * len(lowest)))]))
+        lowest = np.sort(heights[:, joint.foot_spheres].min(axis=1))
+        level = float(np.median(lowest[: max(1, int(LEVEL_SHARE * len(lowest)))]))
         angles = qpos[:, joint.qpos].copy()
-        for i, q in enumerate(qpos):
-            angles[i] = _bend(q.copy(), joint, level, bottoms)
+        for i in np.flatnonzero(heights[:, joint.toe_spheres].min(axis=1) < level):
+            angles[i] = _bend(qpos[i].copy(), joint, level, bottoms)
         bend = float(np.degrees(np.max(np.abs(angles - qpos[:, joint.qpos]))))
         if bend > 0.0:  # toes that stay above the level all along are the trial's own
             values[joint.coordinate], bends[joint.coordinate] = angles, bend
@@ -115,22 +117,22 @@ def complete_toes(series: CoordinateSeries, converted) -> tuple[CoordinateSeries
 
 
 def _bend(q: np.ndarray, joint: ToeJoint, level: float, bottoms) -> float:
-    """The toe angle nearest the held one that keeps ``joint``'s toe spheres at ``level`` or
-    above in pose ``q`` (the held angle if they are; the range's end if none does)."""
+    """The toe angle nearest the held one that lifts ``joint``'s toe spheres, below ``level``
+    in pose ``q``, to ``level`` (the range's end if none does)."""
+
+    def toes(angle: float) -> float:
+        q[joint.qpos] = angle
+        return float(bottoms(q)[joint.toe_spheres].min())
+
     held = float(q[joint.qpos])
-    if bottoms(q, joint.toe_spheres).min() >= level:
-        return held
-    lowest = {}
-    for end in joint.range:  # the end of the range that lifts the toes
-        q[joint.qpos] = end
-        lowest[end] = bottoms(q, joint.toe_spheres).min()
+    lowest = {end: toes(end) for end in joint.range}  # the end of the range that lifts the toes
     end = max(lowest, key=lowest.get)
     if lowest[end] < level:
         return end
     near, far = held, end
     for _ in range(_BISECTIONS):
-        q[joint.qpos] = middle = 0.5 * (near + far)
-        if bottoms(q, joint.toe_spheres).min() >= level:
+        middle = 0.5 * (near + far)
+        if toes(middle) >= level:
             far = middle
         else:
             near = middle

@@ -73,6 +73,8 @@ def test_held_toes_bend_just_enough_to_stay_at_the_stance_level(walk):
         assert np.all(angle[toes >= level] == 0.0)
         bent = angle != 0.0
         assert bent.any() and np.all(toes[bent] < level)  # bent only where they dipped
+        # just enough: the bent toes stand at the level, not above it
+        np.testing.assert_allclose(after[name][0][bent & ~at_limit], level, atol=1e-5)
     for name, values in series.values.items():  # nothing else changes
         if name not in TOES:
             np.testing.assert_array_equal(completed.values[name], values)

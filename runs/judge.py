@@ -1,0 +1,34 @@
+"""Judge a candidate bench_opencap.json against the shipped one by the points of runs/DECISION_toesnoisy.txt (runs/*/DECISION.txt has a subset of them).
+Usage: python runs/judge.py CANDIDATE.json SHIPPED.json [PROXY.json]"""
+import json, sys, numpy as np
+cand, ship = (json.load(open(p)) for p in sys.argv[1:3])
+proxy = json.load(open(sys.argv[3])) if len(sys.argv) > 3 else None
+T = cand["trials"]; S = ship["trials"]
+training = ["walking1", "walking2", "walkingTS1", "walkingTS2", "squats1", "STS1", "STSAsym1"]
+held = ["walking4", "walkingTS3", "squatsAsym1"]
+walks = ["walking1", "walking2", "walking4", "walkingTS1", "walkingTS2", "walkingTS3"]
+fit_walks = ["walking1", "walking2", "walkingTS1", "walkingTS2"]
+ok = {}
+bad = [(t, s) for t in training for s, v in [("first", T[t]["fell"])] + list((T[t]["later_starts"] or {}).items()) if (v if s == "first" else (v is not None and v.get("fell", v) if isinstance(v, dict) else v is not None))]
+ok["1 training no fall incl later starts"] = (not bad, bad, {t: T[t]["later_starts"] for t in training})
+ok["2 held-out no fall"] = (not any(T[t]["fell"] for t in held), [T[t]["fell"] for t in held])
+m = np.mean([T[t]["mean_deg"] for t in walks]); ms = np.mean([S[t]["mean_deg"] for t in walks])
+ok["3 six walks mean"] = (m <= ms + 0.05, round(m, 3), "shipped", round(ms, 3))
+ob = {k: v["fell"] for k, v in cand["other_bodies"].items() if k.startswith("generic")}
+ok["4 scaled walks"] = (not any(ob.values()) and len(ob) == 12, sum(ob.values()))
+g = np.mean([T[t]["vertical_grf_rmse_percent_bw"] for t in fit_walks]); gs = np.mean([S[t]["vertical_grf_rmse_percent_bw"] for t in fit_walks])
+r = np.mean([np.mean([v["r"] for v in T[t]["moments"].values()]) for t in fit_walks]); rs = np.mean([np.mean([v["r"] for v in S[t]["moments"].values()]) for t in fit_walks])
+ok["5 training walks vGRF -3 and r"] = (g <= gs - 3 and r >= rs - 0.02, round(g, 2), round(gs, 2), round(r, 3), round(rs, 3))
+if proxy:
+    score = sum(v["fraction_tracked"] for v in proxy.values()); falls = sum(v["fell"] for v in proxy.values())
+    ok["6 proxy"] = (score > 5.17 and falls < 4, round(score, 3), falls)
+w = max(v["kintwin_id_wall_s"] for v in T.values() if "kintwin_id_wall_s" in v)
+ok["7 kintwin id wall"] = (w <= 1.5, round(w, 2))
+res = max(v["residuals_percent_bw"] for v in T.values() if v.get("residuals_percent_bw") is not None)
+ok["8 residuals"] = (res <= 5, round(res, 2))
+for k, v in ok.items(): print(("PASS " if v[0] else "FAIL ") + k, *v[1:])
+print("ALL PASS" if all(v[0] for v in ok.values()) else "NOT ALL")
+print("markerless:", {k: round(v["fraction_tracked"], 2) for k, v in cand["other_bodies"].items() if "video" in k}, "shipped", {k: round(v["fraction_tracked"], 2) for k, v in ship["other_bodies"].items() if "video" in k})
+for t in walks + ["squats1", "squatsAsym1", "STS1", "STSAsym1"]:
+    x, y = T[t], S[t]
+    print(f"{t:11s} deg {x['mean_deg']:.2f} ({y['mean_deg']:.2f}) pelvis {x['pelvis_cm']:.1f} ({y['pelvis_cm']:.1f}) vGRF {x.get('vertical_grf_rmse_percent_bw', float('nan')):.1f} ({y.get('vertical_grf_rmse_percent_bw', float('nan')):.1f}) r", {k[:-2] + k[-1]: round(v['r'], 2) for k, v in x.get('moments', {}).items()})

@@ -12,7 +12,8 @@ A speed-changed copy plays the motion ``speed`` times faster (time divided by ``
 cheap stand-in for a subject who walks or squats faster or slower.
 
 A noisy copy carries errors like those of markerless IK: each rotational coordinate gets a
-smooth random error, a sum of sinusoids under ``NOISE_HZ``, of ``NOISE_DEG`` RMS, so its stance
+smooth random error, a sum of sinusoids under ``NOISE_HZ``, of ``NOISE_DEG`` RMS (copy k of a
+motion, k x ``NOISE_DEG``: :func:`noisy_copies`), so its stance
 feet slide, as a policy meets them on markerless trials. (OpenCap's video-based joint angles are
 4.5° off marker-based ones on average, Uhlrich et al. 2023, PLOS Comput Biol 19:e1011462, but
 mostly in ways that keep the feet where the video sees them; independent errors of 1° already
@@ -38,6 +39,8 @@ __all__ = [
     "mirror_series",
     "time_scaled_series",
     "noisy_series",
+    "noisy_copies",
+    "evaluated_motions",
     "NOISE_DEG",
     "NOISE_HZ",
     "NOISE_SINES",
@@ -50,7 +53,7 @@ MIRROR_MUJOCO = OPENSIM_TO_MUJOCO @ np.diag([1.0, 1.0, -1.0]) @ OPENSIM_TO_MUJOC
 _LOCAL_MIRROR = np.diag([1.0, 1.0, -1.0])  # the same reflection in a body's own OpenSim axes
 _SIDE = re.compile(r"(?<=_)([rl])(?=_|$)")
 _PROBE = 0.3  # rad (or m/10) the sign test turns each coordinate
-NOISE_DEG = 1.0  # RMS of a noisy copy's error per rotational coordinate
+NOISE_DEG = 1.0  # RMS of the first noisy copy's error per rotational coordinate (k-th: k x)
 NOISE_HZ = 2.0  # its errors' highest frequency
 NOISE_SINES = 6  # sinusoids summed per coordinate, frequencies uniform in (0.1 Hz, NOISE_HZ)
 MIRROR_TOLERANCE = 1e-5  # m: OpenCap's models are symmetric to ~1e-6 (numbers rounded in the .osim)
@@ -182,3 +185,28 @@ def noisy_series(
             noisy = np.clip(noisy, np.minimum(low, original), np.maximum(high, original))
         values[name] = noisy
     return replace(series, values=values)
+
+
+def noisy_copies(
+    label: str, series: CoordinateSeries, converted, copies: int, seed: tuple[int, int]
+) -> list[tuple[str, CoordinateSeries]]:
+    """``copies`` noisy copies of ``series`` labelled ``<label>#noisy=k``, copy k with errors of
+    k x ``NOISE_DEG`` RMS (from the mild errors of good video to the larger ones of poor), each
+    following the seed ``(seed[0], k, seed[1])``."""
+    return [
+        (
+            f"{label}#noisy={k}",
+            noisy_series(series, converted, (seed[0], k, seed[1]), k * NOISE_DEG),
+        )
+        for k in range(1, copies + 1)
+    ]
+
+
+def evaluated_motions(labels: list[str], noisy: bool) -> list[int] | None:
+    """Indices of the motions a training run evaluates (None: all): the motions as given, and
+    with ``noisy`` their own noisy copies (``<file>#noisy=k``, not those of their mirrors)."""
+    chosen = [
+        i for i, label in enumerate(labels)
+        if "#" not in label or noisy and re.fullmatch(r"[^#]+#noisy=\d+", label)
+    ]  # fmt: skip
+    return None if len(chosen) in (0, len(labels)) else chosen

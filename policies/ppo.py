@@ -53,6 +53,7 @@ class PPOConfig:
     eval_every: int = 5  # iterations between deterministic whole-trial evaluations
     eval_bodies: tuple[float, ...] = ()  # length factors of extra evaluation bodies
     eval_later_starts: tuple[float, ...] = ()  # s after each trial's first frame: also from there
+    eval_noisy: bool = False  # also evaluate the noisy copies of the motions as given
     torch_threads: int = 1  # torch's intra-op threads (1: reproducible, the envs use the cores)
     anneal_lr: bool = True  # learning rate falls linearly to 5 % over the step or time budget
     target_kl: float | None = 0.03  # stop an update's epochs once approx_kl exceeds this

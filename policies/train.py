@@ -82,6 +82,7 @@ class TrainingRun:
     eval_bodies: tuple[float, ...] | None = None  # length factors of extra evaluation bodies
     noisy: int = 0  # add this many copies of each motion (and mirror) with markerless-like errors
     eval_later_starts: tuple[float, ...] | None = None  # s: also evaluate from these starts
+    eval_noisy: bool | None = None  # also evaluate the motions' noisy copies (None: as resumed)
 
 
 def train_policy(run: TrainingRun, on_iteration: Callable[[dict], None] | None = None) -> dict:
@@ -166,8 +167,8 @@ def augmented_motions(
     series and loads. A mirrored or speed-changed copy has no force plates (they were measured
     for the original); a noisy copy keeps its original's (the feet stand where they did, give
     or take the noise). Noisy copies are of the motions and their mirrors, at their own speed;
-    their errors follow ``seed``."""
-    from policies.augment import mirror_plan, mirror_series, noisy_series, time_scaled_series
+    copy k's errors are k x 1° RMS, following ``seed``."""
+    from policies.augment import mirror_plan, mirror_series, noisy_copies, time_scaled_series
 
     out = list(zip(labels, series, loads or [None] * len(series), strict=True))
     if mirror:
@@ -180,9 +181,9 @@ def augmented_motions(
         for name, s, _ in unsped
     ]
     out += [
-        (f"{name}{COPY}noisy={k}", noisy_series(s, converted, (seed, k, i)), load)
-        for k in range(1, noisy + 1)
+        (label, copy, load)
         for i, (name, s, load) in enumerate(unsped)
+        for label, copy in noisy_copies(name, s, converted, noisy, (seed, i))
     ]
     names, motions, motion_loads = ([o[k] for o in out] for k in range(3))
     return names, motions, (None if loads is None else motion_loads)
@@ -395,8 +396,8 @@ class _Session:
         _truncate_log(self.outdir, self.state["iteration"])
 
     def evaluate(self) -> dict:
-        """Deterministic whole-trial tracking of the motions as given (their mirrored and
-        speed-changed copies are trained on, not evaluated), on the model and on the bodies of
+        """Deterministic whole-trial tracking of the motions as given (with ``eval_noisy`` their
+        noisy copies too; other copies are trained on, not evaluated), on the model, the bodies of
         ``eval_bodies``, and on the model from each of ``eval_later_starts`` (mean error and
         tracked fraction, falls summed); ``eval_score`` (deg) adds 90° x untracked fraction."""
         from policies.runner import evaluate_runs
@@ -416,7 +417,7 @@ class _Session:
 # a fine-tune's card: the policy it began from, with that policy's training to then
 WARM_START_CARD = {"policy": "source", "steps": "global_step", "cpu_time_s": "cpu_time",
                    "setting_changes": "setting_changes"}  # fmt: skip
-PPO_CHANGEABLE = ("eval_every", "eval_bodies", "eval_later_starts", "learning_rate")
+PPO_CHANGEABLE = ("eval_every", "eval_bodies", "eval_later_starts", "eval_noisy", "learning_rate")
 """PPO settings a resumed run may change: how it evaluates (policy.pt is chosen by it) and its
 learning rate (annealed over each call's budget, so a resumed run starts again from it)."""
 REWARD_PREFIXES = ("w_", "k_")
@@ -509,6 +510,7 @@ def _open_session(
     converted, trajectories, motions, outdir, tracking, cfg, resume, init=None, workers=1,
     loads=None, bc=None, changes=None,
 ) -> _Session:  # fmt: skip
+    from policies.augment import evaluated_motions
     from policies.body_randomization import uniform_bodies, with_body_reference
     from policies.env import TrackingEnv
     from policies.parallel import make_vector_env
@@ -567,7 +569,7 @@ def _open_session(
     session = _Session(
         converted, described, outdir, tracking, cfg, envs, eval_env,
         agent, RunningNorm(len(envs.obs_names)), optimizer, generator, state,
-        evaluated=[i for i, m in enumerate(motions) if COPY not in str(m)] or None,
+        evaluated=evaluated_motions([str(m) for m in motions], cfg.eval_noisy),
         body_envs=body_envs, root_fits=applied_fits([m["file"] for m in described], root_fits),
         processes=workers,
     )  # fmt: skip

@@ -186,3 +186,31 @@ def test_noisy_copies_keep_their_originals_plates(subject):
     assert loads == ["plates", None, None, None, "plates", None]
     np.testing.assert_array_equal(copies[4].time, series.time)
     assert not np.allclose(copies[4].values["knee_angle_r"], series.values["knee_angle_r"])
+
+
+def test_later_noisy_copies_carry_larger_errors(subject):
+    """Copy k of ``--noisy`` errs by k x NOISE_DEG RMS (unclamped coordinates), each its own."""
+    from policies.augment import NOISE_DEG, noisy_copies
+
+    converted, series = subject
+    (one, first), (two, second) = noisy_copies("w.mot", series, converted, 2, (1, 0))
+    assert (one, two) == ("w.mot#noisy=1", "w.mot#noisy=2")
+    np.testing.assert_array_equal(
+        first.values["hip_flexion_r"],
+        noisy_series(series, converted, (1, 1, 0)).values["hip_flexion_r"],
+    )  # copy 1 is the one --noisy 1 always gave
+    for copy, k in ((first, 1), (second, 2)):
+        error = np.rad2deg(copy.values["hip_flexion_r"] - series.values["hip_flexion_r"])
+        assert np.sqrt(np.mean(error**2)) == pytest.approx(k * NOISE_DEG, rel=1e-9)
+
+
+def test_evaluated_motions_are_the_originals_and_with_noisy_their_noisy_copies():
+    from policies.augment import evaluated_motions
+
+    labels = [
+        "a.mot", "b.mot", "a.mot#mirrored", "a.mot#speed=1.1", "a.mot#noisy=1",
+        "a.mot#mirrored#noisy=1", "b.mot#noisy=2",
+    ]  # fmt: skip
+    assert evaluated_motions(labels, noisy=False) == [0, 1]
+    assert evaluated_motions(labels, noisy=True) == [0, 1, 4, 6]
+    assert evaluated_motions(["a.mot", "b.mot"], noisy=True) is None  # all of them

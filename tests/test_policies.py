@@ -1058,3 +1058,36 @@ def test_a_resumed_run_refuses_other_motions(walk, tmp_path):
     assert (tmp_path / "last.pt").read_bytes() == last
     card = train(walk[0], [walk[1]], ["walk"], tmp_path, max_steps=64, resume=True)
     assert card["steps"] == 64
+
+
+def test_eval_noisy_adds_the_noisy_copies_to_the_evaluation(
+    shared_data: Path, tmp_path: Path, monkeypatch
+):
+    """--eval-noisy (here on resume) evaluates the motion and its noisy copies (not its other
+    copies), and a resumed run that turns it on chooses policy.pt afresh."""
+    import policies.runner
+    from kintwin_cli.main import cli
+
+    evaluated = []
+    real = policies.runner.evaluate_runs
+
+    def spy(runs, agent, norm, references=None, processes=1):
+        evaluated.append(references)
+        return real(runs, agent, norm, references, processes)
+
+    monkeypatch.setattr(policies.runner, "evaluate_runs", spy)
+    model = shared_data / GAIT / "subject01.osim"
+    motion = shared_data / GAIT / "IK" / "subject01_walk_IK.mot"
+    args = ["train", "--model", str(model), "--motions", str(motion), "-o", str(tmp_path),
+            "--envs", "2", "--workers", "1", "--noisy", "2", "--speeds", "1.1", "--eval-every", "1"]  # fmt: skip
+    result = CliRunner().invoke(cli, [*args, "--steps", "128"])
+    assert result.exit_code == 0, result.output
+    # motions: walk, walk#speed=1.1, walk#noisy=1, walk#noisy=2
+    assert evaluated == [[0]]
+    resumed = CliRunner().invoke(cli, [*args, "--steps", "256", "--resume", "--eval-noisy"])
+    assert resumed.exit_code == 0, resumed.output
+    assert evaluated == [[0], [0, 2, 3]]
+    card = json.loads((tmp_path / "card.json").read_text())
+    assert card["ppo_config"]["eval_noisy"] is True
+    assert card["setting_changes"][-1]["settings"] == {"eval_noisy": True}
+    assert card["metrics"]["policy_checkpoint"]["global_step"] == 256  # chosen afresh

@@ -129,7 +129,13 @@ def _factors(ctx: click.Context, param: click.Parameter, text: str | None) -> tu
 @click.option(
     "--noisy", type=click.IntRange(min=0), default=0, show_default=True,
     help="Also train on this many copies of each motion (and mirror) with markerless-like "
-    "errors: each joint angle off by a smooth random error, 1° RMS under 2 Hz.",
+    "errors: each joint angle off by a smooth random error under 2 Hz, of k° RMS in copy k.",
+)  # fmt: skip
+@click.option(
+    "--eval-noisy/--no-eval-noisy", default=None,
+    help="Also evaluate the noisy copies of the motions as given (--noisy), so policy.pt is "
+    "chosen by how it copes with markerless-like errors too [default: no]; a resumed run may "
+    "change it.",
 )  # fmt: skip
 @output_option("The policy directory (new or empty, unless --resume or --force).", "dir")
 @click.option("--minutes", type=POSITIVE, help="Wall-time budget of this run, minutes.")
@@ -184,6 +190,7 @@ def train(
     mirror: bool,
     speeds: tuple[float, ...],
     noisy: int,
+    eval_noisy: bool | None,
     output: Path,
     minutes: float | None,
     steps: int | None,
@@ -226,7 +233,7 @@ def train(
         model_path, (*motions, *more_motions), output, steps, minutes, resume, force, grf_for,
         tracking, seed, num_envs, workers or os.cpu_count() or 1, warm_start, learning_rate,
         critic_warmup, mirror, speeds, bc_id, changes, eval_every, eval_bodies, noisy,
-        eval_later_starts,
+        eval_later_starts, eval_noisy,
     )  # fmt: skip
     bar = tqdm(total=steps, unit="step", unit_scale=True, dynamic_ncols=True, disable=None)
     lines = progress_lines(bar)  # with no terminal (a batch job's log) instead of the bar

@@ -1091,3 +1091,7 @@ def test_eval_noisy_adds_the_noisy_copies_to_the_evaluation(
     assert card["ppo_config"]["eval_noisy"] is True
     assert card["setting_changes"][-1]["settings"] == {"eval_noisy": True}
     assert card["metrics"]["policy_checkpoint"]["global_step"] == 256  # chosen afresh
+    # turned off again with the budget spent: nothing evaluated, and no "best inf°" said
+    spent = CliRunner().invoke(cli, [*args, "--steps", "256", "--resume", "--no-eval-noisy"])
+    assert spent.exit_code == 0, spent.output
+    assert "no evaluation in this call" in spent.output and "inf" not in spent.output

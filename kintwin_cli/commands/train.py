@@ -252,8 +252,9 @@ def train(
     finally:
         bar.close()
     best, kept = card["metrics"]["best_eval_score_deg"], card["metrics"]["policy_checkpoint"]
-    if kept is None:  # no evaluation in this call (a resumed run already at its budget)
-        note(f"wrote {output} ({card['steps']} steps, best evaluation score {best:.2f}°)")
+    if kept is None or best == float("inf"):  # a resumed run already at its budget
+        known = f", best evaluation score {best:.2f}°" if best != float("inf") else ""
+        note(f"wrote {output} ({card['steps']} steps{known}; no evaluation in this call)")
         return
     note(
         f"wrote {output} ({card['steps']} steps; policy.pt from step {kept['global_step']}, "

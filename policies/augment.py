@@ -40,6 +40,7 @@ __all__ = [
     "time_scaled_series",
     "noisy_series",
     "noisy_copies",
+    "COPY",
     "evaluated_motions",
     "NOISE_DEG",
     "NOISE_HZ",
@@ -53,6 +54,7 @@ MIRROR_MUJOCO = OPENSIM_TO_MUJOCO @ np.diag([1.0, 1.0, -1.0]) @ OPENSIM_TO_MUJOC
 _LOCAL_MIRROR = np.diag([1.0, 1.0, -1.0])  # the same reflection in a body's own OpenSim axes
 _SIDE = re.compile(r"(?<=_)([rl])(?=_|$)")
 _PROBE = 0.3  # rad (or m/10) the sign test turns each coordinate
+COPY = "#"  # a derived motion's label: <file>#mirrored, <file>#speed=1.1, <file>#noisy=1
 NOISE_DEG = 1.0  # RMS of the first noisy copy's error per rotational coordinate (k-th: k x)
 NOISE_HZ = 2.0  # its errors' highest frequency
 NOISE_SINES = 6  # sinusoids summed per coordinate, frequencies uniform in (0.1 Hz, NOISE_HZ)
@@ -195,7 +197,7 @@ def noisy_copies(
     following the seed ``(seed[0], k, seed[1])``."""
     return [
         (
-            f"{label}#noisy={k}",
+            f"{label}{COPY}noisy={k}",
             noisy_series(series, converted, (seed[0], k, seed[1]), k * NOISE_DEG),
         )
         for k in range(1, copies + 1)
@@ -207,6 +209,6 @@ def evaluated_motions(labels: list[str], noisy: bool) -> list[int] | None:
     with ``noisy`` their own noisy copies (``<file>#noisy=k``, not those of their mirrors)."""
     chosen = [
         i for i, label in enumerate(labels)
-        if "#" not in label or noisy and re.fullmatch(r"[^#]+#noisy=\d+", label)
+        if COPY not in label or noisy and re.fullmatch(rf"[^{COPY}]+{COPY}noisy=\d+", label)
     ]  # fmt: skip
     return None if len(chosen) in (0, len(labels)) else chosen

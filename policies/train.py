@@ -29,6 +29,7 @@ from converters.errors import KintwinError
 from converters.files import file_sha256
 from converters.model_family import model_family
 from policies.agent import Agent, RunningNorm
+from policies.augment import COPY  # derived motions' labels: <file>#mirrored, ...
 from policies.checkpoint import (
     CARD_FILE,
     LAST_FILE,
@@ -51,8 +52,6 @@ __all__ = [
 
 LOG_FILES = ("log.jsonl", "log.csv")
 RUN_FILES = (POLICY_FILE, LAST_FILE, CARD_FILE, *LOG_FILES)  # what a run writes
-COPY = "#"  # a derived motion's label: <file>#mirrored, <file>#speed=1.1, <file>#noisy=1 (never
-# evaluated)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from kintwin_cli.output import note, progress_lines, warn
 
 __all__ = [
     "run_imitation", "note_fall_search", "warn_fall", "warn_implausible", "warn_vertical_grf",
+    "warn_body_outside_training",
     "DEFAULT_FORCE_LOWPASS_HZ",
 ]  # fmt: skip
 
@@ -62,6 +63,7 @@ def run_imitation(
     note_fall_search(summary)
     warn_fall(summary)
     warn_vertical_grf(summary, coordinates)
+    warn_body_outside_training(summary, model_path)
     shift = summary.get("floor_shift_m")
     if shift is not None and abs(shift) > FLOOR_NOTE_M:
         note(
@@ -148,6 +150,27 @@ def warn_implausible(summary: dict, coordinates: Path) -> None:
     keep = implausible["time_range_without_s"]
     if keep is not None:
         note(f"--time-range {keep[0]:.2f} {keep[1]:.2f} leaves the implausible frames out")
+
+
+def warn_body_outside_training(summary: dict, model: Path) -> None:
+    """Warn when the model's segments or mass lie outside the bodies the policy trained on
+    (``body_vs_training``): the policy extrapolates there."""
+    body = summary.get("body_vs_training")
+    if not body or not body["outside"]:
+        return
+    lo, hi = body["trained_lengths"]
+    m_lo, m_hi = body["trained_mass_kg"]
+    parts = [
+        f"{body['mass_kg']:.0f} kg"
+        if name == "mass"
+        else f"{name} x{body['segment_factors'][name]:.2f}"
+        for name in body["outside"]
+    ]
+    warn(
+        f"{Path(model).name}: {', '.join(parts)} lie outside the bodies the policy trained on "
+        f"(lengths x{lo:g}-{hi:g} of its family's model, {m_lo:g}-{m_hi:g} kg); it extrapolates "
+        "(body_vs_training in the summary)"
+    )
 
 
 def warn_fall(summary: dict) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "with_body_reference",
     "body_feature_names",
     "body_features",
+    "body_vs_training",
     "fit_config_to_body",
     "rescale_trajectory",
     "SubjectReferences",
@@ -84,6 +85,35 @@ def body_features(model: mujoco.MjModel, mass: float, config: TrackingConfig) ->
     ref_mass, dims = _reference_parts(config)
     _, factors = segment_factors(model, dims)
     return np.append(factors, mass / ref_mass)
+
+
+RANGE_TOLERANCE = 0.01  # a segment factor this far past the trained range still counts as in it
+
+
+def body_vs_training(model: mujoco.MjModel, mass: float, config: TrackingConfig) -> dict | None:
+    """How ``model`` (``mass`` kg) compares with the bodies the policy trained on: its segment
+    length factors and mass against the config's ``scale_lengths`` and ``scale_mass_kg``, and
+    which lie outside them (the policy extrapolates there); None unless it trained on random
+    bodies."""
+    if not body_feature_names(config):
+        return None
+    _, dims = _reference_parts(config)
+    names, factors = segment_factors(model, dims)
+    lo, hi = config.scale_lengths
+    m_lo, m_hi = config.scale_mass_kg
+    outside = [
+        n for n, f in zip(names, factors.tolist(), strict=True)
+        if not lo - RANGE_TOLERANCE <= f <= hi + RANGE_TOLERANCE
+    ]  # fmt: skip
+    if not m_lo <= mass <= m_hi:
+        outside.append(MASS_KEY)
+    return {
+        "segment_factors": {n: round(float(f), 3) for n, f in zip(names, factors, strict=True)},
+        "mass_kg": round(float(mass), 2),
+        "trained_lengths": [lo, hi],
+        "trained_mass_kg": [m_lo, m_hi],
+        "outside": outside,
+    }
 
 
 def fit_config_to_body(model: mujoco.MjModel, config: TrackingConfig) -> TrackingConfig:

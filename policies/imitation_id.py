@@ -104,7 +104,7 @@ def run_imitation_id(
     ``root_follow`` (auto, on, off) lets the body walk its own horizontal path where the trial's
     stance feet slide (:mod:`policies.root_follow`); the summary's ``root_follow`` says so."""
     from converters.model_family import model_family
-    from policies.body_randomization import fit_config_to_body
+    from policies.body_randomization import body_vs_training, fit_config_to_body
     from policies.env import TrackingConfig, TrackingEnv
     from policies.fall_search import FallSearch
     from policies.inference import (
@@ -175,6 +175,7 @@ def run_imitation_id(
         "on": follow,
         "time_constant_s": env.follower.time_constant_s if follow else None,
     }
+    summary["body_vs_training"] = body_vs_training(task.model, task.total_mass, config)
     summary["floor_shift_m"] = floor_shift  # policies trained with floor_align only
     summary["toes_completed_deg"] = toes  # policies trained with complete_toes only
     summary["fall_search"] = None if search is None else rollout.searches

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from converters.errors import KintwinError
-from policies.body_randomization import body_feature_names, with_body_reference
-from policies.body_scaling import BodyScaling, scale_converted, standing_height
+from policies.body_randomization import body_feature_names, body_vs_training, with_body_reference
+from policies.body_scaling import BodyScaling, scale_converted, segment_of, standing_height
 from policies.config import TrackingConfig
 from policies.env import TrackingEnv, VectorEnv
 from policies.task import foot_clearance
@@ -224,3 +224,18 @@ def test_a_resumed_run_may_widen_its_bodies_but_not_turn_them_on_or_off():
                           (on, {"scale_lengths": None})):  # fmt: skip
         with pytest.raises(KintwinError, match="--set scale_lengths: a resumed run keeps it"):
             changed_settings(saved, change)
+
+
+def test_body_vs_training_names_what_lies_outside_the_trained_bodies(opencap):
+    converted, _ = opencap
+    config = _config(converted, True)  # lengths 0.85-1.15, 45-110 kg
+    model = converted.mj_model
+    home = body_vs_training(model, 62.6, config)
+    assert home["outside"] == [] and set(home["segment_factors"].values()) == {1.0}
+    bodies = [b.name for b in converted.conversion.spec.bodies if b.name != "world"]
+    femur = {b: (1.25 if segment_of(b) == "femur" else 1.0) for b in bodies}
+    tall = scale_converted(converted, BodyScaling.uniform(femur))
+    far = body_vs_training(tall.mj_model, 130.0, config)
+    assert far["outside"] == ["femur", "mass"]
+    assert far["segment_factors"]["femur"] == pytest.approx(1.25, abs=0.01)
+    assert body_vs_training(model, 62.6, _config(converted, False)) is None

@@ -52,3 +52,9 @@ def test_the_pelvis_stays_within_bar_1s_2_cm(squats1: dict):
     units = squats1["tracking_units"]
     pelvis = [v for c, v in squats1["tracking_rmse"].items() if units[c] == "cm"]
     assert len(pelvis) == 3 and max(pelvis) <= 2.0
+
+
+def test_the_subject_it_trained_on_lies_within_its_bodies(squats1: dict):
+    body = squats1["body_vs_training"]
+    assert body["outside"] == [] and body["mass_kg"] == pytest.approx(62.6, abs=0.1)
+    assert all(f == pytest.approx(1.0, abs=0.01) for f in body["segment_factors"].values())

@@ -128,6 +128,10 @@ def _run(trial: Trial, folder: Path, options: BatchOptions) -> dict:
         # spans where the trial's coordinates move implausibly fast (kinematics_check)
         "implausible_spans": len((summary.get("implausible_kinematics") or {}).get("spans", ())),
         "tracking_rms_deg": summary["tracking_rms_deg"],
+        # segments (and mass) outside the bodies the policy trained on, ";"-joined
+        "body_outside_training": ";".join(
+            (summary.get("body_vs_training") or {}).get("outside", ())
+        ),
         "id_wall_s": summary.get("wall_time_s"),
     }
     row.update(compare_references(trial, outputs, folder, summary.get("body_mass_kg")))

@@ -3,23 +3,20 @@ run: RMS error, and the vertical acceleration of each (low-passed at 6 Hz) whose
 the vertical force the simulated feet get wrong (1 m/s^2 ~ 10 %BW).
 Usage: python runs/diagnostics/pelvis_height.py OUT/<trial>_kinematics.mot IK.mot"""
 import sys
+from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from scipy.signal import butter, filtfilt
 
-
-def read(path):
-    lines = open(path).read().splitlines()
-    header = next(k for k, line in enumerate(lines) if line.strip() == "endheader")
-    return pd.read_csv(path, sep="\t", skiprows=header + 1)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from converters.opensim_io.table import read_table
 
 
-sim, ik = read(sys.argv[1]), read(sys.argv[2])
-t = sim["time"].to_numpy()
+sim, ik = read_table(sys.argv[1]), read_table(sys.argv[2])
+t = sim.time
 dt = t[1] - t[0]
-height = sim["pelvis_ty"].to_numpy()
-ref = np.interp(t, ik["time"].to_numpy(), ik["pelvis_ty"].to_numpy())
+height = sim.column("pelvis_ty")
+ref = np.interp(t, ik.time, ik.column("pelvis_ty"))
 err = height - ref
 b, a = butter(2, 6 / (0.5 / dt))
 
